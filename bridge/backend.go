@@ -1,0 +1,52 @@
+package bridge
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+)
+
+// A Backend opens one Session for each accepted WebSocket. Open runs before
+// the upgrade is answered, so a client that gets 101 has a live session and a
+// failure becomes an HTTP error (return an *HTTPError to choose the status).
+type Backend interface {
+	Open(r *http.Request) (Session, error)
+}
+
+// A Session is one backend connection: a process, a TCP or a unix socket.
+// Read is its output, Write its input. One goroutine reads while another
+// writes and a third may call Stop.
+type Session interface {
+	io.Reader
+	io.Writer
+	// CloseWrite ends the input (EOF on stdin, a TCP half-close); output may
+	// still follow.
+	CloseWrite() error
+	// Stop asks the session to end soon and returns at once.
+	Stop()
+	// Wait blocks until the session has ended and says why, as the close frame
+	// that tells the client.
+	Wait() Ending
+	// Close releases everything the session holds. Called once, last.
+	Close() error
+}
+
+// Ending is why a session ended, in WebSocket terms.
+type Ending struct {
+	Code   int    // close code
+	Reason string // close reason, at most 123 bytes
+	Status string // for the access log, e.g. "exit 3"
+}
+
+// HTTPError is an answer given instead of the upgrade.
+type HTTPError struct {
+	Status  int
+	Message string
+	Header  http.Header // extra response headers, such as Retry-After
+}
+
+func (e *HTTPError) Error() string { return fmt.Sprintf("%d %s", e.Status, e.Message) }
+
+func httpErrorf(status int, format string, args ...any) *HTTPError {
+	return &HTTPError{Status: status, Message: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,230 @@
+package bridge
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/wsbridge/wsbridge/process"
+)
+
+// Exec is the backend that starts a program for each WebSocket: one fixed
+// command, or (with ScriptDir) the script the URL path names.
+type Exec struct {
+	Command   string   // resolved path of the program; empty with ScriptDir
+	Args      []string // its arguments
+	ScriptDir string   // serve every executable in this folder instead
+
+	BaseEnv        []string // the variables passed through from wsbridge's own environment
+	ServerSoftware string   // SERVER_SOFTWARE, e.g. "wsbridge/1.0.0"
+	HTTPS          bool     // sets HTTPS=on
+	ReverseLookup  bool     // resolve REMOTE_HOST by DNS
+	PassStderr     bool     // child stderr goes to wsbridge's stderr as it is
+	Grace          time.Duration
+	Log            *slog.Logger
+}
+
+// Close codes for a program's ending. A client reads the exact exit status or
+// signal from the code alone; the reason says the same in words.
+const (
+	CloseExitBase   = 4000 // + exit status 1..255
+	CloseSignalBase = 4300 // + signal number
+)
+
+// Open resolves the script (in ScriptDir mode) and starts the program with
+// the request's CGI environment.
+func (e *Exec) Open(r *http.Request) (Session, error) {
+	prog, args := e.Command, e.Args
+	script := scriptPaths{scriptName: "/", pathInfo: r.URL.Path}
+	if e.ScriptDir != "" {
+		var err error
+		if script, err = findScript(e.ScriptDir, r.URL.Path); err != nil {
+			return nil, err
+		}
+		prog, args = script.file, nil
+	}
+	spec := process.Spec{
+		Path:  prog,
+		Args:  args,
+		Env:   e.environment(r, script),
+		Grace: e.Grace,
+	}
+	if e.PassStderr {
+		spec.Stderr = os.Stderr
+	} else {
+		log := e.Log.With("path", r.URL.Path, "client", r.RemoteAddr)
+		spec.StderrLine = func(line string, truncated bool) {
+			log.Info("stderr", "line", line, "truncated", truncated)
+		}
+	}
+	p, err := process.Start(spec)
+	if err != nil {
+		e.Log.Error("cannot start program", "program", prog, "err", err)
+		if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.ENOMEM) {
+			return nil, httpErrorf(http.StatusServiceUnavailable, "cannot start a process now")
+		}
+		return nil, httpErrorf(http.StatusInternalServerError, "cannot start the program")
+	}
+	return processSession{p}, nil
+}
+
+// processSession adapts a process to the Session interface.
+type processSession struct{ *process.Process }
+
+func (s processSession) Wait() Ending {
+	st := s.Process.Wait()
+	e := Ending{Status: st.String(), Reason: st.String()}
+	switch {
+	case st.Err != nil:
+		e.Code, e.Reason = websocket.CloseInternalServerErr, "exit status unknown"
+	case st.Signal != 0:
+		e.Code = CloseSignalBase + int(st.Signal)
+	case st.Code == 0:
+		e.Code = websocket.CloseNormalClosure
+	default:
+		e.Code = CloseExitBase + st.Code
+	}
+	return e
+}
+
+// scriptPaths is where a request's path points in ScriptDir mode.
+type scriptPaths struct {
+	file       string // the script on disk
+	scriptName string // the URL path of the script
+	pathInfo   string // what follows it in the URL path
+}
+
+// findScript walks the URL path down dir until it reaches a file. Every step
+// stays inside dir (symlinks too), and dotfiles are never served, so the
+// answer is an HTTP error before any upgrade.
+func findScript(dir, urlPath string) (scriptPaths, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return scriptPaths{}, httpErrorf(http.StatusInternalServerError, "script folder unavailable")
+	}
+	defer root.Close()
+	rel := "."
+	segs := strings.Split(strings.Trim(path.Clean("/"+urlPath), "/"), "/")
+	for i, seg := range segs {
+		if seg == "" {
+			break
+		}
+		if strings.HasPrefix(seg, ".") {
+			return scriptPaths{}, httpErrorf(http.StatusNotFound, "no such script")
+		}
+		rel = path.Join(rel, seg)
+		fi, err := root.Stat(rel)
+		if err != nil {
+			return scriptPaths{}, httpErrorf(http.StatusNotFound, "no such script")
+		}
+		if fi.IsDir() {
+			continue
+		}
+		if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+			return scriptPaths{}, httpErrorf(http.StatusForbidden, "script is not executable")
+		}
+		info := ""
+		if rest := segs[i+1:]; len(rest) > 0 {
+			info = "/" + strings.Join(rest, "/")
+		}
+		return scriptPaths{
+			file:       filepath.Join(dir, filepath.FromSlash(rel)),
+			scriptName: "/" + rel,
+			pathInfo:   info,
+		}, nil
+	}
+	return scriptPaths{}, httpErrorf(http.StatusNotFound, "no script at this path")
+}
+
+// environment builds the program's CGI environment (RFC 3875, as websocketd
+// sets it) from the request. Headers become HTTP_* variables, except two
+// holes websocketd leaves open: "Proxy" (HTTP_PROXY would redirect the
+// program's own HTTP client, "httpoxy") and names spelled with "_" (they
+// would collide with, and could override, their dashed twin).
+func (e *Exec) environment(r *http.Request, script scriptPaths) []string {
+	env := append([]string(nil), e.BaseEnv...)
+	set := func(k, v string) { env = append(env, k+"="+cleanEnvValue(v)) }
+
+	host, port, _ := net.SplitHostPort(r.RemoteAddr)
+	remoteHost := host
+	if e.ReverseLookup {
+		if names, err := net.LookupAddr(host); err == nil && len(names) > 0 {
+			remoteHost = strings.TrimSuffix(names[0], ".")
+		}
+	}
+	serverName, serverPort := splitHost(r.Host, e.HTTPS)
+
+	set("SERVER_SOFTWARE", e.ServerSoftware)
+	set("GATEWAY_INTERFACE", "CGI/1.1")
+	set("SERVER_PROTOCOL", r.Proto)
+	set("SERVER_NAME", serverName)
+	set("SERVER_PORT", serverPort)
+	set("REQUEST_METHOD", r.Method)
+	set("REMOTE_ADDR", host)
+	set("REMOTE_HOST", remoteHost)
+	set("REMOTE_PORT", port)
+	set("SCRIPT_NAME", script.scriptName)
+	set("PATH_INFO", script.pathInfo)
+	set("PATH_TRANSLATED", r.URL.Path)
+	set("QUERY_STRING", r.URL.RawQuery)
+	set("REQUEST_URI", r.URL.RequestURI())
+	set("UNIQUE_ID", uniqueID())
+	// Cleared so nothing passed through can pose as the request's own.
+	for _, k := range []string{"AUTH_TYPE", "CONTENT_LENGTH", "CONTENT_TYPE", "REMOTE_IDENT", "REMOTE_USER"} {
+		set(k, "")
+	}
+	if e.HTTPS {
+		set("HTTPS", "on")
+	}
+	for name, values := range r.Header {
+		if strings.ContainsRune(name, '_') || strings.EqualFold(name, "Proxy") {
+			continue
+		}
+		set("HTTP_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_")), strings.Join(values, ", "))
+	}
+	return env
+}
+
+// splitHost splits a Host header into name and port, with the scheme's
+// default port when it names none.
+func splitHost(hostport string, https bool) (string, string) {
+	if h, p, err := net.SplitHostPort(hostport); err == nil {
+		return h, p
+	}
+	if https {
+		return strings.Trim(hostport, "[]"), "443"
+	}
+	return strings.Trim(hostport, "[]"), "80"
+}
+
+var envCleaner = strings.NewReplacer("\n", " ", "\r", " ", "\x00", "")
+
+func cleanEnvValue(v string) string { return strings.TrimSpace(envCleaner.Replace(v)) }
+
+// uniqueID is 128 random bits: unique across sessions and restarts.
+func uniqueID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// PassEnv picks the named variables from wsbridge's own environment.
+func PassEnv(names []string) []string {
+	var env []string
+	for _, k := range names {
+		if v, ok := os.LookupEnv(k); ok && k != "" {
+			env = append(env, k+"="+cleanEnvValue(v))
+		}
+	}
+	return env
+}

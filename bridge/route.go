@@ -1,0 +1,192 @@
+package bridge
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/wsbridge/wsbridge/web"
+)
+
+// Route holds everything one endpoint needs: its backend, framing, limits and
+// checks, and what plain HTTP requests get. The command-line flags fill one
+// Route today; a config file can fill several later.
+type Route struct {
+	Backend      Backend
+	Framing      Framing
+	MaxMessage   int           // largest message, each way (--maxframesize)
+	PingInterval time.Duration // 0: no pings
+	Origins      OriginPolicy
+	Subprotocols []string
+	MaxSessions  int // concurrent sessions and CGI runs, 0: no limit (--maxforks)
+
+	Header     http.Header // on every response
+	HeaderWS   http.Header // on upgrade responses
+	HeaderHTTP http.Header // on every other response
+
+	StaticDir  string
+	CGIDir     string
+	CGIEnv     []string // variables CGI scripts get from wsbridge's environment
+	DevConsole bool
+}
+
+// routeHandler serves one Route: WebSocket upgrades go to the backend, other
+// requests to CGI, static files or the dev console.
+type routeHandler struct {
+	route    *Route
+	server   *Server
+	upgrader websocket.Upgrader
+	plain    http.Handler
+	active   atomic.Int64 // sessions and CGI runs under way
+}
+
+func newRouteHandler(route *Route, server *Server) *routeHandler {
+	h := &routeHandler{route: route, server: server}
+	h.upgrader = websocket.Upgrader{
+		HandshakeTimeout: 10 * time.Second,
+		ReadBufferSize:   4096,
+		WriteBufferPool:  writeBufferPool,
+		Subprotocols:     route.Subprotocols,
+		CheckOrigin:      func(*http.Request) bool { return true }, // checked before, by route.Origins
+		Error:            func(w http.ResponseWriter, r *http.Request, status int, reason error) { http.Error(w, reason.Error(), status) },
+	}
+	h.plain = h.plainHandler()
+	return h
+}
+
+// writeBufferPool shares write buffers across connections: a connection holds
+// one only while it writes.
+var writeBufferPool = &sync.Pool{}
+
+func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	addHeaders(w.Header(), h.route.Header)
+	if !websocket.IsWebSocketUpgrade(r) {
+		addHeaders(w.Header(), h.route.HeaderHTTP)
+		h.plain.ServeHTTP(w, r)
+		return
+	}
+	log := h.server.Log
+	if !h.route.Origins.Check(r) {
+		log.Warn("origin rejected", "client", r.RemoteAddr, "origin", r.Header.Get("Origin"), "path", r.URL.Path)
+		http.Error(w, "origin not allowed", http.StatusForbidden)
+		return
+	}
+	if !h.acquire() {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "too many sessions", http.StatusTooManyRequests)
+		return
+	}
+	backend, err := h.route.Backend.Open(r)
+	if err != nil {
+		h.release()
+		writeOpenError(w, err)
+		log.Info("session refused", "client", r.RemoteAddr, "path", r.URL.Path, "err", err)
+		return
+	}
+	respHeader := http.Header{}
+	addHeaders(respHeader, h.route.HeaderWS)
+	for k, v := range w.Header() {
+		respHeader[k] = v
+	}
+	conn, err := h.upgrader.Upgrade(w, r, respHeader)
+	if err != nil {
+		backend.Stop()
+		backend.Close()
+		h.release()
+		return
+	}
+	conn.SetReadLimit(int64(h.route.MaxMessage))
+	s := newSession(conn, backend, h.route, r, log)
+	if !h.server.track(s) {
+		s.goingAway()
+	}
+	// The handler returns now; its goroutine and buffers go back to the server.
+	go func() {
+		defer h.release()
+		defer h.server.untrack(s)
+		s.run()
+	}()
+}
+
+// acquire takes a session slot, if MaxSessions allows.
+func (h *routeHandler) acquire() bool {
+	if n := h.active.Add(1); h.route.MaxSessions > 0 && n > int64(h.route.MaxSessions) {
+		h.active.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (h *routeHandler) release() { h.active.Add(-1) }
+
+func writeOpenError(w http.ResponseWriter, err error) {
+	var he *HTTPError
+	if !errors.As(err, &he) {
+		he = httpErrorf(http.StatusInternalServerError, "cannot open the backend")
+	}
+	addHeaders(w.Header(), he.Header)
+	http.Error(w, he.Message, he.Status)
+}
+
+// plainHandler is what a request without an upgrade gets, in websocketd's
+// order: a CGI script, a static file, the dev console, or 426.
+func (h *routeHandler) plainHandler() http.Handler {
+	var static http.Handler
+	if h.route.StaticDir != "" {
+		static = staticHandler(h.route.StaticDir)
+	}
+	var cgi *cgiHandler
+	if h.route.CGIDir != "" {
+		cgi = &cgiHandler{dir: h.route.CGIDir, env: h.route.CGIEnv, limit: h}
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case cgi != nil && cgi.serve(w, r):
+		case static != nil:
+			static.ServeHTTP(w, r)
+		case h.route.DevConsole:
+			web.ServeDevConsole(w, r)
+		default:
+			w.Header().Set("Upgrade", "websocket")
+			http.Error(w, "this is a WebSocket endpoint: connect with a WebSocket client", http.StatusUpgradeRequired)
+		}
+	})
+}
+
+func addHeaders(dst, src http.Header) {
+	for k, vs := range src {
+		for _, v := range vs {
+			dst.Add(k, v)
+		}
+	}
+}
+
+// ParseHeader reads a "Name: value" flag value.
+func ParseHeader(h http.Header, s string) error {
+	name, value, ok := cutHeader(s)
+	if !ok {
+		return errors.New("want \"Name: value\", got " + strconv.Quote(s))
+	}
+	h.Add(name, value)
+	return nil
+}
+
+// cutHeader splits "Name: value", refusing what would break the response.
+func cutHeader(s string) (name, value string, ok bool) {
+	name, value, ok = strings.Cut(s, ":")
+	name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+	if !ok || name == "" || strings.ContainsAny(value, "\r\n\x00") {
+		return "", "", false
+	}
+	for _, c := range name {
+		if c <= ' ' || c >= 0x7f || strings.ContainsRune("()<>@,;:\\\"/[]?={}", c) {
+			return "", "", false
+		}
+	}
+	return name, value, true
+}

@@ -1,0 +1,281 @@
+// Package bridge serves WebSockets: listeners, per-request checks, the
+// upgrade, the two pumps between a WebSocket and a backend session, framing
+// and close codes. How a process is started is the process package's job;
+// bridge only says what to start and reads how it ended.
+package bridge
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Server listens and serves one Route.
+type Server struct {
+	Addresses  []string    // hosts or IPs to listen on; empty: loopback only
+	Port       int         // 0 picks a free port
+	UnixSocket string      // listen here instead of TCP
+	TLS        *tls.Config // nil: plain HTTP
+	RedirPort  int         // also listen here and redirect to the main port
+	Route      *Route
+	Log        *slog.Logger
+	// ShutdownGrace bounds shutdown: sessions still open after it are cut.
+	ShutdownGrace time.Duration
+
+	listeners []net.Listener
+	redirs    []net.Listener
+
+	mu       sync.Mutex
+	sessions map[*wsSession]struct{}
+	closing  bool
+	ended    chan struct{} // a session ended; buffered, for shutdown to recount
+}
+
+// Handler is the server's HTTP handler, for tests and for embedding.
+func (s *Server) Handler() http.Handler { return newRouteHandler(s.Route, s) }
+
+// Listen binds every listener, so that a port in use is an error before
+// anything is served.
+func (s *Server) Listen() error {
+	if s.UnixSocket != "" {
+		l, err := listenUnix(s.UnixSocket)
+		if err != nil {
+			return err
+		}
+		s.listeners = append(s.listeners, l)
+		return nil
+	}
+	hosts := s.Addresses
+	loopbackDefault := len(hosts) == 0
+	if loopbackDefault {
+		hosts = []string{"127.0.0.1", "::1"}
+	}
+	port := s.Port
+	for _, h := range hosts {
+		l, err := net.Listen("tcp", net.JoinHostPort(h, strconv.Itoa(port)))
+		if err != nil {
+			if loopbackDefault && h == "::1" {
+				s.Log.Debug("no IPv6 loopback", "err", err)
+				continue
+			}
+			s.closeListeners()
+			return fmt.Errorf("listen on %s port %d: %w", h, port, unwrapOp(err))
+		}
+		port = l.Addr().(*net.TCPAddr).Port // later addresses share a picked port
+		s.listeners = append(s.listeners, l)
+	}
+	if s.RedirPort != 0 {
+		for _, h := range hosts {
+			l, err := net.Listen("tcp", net.JoinHostPort(h, strconv.Itoa(s.RedirPort)))
+			if err != nil {
+				if loopbackDefault && h == "::1" {
+					continue
+				}
+				s.closeListeners()
+				return fmt.Errorf("listen on %s port %d (--redirport): %w", h, s.RedirPort, unwrapOp(err))
+			}
+			s.redirs = append(s.redirs, l)
+		}
+	}
+	return nil
+}
+
+// listenUnix listens on a unix socket, replacing a stale socket file that
+// nobody answers on but never a live one or another kind of file.
+func listenUnix(path string) (net.Listener, error) {
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode().Type() != os.ModeSocket {
+			return nil, fmt.Errorf("--unixsocket %s: exists and is not a socket", path)
+		}
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("--unixsocket %s: another server is listening there", path)
+		}
+		_ = os.Remove(path)
+	}
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("--unixsocket %s: %w", path, unwrapOp(err))
+	}
+	return l, nil // closing it removes the file
+}
+
+// URLs are where clients connect, one per listener.
+func (s *Server) URLs() []string {
+	scheme := "ws"
+	if s.TLS != nil {
+		scheme = "wss"
+	}
+	var urls []string
+	for _, l := range s.listeners {
+		if l.Addr().Network() == "unix" {
+			urls = append(urls, "unix:"+l.Addr().String())
+		} else {
+			urls = append(urls, scheme+"://"+l.Addr().String()+"/")
+		}
+	}
+	return urls
+}
+
+// Serve serves until ctx is done, then shuts down: no new connections, 1001
+// to every client, every backend stopped, within ShutdownGrace.
+func (s *Server) Serve(ctx context.Context) error {
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelDebug),
+	}
+	redir := &http.Server{
+		Handler:           http.HandlerFunc(s.redirect),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          srv.ErrorLog,
+	}
+	errc := make(chan error, len(s.listeners)+len(s.redirs))
+	for _, l := range s.listeners {
+		if s.TLS != nil {
+			l = tls.NewListener(l, s.TLS)
+		}
+		go func() { errc <- srv.Serve(l) }()
+	}
+	for _, l := range s.redirs {
+		go func() { errc <- redir.Serve(l) }()
+	}
+	for _, u := range s.URLs() {
+		s.Log.Info("listening", "url", u)
+	}
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	s.shutdown(srv, redir)
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+func (s *Server) shutdown(servers ...*http.Server) {
+	deadline := time.Now().Add(s.ShutdownGrace)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, srv := range servers {
+		wg.Go(func() { _ = srv.Shutdown(ctx) }) // stops accepting at once
+	}
+
+	s.mu.Lock()
+	s.closing = true
+	live := make([]*wsSession, 0, len(s.sessions))
+	for ws := range s.sessions {
+		live = append(live, ws)
+	}
+	s.mu.Unlock()
+	s.Log.Info("shutting down", "sessions", len(live))
+	for _, ws := range live {
+		ws.goingAway()
+	}
+
+	if !s.waitSessions(ctx.Done()) {
+		s.Log.Warn("shutdown grace expired; cutting sessions")
+		s.mu.Lock()
+		for ws := range s.sessions {
+			_ = ws.conn.Close()
+		}
+		s.mu.Unlock()
+		s.waitSessions(nil)
+	}
+	for _, srv := range servers {
+		_ = srv.Close()
+	}
+	wg.Wait()
+}
+
+// waitSessions waits until no session is left, or until stop; it says
+// whether none is left.
+func (s *Server) waitSessions(stop <-chan struct{}) bool {
+	for {
+		s.mu.Lock()
+		n, ended := len(s.sessions), s.ended
+		s.mu.Unlock()
+		if n == 0 {
+			return true
+		}
+		select {
+		case <-ended:
+		case <-stop:
+			return false
+		}
+	}
+}
+
+// track registers a live session; false means the server is shutting down
+// (the session is tracked all the same, so shutdown waits for it).
+func (s *Server) track(ws *wsSession) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sessions == nil {
+		s.sessions = make(map[*wsSession]struct{})
+		s.ended = make(chan struct{}, 1)
+	}
+	s.sessions[ws] = struct{}{}
+	return !s.closing
+}
+
+func (s *Server) untrack(ws *wsSession) {
+	s.mu.Lock()
+	delete(s.sessions, ws)
+	s.mu.Unlock()
+	select {
+	case s.ended <- struct{}{}:
+	default:
+	}
+}
+
+// redirect sends --redirport requests to the same path on the main port.
+func (s *Server) redirect(w http.ResponseWriter, r *http.Request) {
+	host, _ := splitHost(r.Host, false)
+	scheme := "http"
+	if s.TLS != nil {
+		scheme = "https"
+	}
+	port := s.Port
+	if len(s.listeners) > 0 {
+		if a, ok := s.listeners[0].Addr().(*net.TCPAddr); ok {
+			port = a.Port
+		}
+	}
+	target := scheme + "://" + net.JoinHostPort(host, strconv.Itoa(port)) + r.URL.RequestURI()
+	http.Redirect(w, r, target, http.StatusMovedPermanently)
+}
+
+func (s *Server) closeListeners() {
+	for _, l := range append(s.listeners, s.redirs...) {
+		l.Close()
+	}
+	s.listeners, s.redirs = nil, nil
+}
+
+// unwrapOp drops net.OpError's repetition of the address we already name.
+func unwrapOp(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) {
+		var se *os.SyscallError
+		if errors.As(op.Err, &se) {
+			return se.Err
+		}
+		return op.Err
+	}
+	return err
+}

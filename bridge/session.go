@@ -1,0 +1,280 @@
+package bridge
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+)
+
+const (
+	// closeWait bounds how long we wait for the client's answer to our close
+	// frame, and how long a control frame may take to write.
+	closeWait = 2 * time.Second
+	// drainWait bounds how long output may still be written to a client that
+	// has sent its close frame, beyond the backend's own grace.
+	drainWait = 10 * time.Second
+	// outputBuffer is the first read size for backend output; line framing
+	// grows it up to the message limit for a long line.
+	outputBuffer = 32 << 10
+)
+
+// wsSession joins one WebSocket to one backend Session with two pumps: input
+// (messages to the backend) runs in its own goroutine, output (backend to
+// messages) in run's. Only output writes data; the close frame follows it in
+// the same goroutine, so nothing already read is lost behind it.
+type wsSession struct {
+	conn    *websocket.Conn
+	backend Session
+	route   *Route
+	log     *slog.Logger
+	path    string
+	client  string
+	start   time.Time
+
+	bytesIn, bytesOut atomic.Int64
+
+	closeMu    sync.Mutex
+	closeSent  int // the code of the first close frame we sent, 0 if none
+	clientCode int // the code the client closed with, 0 if it has not
+
+	stop      chan struct{} // closed when run ends, to stop the pinger
+	inputDone chan struct{} // closed when the input pump has returned
+}
+
+func newSession(conn *websocket.Conn, backend Session, route *Route, r *http.Request, log *slog.Logger) *wsSession {
+	return &wsSession{
+		conn:      conn,
+		backend:   backend,
+		route:     route,
+		log:       log,
+		path:      r.URL.Path,
+		client:    r.RemoteAddr,
+		start:     time.Now(),
+		stop:      make(chan struct{}),
+		inputDone: make(chan struct{}),
+	}
+}
+
+// run serves the session to its end and releases everything it held.
+func (s *wsSession) run() {
+	if s.route.PingInterval > 0 {
+		s.extendReadDeadline()
+		s.conn.SetPongHandler(func(string) error { s.extendReadDeadline(); return nil })
+		go s.pinger()
+	}
+	// Keep the client's close frame for ourselves: the answer goes out only
+	// after the backend's remaining output.
+	s.conn.SetCloseHandler(func(code int, _ string) error {
+		s.closeMu.Lock()
+		s.clientCode = code
+		s.closeMu.Unlock()
+		return nil
+	})
+	go s.input()
+
+	outErr := s.output()
+	if outErr != nil {
+		// The client is gone or stuck: no more output can be delivered.
+		s.backend.Stop()
+		_ = s.conn.Close()
+	}
+	ending := s.backend.Wait()
+	if outErr == nil {
+		s.sendClose(ending.Code, ending.Reason)
+		select {
+		case <-s.inputDone:
+		case <-time.After(closeWait):
+		}
+	}
+	_ = s.conn.Close()
+	_ = s.backend.Close()
+	<-s.inputDone
+	close(s.stop)
+	s.logEnd(ending)
+}
+
+// output copies the backend's output into messages until it ends. An error
+// means a write to the client failed.
+func (s *wsSession) output() error {
+	buf := make([]byte, min(outputBuffer, s.route.MaxMessage+1))
+	start, end, eof := 0, 0, false
+	for {
+		for {
+			adv, msg, binary := s.route.Framing.Split(buf[start:end], s.route.MaxMessage, eof)
+			if adv == 0 {
+				break
+			}
+			mt := websocket.TextMessage
+			if binary {
+				mt = websocket.BinaryMessage
+			}
+			if err := s.conn.WriteMessage(mt, msg); err != nil {
+				return err
+			}
+			s.bytesOut.Add(int64(len(msg)))
+			start += adv
+		}
+		if eof {
+			return nil
+		}
+		if start > 0 {
+			end = copy(buf, buf[start:end])
+			start = 0
+		}
+		if end == len(buf) { // a line longer than the buffer, shorter than the limit
+			buf = append(buf, make([]byte, len(buf))...)[:min(2*len(buf), s.route.MaxMessage+1)]
+		}
+		n, err := s.backend.Read(buf[end:])
+		end += n
+		if err != nil {
+			if err != io.EOF {
+				s.log.Debug("backend read", "err", err)
+			}
+			eof = true
+		}
+	}
+}
+
+// input copies messages into the backend until the client closes or fails,
+// then tells the backend.
+func (s *wsSession) input() {
+	defer close(s.inputDone)
+	var buf []byte
+	for {
+		mt, r, err := s.conn.NextReader()
+		if err == nil {
+			buf, err = readMessage(buf[:0], r)
+		}
+		if err != nil {
+			s.inputEnded(err)
+			return
+		}
+		if mt == websocket.TextMessage && !utf8.Valid(buf) {
+			s.sendClose(websocket.CloseInvalidFramePayloadData, "invalid UTF-8 in a text message")
+			s.backend.Stop()
+			return
+		}
+		s.bytesIn.Add(int64(len(buf)))
+		if _, err := s.backend.Write(s.route.Framing.Input(buf)); err != nil {
+			// The backend stopped reading its input; its output decides the rest.
+			s.log.Debug("backend write", "err", err)
+			return
+		}
+		if cap(buf) > outputBuffer {
+			buf = nil // don't keep a large message's buffer while idle
+		}
+		if s.route.PingInterval > 0 {
+			s.extendReadDeadline()
+		}
+	}
+}
+
+// inputEnded handles the end of the client's messages.
+func (s *wsSession) inputEnded(err error) {
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		// A clean close: the backend gets EOF and may still answer, within
+		// bounds, before our close frame tells the client how it ended.
+		_ = s.backend.CloseWrite()
+		s.backend.Stop()
+		_ = s.conn.SetWriteDeadline(time.Now().Add(drainWait))
+		return
+	}
+	if errors.Is(err, websocket.ErrReadLimit) {
+		// gorilla has already sent 1009.
+		s.noteClose(websocket.CloseMessageTooBig)
+	} else {
+		s.log.Debug("client read", "err", err)
+	}
+	// Nobody is left to read output: stop, and unblock a pending write.
+	s.backend.Stop()
+	_ = s.conn.SetWriteDeadline(time.Now())
+}
+
+// readMessage reads a whole message into buf, bounded by the read limit.
+func readMessage(buf []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+// sendClose sends our close frame once; later calls do nothing.
+func (s *wsSession) sendClose(code int, reason string) {
+	if !s.noteClose(code) {
+		return
+	}
+	msg := websocket.FormatCloseMessage(code, reason)
+	if err := s.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeWait)); err != nil {
+		s.log.Debug("close frame", "err", err)
+	}
+}
+
+// noteClose records the first close code sent and says whether this is it.
+func (s *wsSession) noteClose(code int) bool {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.closeSent != 0 {
+		return false
+	}
+	s.closeSent = code
+	return true
+}
+
+// goingAway is the server's shutdown: the client hears 1001 and the backend
+// is stopped.
+func (s *wsSession) goingAway() {
+	s.sendClose(websocket.CloseGoingAway, "server shutting down")
+	s.backend.Stop()
+	_ = s.conn.SetWriteDeadline(time.Now().Add(closeWait))
+}
+
+func (s *wsSession) pinger() {
+	t := time.NewTicker(s.route.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			_ = s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.route.PingInterval))
+		}
+	}
+}
+
+// extendReadDeadline gives the client two ping intervals to show it is alive.
+func (s *wsSession) extendReadDeadline() {
+	_ = s.conn.SetReadDeadline(time.Now().Add(2 * s.route.PingInterval))
+}
+
+func (s *wsSession) logEnd(e Ending) {
+	s.closeMu.Lock()
+	sent, got := s.closeSent, s.clientCode
+	s.closeMu.Unlock()
+	s.log.Info("session",
+		"client", s.client,
+		"path", s.path,
+		"duration", time.Since(s.start).Round(time.Millisecond),
+		"bytes_in", s.bytesIn.Load(),
+		"bytes_out", s.bytesOut.Load(),
+		"status", e.Status,
+		"close_code", sent,
+		"client_close_code", got,
+	)
+}

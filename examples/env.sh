@@ -1,0 +1,3 @@
+#!/bin/sh
+# Sends the CGI environment the program was started with, one variable a line.
+env | sort

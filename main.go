@@ -1,0 +1,340 @@
+// Command wsbridge puts any program on a WebSocket: every accepted connection
+// starts its own process, stdout lines become messages and messages become
+// stdin lines. Its flags are websocketd's, so existing command lines work.
+//
+// This file owns the command line only: flags, environment variables,
+// validation into plain structs, signals and exit codes.
+package main
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"github.com/wsbridge/wsbridge/bridge"
+	wstls "github.com/wsbridge/wsbridge/tls"
+)
+
+//go:embed LICENSE
+var license string
+
+// version is set at release with -ldflags "-X main.version=..."; otherwise
+// the module version from the build, or "dev".
+var version = ""
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitRuntime = 1 // could not listen, or failed while serving
+	exitUsage   = 2 // a bad flag, value or argument
+)
+
+func main() {
+	os.Exit(run(os.Args))
+}
+
+func run(args []string) int {
+	app := newApp()
+	if err := app.Run(args); err != nil {
+		code := exitRuntime
+		var ec cli.ExitCoder
+		if errors.As(err, &ec) {
+			code = ec.ExitCode()
+		}
+		fmt.Fprintln(os.Stderr, "wsbridge: "+err.Error())
+		return code
+	}
+	return exitOK
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// env names a flag's environment variable: --header-ws is WSBRIDGE_HEADER_WS.
+func env(name string) []string {
+	return []string{"WSBRIDGE_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))}
+}
+
+func newApp() *cli.App {
+	cli.VersionPrinter = func(c *cli.Context) { fmt.Fprintln(c.App.Writer, "wsbridge", versionString()) }
+	return &cli.App{
+		Name:      "wsbridge",
+		Usage:     "put any program on a WebSocket",
+		UsageText: "wsbridge [flags] [--] COMMAND [ARG...]\nwsbridge [flags] --dir DIR",
+		Description: "Every accepted WebSocket starts its own COMMAND. Each line the program writes to stdout\n" +
+			"becomes a text message; each message received becomes a line on its stdin. When the\n" +
+			"program exits the client gets a close frame that carries its exit status (see README).\n" +
+			"Every flag can also be set by an environment variable, shown beside it.",
+		Version:                   versionString(),
+		HideHelpCommand:           true,
+		DisableSliceFlagSeparator: true, // header values may hold commas
+		Flags:                     flags(),
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return cli.Exit(err.Error()+" (see --help)", exitUsage)
+		},
+		ExitErrHandler: func(*cli.Context, error) {}, // run prints and exits
+		Action:         serve,
+	}
+}
+
+func flags() []cli.Flag {
+	return []cli.Flag{
+		// Listening.
+		&cli.IntFlag{Name: "port", Value: 8080, Usage: "TCP `PORT` to listen on (0 picks a free one)", EnvVars: env("port")},
+		&cli.StringSliceFlag{Name: "address", Usage: "`ADDRESS` to listen on, repeatable (default: loopback only, 127.0.0.1 and ::1)", EnvVars: env("address")},
+		&cli.StringFlag{Name: "unixsocket", Usage: "listen on a unix socket at `PATH` instead of TCP", EnvVars: env("unixsocket")},
+		&cli.BoolFlag{Name: "ssl", Usage: "serve TLS (wss://) with --sslcert and --sslkey", EnvVars: env("ssl")},
+		&cli.StringFlag{Name: "sslcert", Usage: "TLS certificate chain `FILE` (PEM)", EnvVars: env("sslcert")},
+		&cli.StringFlag{Name: "sslkey", Usage: "TLS private key `FILE` (PEM)", EnvVars: env("sslkey")},
+		&cli.IntFlag{Name: "redirport", Usage: "also listen on `PORT` and redirect plain HTTP there to the main port", EnvVars: env("redirport")},
+
+		// What to run and how to frame it.
+		&cli.StringFlag{Name: "dir", Usage: "serve every executable in `DIR`, chosen by URL path, instead of one COMMAND", EnvVars: env("dir")},
+		&cli.StringFlag{Name: "framing", Value: "line", Usage: "`MODE`: line (a message per line), raw (text as it comes, nothing appended to input) or binary", EnvVars: env("framing")},
+		&cli.BoolFlag{Name: "binary", Usage: "same as --framing binary (websocketd's name)", EnvVars: env("binary")},
+		&cli.StringFlag{Name: "passenv", Value: "PATH,LD_LIBRARY_PATH", Usage: "comma-separated `NAMES` of variables passed from wsbridge's environment to programs", EnvVars: env("passenv")},
+		&cli.BoolFlag{Name: "passstderr", Usage: "pass programs' stderr to wsbridge's stderr as it is, instead of logging it line by line", EnvVars: env("passstderr")},
+		&cli.BoolFlag{Name: "reverselookup", Usage: "resolve REMOTE_HOST by reverse DNS", EnvVars: env("reverselookup")},
+		&cli.IntFlag{Name: "closems", Usage: "`MS` a program may take to finish after its input closes, before SIGINT, SIGTERM and SIGKILL follow (after 100, 250 and 500 ms more)", EnvVars: env("closems")},
+
+		// Limits and liveness.
+		&cli.IntFlag{Name: "maxforks", Usage: "at most `N` sessions (and CGI runs) at once; more get 429 (0: no limit)", EnvVars: env("maxforks")},
+		&cli.IntFlag{Name: "maxframesize", Value: 1 << 20, Usage: "largest message in `BYTES`: longer output lines go out in pieces, longer incoming messages close with 1009", EnvVars: env("maxframesize")},
+		&cli.IntFlag{Name: "pingms", Usage: "ping clients every `MS` and drop one that stays silent for two intervals (0: no pings)", EnvVars: env("pingms")},
+
+		// Who may connect.
+		&cli.StringSliceFlag{Name: "origin", Usage: "browser origins allowed to connect: `LIST` of host[:port] or scheme://host[:port], or '*' for any (default: same origin only)", EnvVars: env("origin")},
+		&cli.BoolFlag{Name: "sameorigin", Usage: "allow only pages from the same host and port (the default; kept for websocketd command lines)", EnvVars: env("sameorigin")},
+		&cli.StringSliceFlag{Name: "subprotocol", Usage: "WebSocket subprotocol `NAME` to accept when a client offers it, repeatable", EnvVars: env("subprotocol")},
+
+		// HTTP side.
+		&cli.StringFlag{Name: "staticdir", Usage: "serve static files from `DIR` to plain HTTP requests", EnvVars: env("staticdir")},
+		&cli.StringFlag{Name: "cgidir", Usage: "run CGI scripts from `DIR` for plain HTTP requests", EnvVars: env("cgidir")},
+		&cli.BoolFlag{Name: "devconsole", Usage: "serve a page to try the endpoint from a browser (not with --staticdir or --cgidir)", EnvVars: env("devconsole")},
+		&cli.StringSliceFlag{Name: "header", Usage: "add `\"NAME: VALUE\"` to every response, repeatable", EnvVars: env("header")},
+		&cli.StringSliceFlag{Name: "header-ws", Usage: "add `\"NAME: VALUE\"` to WebSocket upgrade responses, repeatable", EnvVars: env("header-ws")},
+		&cli.StringSliceFlag{Name: "header-http", Usage: "add `\"NAME: VALUE\"` to plain HTTP responses, repeatable", EnvVars: env("header-http")},
+
+		// Logs and information.
+		&cli.StringFlag{Name: "loglevel", Value: "access", Usage: "`LEVEL`: debug, trace, access, info, error or fatal", EnvVars: env("loglevel")},
+		&cli.StringFlag{Name: "logformat", Value: "text", Usage: "`FORMAT` of log lines on stderr: text or json", EnvVars: env("logformat")},
+		&cli.BoolFlag{Name: "license", Usage: "print the license and exit"},
+	}
+}
+
+// usageError is a bad flag or argument: one line, exit code 2.
+func usageError(format string, args ...any) error {
+	return cli.Exit(fmt.Sprintf(format, args...), exitUsage)
+}
+
+func serve(c *cli.Context) error {
+	if c.Bool("license") {
+		fmt.Fprint(c.App.Writer, license)
+		return nil
+	}
+	log, err := newLogger(c.String("loglevel"), c.String("logformat"))
+	if err != nil {
+		return err
+	}
+	srv, err := buildServer(c, log)
+	if err != nil {
+		return err
+	}
+	if err := srv.Listen(); err != nil {
+		return cli.Exit(err.Error(), exitRuntime)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := srv.Serve(ctx); err != nil {
+		return cli.Exit(err.Error(), exitRuntime)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// buildServer validates every flag and argument into the server's plain
+// structs before anything listens.
+func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
+	for _, name := range []string{"port", "redirport"} {
+		if p := c.Int(name); p < 0 || p > 65535 {
+			return nil, usageError("--%s: %d is not a port (0-65535)", name, p)
+		}
+	}
+	for _, name := range []string{"closems", "pingms", "maxforks"} {
+		if c.Int(name) < 0 {
+			return nil, usageError("--%s: must not be negative, got %d", name, c.Int(name))
+		}
+	}
+	maxMsg := c.Int("maxframesize")
+	if maxMsg < 1 || maxMsg > 1<<30 {
+		return nil, usageError("--maxframesize: %d is out of range (1 to 1073741824 bytes)", maxMsg)
+	}
+
+	framing, err := bridge.ParseFraming(c.String("framing"))
+	if err != nil {
+		return nil, usageError("--framing: %v", err)
+	}
+	if c.Bool("binary") {
+		if c.IsSet("framing") && framing != bridge.Binary {
+			return nil, usageError("--binary contradicts --framing %s", framing)
+		}
+		framing = bridge.Binary
+	}
+
+	origins, err := bridge.ParseOrigins(c.StringSlice("origin"))
+	if err != nil {
+		return nil, usageError("--origin: %v", err)
+	}
+	if c.Bool("sameorigin") && (origins.AllowAll || len(origins.Allowed) > 0) {
+		return nil, usageError("--sameorigin contradicts --origin")
+	}
+
+	headers := map[string]http.Header{}
+	for _, name := range []string{"header", "header-ws", "header-http"} {
+		h := http.Header{}
+		for _, v := range c.StringSlice(name) {
+			if err := bridge.ParseHeader(h, v); err != nil {
+				return nil, usageError("--%s: %v", name, err)
+			}
+		}
+		headers[name] = h
+	}
+
+	for _, name := range []string{"dir", "staticdir", "cgidir"} {
+		if d := c.String(name); d != "" {
+			if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
+				return nil, usageError("--%s: %s is not a readable folder", name, d)
+			}
+		}
+	}
+	if c.Bool("devconsole") && (c.String("staticdir") != "" || c.String("cgidir") != "") {
+		return nil, usageError("--devconsole cannot be used with --staticdir or --cgidir")
+	}
+	if c.String("unixsocket") != "" && (len(c.StringSlice("address")) > 0 || c.IsSet("redirport")) {
+		return nil, usageError("--unixsocket cannot be used with --address or --redirport")
+	}
+
+	passNames := splitList(c.String("passenv"))
+	grace := time.Duration(c.Int("closems")) * time.Millisecond
+	exe := &bridge.Exec{
+		BaseEnv:        bridge.PassEnv(passNames),
+		ServerSoftware: "wsbridge/" + versionString(),
+		HTTPS:          c.Bool("ssl"),
+		ReverseLookup:  c.Bool("reverselookup"),
+		PassStderr:     c.Bool("passstderr"),
+		Grace:          grace,
+		Log:            log,
+	}
+	args := c.Args().Slice()
+	switch dir := c.String("dir"); {
+	case dir != "" && len(args) > 0:
+		return nil, usageError("give either COMMAND or --dir, not both")
+	case dir != "":
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return nil, usageError("--dir: %v", err)
+		}
+		exe.ScriptDir = abs
+	case len(args) > 0:
+		path, err := exec.LookPath(args[0])
+		if err != nil {
+			return nil, usageError("COMMAND %q: not found or not executable", args[0])
+		}
+		if exe.Command, err = filepath.Abs(path); err != nil {
+			return nil, usageError("COMMAND %q: %v", args[0], err)
+		}
+		exe.Args = args[1:]
+	default:
+		return nil, usageError("missing COMMAND (or --dir): what should each WebSocket run?")
+	}
+
+	srv := &bridge.Server{
+		Addresses:     c.StringSlice("address"),
+		Port:          c.Int("port"),
+		UnixSocket:    c.String("unixsocket"),
+		RedirPort:     c.Int("redirport"),
+		Log:           log,
+		ShutdownGrace: grace + 5*time.Second,
+		Route: &bridge.Route{
+			Backend:      exe,
+			Framing:      framing,
+			MaxMessage:   maxMsg,
+			PingInterval: time.Duration(c.Int("pingms")) * time.Millisecond,
+			Origins:      origins,
+			Subprotocols: c.StringSlice("subprotocol"),
+			MaxSessions:  c.Int("maxforks"),
+			Header:       headers["header"],
+			HeaderWS:     headers["header-ws"],
+			HeaderHTTP:   headers["header-http"],
+			StaticDir:    c.String("staticdir"),
+			CGIDir:       c.String("cgidir"),
+			CGIEnv:       passNames,
+			DevConsole:   c.Bool("devconsole"),
+		},
+	}
+	switch ssl, cert, key := c.Bool("ssl"), c.String("sslcert"), c.String("sslkey"); {
+	case ssl && (cert == "" || key == ""):
+		return nil, usageError("--ssl needs both --sslcert and --sslkey")
+	case !ssl && (cert != "" || key != ""):
+		return nil, usageError("--sslcert and --sslkey need --ssl")
+	case ssl:
+		if srv.TLS, err = wstls.ServerConfig(cert, key); err != nil {
+			return nil, usageError("%v", err)
+		}
+	}
+	return srv, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// newLogger maps websocketd's levels onto slog's: access lines are Info.
+func newLogger(level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	switch strings.ToLower(level) {
+	case "debug", "trace":
+		lv = slog.LevelDebug
+	case "access", "info":
+		lv = slog.LevelInfo
+	case "error":
+		lv = slog.LevelError
+	case "fatal":
+		lv = slog.LevelError + 4
+	default:
+		return nil, usageError("--loglevel: %q is not one of debug, trace, access, info, error, fatal", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, usageError("--logformat: %q is not text or json", format)
+}

@@ -1,0 +1,313 @@
+// Package process starts a program with pipes in its own process group, takes
+// the whole group down with a signal ladder, and reports how the program ended.
+// It knows nothing of WebSockets.
+package process
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Spec says what to start and how to treat it.
+type Spec struct {
+	Path string   // the executable, already resolved
+	Args []string // argv[1:]
+	Env  []string // the whole environment; nothing is inherited
+	Dir  string   // working directory; empty means wsbridge's own
+
+	// Stderr receives the program's standard error. An *os.File is handed to the
+	// child as it is (nothing in between can block it); nil means StderrLine.
+	Stderr *os.File
+	// StderrLine is called for each stderr line, cut to MaxStderrLine bytes, when
+	// Stderr is nil. The rest of an overlong line is read and dropped so the child
+	// never blocks on a full pipe.
+	StderrLine func(line string, truncated bool)
+
+	// Grace is how long the program may take to finish on its own after its
+	// input ends, before the ladder's first signal.
+	Grace time.Duration
+}
+
+// MaxStderrLine bounds what one stderr line may cost in a log.
+const MaxStderrLine = 4096
+
+// Steps of the signal ladder after Grace: how long each signal waits after the
+// step before it. Stop sends SIGINT after Grace+100ms, SIGTERM 250ms later and
+// SIGKILL 500ms after that, always to the whole process group.
+var ladder = []struct {
+	sig  syscall.Signal
+	wait time.Duration
+}{
+	{syscall.SIGINT, 100 * time.Millisecond},
+	{syscall.SIGTERM, 250 * time.Millisecond},
+	{syscall.SIGKILL, 500 * time.Millisecond},
+}
+
+// Process is one running program. Read is its standard output, Write its
+// standard input. Read and Write may each be used by one goroutine while
+// another calls Stop, Wait or Close.
+type Process struct {
+	cmd    *exec.Cmd
+	stdin  *os.File
+	stdout *os.File
+	grace  time.Duration
+
+	done       chan struct{} // closed once the child is reaped
+	status     Status
+	stdoutEOF  chan struct{} // closed when Read has seen the end of output
+	eofOnce    sync.Once
+	stopOnce   sync.Once
+	stderrDone chan struct{} // closed when the stderr reader has finished
+	closeOnce  sync.Once
+}
+
+// Start starts the program in a new process group. On Linux the child is
+// killed if wsbridge dies.
+func Start(spec Spec) (*Process, error) {
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		closeAll(inR, inW)
+		return nil, err
+	}
+	childEnds := []*os.File{inR, outW}
+	errW := spec.Stderr
+	var errR *os.File
+	if errW == nil {
+		if errR, errW, err = os.Pipe(); err != nil {
+			closeAll(inR, inW, outR, outW)
+			return nil, err
+		}
+		childEnds = append(childEnds, errW)
+	}
+
+	cmd := &exec.Cmd{
+		Path:   spec.Path,
+		Args:   append([]string{spec.Path}, spec.Args...),
+		Env:    spec.Env,
+		Dir:    spec.Dir,
+		Stdin:  inR,
+		Stdout: outW,
+		Stderr: errW,
+		SysProcAttr: &syscall.SysProcAttr{
+			Setpgid:   true,
+			Pdeathsig: syscall.SIGKILL,
+		},
+	}
+	if cmd.Env == nil {
+		cmd.Env = []string{} // nil would mean "inherit everything"
+	}
+	err = cmd.Start()
+	closeAll(childEnds...) // the child has its own copies now
+	if err != nil {
+		closeAll(inW, outR, errR)
+		return nil, err
+	}
+
+	p := &Process{
+		cmd:        cmd,
+		stdin:      inW,
+		stdout:     outR,
+		grace:      spec.Grace,
+		done:       make(chan struct{}),
+		stdoutEOF:  make(chan struct{}),
+		stderrDone: make(chan struct{}),
+	}
+	if errR != nil {
+		go p.readStderr(errR, spec.StderrLine)
+	} else {
+		close(p.stderrDone)
+	}
+	go p.reap()
+	return p, nil
+}
+
+// reap waits for the child. If a grandchild still holds standard output open
+// after the child is gone, it gets Grace+100ms to finish; then the group is
+// killed and reading ends, so a background job can't hold the session open.
+func (p *Process) reap() {
+	err := p.cmd.Wait()
+	p.status = statusOf(p.cmd.ProcessState, err)
+	close(p.done)
+
+	t := time.NewTimer(p.grace + ladder[0].wait)
+	defer t.Stop()
+	select {
+	case <-p.stdoutEOF:
+	case <-t.C:
+		p.killGroup(syscall.SIGKILL)
+		// A grandchild that left the group (setsid) may still hold the pipe.
+		_ = p.stdout.SetReadDeadline(time.Now().Add(ladder[0].wait))
+	}
+}
+
+// Read reads the program's standard output. It returns io.EOF once every
+// holder of the pipe has closed it or the straggler timeout in reap expired.
+func (p *Process) Read(b []byte) (int, error) {
+	n, err := p.stdout.Read(b)
+	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, os.ErrClosed) {
+			err = io.EOF
+		}
+		if err == io.EOF {
+			p.eofOnce.Do(func() { close(p.stdoutEOF) })
+		}
+	}
+	return n, err
+}
+
+// Write writes to the program's standard input. It blocks while the program
+// does not read, which is the backpressure the bridge relies on.
+func (p *Process) Write(b []byte) (int, error) { return p.stdin.Write(b) }
+
+// CloseWrite closes standard input: the program reads EOF.
+func (p *Process) CloseWrite() error { return p.stdin.Close() }
+
+// Pid is the child's process ID, which is also its process group ID.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Done is closed once the child has been reaped.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Wait blocks until the child has been reaped and says how it ended.
+func (p *Process) Wait() Status {
+	<-p.done
+	return p.status
+}
+
+// Stop asks the program to end: its input is closed, and if it is still
+// running after Grace the ladder signals the whole group. Stop returns at once;
+// use Wait to learn when the child is gone.
+func (p *Process) Stop() {
+	p.stopOnce.Do(func() {
+		_ = p.CloseWrite()
+		go p.climbLadder()
+	})
+}
+
+func (p *Process) climbLadder() {
+	wait := p.grace
+	for _, step := range ladder {
+		t := time.NewTimer(wait + step.wait)
+		select {
+		case <-p.done:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		p.killGroup(step.sig)
+		wait = 0
+	}
+}
+
+// Close ends the program if it still runs (the ladder, as Stop), waits for it,
+// kills whatever is left of its process group and releases every descriptor.
+// It is safe to call more than once.
+func (p *Process) Close() error {
+	p.Stop()
+	<-p.done
+	p.closeOnce.Do(func() {
+		p.killGroup(syscall.SIGKILL)
+		closeAll(p.stdin, p.stdout)
+		p.eofOnce.Do(func() { close(p.stdoutEOF) })
+	})
+	<-p.stderrDone
+	return nil
+}
+
+// killGroup signals every process in the child's group. The group outlives
+// its leader while any member is alive; ESRCH just means nothing is left.
+func (p *Process) killGroup(sig syscall.Signal) {
+	_ = syscall.Kill(-p.cmd.Process.Pid, sig)
+}
+
+// readStderr hands stderr to fn a line at a time, bounded, until every holder
+// of the pipe has closed it, or the group was killed and the grace expired.
+func (p *Process) readStderr(r *os.File, fn func(string, bool)) {
+	defer close(p.stderrDone)
+	defer r.Close()
+	go func() {
+		// Once the output has ended and the group is gone, a stray holder of
+		// stderr (outside the group) must not keep this reader alive.
+		<-p.stdoutEOF
+		<-p.done
+		_ = r.SetReadDeadline(time.Now().Add(ladder[0].wait))
+	}()
+	br := bufio.NewReaderSize(r, MaxStderrLine)
+	skipping := false // inside the dropped rest of an overlong line
+	for {
+		line, err := br.ReadSlice('\n')
+		switch {
+		case err == bufio.ErrBufferFull:
+			if !skipping && fn != nil {
+				fn(string(line), true)
+			}
+			skipping = true
+			continue
+		case len(line) > 0 && !skipping && fn != nil:
+			fn(string(trimEOL(line)), false)
+		}
+		skipping = false
+		if err != nil {
+			return
+		}
+	}
+}
+
+func trimEOL(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		b = b[:n-1]
+		if n := len(b); n > 0 && b[n-1] == '\r' {
+			b = b[:n-1]
+		}
+	}
+	return b
+}
+
+func closeAll(files ...*os.File) {
+	for _, f := range files {
+		if f != nil {
+			_ = f.Close()
+		}
+	}
+}
+
+// Status is how a program ended: an exit code, or the signal that killed it.
+type Status struct {
+	Code   int            // exit code when Signal is 0
+	Signal syscall.Signal // the killing signal, or 0
+	Err    error          // set when the status could not be learned
+}
+
+func statusOf(ps *os.ProcessState, err error) Status {
+	if ps == nil {
+		return Status{Code: -1, Err: err}
+	}
+	ws, ok := ps.Sys().(syscall.WaitStatus)
+	if ok && ws.Signaled() {
+		return Status{Signal: ws.Signal()}
+	}
+	return Status{Code: ps.ExitCode()}
+}
+
+// String reads "exit 3" or "signal 9 (killed)".
+func (s Status) String() string {
+	switch {
+	case s.Err != nil:
+		return "unknown: " + s.Err.Error()
+	case s.Signal != 0:
+		return fmt.Sprintf("signal %d (%s)", int(s.Signal), s.Signal)
+	default:
+		return fmt.Sprintf("exit %d", s.Code)
+	}
+}

@@ -1,0 +1,272 @@
+package process
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv("PROCESS_TEST_PARENT") == "1" {
+		parentHelper()
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
+
+func shell(t *testing.T, script string) *Process {
+	t.Helper()
+	p, err := Start(Spec{Path: "/bin/sh", Args: []string{"-c", script}, Env: []string{"PATH=/usr/bin:/bin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// groupMembers lists the live (not zombie) processes whose process group is pgid.
+func groupMembers(pgid int) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// Fields after the command name "(...)": state ppid pgrp ...
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(f) > 2 && f[0] != "Z" && f[2] == strconv.Itoa(pgid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// waitGone polls until no live process is left in the group.
+func waitGone(t *testing.T, pgid int) {
+	t.Helper()
+	for range 200 {
+		if len(groupMembers(pgid)) == 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("process group %d still has %v", pgid, groupMembers(pgid))
+}
+
+func TestExitStatus(t *testing.T) {
+	for _, tc := range []struct {
+		script string
+		want   string
+	}{
+		{"exit 0", "exit 0"},
+		{"exit 3", "exit 3"},
+		{"exit 255", "exit 255"},
+		{"kill -TERM $$", "signal 15 (terminated)"},
+		{"kill -KILL $$", "signal 9 (killed)"},
+	} {
+		p := shell(t, tc.script)
+		if got := p.Wait().String(); got != tc.want {
+			t.Errorf("%q ended %q, want %q", tc.script, got, tc.want)
+		}
+	}
+}
+
+func TestOutputAndInput(t *testing.T) {
+	p := shell(t, "read x; printf 'got %s' \"$x\"")
+	if _, err := p.Write([]byte("hello\n")); err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out) != "got hello" {
+		t.Fatalf("output %q", out)
+	}
+	if s := p.Wait(); s.Code != 0 || s.Signal != 0 {
+		t.Fatalf("status %v", s)
+	}
+}
+
+func TestCloseWriteIsEOF(t *testing.T) {
+	p := shell(t, "wc -c")
+	p.Write([]byte("12345"))
+	p.CloseWrite()
+	out, _ := io.ReadAll(p)
+	if strings.TrimSpace(string(out)) != "5" {
+		t.Fatalf("wc saw %q", out)
+	}
+}
+
+func TestEnvironmentIsOnlyWhatIsGiven(t *testing.T) {
+	os.Setenv("PROCESS_TEST_SECRET", "leak")
+	defer os.Unsetenv("PROCESS_TEST_SECRET")
+	p, err := Start(Spec{Path: "/usr/bin/env", Env: []string{"A=1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	out, _ := io.ReadAll(p)
+	if string(out) != "A=1\n" {
+		t.Fatalf("env %q", out)
+	}
+}
+
+func TestStopClimbsLadderToWholeGroup(t *testing.T) {
+	// The shell ignores SIGINT and SIGTERM and so does its background child,
+	// so only the ladder's SIGKILL, sent to the group, ends both.
+	p := shell(t, "trap '' INT TERM; sleep 1000 & wait; wait")
+	time.Sleep(50 * time.Millisecond) // let the shell start sleep
+	if n := len(groupMembers(p.Pid())); n < 2 {
+		t.Fatalf("expected shell and sleep in the group, found %d", n)
+	}
+	p.Stop()
+	if s := p.Wait(); s.Signal != syscall.SIGKILL {
+		t.Fatalf("status %v, want signal 9", s)
+	}
+	p.Close()
+	waitGone(t, p.Pid())
+}
+
+func TestStopEndsAtFirstSignalThatWorks(t *testing.T) {
+	p := shell(t, "sleep 1000")
+	p.Stop()
+	if s := p.Wait(); s.Signal != syscall.SIGINT {
+		t.Fatalf("status %v, want signal 2", s)
+	}
+}
+
+func TestStopLetsProgramFinishOnEOF(t *testing.T) {
+	p := shell(t, "cat >/dev/null; echo bye")
+	p.Stop()
+	out, _ := io.ReadAll(p)
+	if s := p.Wait(); s.Code != 0 || s.Signal != 0 || string(out) != "bye\n" {
+		t.Fatalf("status %v output %q", s, out)
+	}
+}
+
+func TestGrandchildHoldingStdoutDoesNotHang(t *testing.T) {
+	p := shell(t, "sleep 1000 & echo hi")
+	done := make(chan []byte)
+	go func() {
+		out, _ := io.ReadAll(p)
+		done <- out
+	}()
+	select {
+	case out := <-done:
+		if string(out) != "hi\n" {
+			t.Fatalf("output %q", out)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("output never ended while a grandchild held stdout")
+	}
+	if s := p.Wait(); s.Code != 0 {
+		t.Fatalf("status %v", s)
+	}
+	p.Close()
+	waitGone(t, p.Pid())
+}
+
+func TestCloseKillsLeftoverGroup(t *testing.T) {
+	// The grandchild does not hold stdout, so output ends at once; Close must
+	// still take it down.
+	p := shell(t, "sleep 1000 >/dev/null 2>&1 & echo started")
+	io.ReadAll(p)
+	p.Wait()
+	if len(groupMembers(p.Pid())) == 0 {
+		t.Fatal("the background sleep should still be alive before Close")
+	}
+	p.Close()
+	waitGone(t, p.Pid())
+}
+
+func TestStderrLinesBoundedAndNeverBlock(t *testing.T) {
+	var mu sync.Mutex
+	type line struct {
+		text      string
+		truncated bool
+	}
+	var lines []line
+	// 1 MiB on stderr without a newline would block a child whose reader stops.
+	p, err := Start(Spec{
+		Path: "/bin/sh",
+		Args: []string{"-c", "head -c 1048576 /dev/zero | tr '\\0' a >&2; echo >&2; echo second >&2; echo out"},
+		Env:  []string{"PATH=/usr/bin:/bin"},
+		StderrLine: func(s string, truncated bool) {
+			mu.Lock()
+			lines = append(lines, line{s, truncated})
+			mu.Unlock()
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(p)
+	p.Wait()
+	p.Close()
+	if string(out) != "out\n" {
+		t.Fatalf("stdout %q", out)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(lines) != 2 {
+		t.Fatalf("got %d stderr lines, want 2", len(lines))
+	}
+	if !lines[0].truncated || len(lines[0].text) != MaxStderrLine || strings.Trim(lines[0].text, "a") != "" {
+		t.Errorf("first line: truncated=%v len=%d", lines[0].truncated, len(lines[0].text))
+	}
+	if lines[1] != (line{"second", false}) {
+		t.Errorf("second line %+v", lines[1])
+	}
+}
+
+func TestStartErrors(t *testing.T) {
+	if _, err := Start(Spec{Path: "/nonexistent/prog"}); err == nil {
+		t.Fatal("starting a missing program succeeded")
+	}
+}
+
+// The parent helper starts a long sleep, prints its pid and waits to be killed.
+func parentHelper() {
+	p, err := Start(Spec{Path: "/bin/sleep", Args: []string{"1000"}})
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
+	fmt.Println(p.Pid())
+	select {}
+}
+
+func TestChildDiesWithParent(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "PROCESS_TEST_PARENT=1")
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	if _, err := fmt.Fscan(out, &pid); err != nil {
+		t.Fatal(err)
+	}
+	if len(groupMembers(pid)) != 1 {
+		t.Fatalf("child %d not running", pid)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	waitGone(t, pid)
+}
