@@ -53,7 +53,9 @@ func newRouteHandler(route *Route, server *Server) *routeHandler {
 		WriteBufferPool:  writeBufferPool,
 		Subprotocols:     route.Subprotocols,
 		CheckOrigin:      func(*http.Request) bool { return true }, // checked before, by route.Origins
-		Error:            func(w http.ResponseWriter, r *http.Request, status int, reason error) { http.Error(w, reason.Error(), status) },
+		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
+			http.Error(w, reason.Error(), status)
+		},
 	}
 	h.plain = h.plainHandler()
 	return h

@@ -1,0 +1,312 @@
+// Package e2e starts the real wsbridge binary and talks to it with real
+// clients. This file is the small harness every end-to-end test shares.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+var (
+	binary  string // the wsbridge binary under test
+	repoDir string // the repository root, for examples/
+)
+
+func TestMain(m *testing.M) {
+	_, file, _, _ := runtime.Caller(0)
+	repoDir = filepath.Dir(filepath.Dir(file))
+	tmp, err := os.MkdirTemp("", "wsbridge-e2e")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(tmp, "wsbridge")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Dir = repoDir
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building wsbridge:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(tmp)
+	os.Exit(code)
+}
+
+// requireTool skips a test whose tool is missing, or fails it when
+// WSBRIDGE_REQUIRE_ALL=1 says every tool must be there.
+func requireTool(t *testing.T, path, why string) {
+	t.Helper()
+	if _, err := os.Stat(path); err == nil {
+		return
+	}
+	if os.Getenv("WSBRIDGE_REQUIRE_ALL") == "1" {
+		t.Fatalf("%s is missing (%s) and WSBRIDGE_REQUIRE_ALL=1", path, why)
+	}
+	t.Skipf("%s is missing (%s); install it or see .ci/run", path, why)
+}
+
+func example(name string) string { return filepath.Join(repoDir, "examples", name) }
+
+// instance is one running wsbridge.
+type instance struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	URL  string // ws://127.0.0.1:PORT
+	Host string // 127.0.0.1:PORT
+
+	mu     sync.Mutex
+	logs   []map[string]any
+	raw    bytes.Buffer
+	logged chan struct{} // poked on every log line
+	exited chan struct{}
+	err    error // the process's exit, once exited is closed
+}
+
+// start runs wsbridge with a free port and JSON logs, and waits until it
+// listens. It is stopped (SIGTERM) at the end of the test.
+func start(t *testing.T, args ...string) *instance {
+	t.Helper()
+	return startEnv(t, nil, args...)
+}
+
+// startEnv is start with extra environment variables for wsbridge.
+func startEnv(t *testing.T, env []string, args ...string) *instance {
+	t.Helper()
+	inst := launchEnv(t, env, append([]string{"--port", "0", "--logformat", "json"}, args...)...)
+	line := inst.waitLog(func(m map[string]any) bool { return m["msg"] == "listening" })
+	url, _ := line["url"].(string)
+	inst.URL = strings.TrimSuffix(url, "/")
+	inst.Host = strings.TrimPrefix(inst.URL, "ws://")
+	inst.Host = strings.TrimPrefix(inst.Host, "wss://")
+	return inst
+}
+
+// launch runs wsbridge with exactly these arguments.
+func launch(t *testing.T, args ...string) *instance {
+	t.Helper()
+	return launchEnv(t, nil, args...)
+}
+
+func launchEnv(t *testing.T, env []string, args ...string) *instance {
+	t.Helper()
+	inst := &instance{t: t, logged: make(chan struct{}, 1), exited: make(chan struct{})}
+	inst.cmd = exec.Command(binary, args...)
+	inst.cmd.Env = append(append(os.Environ(), "WSBRIDGE_TEST_SECRET=do-not-pass"), env...)
+	stderr, err := inst.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := inst.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			var m map[string]any
+			_ = json.Unmarshal(sc.Bytes(), &m)
+			inst.mu.Lock()
+			inst.raw.Write(sc.Bytes())
+			inst.raw.WriteByte('\n')
+			if m != nil {
+				inst.logs = append(inst.logs, m)
+			}
+			inst.mu.Unlock()
+			select {
+			case inst.logged <- struct{}{}:
+			default:
+			}
+		}
+		inst.err = inst.cmd.Wait()
+		close(inst.exited)
+	}()
+	t.Cleanup(func() {
+		inst.stop()
+		if t.Failed() {
+			t.Logf("wsbridge log:\n%s", inst.output())
+		}
+	})
+	return inst
+}
+
+func (inst *instance) output() string {
+	inst.mu.Lock()
+	defer inst.mu.Unlock()
+	return inst.raw.String()
+}
+
+// waitLog waits for a JSON log line that matches.
+func (inst *instance) waitLog(match func(map[string]any) bool) map[string]any {
+	inst.t.Helper()
+	deadline := time.After(10 * time.Second)
+	for seen := 0; ; {
+		inst.mu.Lock()
+		for ; seen < len(inst.logs); seen++ {
+			if match(inst.logs[seen]) {
+				m := inst.logs[seen]
+				inst.mu.Unlock()
+				return m
+			}
+		}
+		inst.mu.Unlock()
+		select {
+		case <-inst.logged:
+		case <-inst.exited:
+			inst.mu.Lock()
+			n := len(inst.logs)
+			inst.mu.Unlock()
+			if seen == n {
+				inst.t.Fatalf("wsbridge exited (%v) before the expected log line:\n%s", inst.err, inst.output())
+			}
+		case <-deadline:
+			inst.t.Fatalf("no expected log line within 10s:\n%s", inst.output())
+		}
+	}
+}
+
+// stop sends SIGTERM and waits for the exit; it says how long that took.
+func (inst *instance) stop() time.Duration {
+	began := time.Now()
+	_ = inst.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-inst.exited:
+	case <-time.After(30 * time.Second):
+		_ = inst.cmd.Process.Kill()
+		<-inst.exited
+		inst.t.Errorf("wsbridge did not exit within 30s of SIGTERM")
+	}
+	return time.Since(began)
+}
+
+// dial opens a WebSocket to path on the instance.
+func (inst *instance) dial(path string, header http.Header) *websocket.Conn {
+	inst.t.Helper()
+	c, resp, err := websocket.DefaultDialer.Dial(inst.URL+path, header)
+	if err != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		inst.t.Fatalf("dial %s: %v (HTTP %d)", path, err, status)
+	}
+	inst.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// received is what a client saw of a session.
+type received struct {
+	texts  []string // text messages, in order
+	binary [][]byte // binary messages, in order
+	all    []string // every message in order, binary ones prefixed "bin:"
+	code   int      // close code, or 1006 if the connection dropped
+	reason string
+}
+
+// readAll reads messages until the connection closes.
+func readAll(t *testing.T, c *websocket.Conn) received {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	var r received
+	for {
+		mt, data, err := c.ReadMessage()
+		if err != nil {
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) {
+				r.code, r.reason = ce.Code, ce.Text
+			} else {
+				r.code, r.reason = websocket.CloseAbnormalClosure, err.Error()
+			}
+			return r
+		}
+		if mt == websocket.BinaryMessage {
+			r.binary = append(r.binary, data)
+			r.all = append(r.all, "bin:"+string(data))
+		} else {
+			r.texts = append(r.texts, string(data))
+			r.all = append(r.all, string(data))
+		}
+	}
+}
+
+// expectMessage reads one message and checks it.
+func expectMessage(t *testing.T, c *websocket.Conn, wantType int, want string) {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	mt, data, err := c.ReadMessage()
+	if err != nil {
+		t.Fatalf("reading %q: %v", want, err)
+	}
+	if mt != wantType || string(data) != want {
+		t.Fatalf("got message type %d %q, want type %d %q", mt, data, wantType, want)
+	}
+}
+
+// processesWith lists live processes, other than wsbridge, whose command
+// line contains marker.
+func processesWith(marker string) []string {
+	var found []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !bytes.Contains(cmdline, []byte(marker)) || bytes.HasPrefix(cmdline, []byte(binary+"\x00")) {
+			continue // wsbridge itself carries the marker in its arguments
+		}
+		stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if i := bytes.LastIndexByte(stat, ')'); i > 0 && len(stat) > i+2 && stat[i+2] == 'Z' {
+			continue // a zombie is dead; its reaping is checked apart
+		}
+		found = append(found, e.Name()+":"+strings.ReplaceAll(string(cmdline), "\x00", " "))
+	}
+	return found
+}
+
+// waitNoProcesses fails unless every process with marker is gone within 10s.
+func waitNoProcesses(t *testing.T, marker string) {
+	t.Helper()
+	for range 500 {
+		if len(processesWith(marker)) == 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("processes left behind: %v", processesWith(marker))
+}
+
+// childrenOf lists the direct children of pid, zombies included, which is
+// how an unreaped child shows.
+func childrenOf(pid int) []string {
+	var kids []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(stat, ')')
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) > 1 && f[1] == fmt.Sprint(pid) {
+			kids = append(kids, e.Name()+" "+string(stat[:i+1])+" "+f[0])
+		}
+	}
+	return kids
+}
+
+// newMarker makes a unique sleep duration to find a test's processes by.
+func newMarker() string {
+	return fmt.Sprintf("1000%d.%d", os.Getpid()%1000, time.Now().UnixNano()%1000000)
+}
