@@ -409,11 +409,11 @@ func TestMalformedHandshakesAndFrames(t *testing.T) {
 		out, _ := io.ReadAll(conn)
 		return string(out)
 	}
-	badVersion := "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 7\r\n\r\n"
+	badVersion := "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 7\r\nConnection: close\r\n\r\n"
 	if out := raw(badVersion); !strings.HasPrefix(out, "HTTP/1.1 400") {
 		t.Errorf("bad version: %q", firstLine(out))
 	}
-	noKey := "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	noKey := "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade, close\r\nSec-WebSocket-Version: 13\r\n\r\n"
 	if out := raw(noKey); !strings.HasPrefix(out, "HTTP/1.1 400") {
 		t.Errorf("no key: %q", firstLine(out))
 	}
@@ -484,10 +484,11 @@ func TestRedirPort(t *testing.T) {
 
 func TestCustomHeaders(t *testing.T) {
 	inst := start(t, "--header", "X-All: 1, 2", "--header-ws", "X-WS: yes", "--header-http", "X-HTTP: yes", "/bin/cat")
-	_, resp, err := websocket.DefaultDialer.Dial(inst.URL+"/", nil)
+	c, resp, err := websocket.DefaultDialer.Dial(inst.URL+"/", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.Close()
 	if resp.Header.Get("X-All") != "1, 2" || resp.Header.Get("X-WS") != "yes" || resp.Header.Get("X-HTTP") != "" {
 		t.Errorf("upgrade headers %v", resp.Header)
 	}

@@ -1,0 +1,138 @@
+package e2e
+
+import (
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gorilla/websocket"
+)
+
+// tree makes a folder with files (mode 0755 for names ending in .sh) and an
+// outside secret reachable through a symlink.
+func tree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	base := t.TempDir()
+	dir := filepath.Join(base, "served")
+	os.WriteFile(filepath.Join(base, "secret.txt"), []byte("outside"), 0o644)
+	os.WriteFile(filepath.Join(base, "secret.sh"), []byte("#!/bin/sh\necho outside\n"), 0o755)
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		mode := os.FileMode(0o644)
+		if strings.HasSuffix(name, ".sh") {
+			mode = 0o755
+		}
+		if err := os.WriteFile(p, []byte(body), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Symlink(filepath.Join(base, "secret.txt"), filepath.Join(dir, "link.txt"))
+	os.Symlink(filepath.Join(base, "secret.sh"), filepath.Join(dir, "link.sh"))
+	return dir
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+func TestDirServesScriptsByPath(t *testing.T) {
+	dir := tree(t, map[string]string{
+		"hello.sh":       "#!/bin/sh\necho \"hello $SCRIPT_NAME $PATH_INFO\"\n",
+		"sub/deep.sh":    "#!/bin/sh\necho deep\n",
+		"plain.txt":      "not executable",
+		".hidden/run.sh": "#!/bin/sh\necho hidden\n",
+	})
+	inst := start(t, "--dir", dir)
+	r := readAll(t, inst.dial("/hello.sh/extra/info", nil))
+	if strings.Join(r.texts, "|") != "hello /hello.sh /extra/info" || r.code != 1000 {
+		t.Errorf("hello.sh: %q close %d", r.texts, r.code)
+	}
+	r = readAll(t, inst.dial("/sub/deep.sh", nil))
+	if strings.Join(r.texts, "|") != "deep" {
+		t.Errorf("sub/deep.sh: %q", r.texts)
+	}
+	// Every failure is an HTTP answer before the upgrade, not a dropped socket.
+	for path, want := range map[string]int{
+		"/missing.sh":       404,
+		"/plain.txt":        403,
+		"/sub":              404,
+		"/.hidden/run.sh":   404,
+		"/link.sh":          404, // a symlink out of the folder
+		"/../secret.sh":     404,
+		"/%2e%2e/secret.sh": 404,
+	} {
+		if got, _ := handshakeStatus(t, inst.URL+path, nil); got != want {
+			t.Errorf("%s: %d, want %d", path, got, want)
+		}
+	}
+}
+
+func TestStaticDirIsConfined(t *testing.T) {
+	dir := tree(t, map[string]string{
+		"index.html":      "<h1>home</h1>",
+		"app.js":          "console.log(1)",
+		".env":            "SECRET=1",
+		".git/config":     "[core]",
+		"nolisting/a.txt": "a",
+	})
+	inst := start(t, "--staticdir", dir, "/bin/cat")
+	base := "http://" + inst.Host
+	if code, body := get(t, base+"/"); code != 200 || body != "<h1>home</h1>" {
+		t.Errorf("/: %d %q", code, body)
+	}
+	if code, body := get(t, base+"/app.js"); code != 200 || body != "console.log(1)" {
+		t.Errorf("/app.js: %d %q", code, body)
+	}
+	for _, path := range []string{"/.env", "/.git/config", "/nolisting/", "/link.txt", "/../secret.txt", "/missing"} {
+		if code, body := get(t, base+path); code != 404 || strings.Contains(body, "SECRET") || strings.Contains(body, "outside") || strings.Contains(body, "a.txt") {
+			t.Errorf("%s: %d %q, want 404", path, code, body)
+		}
+	}
+	// The WebSocket endpoint still works beside the files.
+	c := inst.dial("/", nil)
+	c.WriteMessage(websocket.TextMessage, []byte("x"))
+	expectMessage(t, c, websocket.TextMessage, "x")
+}
+
+func TestCGIDirIsConfined(t *testing.T) {
+	dir := tree(t, map[string]string{
+		"hello.sh": "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\necho \"cgi $QUERY_STRING $PATH_INFO\"\n",
+	})
+	inst := start(t, "--cgidir", dir, "/bin/cat")
+	base := "http://" + inst.Host
+	if code, body := get(t, base+"/hello.sh/p?q=1"); code != 200 || body != "cgi q=1 /p\n" {
+		t.Errorf("hello.sh: %d %q", code, body)
+	}
+	for _, path := range []string{"/link.sh", "/../secret.sh", "/missing.sh"} {
+		if code, body := get(t, base+path); code == 200 || strings.Contains(body, "outside") {
+			t.Errorf("%s: %d %q", path, code, body)
+		}
+	}
+}
+
+func TestDevConsolePage(t *testing.T) {
+	inst := start(t, "--devconsole", "/bin/cat")
+	resp, err := http.Get("http://" + inst.Host + "/any/path")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "wsbridge dev console") {
+		t.Fatalf("%d %q", resp.StatusCode, body[:min(len(body), 200)])
+	}
+	if !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") {
+		t.Errorf("no CSP: %v", resp.Header)
+	}
+}
