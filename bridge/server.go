@@ -5,6 +5,7 @@
 package bridge
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -29,6 +30,9 @@ type Server struct {
 	Log        *slog.Logger
 	// ShutdownGrace bounds shutdown: sessions still open after it are cut.
 	ShutdownGrace time.Duration
+	// HeaderTimeout bounds how long a client may take to send its request
+	// headers; 0 means 10 seconds.
+	HeaderTimeout time.Duration
 
 	listeners []net.Listener
 	redirs    []net.Listener
@@ -128,16 +132,17 @@ func (s *Server) URLs() []string {
 // Serve serves until ctx is done, then shuts down: no new connections, 1001
 // to every client, every backend stopped, within ShutdownGrace.
 func (s *Server) Serve(ctx context.Context) error {
+	headerTimeout := cmp.Or(s.HeaderTimeout, 10*time.Second)
 	srv := &http.Server{
 		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: headerTimeout,
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelDebug),
 	}
 	redir := &http.Server{
 		Handler:           http.HandlerFunc(s.redirect),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: headerTimeout,
 		ErrorLog:          srv.ErrorLog,
 	}
 	errc := make(chan error, len(s.listeners)+len(s.redirs))

@@ -1,0 +1,140 @@
+package bridge
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	// net/http lingers 500ms after refusing oversized headers, by design.
+	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("net/http.(*conn).closeWriteAndWait"))
+}
+
+// serve runs a Server for cat on a free loopback port until the test ends.
+func serve(t *testing.T, configure func(*Server)) (addr string, stop func()) {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s := &Server{
+		Addresses:     []string{"127.0.0.1"},
+		Log:           log,
+		ShutdownGrace: 5 * time.Second,
+		Route: &Route{
+			Backend:    &Exec{Command: "/bin/cat", Log: log},
+			MaxMessage: 1 << 20,
+		},
+	}
+	if configure != nil {
+		configure(s)
+	}
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Serve(ctx) }()
+	stopped := false
+	stop = func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		}
+	}
+	t.Cleanup(stop)
+	return s.listeners[0].Addr().String(), stop
+}
+
+// TestNoGoroutineLeaks runs many sessions, ended every way a session can
+// end, then shuts down; goleak (in TestMain) fails on any goroutine left.
+func TestNoGoroutineLeaks(t *testing.T) {
+	addr, stop := serve(t, func(s *Server) { s.Route.PingInterval = time.Second })
+	url := "ws://" + addr + "/"
+	for i := range 60 {
+		c, _, err := websocket.DefaultDialer.Dial(url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.WriteMessage(websocket.TextMessage, []byte("hi"))
+		if _, msg, err := c.ReadMessage(); err != nil || string(msg) != "hi" {
+			t.Fatalf("echo: %q %v", msg, err)
+		}
+		switch i % 3 {
+		case 0: // clean close by the client
+			c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""))
+			for {
+				if _, _, err := c.ReadMessage(); err != nil {
+					break
+				}
+			}
+			c.Close()
+		case 1: // the client just goes away
+			c.Close()
+		case 2: // left open for shutdown to end
+			defer c.Close()
+		}
+	}
+	stop()
+}
+
+func TestSlowHeadersTimeOut(t *testing.T) {
+	addr, _ := serve(t, func(s *Server) { s.HeaderTimeout = 200 * time.Millisecond })
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n")) // and never the end
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadAll(conn); err != nil {
+		t.Fatalf("the server kept a connection with unfinished headers: %v", err)
+	}
+}
+
+func TestEndlessHeadersRefused(t *testing.T) {
+	addr, _ := serve(t, nil)
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	go func() {
+		fmt.Fprintf(conn, "GET / HTTP/1.1\r\nHost: x\r\n")
+		for range 2000 {
+			if _, err := fmt.Fprintf(conn, "X-Filler: %s\r\n", strings.Repeat("a", 100)); err != nil {
+				return
+			}
+		}
+	}()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("status %d, want 431", resp.StatusCode)
+	}
+
+}
+
+func TestPortInUseIsAnError(t *testing.T) {
+	busy, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer busy.Close()
+	s := &Server{Addresses: []string{"127.0.0.1"}, Port: busy.Addr().(*net.TCPAddr).Port, Log: slog.Default()}
+	err := s.Listen()
+	if err == nil || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("Listen: %v", err)
+	}
+}
