@@ -316,7 +316,7 @@ func TestCGIEnvironment(t *testing.T) {
 		h.Set("X-Forwarded-For", "10.9.8.7")
 		h.Set("X_Forwarded_For", "1.2.3.4")
 		h.Set("Proxy", "http://evil.example:3128")
-		h.Set("X-Multi", "a\nb")
+		h.Set("X_Only_Underscores", "sneaky")
 		c := inst.dial("/some/path?x=1&y=2", h)
 		env := map[string]string{}
 		for _, line := range readAll(t, c).texts {
@@ -342,6 +342,9 @@ func TestCGIEnvironment(t *testing.T) {
 		if env[k] != want {
 			t.Errorf("%s=%q, want %q", k, env[k], want)
 		}
+	}
+	if v, ok := env["HTTP_X_ONLY_UNDERSCORES"]; ok {
+		t.Errorf("a header spelled with underscores reached the program: %q", v)
 	}
 	if _, ok := env["HTTP_PROXY"]; ok {
 		t.Errorf("a Proxy header became HTTP_PROXY=%q", env["HTTP_PROXY"])
