@@ -162,6 +162,8 @@ func serve(c *cli.Context) error {
 	if err := srv.Listen(); err != nil {
 		return cli.Exit(err.Error(), exitRuntime)
 	}
+	log.Info("serving", "backend", srv.Route.Backend, "framing", srv.Route.Framing)
+
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := srv.Serve(ctx); err != nil {

@@ -34,6 +34,14 @@ type Exec struct {
 	Log            *slog.Logger
 }
 
+// String names what Open starts, for logs.
+func (e *Exec) String() string {
+	if e.ScriptDir != "" {
+		return "scripts in " + e.ScriptDir
+	}
+	return strings.TrimSpace(e.Command + " " + strings.Join(e.Args, " "))
+}
+
 // Close codes for a program's ending. A client reads the exact exit status or
 // signal from the code alone; the reason says the same in words.
 const (

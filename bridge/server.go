@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -157,6 +158,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	for _, u := range s.URLs() {
 		s.Log.Info("listening", "url", u)
+		if s.Route.DevConsole && strings.HasPrefix(u, "ws") {
+			s.Log.Info("dev console", "url", "http"+strings.TrimPrefix(u, "ws"))
+		}
 	}
 
 	var err error

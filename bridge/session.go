@@ -41,8 +41,9 @@ type wsSession struct {
 	bytesIn, bytesOut atomic.Int64
 
 	closeMu    sync.Mutex
-	closeSent  int // the code of the first close frame we sent, 0 if none
-	clientCode int // the code the client closed with, 0 if it has not
+	closeSent  int           // the code of the first close frame we sent, 0 if none
+	clientCode int           // the code the client closed with, 0 if it has not
+	cutTimers  []*time.Timer // pending cutAfter calls
 
 	stop      chan struct{} // closed when run ends, to stop the pinger
 	inputDone chan struct{} // closed when the input pump has returned
@@ -97,7 +98,21 @@ func (s *wsSession) run() {
 	_ = s.backend.Close()
 	<-s.inputDone
 	close(s.stop)
+	s.closeMu.Lock()
+	for _, t := range s.cutTimers {
+		t.Stop()
+	}
+	s.closeMu.Unlock()
 	s.logEnd(ending)
+}
+
+// cutAfter closes the connection after d unless the session has ended. It
+// bounds how long output may block on a client that stopped reading; gorilla
+// allows write deadlines only from the writing goroutine, closing works from any.
+func (s *wsSession) cutAfter(d time.Duration) {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	s.cutTimers = append(s.cutTimers, time.AfterFunc(d, func() { _ = s.conn.Close() }))
 }
 
 // output copies the backend's output into messages until it ends. An error
@@ -184,7 +199,7 @@ func (s *wsSession) inputEnded(err error) {
 		// bounds, before our close frame tells the client how it ended.
 		_ = s.backend.CloseWrite()
 		s.backend.Stop()
-		_ = s.conn.SetWriteDeadline(time.Now().Add(drainWait))
+		s.cutAfter(drainWait)
 		return
 	}
 	if errors.Is(err, websocket.ErrReadLimit) {
@@ -195,7 +210,7 @@ func (s *wsSession) inputEnded(err error) {
 	}
 	// Nobody is left to read output: stop, and unblock a pending write.
 	s.backend.Stop()
-	_ = s.conn.SetWriteDeadline(time.Now())
+	_ = s.conn.Close()
 }
 
 // readMessage reads a whole message into buf, bounded by the read limit.
@@ -242,7 +257,7 @@ func (s *wsSession) noteClose(code int) bool {
 func (s *wsSession) goingAway() {
 	s.sendClose(websocket.CloseGoingAway, "server shutting down")
 	s.backend.Stop()
-	_ = s.conn.SetWriteDeadline(time.Now().Add(closeWait))
+	s.cutAfter(closeWait)
 }
 
 func (s *wsSession) pinger() {

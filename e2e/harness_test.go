@@ -35,7 +35,11 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(tmp, "wsbridge")
-	build := exec.Command("go", "build", "-o", binary, ".")
+	args := []string{"build", "-o", binary}
+	if os.Getenv("WSBRIDGE_RACE") == "1" {
+		args = append(args, "-race") // the binary reports its own data races
+	}
+	build := exec.Command("go", append(args, ".")...)
 	build.Dir = repoDir
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
@@ -137,6 +141,9 @@ func launchEnv(t *testing.T, env []string, args ...string) *instance {
 	}()
 	t.Cleanup(func() {
 		inst.stop()
+		if strings.Contains(inst.output(), "WARNING: DATA RACE") {
+			t.Errorf("wsbridge reported a data race")
+		}
 		if t.Failed() {
 			t.Logf("wsbridge log:\n%s", inst.output())
 		}
