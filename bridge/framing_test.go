@@ -171,3 +171,21 @@ func FuzzFraming(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkSplit measures the codec alone on 1 MiB of 80-byte lines.
+func BenchmarkSplit(b *testing.B) {
+	line := append(bytes.Repeat([]byte("x"), 79), '\n')
+	data := bytes.Repeat(line, (1<<20)/len(line))
+	for _, f := range []Framing{Line, Raw, Binary} {
+		b.Run(f.String(), func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				for rest := data; len(rest) > 0; {
+					adv, _, _ := f.Split(rest, 32<<10, true)
+					rest = rest[adv:]
+				}
+			}
+		})
+	}
+}

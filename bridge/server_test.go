@@ -22,7 +22,7 @@ func TestMain(m *testing.M) {
 }
 
 // serve runs a Server for cat on a free loopback port until the test ends.
-func serve(t *testing.T, configure func(*Server)) (addr string, stop func()) {
+func serve(t testing.TB, configure func(*Server)) (addr string, stop func()) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s := &Server{
@@ -136,5 +136,41 @@ func TestPortInUseIsAnError(t *testing.T) {
 	err := s.Listen()
 	if err == nil || !strings.Contains(err.Error(), "address already in use") {
 		t.Fatalf("Listen: %v", err)
+	}
+}
+
+// BenchmarkExecDown streams 64 MiB from a real process (head -c) through the
+// binary framing to a WebSocket client: the output pump's path end to end.
+func BenchmarkExecDown(b *testing.B) {
+	const size = 64 << 20
+	addr, _ := serve(b, func(s *Server) {
+		s.Route.Backend = &Exec{Command: "/usr/bin/head", Args: []string{"-c", fmt.Sprint(size), "/dev/zero"}, Log: s.Log}
+		s.Route.Framing = Binary
+	})
+	buf := make([]byte, 64<<10)
+	b.SetBytes(size)
+	for b.Loop() {
+		c, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/", nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for {
+			_, r, err := c.NextReader()
+			if err != nil {
+				break
+			}
+			for {
+				k, err := r.Read(buf)
+				n += k
+				if err != nil {
+					break
+				}
+			}
+		}
+		c.Close()
+		if n != size {
+			b.Fatalf("got %d bytes, want %d", n, size)
+		}
 	}
 }

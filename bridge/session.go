@@ -22,7 +22,7 @@ const (
 	drainWait = 10 * time.Second
 	// outputBuffer is the first read size for backend output; line framing
 	// grows it up to the message limit for a long line.
-	outputBuffer = 32 << 10
+	outputBuffer = 64 << 10
 )
 
 // wsSession joins one WebSocket to one backend Session with two pumps: input
