@@ -270,7 +270,7 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 	}
 
 	srv := &bridge.Server{
-		Addresses:     c.StringSlice("address"),
+		Addresses:     splitLists(c.StringSlice("address")),
 		Port:          c.Int("port"),
 		UnixSocket:    c.String("unixsocket"),
 		RedirPort:     c.Int("redirport"),
@@ -282,7 +282,7 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 			MaxMessage:   maxMsg,
 			PingInterval: time.Duration(c.Int("pingms")) * time.Millisecond,
 			Origins:      origins,
-			Subprotocols: c.StringSlice("subprotocol"),
+			Subprotocols: splitLists(c.StringSlice("subprotocol")),
 			MaxSessions:  c.Int("maxforks"),
 			Header:       headers["header"],
 			HeaderWS:     headers["header-ws"],
@@ -306,12 +306,24 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 	return srv, nil
 }
 
+// splitList splits a comma-separated value, dropping empty items.
 func splitList(s string) []string {
 	var out []string
 	for _, v := range strings.Split(s, ",") {
 		if v = strings.TrimSpace(v); v != "" {
 			out = append(out, v)
 		}
+	}
+	return out
+}
+
+// splitLists is splitList over a repeatable flag, so that one environment
+// variable can carry several values ("127.0.0.1,::1"). Header flags are not
+// split: their values may hold commas.
+func splitLists(values []string) []string {
+	var out []string
+	for _, v := range values {
+		out = append(out, splitList(v)...)
 	}
 	return out
 }

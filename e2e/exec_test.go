@@ -592,4 +592,16 @@ func TestEnvironmentVariablesSetFlags(t *testing.T) {
 	if got := strings.Join(r.texts, "|"); got != "12345|67" {
 		t.Fatalf("WSBRIDGE_MAXFRAMESIZE=5: got %q", got)
 	}
+
+	// A repeatable flag takes a comma-separated list from its variable.
+	inst = startEnv(t, []string{"WSBRIDGE_SUBPROTOCOL=one,two"}, "/bin/cat")
+	d := websocket.Dialer{Subprotocols: []string{"two"}}
+	c, _, err := d.Dial(inst.URL+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.Subprotocol() != "two" {
+		t.Fatalf("WSBRIDGE_SUBPROTOCOL=one,two: negotiated %q", c.Subprotocol())
+	}
 }
