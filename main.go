@@ -162,7 +162,7 @@ func serve(c *cli.Context) error {
 	if err := srv.Listen(); err != nil {
 		return cli.Exit(err.Error(), exitRuntime)
 	}
-	log.Info("serving", "backend", srv.Route.Backend, "framing", srv.Route.Framing)
+	log.Info("serving", "backend", fmt.Sprint(srv.Route.Backend), "framing", srv.Route.Framing.String())
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

@@ -20,9 +20,10 @@ const (
 	// drainWait bounds how long output may still be written to a client that
 	// has sent its close frame, beyond the backend's own grace.
 	drainWait = 10 * time.Second
-	// outputBuffer is the first read size for backend output; line framing
-	// grows it up to the message limit for a long line.
-	outputBuffer = 64 << 10
+	// idleBuffer is the first size of a session's output buffer; busyBuffer
+	// is what fast output grows it to.
+	idleBuffer = 4 << 10
+	busyBuffer = 64 << 10
 )
 
 // wsSession joins one WebSocket to one backend Session with two pumps: input
@@ -117,12 +118,17 @@ func (s *wsSession) cutAfter(d time.Duration) {
 
 // output copies the backend's output into messages until it ends. An error
 // means a write to the client failed.
+//
+// The read buffer starts small, so an idle session holds little, and doubles
+// while reads fill it (fast output) up to busyBuffer, or further up to the
+// message limit while a line does not fit.
 func (s *wsSession) output() error {
-	buf := make([]byte, min(outputBuffer, s.route.MaxMessage+1))
-	start, end, eof := 0, 0, false
+	limit := s.route.MaxMessage
+	buf := make([]byte, min(idleBuffer, limit+1))
+	start, end, eof, filled := 0, 0, false, false
 	for {
 		for {
-			adv, msg, binary := s.route.Framing.Split(buf[start:end], s.route.MaxMessage, eof)
+			adv, msg, binary := s.route.Framing.Split(buf[start:end], limit, eof)
 			if adv == 0 {
 				break
 			}
@@ -139,15 +145,20 @@ func (s *wsSession) output() error {
 		if eof {
 			return nil
 		}
-		if start > 0 {
-			end = copy(buf, buf[start:end])
-			start = 0
+		end = copy(buf, buf[start:end])
+		start = 0
+		grow := 0
+		if end == len(buf) {
+			grow = min(2*len(buf), limit+1) // an unfinished line fills it
+		} else if filled {
+			grow = min(2*len(buf), busyBuffer, limit+1)
 		}
-		if end == len(buf) { // a line longer than the buffer, shorter than the limit
-			buf = append(buf, make([]byte, len(buf))...)[:min(2*len(buf), s.route.MaxMessage+1)]
+		if grow > len(buf) {
+			buf = append(buf[:end], make([]byte, grow-end)...)
 		}
 		n, err := s.backend.Read(buf[end:])
 		end += n
+		filled = end == len(buf)
 		if err != nil {
 			if err != io.EOF {
 				s.log.Debug("backend read", "err", err)
@@ -182,7 +193,7 @@ func (s *wsSession) input() {
 			s.log.Debug("backend write", "err", err)
 			return
 		}
-		if cap(buf) > outputBuffer {
+		if cap(buf) > busyBuffer {
 			buf = nil // don't keep a large message's buffer while idle
 		}
 		if s.route.PingInterval > 0 {

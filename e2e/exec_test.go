@@ -70,6 +70,13 @@ func TestLongLineArrivesInPieces(t *testing.T) {
 	if got := strings.Join(r.texts, "|"); got != "abcdefghij|KLMNOPQRST|uvw|short" {
 		t.Fatalf("got %q", got)
 	}
+
+	// Under the limit, a line far longer than any read is still one message.
+	inst = start(t, "/bin/sh", "-c", "head -c 300000 /dev/zero | tr '\\0' a; echo; echo next")
+	r = readAll(t, inst.dial("/", nil))
+	if len(r.texts) != 2 || r.texts[0] != strings.Repeat("a", 300000) || r.texts[1] != "next" {
+		t.Fatalf("got %d messages", len(r.texts))
+	}
 }
 
 func TestInvalidUTF8OutputGoesBinary(t *testing.T) {
@@ -121,9 +128,7 @@ func TestClientCloseStopsWholeGroup(t *testing.T) {
 	inst := start(t, "--closems", "50", "/bin/sh", "-c", "trap '' INT TERM; sleep "+mark+" & echo started; wait")
 	c := inst.dial("/", nil)
 	expectMessage(t, c, websocket.TextMessage, "started")
-	if sleeps := processesWith("sleep\x00" + mark); len(sleeps) != 1 {
-		t.Fatalf("grandchild not running: %v", sleeps)
-	}
+	waitProcesses(t, "sleep\x00"+mark, 1) // the background sleep may still be exec'ing
 	c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(1000, "bye"))
 	r := readAll(t, c)
 	if r.code != 4309 {
@@ -162,9 +167,7 @@ func TestChildDiesWhenWsbridgeIsKilled(t *testing.T) {
 	mark := newMarker()
 	inst := start(t, "/bin/sleep", mark)
 	inst.dial("/", nil)
-	for i := 0; len(processesWith(mark)) == 0 && i < 100; i++ {
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitProcesses(t, mark, 1)
 	inst.cmd.Process.Kill()
 	<-inst.exited
 	waitNoProcesses(t, mark)

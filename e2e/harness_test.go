@@ -282,16 +282,23 @@ func processesWith(marker string) []string {
 	return found
 }
 
-// waitNoProcesses fails unless every process with marker is gone within 10s.
-func waitNoProcesses(t *testing.T, marker string) {
+// waitProcesses fails unless exactly n processes with marker are running
+// within 10s.
+func waitProcesses(t *testing.T, marker string, n int) {
 	t.Helper()
 	for range 500 {
-		if len(processesWith(marker)) == 0 {
+		if len(processesWith(marker)) == n {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("processes left behind: %v", processesWith(marker))
+	t.Fatalf("want %d processes with %q, found %v", n, marker, processesWith(marker))
+}
+
+// waitNoProcesses fails unless every process with marker is gone within 10s.
+func waitNoProcesses(t *testing.T, marker string) {
+	t.Helper()
+	waitProcesses(t, marker, 0)
 }
 
 // childrenOf lists the direct children of pid, zombies included, which is
