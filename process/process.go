@@ -57,6 +57,7 @@ type Process struct {
 	cmd    *exec.Cmd
 	stdin  *os.File
 	stdout *os.File
+	stderr *os.File // our read end, nil when Spec.Stderr was given
 	grace  time.Duration
 
 	done       chan struct{} // closed once the child is reaped
@@ -118,13 +119,14 @@ func Start(spec Spec) (*Process, error) {
 		cmd:        cmd,
 		stdin:      inW,
 		stdout:     outR,
+		stderr:     errR,
 		grace:      spec.Grace,
 		done:       make(chan struct{}),
 		stdoutEOF:  make(chan struct{}),
 		stderrDone: make(chan struct{}),
 	}
 	if errR != nil {
-		go p.readStderr(errR, spec.StderrLine)
+		go p.readStderr(spec.StderrLine)
 	} else {
 		close(p.stderrDone)
 	}
@@ -135,7 +137,9 @@ func Start(spec Spec) (*Process, error) {
 // reap waits for the child. If a grandchild still holds standard output open
 // after the child is gone, it gets Grace+100ms to finish; then the group is
 // killed and reading ends, so a background job can't hold the session open.
+// Reading stderr ends soon after, whoever still holds it.
 func (p *Process) reap() {
+	awaitExit(p.cmd.Process.Pid)
 	err := p.cmd.Wait()
 	p.status = statusOf(p.cmd.ProcessState, err)
 	close(p.done)
@@ -148,6 +152,9 @@ func (p *Process) reap() {
 		p.killGroup(syscall.SIGKILL)
 		// A grandchild that left the group (setsid) may still hold the pipe.
 		_ = p.stdout.SetReadDeadline(time.Now().Add(ladder[0].wait))
+	}
+	if p.stderr != nil {
+		_ = p.stderr.SetReadDeadline(time.Now().Add(ladder[0].wait))
 	}
 }
 
@@ -232,18 +239,11 @@ func (p *Process) killGroup(sig syscall.Signal) {
 }
 
 // readStderr hands stderr to fn a line at a time, bounded, until every holder
-// of the pipe has closed it, or the group was killed and the grace expired.
-func (p *Process) readStderr(r *os.File, fn func(string, bool)) {
+// of the pipe has closed it or reap's deadline ends it.
+func (p *Process) readStderr(fn func(string, bool)) {
 	defer close(p.stderrDone)
-	defer r.Close()
-	go func() {
-		// Once the output has ended and the group is gone, a stray holder of
-		// stderr (outside the group) must not keep this reader alive.
-		<-p.stdoutEOF
-		<-p.done
-		_ = r.SetReadDeadline(time.Now().Add(ladder[0].wait))
-	}()
-	br := bufio.NewReaderSize(r, MaxStderrLine)
+	defer p.stderr.Close()
+	br := bufio.NewReaderSize(p.stderr, MaxStderrLine)
 	skipping := false // inside the dropped rest of an overlong line
 	for {
 		line, err := br.ReadSlice('\n')
