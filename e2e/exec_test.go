@@ -608,3 +608,27 @@ func TestEnvironmentVariablesSetFlags(t *testing.T) {
 		t.Fatalf("WSBRIDGE_SUBPROTOCOL=one,two: negotiated %q", c.Subprotocol())
 	}
 }
+
+// TestIdleSessionsHoldNoThreads: a session waiting on its program must not pin
+// an OS thread (os/exec's Wait would), or a few thousand sessions would hit
+// Go's limit of 10,000 threads.
+func TestIdleSessionsHoldNoThreads(t *testing.T) {
+	inst := start(t, "/bin/cat")
+	const sessions = 100
+	for range sessions {
+		c := inst.dial("/", nil)
+		c.WriteMessage(websocket.TextMessage, []byte("hi"))
+		expectMessage(t, c, websocket.TextMessage, "hi")
+	}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", inst.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var threads int
+	for _, line := range strings.Split(string(status), "\n") {
+		fmt.Sscanf(line, "Threads: %d", &threads)
+	}
+	if threads == 0 || threads > sessions/2 {
+		t.Fatalf("%d threads for %d idle sessions", threads, sessions)
+	}
+}
