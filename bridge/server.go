@@ -156,6 +156,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	for _, l := range s.redirs {
 		go func() { errc <- redir.Serve(l) }()
 	}
+	for _, l := range s.listeners {
+		if a, ok := l.Addr().(*net.TCPAddr); ok && !a.IP.IsLoopback() {
+			s.Log.Warn("listening beyond loopback: anyone who reaches this address can open a session", "address", a.String(), "tls", s.TLS != nil)
+		}
+	}
 	for _, u := range s.URLs() {
 		s.Log.Info("listening", "url", u)
 		if s.Route.DevConsole && strings.HasPrefix(u, "ws") {

@@ -244,7 +244,17 @@ func TestListensOnLoopbackByDefault(t *testing.T) {
 		if u, ok := m["url"].(string); ok && m["msg"] == "listening" && !strings.Contains(u, "127.0.0.1") && !strings.Contains(u, "[::1]") {
 			t.Errorf("listening beyond loopback: %v", u)
 		}
+		if m["level"] == "WARN" {
+			t.Errorf("warning on loopback: %v", m)
+		}
 	}
+}
+
+func TestWarnsBeyondLoopback(t *testing.T) {
+	inst := launch(t, "--address", "0.0.0.0", "--port", "0", "--logformat", "json", "/bin/cat")
+	inst.waitLog(func(m map[string]any) bool {
+		return m["level"] == "WARN" && strings.Contains(fmt.Sprint(m["msg"]), "beyond loopback")
+	})
 }
 
 func handshakeStatus(t *testing.T, url string, header http.Header) (int, http.Header) {
