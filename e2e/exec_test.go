@@ -9,7 +9,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -640,5 +642,69 @@ func TestIdleSessionsHoldNoThreads(t *testing.T) {
 	}
 	if threads == 0 || threads > sessions/2 {
 		t.Fatalf("%d threads for %d idle sessions", threads, sessions)
+	}
+}
+
+func TestPassEnvAndReverseLookup(t *testing.T) {
+	inst := start(t, "--passenv", "WSBRIDGE_TEST_SECRET,PATH", "--reverselookup", example("env.sh"))
+	r := readAll(t, inst.dial("/", nil))
+	if !slices.Contains(r.texts, "WSBRIDGE_TEST_SECRET=do-not-pass") {
+		t.Errorf("--passenv did not pass WSBRIDGE_TEST_SECRET: %q", r.texts)
+	}
+	if !slices.Contains(r.texts, "REMOTE_HOST=localhost") {
+		t.Errorf("--reverselookup: %q", r.texts)
+	}
+	plain := start(t, example("env.sh"))
+	if r := readAll(t, plain.dial("/", nil)); !slices.Contains(r.texts, "REMOTE_HOST=127.0.0.1") {
+		t.Errorf("without --reverselookup: %q", r.texts)
+	}
+}
+
+func TestCloseMsGivesTimeToFinish(t *testing.T) {
+	// On EOF the program needs 300ms to finish. Without --closems, SIGINT
+	// comes at 100ms; with --closems 2000 it finishes and exits 0.
+	script := "cat >/dev/null; sleep 0.3; echo finished"
+	for _, tc := range []struct {
+		closems string
+		want    string
+		code    int
+	}{
+		{"0", "", 4302},
+		{"2000", "finished", 1000},
+	} {
+		inst := start(t, "--closems", tc.closems, "/bin/sh", "-c", script)
+		c := inst.dial("/", nil)
+		c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""))
+		r := readAll(t, c)
+		if strings.Join(r.texts, "|") != tc.want || r.code != tc.code {
+			t.Errorf("--closems %s: got %q close %d %q, want %q close %d", tc.closems, r.texts, r.code, r.reason, tc.want, tc.code)
+		}
+	}
+}
+
+func TestVersionLicenseAndLogLevel(t *testing.T) {
+	for flag, want := range map[string]string{"--version": "wsbridge ", "--license": "MIT License"} {
+		out, err := exec.Command(binary, flag).Output()
+		if err != nil || !strings.HasPrefix(string(out), want) {
+			t.Errorf("%s: %v %q", flag, err, out)
+		}
+	}
+	// At --loglevel error neither "listening" nor the access line is written.
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := l.Addr().String()
+	l.Close()
+	inst := launch(t, "--loglevel", "error", "--logformat", "json", "--address", "127.0.0.1", "--port", strings.Split(addr, ":")[1], "/bin/echo", "x")
+	var c *websocket.Conn
+	for i := 0; c == nil && i < 100; i++ {
+		time.Sleep(20 * time.Millisecond)
+		c, _, _ = websocket.DefaultDialer.Dial("ws://"+addr+"/", nil)
+	}
+	if c == nil {
+		t.Fatal("wsbridge never answered")
+	}
+	readAll(t, c)
+	inst.stop()
+	if out := inst.output(); out != "" {
+		t.Errorf("--loglevel error still logged:\n%s", out)
 	}
 }
