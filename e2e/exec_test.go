@@ -531,16 +531,44 @@ func TestAccessLogLine(t *testing.T) {
 
 func TestNoLeftoversAfterManySessions(t *testing.T) {
 	inst := start(t, "/bin/cat")
-	for i := range 200 {
-		c := inst.dial("/", nil)
+	// 4 clients at once, 50 sessions each, ended half by a close frame and
+	// half by dropping the connection.
+	session := func(i int) error {
+		c, _, err := websocket.DefaultDialer.Dial(inst.URL+"/", nil)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
 		msg := fmt.Sprintf("hello %d", i)
 		c.WriteMessage(websocket.TextMessage, []byte(msg))
-		expectMessage(t, c, websocket.TextMessage, msg)
+		if _, got, err := c.ReadMessage(); err != nil || string(got) != msg {
+			return fmt.Errorf("session %d: echo %q, %v", i, got, err)
+		}
 		if i%2 == 0 {
 			c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""))
-			readAll(t, c)
+			if _, _, err := c.ReadMessage(); !websocket.IsCloseError(err, 1000) {
+				return fmt.Errorf("session %d: %v, want close 1000", i, err)
+			}
 		}
-		c.Close()
+		return nil
+	}
+	errs := make(chan error, 4)
+	for w := range 4 {
+		go func() {
+			for i := range 50 {
+				if err := session(w*50 + i); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 	pid := inst.cmd.Process.Pid
 	for i := 0; len(childrenOf(pid)) > 0 && i < 250; i++ {
