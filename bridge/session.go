@@ -82,10 +82,11 @@ func (s *wsSession) run() {
 	go s.input()
 
 	outErr := s.output()
+	// Output is over, so the session is: a backend that lingers (a program
+	// that closed stdout but runs on) is stopped, gracefully and bounded.
+	s.backend.Stop()
 	if outErr != nil {
-		// The client is gone or stuck: no more output can be delivered.
-		s.backend.Stop()
-		_ = s.conn.Close()
+		_ = s.conn.Close() // the client is gone or stuck
 	}
 	ending := s.backend.Wait()
 	if outErr == nil {

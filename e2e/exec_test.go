@@ -165,6 +165,20 @@ func TestGrandchildKeepingStdoutOpen(t *testing.T) {
 	}
 }
 
+func TestProgramThatClosesStdoutIsStopped(t *testing.T) {
+	// The program closes stdout and runs on without reading stdin: the session
+	// still ends (the output is over), the program by the ladder's SIGINT.
+	mark := newMarker()
+	inst := start(t, "/bin/sh", "-c", "echo bye; exec sleep "+mark+" >&-")
+	c := inst.dial("/", nil)
+	go c.WriteMessage(websocket.BinaryMessage, make([]byte, 1<<20)) // nobody reads it
+	r := readAll(t, c)
+	if strings.Join(r.texts, "|") != "bye" || r.code != 4302 {
+		t.Fatalf("got %q close %d %q, want \"bye\" then 4302", r.texts, r.code, r.reason)
+	}
+	waitNoProcesses(t, mark)
+}
+
 func TestChildDiesWhenWsbridgeIsKilled(t *testing.T) {
 	mark := newMarker()
 	inst := start(t, "/bin/sleep", mark)
