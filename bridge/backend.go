@@ -22,7 +22,9 @@ type Session interface {
 	// CloseWrite ends the input (EOF on stdin, a TCP half-close); output may
 	// still follow.
 	CloseWrite() error
-	// Stop asks the session to end soon and returns at once.
+	// Stop asks the session to end, gracefully but within a bounded time
+	// (a process: stdin EOF, then the signal ladder), and returns at once.
+	// Output produced meanwhile may still be read.
 	Stop()
 	// Wait blocks until the session has ended and says why, as the close frame
 	// that tells the client.
