@@ -114,7 +114,7 @@ func flags() []cli.Flag {
 		&cli.StringFlag{Name: "passenv", Value: "PATH,LD_LIBRARY_PATH", Usage: "comma-separated `NAMES` of variables passed from wsbridge's environment to programs", EnvVars: env("passenv")},
 		&cli.BoolFlag{Name: "passstderr", Usage: "pass programs' stderr to wsbridge's stderr as it is, instead of logging it line by line", EnvVars: env("passstderr")},
 		&cli.BoolFlag{Name: "reverselookup", Usage: "resolve REMOTE_HOST by reverse DNS", EnvVars: env("reverselookup")},
-		&cli.IntFlag{Name: "closems", Usage: "`MS` a program may take to finish after its input closes, before SIGINT, SIGTERM and SIGKILL follow (after 100, 250 and 500 ms more)", EnvVars: env("closems")},
+		&cli.IntFlag{Name: "closems", Usage: "`MS` added to each wait of the signal ladder after a client leaves: stdin EOF, then SIGINT after 100+MS ms, SIGTERM 250+MS ms later, SIGKILL 500+MS ms later", EnvVars: env("closems")},
 
 		// Limits and liveness.
 		&cli.IntFlag{Name: "maxforks", Usage: "at most `N` sessions (and CGI runs) at once; more get 429 (0: no limit)", EnvVars: env("maxforks")},
@@ -275,7 +275,7 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 		UnixSocket:    c.String("unixsocket"),
 		RedirPort:     c.Int("redirport"),
 		Log:           log,
-		ShutdownGrace: grace + 5*time.Second,
+		ShutdownGrace: 3*grace + 5*time.Second, // the ladder's length, and then some
 		Route: &bridge.Route{
 			Backend:      exe,
 			Framing:      framing,

@@ -72,7 +72,7 @@ func (e *Exec) Open(r *http.Request) (Session, error) {
 	} else {
 		log := e.Log.With("path", r.URL.Path, "client", r.RemoteAddr)
 		spec.StderrLine = func(line string, truncated bool) {
-			log.Info("stderr", "line", line, "truncated", truncated)
+			log.Error("stderr", "line", line, "truncated", truncated) // websocketd's level
 		}
 	}
 	p, err := process.Start(spec)

@@ -17,8 +17,8 @@ const (
 	// closeWait bounds how long we wait for the client's answer to our close
 	// frame, and how long a control frame may take to write.
 	closeWait = 2 * time.Second
-	// drainWait bounds how long output may still be written to a client that
-	// has sent its close frame, beyond the backend's own grace.
+	// drainWait bounds each write of output to a client that has sent its
+	// close frame: it should still read until our close frame comes.
 	drainWait = 10 * time.Second
 	// idleBuffer is the first size of a session's output buffer; busyBuffer
 	// is what fast output grows it to.
@@ -40,6 +40,7 @@ type wsSession struct {
 	start   time.Time
 
 	bytesIn, bytesOut atomic.Int64
+	clientClosed      atomic.Bool // the client's close frame has come
 
 	closeMu    sync.Mutex
 	closeSent  int           // the code of the first close frame we sent, 0 if none
@@ -109,8 +110,8 @@ func (s *wsSession) run() {
 }
 
 // cutAfter closes the connection after d unless the session has ended. It
-// bounds how long output may block on a client that stopped reading; gorilla
-// allows write deadlines only from the writing goroutine, closing works from any.
+// bounds how long output may block on a client during shutdown; gorilla allows
+// write deadlines only from the writing goroutine, closing works from any.
 func (s *wsSession) cutAfter(d time.Duration) {
 	s.closeMu.Lock()
 	defer s.closeMu.Unlock()
@@ -136,6 +137,9 @@ func (s *wsSession) output() error {
 			mt := websocket.TextMessage
 			if binary {
 				mt = websocket.BinaryMessage
+			}
+			if s.clientClosed.Load() {
+				_ = s.conn.SetWriteDeadline(time.Now().Add(drainWait))
 			}
 			if err := s.conn.WriteMessage(mt, msg); err != nil {
 				return err
@@ -209,9 +213,9 @@ func (s *wsSession) inputEnded(err error) {
 	if errors.As(err, &ce) {
 		// A clean close: the backend gets EOF and may still answer, within
 		// bounds, before our close frame tells the client how it ended.
+		s.clientClosed.Store(true)
 		_ = s.backend.CloseWrite()
 		s.backend.Stop()
-		s.cutAfter(drainWait)
 		return
 	}
 	if errors.Is(err, websocket.ErrReadLimit) {

@@ -30,17 +30,17 @@ type Spec struct {
 	// never blocks on a full pipe.
 	StderrLine func(line string, truncated bool)
 
-	// Grace is how long the program may take to finish on its own after its
-	// input ends, before the ladder's first signal.
+	// Grace is added to every wait of the signal ladder (websocketd's --closems).
 	Grace time.Duration
 }
 
 // MaxStderrLine bounds what one stderr line may cost in a log.
 const MaxStderrLine = 4096
 
-// Steps of the signal ladder after Grace: how long each signal waits after the
-// step before it. Stop sends SIGINT after Grace+100ms, SIGTERM 250ms later and
-// SIGKILL 500ms after that, always to the whole process group.
+// Steps of the signal ladder, as websocketd has them: each signal waits for
+// its step's time plus Grace after the step before. Stop closes stdin, sends
+// SIGINT after Grace+100ms, SIGTERM Grace+250ms later and SIGKILL Grace+500ms
+// after that, always to the whole process group.
 var ladder = []struct {
 	sig  syscall.Signal
 	wait time.Duration
@@ -203,9 +203,8 @@ func (p *Process) Stop() {
 }
 
 func (p *Process) climbLadder() {
-	wait := p.grace
 	for _, step := range ladder {
-		t := time.NewTimer(wait + step.wait)
+		t := time.NewTimer(p.grace + step.wait)
 		select {
 		case <-p.done:
 			t.Stop()
@@ -213,7 +212,6 @@ func (p *Process) climbLadder() {
 		case <-t.C:
 		}
 		p.killGroup(step.sig)
-		wait = 0
 	}
 }
 
