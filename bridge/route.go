@@ -49,7 +49,7 @@ func newRouteHandler(route *Route, server *Server) *routeHandler {
 	h := &routeHandler{route: route, server: server}
 	h.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
-		ReadBufferSize:   4096,
+		ReadBufferSize:   0, // reuse the hijacked 4 KiB reader instead of a second one
 		WriteBufferPool:  writeBufferPool,
 		Subprotocols:     route.Subprotocols,
 		CheckOrigin:      func(*http.Request) bool { return true }, // checked before, by route.Origins
