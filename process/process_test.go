@@ -131,9 +131,11 @@ func TestStopClimbsLadderToWholeGroup(t *testing.T) {
 	// The shell ignores SIGINT and SIGTERM and so does its background child,
 	// so only the ladder's SIGKILL, sent to the group, ends both.
 	p := shell(t, "trap '' INT TERM; sleep 1000 & wait; wait")
-	time.Sleep(50 * time.Millisecond) // let the shell start sleep
-	if n := len(groupMembers(p.Pid())); n < 2 {
-		t.Fatalf("expected shell and sleep in the group, found %d", n)
+	for i := 0; len(groupMembers(p.Pid())) < 2; i++ { // let the shell start sleep
+		if i == 500 {
+			t.Fatalf("expected shell and sleep in the group, found %v", groupMembers(p.Pid()))
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	p.Stop()
 	if s := p.Wait(); s.Signal != syscall.SIGKILL {
