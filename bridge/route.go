@@ -79,8 +79,7 @@ func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !h.acquire() {
-		w.Header().Set("Retry-After", "1")
-		http.Error(w, "too many sessions", http.StatusTooManyRequests)
+		writeOpenError(w, errTooMany)
 		return
 	}
 	backend, err := h.route.Backend.Open(r)
@@ -113,6 +112,13 @@ func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer h.server.untrack(s)
 		s.run()
 	}()
+}
+
+// errTooMany answers a request over MaxSessions (--maxforks).
+var errTooMany = &HTTPError{
+	Status:  http.StatusTooManyRequests,
+	Message: "too many sessions",
+	Header:  http.Header{"Retry-After": {"1"}},
 }
 
 // acquire takes a session slot, if MaxSessions allows.

@@ -72,8 +72,7 @@ func (c *cgiHandler) serve(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	if !c.limit.acquire() {
-		w.Header().Set("Retry-After", "1")
-		http.Error(w, "too many processes", http.StatusTooManyRequests)
+		writeOpenError(w, errTooMany)
 		return true
 	}
 	defer c.limit.release()

@@ -327,15 +327,21 @@ func TestOriginChecks(t *testing.T) {
 
 func TestSubprotocolNegotiated(t *testing.T) {
 	inst := start(t, "--subprotocol", "chat.v1", "/bin/cat")
-	d := websocket.Dialer{Subprotocols: []string{"other", "chat.v1"}}
+	if got := negotiate(t, inst, "other", "chat.v1"); got != "chat.v1" {
+		t.Fatalf("negotiated %q", got)
+	}
+}
+
+// negotiate dials with the offered subprotocols and returns the one chosen.
+func negotiate(t *testing.T, inst *instance, offers ...string) string {
+	t.Helper()
+	d := websocket.Dialer{Subprotocols: offers}
 	c, _, err := d.Dial(inst.URL+"/", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if c.Subprotocol() != "chat.v1" {
-		t.Fatalf("negotiated %q", c.Subprotocol())
-	}
+	return c.Subprotocol()
 }
 
 func TestCGIEnvironment(t *testing.T) {
@@ -652,14 +658,8 @@ func TestEnvironmentVariablesSetFlags(t *testing.T) {
 
 	// A repeatable flag takes a comma-separated list from its variable.
 	inst = startEnv(t, []string{"WSBRIDGE_SUBPROTOCOL=one,two"}, "/bin/cat")
-	d := websocket.Dialer{Subprotocols: []string{"two"}}
-	c, _, err := d.Dial(inst.URL+"/", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if c.Subprotocol() != "two" {
-		t.Fatalf("WSBRIDGE_SUBPROTOCOL=one,two: negotiated %q", c.Subprotocol())
+	if got := negotiate(t, inst, "two"); got != "two" {
+		t.Fatalf("WSBRIDGE_SUBPROTOCOL=one,two: negotiated %q", got)
 	}
 }
 
