@@ -505,10 +505,11 @@ func TestPingDropsSilentClient(t *testing.T) {
 }
 
 func TestRedirPort(t *testing.T) {
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	redir := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	inst := start(t, "--redirport", fmt.Sprint(redir), "/bin/cat")
+	var redir int
+	inst := startOnFreePort(t, func(port int) []string {
+		redir = port
+		return []string{"--redirport", fmt.Sprint(port), "/bin/cat"}
+	})
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/a/b?c=d", redir))
 	if err != nil {
@@ -732,14 +733,14 @@ func TestVersionLicenseAndLogLevel(t *testing.T) {
 		}
 	}
 	// At --loglevel error neither "listening" nor the access line is written.
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := l.Addr().String()
-	l.Close()
-	inst := launch(t, "--loglevel", "error", "--logformat", "json", "--address", "127.0.0.1", "--port", strings.Split(addr, ":")[1], "/bin/echo", "x")
+	// A unix socket, since no log line says which TCP port was bound.
+	sock := filepath.Join(t.TempDir(), "ws.sock")
+	inst := launch(t, "--loglevel", "error", "--logformat", "json", "--unixsocket", sock, "/bin/echo", "x")
+	dialer := websocket.Dialer{NetDial: func(string, string) (net.Conn, error) { return net.Dial("unix", sock) }}
 	var c *websocket.Conn
 	for i := 0; c == nil && i < 100; i++ {
 		time.Sleep(20 * time.Millisecond)
-		c, _, _ = websocket.DefaultDialer.Dial("ws://"+addr+"/", nil)
+		c, _, _ = dialer.Dial("ws://localhost/", nil)
 	}
 	if c == nil {
 		t.Fatal("wsbridge never answered")

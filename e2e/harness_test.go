@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -92,12 +93,16 @@ func start(t *testing.T, args ...string) *instance {
 func startEnv(t *testing.T, env []string, args ...string) *instance {
 	t.Helper()
 	inst := launchEnv(t, env, append([]string{"--port", "0", "--logformat", "json"}, args...)...)
-	line := inst.waitLog(func(m map[string]any) bool { return m["msg"] == "listening" })
-	url, _ := line["url"].(string)
+	inst.setURL(inst.waitLog(func(m map[string]any) bool { return m["msg"] == "listening" }))
+	return inst
+}
+
+// setURL takes the instance's address from its "listening" log line.
+func (inst *instance) setURL(listening map[string]any) {
+	url, _ := listening["url"].(string)
 	inst.URL = strings.TrimSuffix(url, "/")
 	inst.Host = strings.TrimPrefix(inst.URL, "ws://")
 	inst.Host = strings.TrimPrefix(inst.Host, "wss://")
-	return inst
 }
 
 // launch runs wsbridge with exactly these arguments.
@@ -160,6 +165,15 @@ func (inst *instance) output() string {
 // waitLog waits for a JSON log line that matches.
 func (inst *instance) waitLog(match func(map[string]any) bool) map[string]any {
 	inst.t.Helper()
+	m, err := inst.awaitLog(match)
+	if err != nil {
+		inst.t.Fatalf("%v:\n%s", err, inst.output())
+	}
+	return m
+}
+
+// awaitLog is waitLog that says why it found no line instead of failing.
+func (inst *instance) awaitLog(match func(map[string]any) bool) (map[string]any, error) {
 	deadline := time.After(10 * time.Second)
 	for seen := 0; ; {
 		inst.mu.Lock()
@@ -167,7 +181,7 @@ func (inst *instance) waitLog(match func(map[string]any) bool) map[string]any {
 			if match(inst.logs[seen]) {
 				m := inst.logs[seen]
 				inst.mu.Unlock()
-				return m
+				return m, nil
 			}
 		}
 		inst.mu.Unlock()
@@ -178,12 +192,40 @@ func (inst *instance) waitLog(match func(map[string]any) bool) map[string]any {
 			n := len(inst.logs)
 			inst.mu.Unlock()
 			if seen == n {
-				inst.t.Fatalf("wsbridge exited (%v) before the expected log line:\n%s", inst.err, inst.output())
+				return nil, fmt.Errorf("wsbridge exited (%v) before the expected log line", inst.err)
 			}
 		case <-deadline:
-			inst.t.Fatalf("no expected log line within 10s:\n%s", inst.output())
+			return nil, errors.New("no expected log line within 10s")
 		}
 	}
+}
+
+// startOnFreePort is start for arguments that name a second TCP port
+// besides --port 0. The port was free a moment ago, but any process on the
+// machine may take it before wsbridge binds it, so a start that fails with
+// "address already in use" is tried again with a new port.
+func startOnFreePort(t *testing.T, args func(port int) []string) *instance {
+	t.Helper()
+	for range 5 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		inst := launch(t, append([]string{"--port", "0", "--logformat", "json"}, args(port)...)...)
+		line, err := inst.awaitLog(func(m map[string]any) bool { return m["msg"] == "listening" })
+		if err != nil && strings.Contains(inst.output(), "address already in use") {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%v:\n%s", err, inst.output())
+		}
+		inst.setURL(line)
+		return inst
+	}
+	t.Fatal("five free ports were taken before wsbridge could bind them")
+	return nil
 }
 
 // stop sends SIGTERM and waits for the exit; it says how long that took.
