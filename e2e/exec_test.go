@@ -475,7 +475,7 @@ func firstLine(s string) string { line, _, _ := strings.Cut(s, "\r\n"); return l
 
 func TestPingDropsSilentClient(t *testing.T) {
 	mark := newMarker()
-	inst := start(t, "--pingms", "100", "/bin/sh", "-c", "echo up; exec sleep "+mark)
+	inst := start(t, "--pingms", "250", "/bin/sh", "-c", "echo up; exec sleep "+mark)
 
 	alive := inst.dial("/", nil) // gorilla answers pings while it reads
 	expectMessage(t, alive, websocket.TextMessage, "up")
@@ -498,7 +498,7 @@ func TestPingDropsSilentClient(t *testing.T) {
 		}
 	}()
 	inst.waitLog(func(m map[string]any) bool { return m["msg"] == "session" })
-	time.Sleep(500 * time.Millisecond) // five more ping intervals
+	time.Sleep(time.Second) // four more ping intervals
 	if n := len(processesWith(mark)); n != 1 {
 		t.Fatalf("want only the answering client's process left, found %d", n)
 	}
