@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -63,25 +64,24 @@ func (s *Server) Listen() error {
 	if loopbackDefault {
 		hosts = []string{"127.0.0.1", "::1"}
 	}
-	port := s.Port
-	for _, h := range hosts {
-		l, err := net.Listen("tcp", net.JoinHostPort(h, strconv.Itoa(port)))
-		if err != nil {
-			if loopbackDefault && h == "::1" {
-				s.Log.Debug("no IPv6 loopback", "err", err)
-				continue
-			}
-			s.closeListeners()
-			return fmt.Errorf("listen on %s port %d: %w", h, port, unwrapOp(err))
+	for attempt := 1; ; attempt++ {
+		err := s.listenTCP(hosts, loopbackDefault)
+		if err == nil {
+			break
 		}
-		port = l.Addr().(*net.TCPAddr).Port // later addresses share a picked port
-		s.listeners = append(s.listeners, l)
+		// A picked port that was free on the first address may be taken on
+		// a later one: pick another.
+		picked := s.Port == 0 && len(s.listeners) > 0
+		s.closeListeners()
+		if !picked || attempt == 10 || !errors.Is(err, syscall.EADDRINUSE) {
+			return err
+		}
 	}
 	if s.RedirPort != 0 {
 		for _, h := range hosts {
 			l, err := net.Listen("tcp", net.JoinHostPort(h, strconv.Itoa(s.RedirPort)))
 			if err != nil {
-				if loopbackDefault && h == "::1" {
+				if loopbackDefault && h == "::1" && !errors.Is(err, syscall.EADDRINUSE) {
 					continue
 				}
 				s.closeListeners()
@@ -89,6 +89,26 @@ func (s *Server) Listen() error {
 			}
 			s.redirs = append(s.redirs, l)
 		}
+	}
+	return nil
+}
+
+// listenTCP binds the main port on every host; with the default hosts, a
+// machine without IPv6 loopback is served on 127.0.0.1 alone. On an error
+// the listeners bound so far stay in s.listeners for the caller to close.
+func (s *Server) listenTCP(hosts []string, loopbackDefault bool) error {
+	port := s.Port
+	for _, h := range hosts {
+		l, err := net.Listen("tcp", net.JoinHostPort(h, strconv.Itoa(port)))
+		if err != nil {
+			if loopbackDefault && h == "::1" && !errors.Is(err, syscall.EADDRINUSE) {
+				s.Log.Debug("no IPv6 loopback", "err", err)
+				continue
+			}
+			return fmt.Errorf("listen on %s port %d: %w", h, port, unwrapOp(err))
+		}
+		port = l.Addr().(*net.TCPAddr).Port // later addresses share a picked port
+		s.listeners = append(s.listeners, l)
 	}
 	return nil
 }

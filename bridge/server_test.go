@@ -141,6 +141,24 @@ func TestPortInUseIsAnError(t *testing.T) {
 	}
 }
 
+// A port taken on IPv6 loopback is an error too: a client of localhost could
+// otherwise reach the other program.
+func TestDefaultLoopbackPortTakenOnIPv6(t *testing.T) {
+	busy, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
+	defer busy.Close()
+	s := &Server{Port: busy.Addr().(*net.TCPAddr).Port, Log: slog.Default()}
+	err = s.Listen()
+	if err == nil || !strings.Contains(err.Error(), "listen on ::1") {
+		t.Fatalf("Listen: %v", err)
+	}
+	if len(s.listeners) != 0 {
+		t.Fatalf("%d listeners left open", len(s.listeners))
+	}
+}
+
 // BenchmarkExecDown streams 64 MiB from a real process (head -c) through the
 // binary framing to a WebSocket client: the output pump's path end to end.
 func BenchmarkExecDown(b *testing.B) {
