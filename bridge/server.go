@@ -65,39 +65,35 @@ func (s *Server) Listen() error {
 		hosts = []string{"127.0.0.1", "::1"}
 	}
 	for attempt := 1; ; attempt++ {
-		err := s.listenTCP(hosts, loopbackDefault)
+		ls, err := s.listenAll(hosts, s.Port, loopbackDefault, "")
 		if err == nil {
+			s.listeners = ls
 			break
 		}
-		// A picked port that was free on the first address may be taken on
-		// a later one: pick another.
-		picked := s.Port == 0 && len(s.listeners) > 0
-		s.closeListeners()
-		if !picked || attempt == 10 || !errors.Is(err, syscall.EADDRINUSE) {
+		// Port 0 lets the first address pick a free port, which a later one
+		// may have taken: pick again.
+		if s.Port != 0 || attempt == 10 || !errors.Is(err, syscall.EADDRINUSE) {
 			return err
 		}
 	}
 	if s.RedirPort != 0 {
-		for _, h := range hosts {
-			l, err := net.Listen("tcp", net.JoinHostPort(h, strconv.Itoa(s.RedirPort)))
-			if err != nil {
-				if loopbackDefault && h == "::1" && !errors.Is(err, syscall.EADDRINUSE) {
-					continue
-				}
-				s.closeListeners()
-				return fmt.Errorf("listen on %s port %d (--redirport): %w", h, s.RedirPort, unwrapOp(err))
-			}
-			s.redirs = append(s.redirs, l)
+		ls, err := s.listenAll(hosts, s.RedirPort, loopbackDefault, " (--redirport)")
+		if err != nil {
+			s.closeListeners()
+			return err
 		}
+		s.redirs = ls
 	}
 	return nil
 }
 
-// listenTCP binds the main port on every host; with the default hosts, a
-// machine without IPv6 loopback is served on 127.0.0.1 alone. On an error
-// the listeners bound so far stay in s.listeners for the caller to close.
-func (s *Server) listenTCP(hosts []string, loopbackDefault bool) error {
-	port := s.Port
+// listenAll binds port on every host, all on the port the first one picked
+// when port is 0; on an error it closes what it bound. With the default
+// hosts, a machine without IPv6 loopback is served on 127.0.0.1 alone, but a
+// port taken on ::1 is an error: a client of localhost could reach the other
+// program. flag names the flag the port came from, for the error.
+func (s *Server) listenAll(hosts []string, port int, loopbackDefault bool, flag string) ([]net.Listener, error) {
+	var ls []net.Listener
 	for _, h := range hosts {
 		l, err := net.Listen("tcp", net.JoinHostPort(h, strconv.Itoa(port)))
 		if err != nil {
@@ -105,12 +101,15 @@ func (s *Server) listenTCP(hosts []string, loopbackDefault bool) error {
 				s.Log.Debug("no IPv6 loopback", "err", err)
 				continue
 			}
-			return fmt.Errorf("listen on %s port %d: %w", h, port, unwrapOp(err))
+			for _, l := range ls {
+				l.Close()
+			}
+			return nil, fmt.Errorf("listen on %s port %d%s: %w", h, port, flag, unwrapOp(err))
 		}
-		port = l.Addr().(*net.TCPAddr).Port // later addresses share a picked port
-		s.listeners = append(s.listeners, l)
+		port = l.Addr().(*net.TCPAddr).Port
+		ls = append(ls, l)
 	}
-	return nil
+	return ls, nil
 }
 
 // listenUnix listens on a unix socket, replacing a stale socket file that

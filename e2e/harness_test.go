@@ -92,17 +92,27 @@ func start(t *testing.T, args ...string) *instance {
 // startEnv is start with extra environment variables for wsbridge.
 func startEnv(t *testing.T, env []string, args ...string) *instance {
 	t.Helper()
-	inst := launchEnv(t, env, append([]string{"--port", "0", "--logformat", "json"}, args...)...)
-	inst.setURL(inst.waitLog(func(m map[string]any) bool { return m["msg"] == "listening" }))
+	inst, err := tryStart(t, env, args...)
+	if err != nil {
+		t.Fatalf("%v:\n%s", err, inst.output())
+	}
 	return inst
 }
 
-// setURL takes the instance's address from its "listening" log line.
-func (inst *instance) setURL(listening map[string]any) {
-	url, _ := listening["url"].(string)
+// tryStart is startEnv that says why wsbridge did not come up instead of
+// failing the test.
+func tryStart(t *testing.T, env []string, args ...string) (*instance, error) {
+	t.Helper()
+	inst := launchEnv(t, env, append([]string{"--port", "0", "--logformat", "json"}, args...)...)
+	line, err := inst.awaitLog(func(m map[string]any) bool { return m["msg"] == "listening" })
+	if err != nil {
+		return inst, err
+	}
+	url, _ := line["url"].(string)
 	inst.URL = strings.TrimSuffix(url, "/")
 	inst.Host = strings.TrimPrefix(inst.URL, "ws://")
 	inst.Host = strings.TrimPrefix(inst.Host, "wss://")
+	return inst, nil
 }
 
 // launch runs wsbridge with exactly these arguments.
@@ -213,16 +223,13 @@ func startOnFreePort(t *testing.T, args func(port int) []string) *instance {
 		}
 		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
-		inst := launch(t, append([]string{"--port", "0", "--logformat", "json"}, args(port)...)...)
-		line, err := inst.awaitLog(func(m map[string]any) bool { return m["msg"] == "listening" })
-		if err != nil && strings.Contains(inst.output(), "address already in use") {
-			continue
+		inst, err := tryStart(t, nil, args(port)...)
+		if err == nil {
+			return inst
 		}
-		if err != nil {
+		if !strings.Contains(inst.output(), "address already in use") {
 			t.Fatalf("%v:\n%s", err, inst.output())
 		}
-		inst.setURL(line)
-		return inst
 	}
 	t.Fatal("five free ports were taken before wsbridge could bind them")
 	return nil
