@@ -206,7 +206,8 @@ func TestStderrNeverBlocks(t *testing.T) {
 
 	passed := start(t, "--passstderr", "/bin/sh", "-c", "echo to-stderr-directly >&2; echo done")
 	readAll(t, passed.dial("/", nil))
-	for i := 0; !strings.Contains(passed.output(), "to-stderr-directly") && i < 100; i++ {
+	// With the newline: the "serving" log line quotes the command.
+	for i := 0; !strings.Contains(passed.output(), "to-stderr-directly\n") && i < 100; i++ {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if !strings.Contains(passed.output(), "to-stderr-directly\n") {
