@@ -1,6 +1,8 @@
-// Command wsbridge puts any program on a WebSocket: every accepted connection
-// starts its own process, stdout lines become messages and messages become
-// stdin lines. Its flags are websocketd's, so existing command lines work.
+// Command wsbridge puts any program or TCP service on a WebSocket: every
+// accepted connection starts its own process (stdout lines become messages and
+// messages become stdin lines) or dials its own TCP or unix-socket connection.
+// Its flags are websocketd's, so existing command lines work, and every
+// websockify setup has an equivalent (see README).
 //
 // This file owns the command line only: flags, environment variables,
 // validation into plain structs, signals and exit codes.
@@ -18,6 +20,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -78,11 +81,13 @@ func newApp() *cli.App {
 	cli.VersionPrinter = func(c *cli.Context) { fmt.Fprintln(c.App.Writer, "wsbridge", versionString()) }
 	return &cli.App{
 		Name:      "wsbridge",
-		Usage:     "put any program on a WebSocket",
-		UsageText: "wsbridge [flags] [--] COMMAND [ARG...]\nwsbridge [flags] --dir DIR",
+		Usage:     "put any program or TCP service on a WebSocket",
+		UsageText: "wsbridge [flags] [--] COMMAND [ARG...]\nwsbridge [flags] --dir DIR\nwsbridge [flags] --tcp HOST:PORT | --unix PATH | --token-file FILE|DIR",
 		Description: "Every accepted WebSocket starts its own COMMAND. Each line the program writes to stdout\n" +
 			"becomes a text message; each message received becomes a line on its stdin. When the\n" +
 			"program exits the client gets a close frame that carries its exit status (see README).\n" +
+			"With --tcp, --unix or --token-file, each WebSocket gets its own connection to that\n" +
+			"backend instead, dialed before the upgrade is answered; bytes go both ways in binary messages.\n" +
 			"Every flag can also be set by an environment variable, shown beside it.",
 		Version:                   versionString(),
 		HideHelpCommand:           true,
@@ -109,22 +114,35 @@ func flags() []cli.Flag {
 
 		// What to run and how to frame it.
 		&cli.StringFlag{Name: "dir", Usage: "serve every executable in `DIR`, chosen by URL path, instead of one COMMAND", EnvVars: env("dir")},
-		&cli.StringFlag{Name: "framing", Value: "line", Usage: "`MODE`: line (a message per line), raw (text as it comes, nothing appended to input) or binary", EnvVars: env("framing")},
+		&cli.StringFlag{Name: "framing", Value: "line", Usage: "`MODE`: line (a message per line), raw (text as it comes, nothing appended to input) or binary (the default with a TCP backend)", EnvVars: env("framing")},
 		&cli.BoolFlag{Name: "binary", Usage: "same as --framing binary (websocketd's name)", EnvVars: env("binary")},
 		&cli.StringFlag{Name: "passenv", Value: "PATH,LD_LIBRARY_PATH", Usage: "comma-separated `NAMES` of variables passed from wsbridge's environment to programs", EnvVars: env("passenv")},
 		&cli.BoolFlag{Name: "passstderr", Usage: "pass programs' stderr to wsbridge's stderr as it is, instead of logging it line by line", EnvVars: env("passstderr")},
 		&cli.BoolFlag{Name: "reverselookup", Usage: "resolve REMOTE_HOST by reverse DNS", EnvVars: env("reverselookup")},
-		&cli.IntFlag{Name: "closems", Usage: "`MS` added to each wait of the signal ladder after a client leaves: stdin EOF, then SIGINT after 100+MS ms, SIGTERM 250+MS ms later, SIGKILL 500+MS ms later", EnvVars: env("closems")},
+		&cli.IntFlag{Name: "closems", Usage: "`MS` added to each wait of the signal ladder after a client leaves: stdin EOF, then SIGINT after 100+MS ms, SIGTERM 250+MS ms later, SIGKILL 500+MS ms later; a TCP backend gets 1000+MS ms to finish its reply", EnvVars: env("closems")},
+
+		// Or a TCP or unix-socket backend.
+		&cli.StringFlag{Name: "tcp", Usage: "connect each WebSocket to `HOST:PORT` instead of starting a program", EnvVars: env("tcp")},
+		&cli.StringFlag{Name: "unix", Usage: "connect each WebSocket to the unix socket at `PATH`", EnvVars: env("unix")},
+		&cli.StringFlag{Name: "token-file", Usage: "connect to the target the request's ?token= names, from `FILE` or a folder of files in websockify's format (\"token: host:port\" or \"token: unix_socket:/path\"), re-read when they change", EnvVars: env("token-file")},
+		&cli.BoolFlag{Name: "host-token", Usage: "take the token from the Host header's name instead of ?token=", EnvVars: env("host-token")},
+		&cli.StringFlag{Name: "dial-timeout", Value: "10s", Usage: "`DURATION` a backend may take to accept (and finish TLS); longer is HTTP 504", EnvVars: env("dial-timeout")},
+		&cli.BoolFlag{Name: "tcp-tls", Usage: "speak TLS to the backend, verifying its certificate", EnvVars: env("tcp-tls")},
+		&cli.StringFlag{Name: "tcp-ca", Usage: "verify the backend's certificate against the CAs in `FILE` (PEM) instead of the system's", EnvVars: env("tcp-ca")},
+		&cli.StringFlag{Name: "tcp-servername", Usage: "`NAME` the backend's certificate must carry (default: the target's host)", EnvVars: env("tcp-servername")},
+		&cli.StringFlag{Name: "proxy-protocol", Usage: "send the backend a PROXY protocol header, `VERSION` v1 or v2, so it learns the client's address", EnvVars: env("proxy-protocol")},
 
 		// Limits and liveness.
 		&cli.IntFlag{Name: "maxforks", Usage: "at most `N` sessions (and CGI runs) at once; more get 429 (0: no limit)", EnvVars: env("maxforks")},
 		&cli.IntFlag{Name: "maxframesize", Value: 1 << 20, Usage: "largest message in `BYTES`: longer output lines go out in pieces, longer incoming messages close with 1009", EnvVars: env("maxframesize")},
 		&cli.IntFlag{Name: "pingms", Usage: "ping clients every `MS` and drop one that stays silent for two intervals (0: no pings)", EnvVars: env("pingms")},
+		&cli.StringFlag{Name: "idle-timeout", Usage: "close a session after `DURATION` without data either way, with 1001 (\"90s\", \"5m\"; a bare number is seconds; default: never)", EnvVars: env("idle-timeout")},
 
 		// Who may connect.
 		&cli.StringSliceFlag{Name: "origin", Usage: "browser origins allowed to connect: `LIST` of host[:port] or scheme://host[:port], or '*' for any (default: same origin only)", EnvVars: env("origin")},
 		&cli.BoolFlag{Name: "sameorigin", Usage: "allow only pages from the same host and port (the default; kept for websocketd command lines)", EnvVars: env("sameorigin")},
 		&cli.StringSliceFlag{Name: "subprotocol", Usage: "WebSocket subprotocol `NAME` to accept when a client offers it, repeatable", EnvVars: env("subprotocol")},
+		&cli.StringSliceFlag{Name: "trusted-proxy", Usage: "believe X-Forwarded-For and X-Real-IP from proxies at `CIDR` (or one address), repeatable; logs, REMOTE_ADDR and PROXY headers then show the client", EnvVars: env("trusted-proxy")},
 
 		// HTTP side.
 		&cli.StringFlag{Name: "staticdir", Usage: "serve static files from `DIR` to plain HTTP requests", EnvVars: env("staticdir")},
@@ -237,52 +255,48 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 
 	passNames := splitList(c.String("passenv"))
 	grace := time.Duration(c.Int("closems")) * time.Millisecond
-	exe := &bridge.Exec{
-		BaseEnv:        bridge.PassEnv(passNames),
-		ServerSoftware: "wsbridge/" + versionString(),
-		HTTPS:          c.Bool("ssl"),
-		ReverseLookup:  c.Bool("reverselookup"),
-		PassStderr:     c.Bool("passstderr"),
-		Grace:          grace,
-		Log:            log,
+	backend, err := buildBackend(c, log, grace, passNames)
+	if err != nil {
+		return nil, err
 	}
-	args := c.Args().Slice()
-	switch dir := c.String("dir"); {
-	case dir != "" && len(args) > 0:
-		return nil, usageError("give either COMMAND or --dir, not both")
-	case dir != "":
-		abs, err := filepath.Abs(dir)
+	subprotocols := splitLists(c.StringSlice("subprotocol"))
+	if _, ok := backend.(*bridge.Dial); ok {
+		// websockify's clients send bytes in binary messages and may offer
+		// "binary"; echo it back.
+		subprotocols = append([]string{"binary"}, subprotocols...)
+		if !c.IsSet("framing") {
+			framing = bridge.Binary
+		}
+	}
+	idle, err := parseDuration("idle-timeout", c.String("idle-timeout"))
+	if err != nil {
+		return nil, err
+	}
+	var trusted bridge.TrustedProxies
+	for _, v := range splitLists(c.StringSlice("trusted-proxy")) {
+		p, err := bridge.ParseTrustedProxy(v)
 		if err != nil {
-			return nil, usageError("--dir: %v", err)
+			return nil, usageError("--trusted-proxy: %v", err)
 		}
-		exe.ScriptDir = abs
-	case len(args) > 0:
-		path, err := exec.LookPath(args[0])
-		if err != nil {
-			return nil, usageError("COMMAND %q: not found or not executable", args[0])
-		}
-		if exe.Command, err = filepath.Abs(path); err != nil {
-			return nil, usageError("COMMAND %q: %v", args[0], err)
-		}
-		exe.Args = args[1:]
-	default:
-		return nil, usageError("missing COMMAND (or --dir): what should each WebSocket run?")
+		trusted = append(trusted, p)
 	}
 
 	srv := &bridge.Server{
-		Addresses:     splitLists(c.StringSlice("address")),
-		Port:          c.Int("port"),
-		UnixSocket:    c.String("unixsocket"),
-		RedirPort:     c.Int("redirport"),
-		Log:           log,
-		ShutdownGrace: 3*grace + 5*time.Second, // the ladder's length, and then some
+		Addresses:      splitLists(c.StringSlice("address")),
+		Port:           c.Int("port"),
+		UnixSocket:     c.String("unixsocket"),
+		RedirPort:      c.Int("redirport"),
+		TrustedProxies: trusted,
+		Log:            log,
+		ShutdownGrace:  3*grace + 5*time.Second, // the ladder's length, and then some
 		Route: &bridge.Route{
-			Backend:      exe,
+			Backend:      backend,
 			Framing:      framing,
 			MaxMessage:   maxMsg,
 			PingInterval: time.Duration(c.Int("pingms")) * time.Millisecond,
+			IdleTimeout:  idle,
 			Origins:      origins,
-			Subprotocols: splitLists(c.StringSlice("subprotocol")),
+			Subprotocols: subprotocols,
 			MaxSessions:  c.Int("maxforks"),
 			Header:       headers["header"],
 			HeaderWS:     headers["header-ws"],
@@ -304,6 +318,139 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 		}
 	}
 	return srv, nil
+}
+
+// Flags that only mean something for one kind of backend.
+var (
+	execOnly = []string{"passstderr", "reverselookup"}
+	dialOnly = []string{"host-token", "dial-timeout", "tcp-tls", "tcp-ca", "tcp-servername", "proxy-protocol"}
+)
+
+// buildBackend picks the one backend the flags and arguments name.
+func buildBackend(c *cli.Context, log *slog.Logger, grace time.Duration, passNames []string) (bridge.Backend, error) {
+	args := c.Args().Slice()
+	var kinds []string
+	if len(args) > 0 {
+		kinds = append(kinds, "COMMAND")
+	}
+	for _, name := range []string{"dir", "tcp", "unix", "token-file"} {
+		if c.String(name) != "" {
+			kinds = append(kinds, "--"+name)
+		}
+	}
+	switch {
+	case len(kinds) == 0:
+		return nil, usageError("missing COMMAND (or --dir, --tcp, --unix, --token-file): what should each WebSocket reach?")
+	case len(kinds) > 1:
+		return nil, usageError("give one backend, not %s", strings.Join(kinds, " and "))
+	case kinds[0] == "COMMAND" || kinds[0] == "--dir":
+		for _, name := range dialOnly {
+			if c.IsSet(name) {
+				return nil, usageError("--%s needs --tcp, --unix or --token-file", name)
+			}
+		}
+		return buildExec(c, log, grace, passNames, args)
+	}
+	for _, name := range execOnly {
+		if c.IsSet(name) {
+			return nil, usageError("--%s is for programs; it means nothing with %s", name, kinds[0])
+		}
+	}
+	return buildDial(c, log, grace)
+}
+
+func buildExec(c *cli.Context, log *slog.Logger, grace time.Duration, passNames, args []string) (*bridge.Exec, error) {
+	exe := &bridge.Exec{
+		BaseEnv:        bridge.PassEnv(passNames),
+		ServerSoftware: "wsbridge/" + versionString(),
+		HTTPS:          c.Bool("ssl"),
+		ReverseLookup:  c.Bool("reverselookup"),
+		PassStderr:     c.Bool("passstderr"),
+		Grace:          grace,
+		Log:            log,
+	}
+	if dir := c.String("dir"); dir != "" {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return nil, usageError("--dir: %v", err)
+		}
+		exe.ScriptDir = abs
+		return exe, nil
+	}
+	path, err := exec.LookPath(args[0])
+	if err != nil {
+		return nil, usageError("COMMAND %q: not found or not executable", args[0])
+	}
+	if exe.Command, err = filepath.Abs(path); err != nil {
+		return nil, usageError("COMMAND %q: %v", args[0], err)
+	}
+	exe.Args = args[1:]
+	return exe, nil
+}
+
+func buildDial(c *cli.Context, log *slog.Logger, grace time.Duration) (*bridge.Dial, error) {
+	d := &bridge.Dial{Grace: time.Second + grace, HostToken: c.Bool("host-token"), Log: log}
+	var err error
+	if d.Timeout, err = parseDuration("dial-timeout", c.String("dial-timeout")); err != nil {
+		return nil, err
+	}
+	if d.Timeout == 0 {
+		return nil, usageError("--dial-timeout: must be more than 0")
+	}
+	switch {
+	case c.String("tcp") != "":
+		addr, err := bridge.ParseHostPort(c.String("tcp"))
+		if err != nil {
+			return nil, usageError("--tcp: %v", err)
+		}
+		d.Target = bridge.Target{Network: "tcp", Address: addr}
+	case c.String("unix") != "":
+		d.Target = bridge.Target{Network: "unix", Address: c.String("unix")}
+	default:
+		d.Tokens = &bridge.TokenFile{Path: c.String("token-file"), Log: log}
+		if err := d.Tokens.Load(); err != nil {
+			return nil, usageError("--token-file %s: %v", d.Tokens.Path, err)
+		}
+	}
+	if d.HostToken && d.Tokens == nil {
+		return nil, usageError("--host-token needs --token-file")
+	}
+	if c.Bool("tcp-tls") {
+		if d.Target.Network == "unix" && c.String("tcp-servername") == "" {
+			return nil, usageError("--tcp-tls with --unix needs --tcp-servername: there is no host name to verify")
+		}
+		if d.TLS, err = wstls.BackendConfig(c.String("tcp-ca"), c.String("tcp-servername")); err != nil {
+			return nil, usageError("%v", err)
+		}
+	} else {
+		for _, name := range []string{"tcp-ca", "tcp-servername"} {
+			if c.IsSet(name) {
+				return nil, usageError("--%s needs --tcp-tls", name)
+			}
+		}
+	}
+	if v := c.String("proxy-protocol"); v != "" {
+		if d.ProxyProtocol, err = bridge.ParseProxyProtocol(v); err != nil {
+			return nil, usageError("--proxy-protocol: %v", err)
+		}
+	}
+	return d, nil
+}
+
+// parseDuration reads a duration flag: "90s", "5m", or a bare number of
+// seconds (websockify's form). Empty is 0.
+func parseDuration(name, s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if secs, ferr := strconv.ParseFloat(s, 64); ferr == nil {
+		d, err = time.Duration(secs*float64(time.Second)), nil
+	}
+	if err != nil || d < 0 {
+		return 0, usageError("--%s: %q is not a duration (\"90s\", \"5m\", or seconds)", name, s)
+	}
+	return d, nil
 }
 
 // splitList splits a comma-separated value, dropping empty items.

@@ -163,7 +163,10 @@ func (e *Exec) environment(r *http.Request, script scriptPaths) []string {
 	env := append([]string(nil), e.BaseEnv...)
 	set := func(k, v string) { env = append(env, k+"="+cleanEnvValue(v)) }
 
-	host, port, _ := net.SplitHostPort(r.RemoteAddr)
+	host, port, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil { // learned from a trusted proxy's header: no port
+		host, port = r.RemoteAddr, ""
+	}
 	remoteHost := host
 	if e.ReverseLookup {
 		if names, err := net.LookupAddr(host); err == nil && len(names) > 0 {

@@ -21,6 +21,7 @@ type Route struct {
 	Framing      Framing
 	MaxMessage   int           // largest message, each way (--maxframesize)
 	PingInterval time.Duration // 0: no pings
+	IdleTimeout  time.Duration // end a session without data either way for this long; 0: never
 	Origins      OriginPolicy
 	Subprotocols []string
 	MaxSessions  int // concurrent sessions and CGI runs, 0: no limit (--maxforks)
@@ -66,6 +67,7 @@ func newRouteHandler(route *Route, server *Server) *routeHandler {
 var writeBufferPool = &sync.Pool{}
 
 func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r.RemoteAddr = h.server.TrustedProxies.ClientAddr(r)
 	addHeaders(w.Header(), h.route.Header)
 	if !websocket.IsWebSocketUpgrade(r) {
 		addHeaders(w.Header(), h.route.HeaderHTTP)

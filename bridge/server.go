@@ -28,8 +28,11 @@ type Server struct {
 	UnixSocket string      // listen here instead of TCP
 	TLS        *tls.Config // nil: plain HTTP
 	RedirPort  int         // also listen here and redirect to the main port
-	Route      *Route
-	Log        *slog.Logger
+	// TrustedProxies may tell the client's address in X-Forwarded-For or
+	// X-Real-IP; logs and backends see that address.
+	TrustedProxies TrustedProxies
+	Route          *Route
+	Log            *slog.Logger
 	// ShutdownGrace bounds shutdown: sessions still open after it are cut.
 	ShutdownGrace time.Duration
 	// HeaderTimeout bounds how long a client may take to send its request

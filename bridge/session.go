@@ -40,12 +40,15 @@ type wsSession struct {
 	start   time.Time
 
 	bytesIn, bytesOut atomic.Int64
-	clientClosed      atomic.Bool // the client's close frame has come
+	clientClosed      atomic.Bool  // the client's close frame has come
+	lastData          atomic.Int64 // when data last went either way (UnixNano), with IdleTimeout
 
 	closeMu    sync.Mutex
 	closeSent  int           // the code of the first close frame we sent, 0 if none
 	clientCode int           // the code the client closed with, 0 if it has not
-	cutTimers  []*time.Timer // pending cutAfter calls
+	timers     []*time.Timer // cutAfter and idle timers, stopped when run ends
+	idleTimer  *time.Timer
+	ended      bool // run has stopped the timers
 
 	stop      chan struct{} // closed when run ends, to stop the pinger
 	inputDone chan struct{} // closed when the input pump has returned
@@ -80,6 +83,13 @@ func (s *wsSession) run() {
 		s.closeMu.Unlock()
 		return nil
 	})
+	if d := s.route.IdleTimeout; d > 0 {
+		s.touch()
+		s.closeMu.Lock()
+		s.idleTimer = time.AfterFunc(d, s.checkIdle)
+		s.timers = append(s.timers, s.idleTimer)
+		s.closeMu.Unlock()
+	}
 	go s.input()
 
 	outErr := s.output()
@@ -102,11 +112,37 @@ func (s *wsSession) run() {
 	<-s.inputDone
 	close(s.stop)
 	s.closeMu.Lock()
-	for _, t := range s.cutTimers {
+	s.ended = true
+	for _, t := range s.timers {
 		t.Stop()
 	}
 	s.closeMu.Unlock()
 	s.logEnd(ending)
+}
+
+// touch notes that data went one way or the other, for IdleTimeout.
+func (s *wsSession) touch() {
+	if s.route.IdleTimeout > 0 {
+		s.lastData.Store(time.Now().UnixNano())
+	}
+}
+
+// checkIdle runs on the idle timer: a session without data for IdleTimeout
+// is closed with 1001, otherwise the timer is set for the rest.
+func (s *wsSession) checkIdle() {
+	d := s.route.IdleTimeout
+	idle := time.Since(time.Unix(0, s.lastData.Load()))
+	if idle < d {
+		s.closeMu.Lock()
+		defer s.closeMu.Unlock()
+		if !s.ended {
+			s.idleTimer.Reset(d - idle)
+		}
+		return
+	}
+	s.sendClose(websocket.CloseGoingAway, "idle timeout")
+	s.backend.Stop()
+	s.cutAfter(closeWait)
 }
 
 // cutAfter closes the connection after d unless the session has ended. It
@@ -115,7 +151,9 @@ func (s *wsSession) run() {
 func (s *wsSession) cutAfter(d time.Duration) {
 	s.closeMu.Lock()
 	defer s.closeMu.Unlock()
-	s.cutTimers = append(s.cutTimers, time.AfterFunc(d, func() { _ = s.conn.Close() }))
+	if !s.ended {
+		s.timers = append(s.timers, time.AfterFunc(d, func() { _ = s.conn.Close() }))
+	}
 }
 
 // output copies the backend's output into messages until it ends. An error
@@ -145,6 +183,7 @@ func (s *wsSession) output() error {
 				return err
 			}
 			s.bytesOut.Add(int64(len(msg)))
+			s.touch()
 			start += adv
 		}
 		if eof {
@@ -193,6 +232,7 @@ func (s *wsSession) input() {
 			return
 		}
 		s.bytesIn.Add(int64(len(buf)))
+		s.touch()
 		if _, err := s.backend.Write(s.route.Framing.Input(buf)); err != nil {
 			// The backend stopped reading its input; its output decides the rest.
 			s.log.Debug("backend write", "err", err)

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -372,4 +373,59 @@ func childrenOf(pid int) []string {
 // newMarker makes a unique sleep duration to find a test's processes by.
 func newMarker() string {
 	return fmt.Sprintf("1000%d.%d", os.Getpid()%1000, time.Now().UnixNano()%1000000)
+}
+
+// rawConn is a WebSocket client without a library, so a test sees frames as
+// they were sent: gorilla's client refuses close codes it does not know,
+// such as 1014.
+type rawConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func rawDial(t *testing.T, host, path string) *rawConn {
+	t.Helper()
+	conn, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
+	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", path, host)
+	c := &rawConn{Conn: conn, r: bufio.NewReader(conn)}
+	resp, err := http.ReadResponse(c.r, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("raw handshake: %v %v", resp, err)
+	}
+	return c
+}
+
+// next reads one frame (the server's are never masked nor, here, longer
+// than 64 KiB).
+func (c *rawConn) next() (opcode byte, payload []byte, err error) {
+	var h [4]byte
+	if _, err = io.ReadFull(c.r, h[:2]); err != nil {
+		return 0, nil, err
+	}
+	n := int(h[1] & 0x7f)
+	if n == 126 {
+		if _, err = io.ReadFull(c.r, h[2:4]); err != nil {
+			return 0, nil, err
+		}
+		n = int(h[2])<<8 | int(h[3])
+	}
+	payload = make([]byte, n)
+	_, err = io.ReadFull(c.r, payload)
+	return h[0] & 0x0f, payload, err
+}
+
+// send writes one short masked frame.
+func (c *rawConn) send(opcode byte, payload []byte) {
+	mask := [4]byte{1, 2, 3, 4}
+	frame := append([]byte{0x80 | opcode, 0x80 | byte(len(payload))}, mask[:]...)
+	for i, b := range payload {
+		frame = append(frame, b^mask[i%4])
+	}
+	_, _ = c.Write(frame)
 }

@@ -1,10 +1,14 @@
-// Package tls builds wsbridge's TLS configurations. Today: a static server
-// certificate for --ssl. Reload, ACME and client certificates come later.
+// Package tls builds wsbridge's TLS configurations: a static server
+// certificate for --ssl, and the client side for TLS backends (--tcp-tls).
+// Reload, ACME and client certificates come later.
 package tls
 
 import (
 	ctls "crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
+	"os"
 	"time"
 )
 
@@ -30,4 +34,23 @@ func ServerConfig(certFile, keyFile string) (*ctls.Config, error) {
 		// WebSockets here run over HTTP/1.1; never offer h2.
 		NextProtos: []string{"http/1.1"},
 	}, nil
+}
+
+// BackendConfig is the client side of --tcp-tls: the backend's certificate is
+// verified against caFile (PEM; empty: the system's roots) and serverName
+// (empty: the target's host name, filled in per dial).
+func BackendConfig(caFile, serverName string) (*ctls.Config, error) {
+	cfg := &ctls.Config{ServerName: serverName, MinVersion: ctls.VersionTLS12}
+	if caFile == "" {
+		return cfg, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("--tcp-ca %s: %w", caFile, errors.Unwrap(err))
+	}
+	cfg.RootCAs = x509.NewCertPool()
+	if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--tcp-ca %s: no PEM certificate in it", caFile)
+	}
+	return cfg, nil
 }

@@ -1,0 +1,140 @@
+package bridge
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// TrustedProxies are the peers whose X-Forwarded-For and X-Real-IP headers
+// count (--trusted-proxy). From anyone else they are ignored: a client could
+// claim any address.
+type TrustedProxies []netip.Prefix
+
+// ParseTrustedProxy reads a CIDR or a single address.
+func ParseTrustedProxy(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is neither an address nor a CIDR", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+func (t TrustedProxies) trusts(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range t {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// ClientAddr is the request's client: the peer itself, unless the peer is a
+// trusted proxy. Then X-Forwarded-For is read from the right, past every
+// trusted proxy, to the first address that is not one; without it,
+// X-Real-IP. An address learned from a header has no port.
+func (t TrustedProxies) ClientAddr(r *http.Request) string {
+	peer, _ := splitRemote(r.RemoteAddr)
+	if len(t) == 0 || !peer.IsValid() || !t.trusts(peer) {
+		return r.RemoteAddr
+	}
+	if hops := r.Header.Values("X-Forwarded-For"); len(hops) > 0 {
+		client := peer
+		list := strings.Split(strings.Join(hops, ","), ",")
+		for i := len(list) - 1; i >= 0; i-- {
+			a, ok := parseHop(list[i])
+			if !ok {
+				break // a broken chain: keep the last hop we know
+			}
+			client = a
+			if !t.trusts(a) {
+				break
+			}
+		}
+		return client.String()
+	}
+	if a, ok := parseHop(r.Header.Get("X-Real-IP")); ok {
+		return a.String()
+	}
+	return r.RemoteAddr
+}
+
+// parseHop reads one address of X-Forwarded-For or X-Real-IP, with or
+// without a port.
+func parseHop(s string) (netip.Addr, bool) {
+	s = strings.TrimSpace(s)
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap(), true
+	}
+	a, err := netip.ParseAddr(strings.Trim(s, "[]"))
+	return a.Unmap(), err == nil && a.Zone() == ""
+}
+
+// splitRemote reads a client address, "ip:port" or a bare "ip"; the port is
+// 0 when there is none.
+func splitRemote(s string) (netip.Addr, uint16) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap(), ap.Port()
+	}
+	a, _ := netip.ParseAddr(s)
+	return a.Unmap(), 0
+}
+
+// proxyHeader is the PROXY protocol header (HAProxy's spec, version 1 or 2)
+// that tells the backend who the client is and which address it reached.
+// A client or listener without an IP address (a unix socket) is sent as
+// "unknown", which backends accept and treat as a local connection.
+func proxyHeader(version int, r *http.Request) []byte {
+	src, sport := splitRemote(r.RemoteAddr)
+	var dst netip.Addr
+	var dport uint16
+	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		dst, dport = splitRemote(la.String())
+	}
+	known := src.IsValid() && dst.IsValid()
+	if known && src.Is4() != dst.Is4() {
+		// One side is IPv6: send both as IPv6, the IPv4 one mapped.
+		src, dst = netip.AddrFrom16(src.As16()), netip.AddrFrom16(dst.As16())
+	}
+	if version == 1 {
+		if !known {
+			return []byte("PROXY UNKNOWN\r\n")
+		}
+		family := "TCP4"
+		if !src.Is4() {
+			family = "TCP6"
+		}
+		return fmt.Appendf(nil, "PROXY %s %s %s %d %d\r\n", family, src, dst, sport, dport)
+	}
+	h := []byte("\r\n\r\n\x00\r\nQUIT\n\x21") // signature, version 2 + PROXY
+	if !known {
+		return append(h, 0x00, 0, 0) // AF_UNSPEC, no addresses
+	}
+	if src.Is4() {
+		h = append(h, 0x11, 0, 12) // TCP over IPv4
+	} else {
+		h = append(h, 0x21, 0, 36) // TCP over IPv6
+	}
+	h = append(h, src.AsSlice()...)
+	h = append(h, dst.AsSlice()...)
+	h = binary.BigEndian.AppendUint16(h, sport)
+	return binary.BigEndian.AppendUint16(h, dport)
+}
+
+// ParseProxyProtocol reads --proxy-protocol: v1 or v2.
+func ParseProxyProtocol(s string) (int, error) {
+	v, err := strconv.Atoi(strings.TrimPrefix(strings.ToLower(s), "v"))
+	if err != nil || (v != 1 && v != 2) {
+		return 0, fmt.Errorf("%q is not v1 or v2", s)
+	}
+	return v, nil
+}

@@ -1,0 +1,185 @@
+package bridge
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// TokenFile maps tokens to targets, from a file in websockify's format or a
+// folder of such files:
+//
+//	# comment
+//	vm1: 127.0.0.1:5901
+//	vm2: unix_socket:/run/vm2.sock
+//
+// Each lookup checks whether the files changed (one stat per file) and reads
+// them again if so, so an edit counts for the next connection. A bad line is
+// logged with its file and line number and skipped; the rest keeps working.
+type TokenFile struct {
+	Path string
+	Log  *slog.Logger
+
+	mu      sync.Mutex
+	stamp   string // the files' names, sizes, times and inodes when last read
+	targets map[string]Target
+}
+
+// Load reads the token files; an error means there is nothing to read at
+// Path. Bad lines are not errors: they are logged and skipped.
+func (f *TokenFile) Load() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	files, stamp, err := f.files()
+	if err != nil {
+		return err
+	}
+	f.read(files, stamp)
+	return nil
+}
+
+// Lookup returns the token's target, re-reading the files if they changed.
+func (f *TokenFile) Lookup(token string) (Target, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	files, stamp, err := f.files()
+	switch {
+	case err != nil && f.stamp != "":
+		// Gone or unreadable: no targets, so removing the file revokes them.
+		f.Log.Error("token file", "err", err)
+		f.stamp, f.targets = "", nil
+	case err == nil && stamp != f.stamp:
+		f.read(files, stamp)
+	}
+	t, ok := f.targets[token]
+	return t, ok
+}
+
+// files lists the token files (Path, or the visible regular files in it, by
+// name) and a stamp that changes when any of them does.
+func (f *TokenFile) files() ([]string, string, error) {
+	fi, err := os.Stat(f.Path)
+	if err != nil {
+		return nil, "", errors.Unwrap(err) // the path is in our own messages
+	}
+	files := []string{f.Path}
+	if fi.IsDir() {
+		entries, err := os.ReadDir(f.Path)
+		if err != nil {
+			return nil, "", errors.Unwrap(err)
+		}
+		files = files[:0]
+		for _, e := range entries {
+			if !strings.HasPrefix(e.Name(), ".") {
+				files = append(files, filepath.Join(f.Path, e.Name()))
+			}
+		}
+	}
+	var stamp strings.Builder
+	kept := files[:0]
+	for _, name := range files {
+		fi, err := os.Stat(name)
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		kept = append(kept, name)
+		fmt.Fprintf(&stamp, "%s %d %d %v\n", name, fi.Size(), fi.ModTime().UnixNano(), inode(fi))
+	}
+	if stamp.Len() == 0 {
+		stamp.WriteString("empty") // not "": that means never read
+	}
+	return kept, stamp.String(), nil
+}
+
+// read parses the files into a new map, logging bad lines.
+func (f *TokenFile) read(files []string, stamp string) {
+	targets := map[string]Target{}
+	where := map[string]string{}
+	for _, name := range files {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			f.Log.Error("token file", "file", name, "err", errors.Unwrap(err))
+			continue
+		}
+		sc := bufio.NewScanner(strings.NewReader(string(data)))
+		sc.Buffer(nil, len(data)+1)
+		for n := 1; sc.Scan(); n++ {
+			token, target, err := parseTokenLine(sc.Text())
+			at := name + ":" + strconv.Itoa(n)
+			switch {
+			case err != nil:
+				f.Log.Warn("token file: line skipped", "at", at, "err", err)
+			case token == "":
+			default:
+				if first, dup := where[token]; dup {
+					f.Log.Warn("token file: token defined again; the later line counts", "at", at, "first", first)
+				}
+				targets[token], where[token] = target, at
+			}
+		}
+	}
+	f.stamp, f.targets = stamp, targets
+	f.Log.Info("token file read", "path", f.Path, "files", len(files), "tokens", len(targets))
+}
+
+// parseTokenLine reads "token: host:port" or "token: unix_socket:/path"; a
+// blank line or a comment gives an empty token and no error.
+func parseTokenLine(line string) (string, Target, error) {
+	line = strings.TrimSpace(line)
+	if line == "" || strings.HasPrefix(line, "#") {
+		return "", Target{}, nil
+	}
+	// websockify splits at a colon followed by white space.
+	i := -1
+	for j := 0; j+1 < len(line) && i < 0; j++ {
+		if line[j] == ':' && (line[j+1] == ' ' || line[j+1] == '\t') {
+			i = j
+		}
+	}
+	if i < 0 {
+		return "", Target{}, errors.New(`want "token: host:port" or "token: unix_socket:/path"`)
+	}
+	token, target := strings.TrimSpace(line[:i]), strings.TrimSpace(line[i+1:])
+	if token == "" {
+		return "", Target{}, errors.New("empty token")
+	}
+	if path, ok := strings.CutPrefix(target, "unix_socket:"); ok {
+		if path == "" {
+			return "", Target{}, errors.New("unix_socket: without a path")
+		}
+		return token, Target{Network: "unix", Address: path}, nil
+	}
+	addr, err := ParseHostPort(target)
+	if err != nil {
+		return "", Target{}, err
+	}
+	return token, Target{Network: "tcp", Address: addr}, nil
+}
+
+// ParseHostPort checks a "host:port" target ("[v6]:port" for IPv6).
+func ParseHostPort(s string) (string, error) {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || host == "" {
+		return "", fmt.Errorf("%q is not host:port", s)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return "", fmt.Errorf("%q: %q is not a port (1-65535)", s, port)
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// inode tells a file replaced by rename from the old one.
+func inode(fi os.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Ino
+	}
+	return 0
+}
