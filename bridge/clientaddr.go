@@ -92,7 +92,7 @@ func splitRemote(s string) (netip.Addr, uint16) {
 // proxyHeader is the PROXY protocol header (HAProxy's spec, version 1 or 2)
 // that tells the backend who the client is and which address it reached.
 // A client or listener without an IP address (a unix socket) is sent as
-// "unknown", which backends accept and treat as a local connection.
+// unknown (v1 UNKNOWN, v2 LOCAL), which backends accept as a local connection.
 func proxyHeader(version int, r *http.Request) []byte {
 	src, sport := splitRemote(r.RemoteAddr)
 	var dst netip.Addr
@@ -115,10 +115,13 @@ func proxyHeader(version int, r *http.Request) []byte {
 		}
 		return fmt.Appendf(nil, "PROXY %s %s %s %d %d\r\n", family, src, dst, sport, dport)
 	}
-	h := []byte("\r\n\r\n\x00\r\nQUIT\n\x21") // signature, version 2 + PROXY
+	h := []byte("\r\n\r\n\x00\r\nQUIT\n") // signature
 	if !known {
-		return append(h, 0x00, 0, 0) // AF_UNSPEC, no addresses
+		// Version 2 LOCAL, AF_UNSPEC: backends must accept it and use the
+		// connection's own addresses.
+		return append(h, 0x20, 0x00, 0, 0)
 	}
+	h = append(h, 0x21) // version 2 PROXY
 	if src.Is4() {
 		h = append(h, 0x11, 0, 12) // TCP over IPv4
 	} else {

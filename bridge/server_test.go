@@ -59,17 +59,36 @@ func serve(t testing.TB, configure func(*Server)) (addr string, stop func()) {
 	return s.listeners[0].Addr().String(), stop
 }
 
-// TestNoGoroutineLeaks runs many sessions, ended every way a session can
-// end, then shuts down; goleak (in TestMain) fails on any goroutine left.
+// TestNoGoroutineLeaks runs many sessions of a program and of a TCP
+// backend, ended every way a session can end, then shuts down; goleak (in
+// TestMain) fails on any goroutine left.
 func TestNoGoroutineLeaks(t *testing.T) {
-	addr, stop := serve(t, func(s *Server) { s.Route.PingInterval = time.Second })
-	url := "ws://" + addr + "/"
+	echo := echoBackend(t)
+	for name, backend := range map[string]Backend{
+		"exec": &Exec{Command: "/bin/cat", Log: slog.New(slog.DiscardHandler)},
+		"tcp":  &Dial{Target: Target{"tcp", echo}, Timeout: time.Second, Grace: time.Second, Log: slog.New(slog.DiscardHandler)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			addr, stop := serve(t, func(s *Server) {
+				s.Route.Backend = backend
+				s.Route.PingInterval = time.Second
+				s.Route.IdleTimeout = time.Minute
+			})
+			manySessions(t, "ws://"+addr+"/")
+			stop()
+		})
+	}
+}
+
+// manySessions opens sessions that echo, and ends a third by a clean close,
+// a third by vanishing, and leaves a third open for shutdown to end.
+func manySessions(t *testing.T, url string) {
 	for i := range 60 {
 		c, _, err := websocket.DefaultDialer.Dial(url, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.WriteMessage(websocket.TextMessage, []byte("hi"))
+		c.WriteMessage(websocket.BinaryMessage, []byte("hi"))
 		if _, msg, err := c.ReadMessage(); err != nil || string(msg) != "hi" {
 			t.Fatalf("echo: %q %v", msg, err)
 		}
@@ -88,7 +107,6 @@ func TestNoGoroutineLeaks(t *testing.T) {
 			defer c.Close()
 		}
 	}
-	stop()
 }
 
 func TestSlowHeadersTimeOut(t *testing.T) {

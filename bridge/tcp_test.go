@@ -1,0 +1,162 @@
+package bridge
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"testing"
+	"time"
+
+	proxyproto "github.com/pires/go-proxyproto"
+	"golang.org/x/sys/unix"
+)
+
+// echoBackend is a TCP echo server on loopback until the test ends.
+func echoBackend(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { l.Close(); <-done })
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }()
+		}
+	}()
+	return l.Addr().String()
+}
+
+func TestClientAddr(t *testing.T) {
+	trusted := TrustedProxies{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	for _, tc := range []struct {
+		peer, xff, realIP, want string
+	}{
+		{"192.0.2.1:5000", "203.0.113.9", "", "192.0.2.1:5000"}, // not a trusted peer: headers ignored
+		{"10.1.1.1:5000", "", "", "10.1.1.1:5000"},
+		{"10.1.1.1:5000", "203.0.113.9", "", "203.0.113.9"},
+		{"10.1.1.1:5000", "198.51.100.1, 203.0.113.9, 10.2.2.2", "", "203.0.113.9"}, // past trusted hops only
+		{"10.1.1.1:5000", "10.3.3.3, 10.2.2.2", "", "10.3.3.3"},                     // all trusted: the first
+		{"10.1.1.1:5000", "203.0.113.9, garbage", "", "10.1.1.1"},                   // a broken hop ends the walk
+		{"10.1.1.1:5000", "[2001:db8::1]:443", "", "2001:db8::1"},
+		{"10.1.1.1:5000", "", "203.0.113.5", "203.0.113.5"},
+		{"10.1.1.1:5000", "", "not an ip", "10.1.1.1:5000"},
+		{"[::1]:5000", "::ffff:203.0.113.9", "", "203.0.113.9"},
+		{"[::ffff:10.0.0.1]:5000", "203.0.113.9", "", "203.0.113.9"},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = tc.peer
+		if tc.xff != "" {
+			r.Header.Set("X-Forwarded-For", tc.xff)
+		}
+		if tc.realIP != "" {
+			r.Header.Set("X-Real-IP", tc.realIP)
+		}
+		if got := trusted.ClientAddr(r); got != tc.want {
+			t.Errorf("peer %s, X-Forwarded-For %q, X-Real-IP %q: got %s, want %s", tc.peer, tc.xff, tc.realIP, got, tc.want)
+		}
+	}
+}
+
+// TestProxyHeader checks our PROXY headers with an independent parser
+// (github.com/pires/go-proxyproto).
+func TestProxyHeader(t *testing.T) {
+	for _, tc := range []struct {
+		client, local    string
+		wantSrc, wantDst string // empty: unknown addresses
+	}{
+		{"192.0.2.1:5000", "127.0.0.1:8080", "192.0.2.1:5000", "127.0.0.1:8080"},
+		{"[2001:db8::1]:5000", "[::1]:8080", "[2001:db8::1]:5000", "[::1]:8080"},
+		{"192.0.2.1", "[::1]:8080", "192.0.2.1:0", "[::1]:8080"}, // learned from a proxy; sent as IPv6, mapped
+		{"@", "/run/ws.sock", "", ""},
+	} {
+		for _, version := range []int{1, 2} {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.RemoteAddr = tc.client
+			var local net.Addr = &net.UnixAddr{Name: tc.local, Net: "unix"}
+			if ap, err := netip.ParseAddrPort(tc.local); err == nil {
+				local = net.TCPAddrFromAddrPort(ap)
+			}
+			r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, local))
+			raw := proxyHeader(version, r)
+			h, err := proxyproto.Read(bufio.NewReader(bytes.NewReader(append(raw, "data"...))))
+			if err != nil {
+				t.Errorf("v%d %s: %q does not parse: %v", version, tc.client, raw, err)
+				continue
+			}
+			if h.Version != byte(version) {
+				t.Errorf("v%d: parsed as version %d", version, h.Version)
+			}
+			if tc.wantSrc == "" {
+				if h.TransportProtocol != proxyproto.UNSPEC {
+					t.Errorf("v%d %s: protocol %v, want unknown", version, tc.client, h.TransportProtocol)
+				}
+				continue
+			}
+			if h.SourceAddr.String() != tc.wantSrc || h.DestinationAddr.String() != tc.wantDst {
+				t.Errorf("v%d %s -> %s: parsed %s -> %s, want %s -> %s", version, tc.client, tc.local,
+					h.SourceAddr, h.DestinationAddr, tc.wantSrc, tc.wantDst)
+			}
+		}
+	}
+}
+
+func TestParseTokenLine(t *testing.T) {
+	for _, tc := range []struct {
+		line, token string
+		target      Target
+		bad         bool
+	}{
+		{line: ""},
+		{line: "   # a comment"},
+		{line: "vm1: 127.0.0.1:5901", token: "vm1", target: Target{"tcp", "127.0.0.1:5901"}},
+		{line: "  vm1:\thost.example:5901  ", token: "vm1", target: Target{"tcp", "host.example:5901"}},
+		{line: "v6: [::1]:5900", token: "v6", target: Target{"tcp", "[::1]:5900"}},
+		{line: "a:b: localhost:1", token: "a:b", target: Target{"tcp", "localhost:1"}},
+		{line: "sock: unix_socket:/run/vnc.sock", token: "sock", target: Target{"unix", "/run/vnc.sock"}},
+		{line: "no separator", bad: true},
+		{line: "vm1:127.0.0.1:5901", bad: true}, // websockify wants white space after the colon
+		{line: ": 127.0.0.1:1", bad: true},
+		{line: "vm1: 127.0.0.1", bad: true},
+		{line: "vm1: 127.0.0.1:70000", bad: true},
+		{line: "vm1: :5900", bad: true},
+		{line: "vm1: unix_socket:", bad: true},
+	} {
+		token, target, err := parseTokenLine(tc.line)
+		if (err != nil) != tc.bad || token != tc.token || target != tc.target {
+			t.Errorf("%q: got %q %v %v; want %q %v, error %v", tc.line, token, target, err, tc.token, tc.target, tc.bad)
+		}
+	}
+}
+
+// TestBackendKeepAlive: a backend that vanishes without a word is noticed by
+// TCP keepalive.
+func TestBackendKeepAlive(t *testing.T) {
+	d := &Dial{Target: Target{"tcp", echoBackend(t)}, Timeout: time.Second, Log: slog.New(slog.DiscardHandler)}
+	s, err := d.Open(httptest.NewRequest("GET", "/", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	raw, _ := s.(*connSession).conn.(*net.TCPConn).SyscallConn()
+	var on, idle int
+	_ = raw.Control(func(fd uintptr) {
+		on, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_KEEPALIVE)
+		idle, _ = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_KEEPIDLE)
+	})
+	if on != 1 || idle != int(backendKeepAlive.Idle/time.Second) {
+		t.Fatalf("SO_KEEPALIVE %d, TCP_KEEPIDLE %d; want on, %v", on, idle, backendKeepAlive.Idle)
+	}
+}
