@@ -20,10 +20,10 @@ const (
 	// drainWait bounds each write of output to a client that has sent its
 	// close frame: it should still read until our close frame comes.
 	drainWait = 10 * time.Second
-	// idleBuffer is the first size of a session's output buffer; busyBuffer
-	// is what fast output grows it to.
+	// idleBuffer is the size of an idle session's output buffer; busyBuffer
+	// is what fast output borrows (see readBuffer).
 	idleBuffer = 4 << 10
-	busyBuffer = 64 << 10
+	busyBuffer = 256 << 10
 )
 
 // wsSession joins one WebSocket to one backend Session with two pumps: input
@@ -159,16 +159,18 @@ func (s *wsSession) cutAfter(d time.Duration) {
 // output copies the backend's output into messages until it ends. An error
 // means a write to the client failed.
 //
-// The read buffer starts small, so an idle session holds little, and doubles
-// while reads fill it (fast output) up to busyBuffer, or further up to the
-// message limit while a line does not fit.
+// Each read is sent as it comes (binary, raw) or cut into lines, so output
+// is never held back. The buffer (see readBuffer) is small while idle, large
+// while reads fill it, and grows up to the message limit while a line does
+// not fit.
 func (s *wsSession) output() error {
 	limit := s.route.MaxMessage
-	buf := make([]byte, min(idleBuffer, limit+1))
-	start, end, eof, filled := 0, 0, false, false
+	buf := newReadBuffer(min(idleBuffer, limit+1))
+	defer buf.release()
+	start, end, eof, lastRead := 0, 0, false, 0
 	for {
 		for {
-			adv, msg, binary := s.route.Framing.Split(buf[start:end], limit, eof)
+			adv, msg, binary := s.route.Framing.Split(buf.b[start:end], limit, eof)
 			if adv == 0 {
 				break
 			}
@@ -189,20 +191,20 @@ func (s *wsSession) output() error {
 		if eof {
 			return nil
 		}
-		end = copy(buf, buf[start:end])
+		filled := end == len(buf.b)
+		end = copy(buf.b, buf.b[start:end])
 		start = 0
-		grow := 0
-		if end == len(buf) {
-			grow = min(2*len(buf), limit+1) // an unfinished line fills it
-		} else if filled {
-			grow = min(2*len(buf), busyBuffer, limit+1)
+		switch {
+		case end == len(buf.b): // an unfinished line fills it
+			buf.grow(end, min(max(2*len(buf.b), busyBuffer), limit+1))
+		case filled:
+			buf.grow(end, min(busyBuffer, limit+1))
+		case lastRead <= len(buf.small)/2: // output slowed down
+			buf.shrink(end)
 		}
-		if grow > len(buf) {
-			buf = append(buf[:end], make([]byte, grow-end)...)
-		}
-		n, err := s.backend.Read(buf[end:])
+		n, err := s.backend.Read(buf.b[end:])
 		end += n
-		filled = end == len(buf)
+		lastRead = n
 		if err != nil {
 			if err != io.EOF {
 				s.log.Debug("backend read", "err", err)
