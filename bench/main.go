@@ -67,8 +67,8 @@ func parseSize(s string) (int64, error) {
 type contender struct {
 	name  string
 	fetch func() (int64, uint32, error) // bytes received and their CRC-32C
-	mbps  []float64 // one per run that delivered every byte
-	lossy int       // runs that did not
+	mbps  []float64                     // one per run that delivered every byte
+	lossy int                           // runs that did not
 }
 
 func tcpDown(n int64, runs int, wsbridgeBin, websockifyBin string) error {
