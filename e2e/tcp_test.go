@@ -507,7 +507,8 @@ func TestTCPShutdown(t *testing.T) {
 }
 
 // TestTCPNoLeftovers opens and closes many sessions, every way a session can
-// end, and then wsbridge holds no more descriptors than before.
+// end, and then wsbridge holds no more descriptors than before. No session
+// starts a process.
 func TestTCPNoLeftovers(t *testing.T) {
 	l := backend(t, "tcp", "127.0.0.1:0", func(c net.Conn) {
 		buf := make([]byte, 1)
@@ -525,6 +526,11 @@ func TestTCPNoLeftovers(t *testing.T) {
 	before := fdCount()
 	for i := range 150 {
 		c := inst.dial("/", nil)
+		if i == 0 {
+			if kids := childrenOf(pid); len(kids) > 0 {
+				t.Fatalf("a TCP session started processes: %v", kids)
+			}
+		}
 		switch i % 3 {
 		case 0: // the backend closes
 			_ = c.WriteMessage(websocket.BinaryMessage, []byte("q"))
