@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"github.com/wsbridge/wsbridge/auth"
 	"github.com/wsbridge/wsbridge/bridge"
 	wstls "github.com/wsbridge/wsbridge/tls"
 )
@@ -108,8 +109,14 @@ func flags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "address", Usage: "`ADDRESS` to listen on, repeatable (default: loopback only, 127.0.0.1 and ::1)", EnvVars: env("address")},
 		&cli.StringFlag{Name: "unixsocket", Usage: "listen on a unix socket at `PATH` instead of TCP", EnvVars: env("unixsocket")},
 		&cli.BoolFlag{Name: "ssl", Usage: "serve TLS (wss://) with --sslcert and --sslkey", EnvVars: env("ssl")},
-		&cli.StringFlag{Name: "sslcert", Usage: "TLS certificate chain `FILE` (PEM)", EnvVars: env("sslcert")},
-		&cli.StringFlag{Name: "sslkey", Usage: "TLS private key `FILE` (PEM)", EnvVars: env("sslkey")},
+		&cli.StringSliceFlag{Name: "sslcert", Aliases: []string{"tls-cert"}, Usage: "TLS certificate chain `FILE` (PEM), re-read when it changes; repeat with --sslkey for more names (chosen by SNI)", EnvVars: env("sslcert")},
+		&cli.StringSliceFlag{Name: "sslkey", Aliases: []string{"tls-key"}, Usage: "TLS private key `FILE` (PEM) of the --sslcert in the same place", EnvVars: env("sslkey")},
+		&cli.StringFlag{Name: "sslca", Usage: "require client certificates signed by the CAs in `FILE` (PEM)", EnvVars: env("sslca")},
+		&cli.StringSliceFlag{Name: "client-cn", Usage: "with --sslca, accept only client certificates with this common `NAME`, repeatable", EnvVars: env("client-cn")},
+		&cli.StringSliceFlag{Name: "acme-domain", Usage: "get a certificate for `NAME` from an ACME CA (Let's Encrypt), repeatable; turns on TLS. The CA must reach this server on port 443 (TLS-ALPN-01) or --redirport 80 (HTTP-01)", EnvVars: env("acme-domain")},
+		&cli.StringFlag{Name: "acme-cache", Usage: "`DIR` that keeps ACME account and certificates across restarts (default: the user's cache dir/wsbridge/acme)", EnvVars: env("acme-cache")},
+		&cli.StringFlag{Name: "acme-email", Usage: "contact `ADDRESS` for the ACME account (expiry notices)", EnvVars: env("acme-email")},
+		&cli.StringFlag{Name: "acme-directory", Value: "https://acme-v02.api.letsencrypt.org/directory", Usage: "the ACME CA's directory `URL`", EnvVars: env("acme-directory")},
 		&cli.IntFlag{Name: "redirport", Usage: "also listen on `PORT` and redirect plain HTTP there to the main port", EnvVars: env("redirport")},
 
 		// What to run and how to frame it.
@@ -142,6 +149,14 @@ func flags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "origin", Usage: "browser origins allowed to connect: `LIST` of host[:port] or scheme://host[:port], or '*' for any (default: same origin only)", EnvVars: env("origin")},
 		&cli.BoolFlag{Name: "sameorigin", Usage: "allow only pages from the same host and port (the default; kept for websocketd command lines)", EnvVars: env("sameorigin")},
 		&cli.StringSliceFlag{Name: "subprotocol", Usage: "WebSocket subprotocol `NAME` to accept when a client offers it, repeatable", EnvVars: env("subprotocol")},
+		&cli.StringSliceFlag{Name: "basic-auth", Usage: "require HTTP Basic `USER:PASSWORD`, repeatable", EnvVars: env("basic-auth")},
+		&cli.StringFlag{Name: "htpasswd", Usage: "require HTTP Basic credentials from an htpasswd `FILE` (bcrypt: htpasswd -B), re-read when it changes", EnvVars: env("htpasswd")},
+		&cli.StringFlag{Name: "bearer-token-file", Usage: "accept the bearer tokens in `FILE`, one per line (\"TOKEN\" or \"USER TOKEN\"), re-read when it changes", EnvVars: env("bearer-token-file")},
+		&cli.StringFlag{Name: "jwt-key", Usage: "accept JWTs signed with the key in `FILE`: an RSA or ECDSA public key (PEM) or an HS256 secret", EnvVars: env("jwt-key")},
+		&cli.StringFlag{Name: "jwt-audience", Usage: "with --jwt-key, the `AUD` tokens must be for", EnvVars: env("jwt-audience")},
+		&cli.StringFlag{Name: "auth-query", Value: "access_token", Usage: "query parameter `NAME` that may carry a bearer token or JWT (browsers can't set headers on a WebSocket); empty: none", EnvVars: env("auth-query")},
+		&cli.StringFlag{Name: "auth-cookie", Usage: "cookie `NAME` that may carry a bearer token or JWT", EnvVars: env("auth-cookie")},
+		&cli.StringFlag{Name: "auth-fail-delay", Value: "1s", Usage: "`DURATION` to wait before answering wrong credentials, to slow guessing", EnvVars: env("auth-fail-delay")},
 		&cli.StringSliceFlag{Name: "trusted-proxy", Usage: "believe X-Forwarded-For and X-Real-IP from proxies at `CIDR` (or one address), repeatable; logs, REMOTE_ADDR and PROXY headers then show the client", EnvVars: env("trusted-proxy")},
 
 		// HTTP side.
@@ -307,17 +322,104 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 			DevConsole:   c.Bool("devconsole"),
 		},
 	}
-	switch ssl, cert, key := c.Bool("ssl"), c.String("sslcert"), c.String("sslkey"); {
-	case ssl && (cert == "" || key == ""):
-		return nil, usageError("--ssl needs both --sslcert and --sslkey")
-	case !ssl && (cert != "" || key != ""):
-		return nil, usageError("--sslcert and --sslkey need --ssl")
-	case ssl:
-		if srv.TLS, err = wstls.ServerConfig(cert, key); err != nil {
-			return nil, usageError("%v", err)
-		}
+	if srv.Route.Auth, err = buildAuth(c, log); err != nil {
+		return nil, err
+	}
+	tlsServer, err := buildTLS(c, log)
+	if err != nil {
+		return nil, err
+	}
+	if tlsServer != nil {
+		srv.TLS, srv.RedirHandler = tlsServer.Config, tlsServer.HTTPHandler
 	}
 	return srv, nil
+}
+
+// tlsOn says whether the server speaks TLS: --ssl, or ACME.
+func tlsOn(c *cli.Context) bool { return c.Bool("ssl") || len(c.StringSlice("acme-domain")) > 0 }
+
+// buildTLS validates the TLS flags and loads the certificates; nil without TLS.
+func buildTLS(c *cli.Context, log *slog.Logger) (*wstls.Server, error) {
+	certs, keys := c.StringSlice("sslcert"), c.StringSlice("sslkey")
+	domains := splitLists(c.StringSlice("acme-domain"))
+	if !tlsOn(c) {
+		for _, name := range []string{"sslcert", "sslkey", "sslca", "client-cn"} {
+			if c.IsSet(name) {
+				return nil, usageError("--%s needs --ssl (or --acme-domain)", name)
+			}
+		}
+		return nil, nil
+	}
+	if len(certs) != len(keys) {
+		return nil, usageError("--sslcert and --sslkey come in pairs: got %d certificates and %d keys", len(certs), len(keys))
+	}
+	if len(certs) == 0 && len(domains) == 0 {
+		return nil, usageError("--ssl needs both --sslcert and --sslkey (or --acme-domain)")
+	}
+	if c.IsSet("client-cn") && c.String("sslca") == "" {
+		return nil, usageError("--client-cn needs --sslca")
+	}
+	opts := wstls.Options{ClientCA: c.String("sslca"), ClientCNs: splitLists(c.StringSlice("client-cn")), Log: log}
+	for i := range certs {
+		opts.Pairs = append(opts.Pairs, wstls.Pair{Cert: certs[i], Key: keys[i]})
+	}
+	if len(domains) > 0 {
+		cache := c.String("acme-cache")
+		if cache == "" {
+			dir, err := os.UserCacheDir()
+			if err != nil {
+				return nil, usageError("--acme-domain needs --acme-cache: %v", err)
+			}
+			cache = filepath.Join(dir, "wsbridge", "acme")
+		}
+		opts.ACME = &wstls.ACME{Domains: domains, CacheDir: cache, Email: c.String("acme-email"), Directory: c.String("acme-directory")}
+	}
+	s, err := wstls.NewServer(opts)
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	return s, nil
+}
+
+// buildAuth builds the checks every request passes; nil without any.
+func buildAuth(c *cli.Context, log *slog.Logger) (*auth.Checker, error) {
+	source := auth.TokenSource{Query: c.String("auth-query"), Cookie: c.String("auth-cookie")}
+	var methods []auth.Method
+	for _, v := range c.StringSlice("basic-auth") {
+		b, err := auth.ParseBasic(v)
+		if err != nil {
+			return nil, usageError("--basic-auth: %v", err)
+		}
+		methods = append(methods, b)
+	}
+	if f := c.String("htpasswd"); f != "" {
+		h, err := auth.NewHtpasswd(f, log)
+		if err != nil {
+			return nil, usageError("%v", err)
+		}
+		methods = append(methods, h)
+	}
+	if f := c.String("bearer-token-file"); f != "" {
+		b, err := auth.NewBearerFile(f, source, log)
+		if err != nil {
+			return nil, usageError("%v", err)
+		}
+		methods = append(methods, b)
+	}
+	if f := c.String("jwt-key"); f != "" {
+		j, err := auth.NewJWT(f, c.String("jwt-audience"), source)
+		if err != nil {
+			return nil, usageError("%v", err)
+		}
+		methods = append(methods, j)
+	} else if c.IsSet("jwt-audience") {
+		return nil, usageError("--jwt-audience needs --jwt-key")
+	}
+	delay, err := parseDuration("auth-fail-delay", c.String("auth-fail-delay"))
+	if err != nil || len(methods) == 0 {
+		return nil, err
+	}
+	return &auth.Checker{Methods: methods, FailDelay: delay, Log: log}, nil
 }
 
 // Flags that only mean something for one kind of backend.
@@ -363,7 +465,7 @@ func buildExec(c *cli.Context, log *slog.Logger, grace time.Duration, passNames,
 	exe := &bridge.Exec{
 		BaseEnv:        bridge.PassEnv(passNames),
 		ServerSoftware: "wsbridge/" + versionString(),
-		HTTPS:          c.Bool("ssl"),
+		HTTPS:          tlsOn(c),
 		ReverseLookup:  c.Bool("reverselookup"),
 		PassStderr:     c.Bool("passstderr"),
 		Grace:          grace,

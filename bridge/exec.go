@@ -5,17 +5,21 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/wsbridge/wsbridge/auth"
 	"github.com/wsbridge/wsbridge/process"
+	wstls "github.com/wsbridge/wsbridge/tls"
 )
 
 // Exec is the backend that starts a program for each WebSocket: one fixed
@@ -191,19 +195,46 @@ func (e *Exec) environment(r *http.Request, script scriptPaths) []string {
 	set("REQUEST_URI", r.URL.RequestURI())
 	set("UNIQUE_ID", uniqueID())
 	// Cleared so nothing passed through can pose as the request's own.
-	for _, k := range []string{"AUTH_TYPE", "CONTENT_LENGTH", "CONTENT_TYPE", "REMOTE_IDENT", "REMOTE_USER"} {
+	for _, k := range []string{"CONTENT_LENGTH", "CONTENT_TYPE", "REMOTE_IDENT"} {
 		set(k, "")
+	}
+	for _, kv := range identityEnv(r) {
+		set(kv[0], kv[1])
 	}
 	if e.HTTPS {
 		set("HTTPS", "on")
 	}
-	for name, values := range r.Header {
+	for name, values := range requestHeader(r) {
 		if strings.ContainsRune(name, '_') || strings.EqualFold(name, "Proxy") {
 			continue
 		}
 		set("HTTP_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_")), strings.Join(values, ", "))
 	}
 	return env
+}
+
+// identityEnv is who the request proved to be: REMOTE_USER and AUTH_TYPE
+// (empty without authentication) and, with a client certificate, mod_ssl's
+// SSL_CLIENT_* variables.
+func identityEnv(r *http.Request) [][2]string {
+	id, _ := auth.FromContext(r.Context())
+	vars := [][2]string{{"REMOTE_USER", id.User}, {"AUTH_TYPE", id.Type}}
+	cert := wstls.ClientIdentity(r.TLS)
+	for _, k := range slices.Sorted(maps.Keys(cert)) {
+		vars = append(vars, [2]string{k, cert[k]})
+	}
+	return vars
+}
+
+// requestHeader is the request's header as programs see it: once wsbridge
+// has checked the credentials, the program gets REMOTE_USER, not them.
+func requestHeader(r *http.Request) http.Header {
+	if _, ok := auth.FromContext(r.Context()); !ok {
+		return r.Header
+	}
+	h := r.Header.Clone()
+	h.Del("Authorization")
+	return h
 }
 
 // splitHost splits a Host header into name and port, with the scheme's

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/wsbridge/wsbridge/auth"
 	"github.com/wsbridge/wsbridge/web"
 )
 
@@ -23,6 +24,7 @@ type Route struct {
 	PingInterval time.Duration // 0: no pings
 	IdleTimeout  time.Duration // end a session without data either way for this long; 0: never
 	Origins      OriginPolicy
+	Auth         *auth.Checker // who may connect; nil: anyone who reaches the server
 	Subprotocols []string
 	MaxSessions  int // concurrent sessions and CGI runs, 0: no limit (--maxforks)
 
@@ -69,15 +71,23 @@ var writeBufferPool = &sync.Pool{}
 func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.RemoteAddr = h.server.TrustedProxies.ClientAddr(r)
 	addHeaders(w.Header(), h.route.Header)
-	if !websocket.IsWebSocketUpgrade(r) {
-		addHeaders(w.Header(), h.route.HeaderHTTP)
-		h.plain.ServeHTTP(w, r)
-		return
-	}
+	upgrade := websocket.IsWebSocketUpgrade(r)
 	log := h.server.Log
-	if !h.route.Origins.Check(r) {
+	// The origin is checked first: valid credentials never excuse another
+	// site's page.
+	if upgrade && !h.route.Origins.Check(r) {
 		log.Warn("origin rejected", "client", r.RemoteAddr, "origin", r.Header.Get("Origin"), "path", r.URL.Path)
 		http.Error(w, "origin not allowed", http.StatusForbidden)
+		return
+	}
+	if h.route.Auth != nil {
+		if r = h.route.Auth.Authenticate(w, r); r == nil {
+			return
+		}
+	}
+	if !upgrade {
+		addHeaders(w.Header(), h.route.HeaderHTTP)
+		h.plain.ServeHTTP(w, r)
 		return
 	}
 	if !h.acquire() {

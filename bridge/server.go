@@ -28,6 +28,9 @@ type Server struct {
 	UnixSocket string      // listen here instead of TCP
 	TLS        *tls.Config // nil: plain HTTP
 	RedirPort  int         // also listen here and redirect to the main port
+	// RedirHandler, if set, wraps the redirect (ACME answers HTTP-01
+	// challenges there).
+	RedirHandler func(http.Handler) http.Handler
 	// TrustedProxies may tell the client's address in X-Forwarded-For or
 	// X-Real-IP; logs and backends see that address.
 	TrustedProxies TrustedProxies
@@ -163,8 +166,12 @@ func (s *Server) Serve(ctx context.Context) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelDebug),
 	}
+	var redirect http.Handler = http.HandlerFunc(s.redirect)
+	if s.RedirHandler != nil {
+		redirect = s.RedirHandler(redirect)
+	}
 	redir := &http.Server{
-		Handler:           http.HandlerFunc(s.redirect),
+		Handler:           redirect,
 		ReadHeaderTimeout: headerTimeout,
 		ErrorLog:          srv.ErrorLog,
 	}

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
+	"github.com/wsbridge/wsbridge/auth"
 )
 
 const (
@@ -37,6 +38,7 @@ type wsSession struct {
 	log     *slog.Logger
 	path    string
 	client  string
+	user    string // authenticated user or client certificate CN, if any
 	start   time.Time
 
 	bytesIn, bytesOut atomic.Int64
@@ -62,6 +64,7 @@ func newSession(conn *websocket.Conn, backend Session, route *Route, r *http.Req
 		log:       log,
 		path:      r.URL.Path,
 		client:    r.RemoteAddr,
+		user:      userOf(r),
 		start:     time.Now(),
 		stop:      make(chan struct{}),
 		inputDone: make(chan struct{}),
@@ -336,6 +339,18 @@ func (s *wsSession) extendReadDeadline() {
 	_ = s.conn.SetReadDeadline(time.Now().Add(2 * s.route.PingInterval))
 }
 
+// userOf names who the request proved to be, for the access log: the
+// authenticated user, or else the client certificate's common name.
+func userOf(r *http.Request) string {
+	if id, ok := auth.FromContext(r.Context()); ok && id.User != "" {
+		return id.User
+	}
+	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
+		return "cn=" + r.TLS.PeerCertificates[0].Subject.CommonName
+	}
+	return ""
+}
+
 func (s *wsSession) logEnd(e Ending) {
 	s.closeMu.Lock()
 	sent, got := s.closeSent, s.clientCode
@@ -346,6 +361,7 @@ func (s *wsSession) logEnd(e Ending) {
 		"duration", time.Since(s.start).Round(time.Millisecond),
 		"bytes_in", s.bytesIn.Load(),
 		"bytes_out", s.bytesOut.Load(),
+		"user", s.user,
 		"status", e.Status,
 		"close_code", sent,
 		"client_close_code", got,

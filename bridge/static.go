@@ -82,6 +82,11 @@ func (c *cgiHandler) serve(w http.ResponseWriter, r *http.Request) bool {
 		Dir:        c.dir,
 		InheritEnv: c.env,
 	}
+	for _, kv := range identityEnv(r) {
+		h.Env = append(h.Env, kv[0]+"="+cleanEnvValue(kv[1]))
+	}
+	r = r.Clone(r.Context())
+	r.Header = requestHeader(r)
 	h.ServeHTTP(w, r)
 	return true
 }

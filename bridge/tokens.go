@@ -11,7 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
+
+	"github.com/wsbridge/wsbridge/internal/filestamp"
 )
 
 // TokenFile maps tokens to targets, from a file in websockify's format or a
@@ -83,20 +84,17 @@ func (f *TokenFile) files() ([]string, string, error) {
 			}
 		}
 	}
-	var stamp strings.Builder
 	kept := files[:0]
 	for _, name := range files {
-		fi, err := os.Stat(name)
-		if err != nil || !fi.Mode().IsRegular() {
-			continue
+		if fi, err := os.Stat(name); err == nil && fi.Mode().IsRegular() {
+			kept = append(kept, name)
 		}
-		kept = append(kept, name)
-		fmt.Fprintf(&stamp, "%s %d %d %v\n", name, fi.Size(), fi.ModTime().UnixNano(), inode(fi))
 	}
-	if stamp.Len() == 0 {
-		stamp.WriteString("empty") // not "": that means never read
+	stamp, err := filestamp.Of(kept...)
+	if err != nil {
+		return nil, "", err
 	}
-	return kept, stamp.String(), nil
+	return kept, "files:" + stamp, nil // never "": that means never read
 }
 
 // read parses the files into a new map, logging bad lines.
@@ -174,12 +172,4 @@ func ParseHostPort(s string) (string, error) {
 		return "", fmt.Errorf("%q: %q is not a port (1-65535)", s, port)
 	}
 	return net.JoinHostPort(host, port), nil
-}
-
-// inode tells a file replaced by rename from the old one.
-func inode(fi os.FileInfo) uint64 {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return st.Ino
-	}
-	return 0
 }

@@ -1,39 +1,211 @@
-// Package tls builds wsbridge's TLS configurations: a static server
-// certificate for --ssl, and the client side for TLS backends (--tcp-tls).
-// Reload, ACME and client certificates come later.
+// Package tls builds wsbridge's TLS configurations: server certificates from
+// files (re-read when they change, several chosen by SNI) or from an ACME CA
+// (autocert), client certificates (--sslca, --client-cn), and the client
+// side for TLS backends (--tcp-tls).
 package tls
 
 import (
+	"crypto/sha256"
 	ctls "crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"os"
+	"slices"
+	"strings"
+	"sync"
 	"time"
+
+	"github.com/wsbridge/wsbridge/internal/filestamp"
+	"golang.org/x/crypto/acme"
+	"golang.org/x/crypto/acme/autocert"
 )
 
-// ServerConfig loads the --sslcert/--sslkey pair and refuses one that cannot
-// serve: unreadable, mismatched, or out of its validity period.
-func ServerConfig(certFile, keyFile string) (*ctls.Config, error) {
-	cert, err := ctls.LoadX509KeyPair(certFile, keyFile)
+// Pair is one certificate chain file and its key file (they may be one file).
+type Pair struct{ Cert, Key string }
+
+// ACME asks a CA for certificates (HTTP-01 and TLS-ALPN-01 challenges).
+type ACME struct {
+	Domains   []string
+	CacheDir  string
+	Email     string
+	Directory string // the CA's directory URL; empty: Let's Encrypt
+}
+
+// Options says where the server's certificates come from and who may
+// connect.
+type Options struct {
+	Pairs     []Pair
+	ACME      *ACME
+	ClientCA  string   // require client certificates signed by these CAs (PEM)
+	ClientCNs []string // and, if any, with one of these common names
+	Log       *slog.Logger
+}
+
+// Server is the TLS side of wsbridge's listeners.
+type Server struct {
+	Config *ctls.Config
+	// HTTPHandler wraps the plain-HTTP (--redirport) handler so that it
+	// answers ACME HTTP-01 challenges; without ACME it returns h.
+	HTTPHandler func(h http.Handler) http.Handler
+
+	opts  Options
+	acme  *autocert.Manager
+	mu    sync.Mutex
+	certs []*ctls.Certificate // one per pair, the last good load
+	stamp []string            // the files' stamps when loaded, or when a load failed
+}
+
+// NewServer loads every certificate now (an unusable one is an error that
+// names its file) and returns the configuration that serves them.
+func NewServer(opts Options) (*Server, error) {
+	s := &Server{opts: opts, HTTPHandler: func(h http.Handler) http.Handler { return h }}
+	s.certs = make([]*ctls.Certificate, len(opts.Pairs))
+	s.stamp = make([]string, len(opts.Pairs))
+	for i := range opts.Pairs {
+		if err := s.load(i); err != nil {
+			return nil, err
+		}
+	}
+	s.Config = &ctls.Config{
+		MinVersion:     ctls.VersionTLS12,
+		NextProtos:     []string{"http/1.1"}, // WebSockets here run over HTTP/1.1; never offer h2
+		GetCertificate: s.certificate,
+	}
+	if a := opts.ACME; a != nil {
+		if err := os.MkdirAll(a.CacheDir, 0o700); err != nil {
+			return nil, fmt.Errorf("--acme-cache %s: %w", a.CacheDir, errors.Unwrap(err))
+		}
+		s.acme = &autocert.Manager{
+			Prompt:     autocert.AcceptTOS,
+			Cache:      autocert.DirCache(a.CacheDir),
+			HostPolicy: autocert.HostWhitelist(a.Domains...),
+			Email:      a.Email,
+			Client:     &acme.Client{DirectoryURL: a.Directory},
+		}
+		s.Config.NextProtos = append(s.Config.NextProtos, acme.ALPNProto)
+		s.HTTPHandler = s.acme.HTTPHandler
+	}
+	if opts.ClientCA != "" {
+		pem, err := os.ReadFile(opts.ClientCA)
+		if err != nil {
+			return nil, fmt.Errorf("--sslca %s: %w", opts.ClientCA, errors.Unwrap(err))
+		}
+		s.Config.ClientCAs = x509.NewCertPool()
+		if !s.Config.ClientCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--sslca %s: no PEM certificate in it", opts.ClientCA)
+		}
+		s.Config.ClientAuth = ctls.RequireAndVerifyClientCert
+		s.Config.VerifyConnection = s.checkClientCN
+	}
+	return s, nil
+}
+
+// load reads pair i and, if it is usable, makes it the pair's certificate.
+// The stamp is noted either way, so a broken file is reported once per change.
+func (s *Server) load(i int) error {
+	p := s.opts.Pairs[i]
+	stamp, err := filestamp.Of(p.Cert, p.Key)
 	if err != nil {
-		return nil, fmt.Errorf("--sslcert %s / --sslkey %s: %w", certFile, keyFile, err)
+		s.stamp[i] = "error: " + err.Error()
+		return fmt.Errorf("--sslcert %s / --sslkey %s: %w", p.Cert, p.Key, err)
 	}
+	s.stamp[i] = stamp
+	cert, err := ctls.LoadX509KeyPair(p.Cert, p.Key)
+	if err != nil {
+		return fmt.Errorf("--sslcert %s / --sslkey %s: %w", p.Cert, p.Key, err)
+	}
+	if err := checkValidity(cert.Leaf, p.Cert); err != nil {
+		return err
+	}
+	s.certs[i] = &cert
+	return nil
+}
+
+// changed says whether pair i's files differ from when they were last read.
+func (s *Server) changed(i int) bool {
+	p := s.opts.Pairs[i]
+	stamp, err := filestamp.Of(p.Cert, p.Key)
+	if err != nil {
+		stamp = "error: " + err.Error()
+	}
+	return stamp != s.stamp[i]
+}
+
+func checkValidity(leaf *x509.Certificate, file string) error {
 	now := time.Now()
-	if leaf := cert.Leaf; leaf != nil {
-		if now.After(leaf.NotAfter) {
-			return nil, fmt.Errorf("--sslcert %s: certificate expired on %s", certFile, leaf.NotAfter.Format(time.DateOnly))
+	switch {
+	case leaf == nil:
+		return nil
+	case now.After(leaf.NotAfter):
+		return fmt.Errorf("--sslcert %s: certificate expired on %s", file, leaf.NotAfter.Format(time.DateOnly))
+	case now.Before(leaf.NotBefore):
+		return fmt.Errorf("--sslcert %s: certificate not valid before %s", file, leaf.NotBefore.Format(time.DateOnly))
+	}
+	return nil
+}
+
+// certificate picks the certificate for a handshake: ACME's for its domains
+// and challenges, otherwise the first pair whose names match (SNI), or the
+// first pair. Changed files are re-read first; a broken one keeps its old
+// certificate and is logged once per change.
+func (s *Server) certificate(hello *ctls.ClientHelloInfo) (*ctls.Certificate, error) {
+	if s.acme != nil && (slices.Contains(hello.SupportedProtos, acme.ALPNProto) ||
+		slices.Contains(s.opts.ACME.Domains, strings.ToLower(strings.TrimSuffix(hello.ServerName, "."))) ||
+		len(s.opts.Pairs) == 0) {
+		return s.acme.GetCertificate(hello)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, p := range s.opts.Pairs {
+		if !s.changed(i) {
+			continue
 		}
-		if now.Before(leaf.NotBefore) {
-			return nil, fmt.Errorf("--sslcert %s: certificate not valid before %s", certFile, leaf.NotBefore.Format(time.DateOnly))
+		if err := s.load(i); err != nil {
+			s.opts.Log.Error("certificate not reloaded; the previous one stays in use", "err", err)
+		} else {
+			s.opts.Log.Info("certificate reloaded", "cert", p.Cert, "not_after", s.certs[i].Leaf.NotAfter)
 		}
 	}
-	return &ctls.Config{
-		Certificates: []ctls.Certificate{cert},
-		MinVersion:   ctls.VersionTLS12,
-		// WebSockets here run over HTTP/1.1; never offer h2.
-		NextProtos: []string{"http/1.1"},
-	}, nil
+	for _, c := range s.certs {
+		if hello.SupportsCertificate(c) == nil {
+			return c, nil
+		}
+	}
+	return s.certs[0], nil
+}
+
+// checkClientCN refuses a verified client certificate whose common name is
+// not one of ClientCNs (when any are given).
+func (s *Server) checkClientCN(cs ctls.ConnectionState) error {
+	if len(s.opts.ClientCNs) == 0 || len(cs.PeerCertificates) == 0 {
+		return nil
+	}
+	cn := cs.PeerCertificates[0].Subject.CommonName
+	if !slices.Contains(s.opts.ClientCNs, cn) {
+		s.opts.Log.Warn("client certificate refused: common name not allowed", "cn", cn)
+		return fmt.Errorf("client certificate CN %q is not allowed", cn)
+	}
+	return nil
+}
+
+// ClientIdentity describes a request's verified client certificate in the
+// variables Apache's mod_ssl sets; nil without one.
+func ClientIdentity(cs *ctls.ConnectionState) map[string]string {
+	if cs == nil || len(cs.PeerCertificates) == 0 || len(cs.VerifiedChains) == 0 {
+		return nil
+	}
+	c := cs.PeerCertificates[0]
+	return map[string]string{
+		"SSL_CLIENT_S_DN":               c.Subject.String(),
+		"SSL_CLIENT_S_DN_CN":            c.Subject.CommonName,
+		"SSL_CLIENT_I_DN":               c.Issuer.String(),
+		"SSL_CLIENT_SERIAL":             strings.ToUpper(c.SerialNumber.Text(16)),
+		"SSL_CLIENT_VERIFY":             "SUCCESS",
+		"SSL_CLIENT_FINGERPRINT_SHA256": fmt.Sprintf("%X", sha256.Sum256(c.Raw)),
+	}
 }
 
 // BackendConfig is the client side of --tcp-tls: the backend's certificate is

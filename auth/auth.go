@@ -1,0 +1,144 @@
+// Package auth decides who a request is before anything is served: HTTP
+// Basic (--basic-auth, --htpasswd), bearer tokens (--bearer-token-file) and
+// JWTs (--jwt-key). Files are re-read when they change; a bad line is named
+// by file and line and skipped.
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Identity is who a request proved to be.
+type Identity struct {
+	User string // REMOTE_USER
+	Type string // AUTH_TYPE: "Basic" or "Bearer"
+}
+
+// A Method checks one kind of credentials.
+type Method interface {
+	// Check returns the request's identity; errNoCredentials when the request
+	// carries none of this kind; another error when they are wrong.
+	Check(r *http.Request) (Identity, error)
+	// Challenge is the WWW-Authenticate value that asks for them.
+	Challenge() string
+	Name() string
+}
+
+var errNoCredentials = errors.New("no credentials")
+
+// Checker runs the configured methods; the first that accepts wins.
+type Checker struct {
+	Methods []Method
+	// FailDelay is waited before answering wrong credentials, to slow
+	// guessing. Missing credentials (a browser's first try) are not delayed.
+	FailDelay time.Duration
+	Log       *slog.Logger
+}
+
+// Authenticate returns the request with its identity in the context, or
+// answers 401 and returns nil.
+func (c *Checker) Authenticate(w http.ResponseWriter, r *http.Request) *http.Request {
+	var failures []string
+	for _, m := range c.Methods {
+		id, err := m.Check(r)
+		if err == nil {
+			return r.WithContext(context.WithValue(r.Context(), identityKey{}, id))
+		}
+		if err != errNoCredentials {
+			failures = append(failures, m.Name()+": "+err.Error())
+		}
+	}
+	for _, m := range c.Methods {
+		w.Header().Add("WWW-Authenticate", m.Challenge())
+	}
+	if len(failures) > 0 {
+		c.Log.Warn("authentication failed", "client", r.RemoteAddr, "path", r.URL.Path, "why", strings.Join(failures, "; "))
+		select {
+		case <-time.After(c.FailDelay):
+		case <-r.Context().Done():
+		}
+	} else {
+		c.Log.Debug("authentication required", "client", r.RemoteAddr, "path", r.URL.Path)
+	}
+	http.Error(w, "authentication required", http.StatusUnauthorized)
+	return nil
+}
+
+type identityKey struct{}
+
+// FromContext returns the identity Authenticate found, if any.
+func FromContext(ctx context.Context) (Identity, bool) {
+	id, ok := ctx.Value(identityKey{}).(Identity)
+	return id, ok
+}
+
+// equal compares secrets in constant time, whatever their lengths.
+func equal(a, b string) bool {
+	ha, hb := sha256.Sum256([]byte(a)), sha256.Sum256([]byte(b))
+	return subtle.ConstantTimeCompare(ha[:], hb[:]) == 1
+}
+
+// TokenSource says where a bearer token may come from besides the
+// Authorization header: a query parameter and a cookie, each off when empty.
+// Browsers cannot set headers on a WebSocket handshake.
+type TokenSource struct {
+	Query  string
+	Cookie string
+}
+
+// token finds the request's bearer token.
+func (s TokenSource) token(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, tok, _ := strings.Cut(h, " ")
+		if strings.EqualFold(scheme, "Bearer") {
+			return strings.TrimSpace(tok)
+		}
+		return ""
+	}
+	if s.Query != "" {
+		if tok := r.URL.Query().Get(s.Query); tok != "" {
+			return tok
+		}
+	}
+	if s.Cookie != "" {
+		if c, err := r.Cookie(s.Cookie); err == nil {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// Basic is one user and password from the command line (--basic-auth).
+type Basic struct{ User, Password string }
+
+// ParseBasic reads "user:password".
+func ParseBasic(s string) (*Basic, error) {
+	user, pass, ok := strings.Cut(s, ":")
+	if !ok || user == "" || pass == "" {
+		return nil, fmt.Errorf("want user:password")
+	}
+	return &Basic{user, pass}, nil
+}
+
+func (b *Basic) Name() string      { return "basic" }
+func (b *Basic) Challenge() string { return `Basic realm="wsbridge", charset="UTF-8"` }
+
+func (b *Basic) Check(r *http.Request) (Identity, error) {
+	user, pass, ok := r.BasicAuth()
+	if !ok {
+		return Identity{}, errNoCredentials
+	}
+	// Both compared, always, so the time says nothing about which was wrong.
+	if userOK, passOK := equal(user, b.User), equal(pass, b.Password); !userOK || !passOK {
+		return Identity{}, fmt.Errorf("wrong user or password for %q", user)
+	}
+	return Identity{User: user, Type: "Basic"}, nil
+}
