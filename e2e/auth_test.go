@@ -84,7 +84,10 @@ func TestBasicAuth(t *testing.T) {
 }
 
 func TestHtpasswd(t *testing.T) {
-	hash := func(p string) string { h, _ := bcrypt.GenerateFromPassword([]byte(p), bcrypt.MinCost); return string(h) }
+	hash := func(p string) string {
+		h, _ := bcrypt.GenerateFromPassword([]byte(p), bcrypt.MinCost)
+		return string(h)
+	}
 	file := filepath.Join(t.TempDir(), "htpasswd")
 	writeFile(t, file, "# users\nalice:"+hash("one")+"\nbroken line\nbob:$apr1$abc$def\ncarol:"+hash("three")+"\n")
 	inst := start(t, append([]string{"--htpasswd", file, "--auth-fail-delay", "0"}, whoami...)...)
@@ -116,7 +119,9 @@ func TestBearerTokenFile(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "tokens")
 	writeFile(t, file, "# tokens\ns3cr3t-anon\nalice s3cr3t-alice\ntoo many fields\n")
 	inst := start(t, append([]string{"--bearer-token-file", file, "--auth-cookie", "wsb", "--auth-fail-delay", "0"}, whoami...)...)
-	inst.waitLog(func(m map[string]any) bool { return m["msg"] == "--bearer-token-file: line skipped" && m["at"] == file+":4" })
+	inst.waitLog(func(m map[string]any) bool {
+		return m["msg"] == "--bearer-token-file: line skipped" && m["at"] == file+":4"
+	})
 	cookie := http.Header{"Cookie": {"wsb=s3cr3t-alice"}}
 	for _, tc := range []struct {
 		name, query string
