@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -86,7 +87,18 @@ func NewServer(opts Options) (*Server, error) {
 			Client:     &acme.Client{DirectoryURL: a.Directory},
 		}
 		s.Config.NextProtos = append(s.Config.NextProtos, acme.ALPNProto)
-		s.HTTPHandler = s.acme.HTTPHandler
+		s.HTTPHandler = func(h http.Handler) http.Handler {
+			challenges := s.acme.HTTPHandler(h)
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				// autocert checks the Host header against the domains as it
+				// is; a CA that validates on a port other than 80 names it.
+				if host, _, err := net.SplitHostPort(r.Host); err == nil && strings.HasPrefix(r.URL.Path, "/.well-known/acme-challenge/") {
+					r = r.Clone(r.Context())
+					r.Host = host
+				}
+				challenges.ServeHTTP(w, r)
+			})
+		}
 	}
 	if opts.ClientCA != "" {
 		pem, err := os.ReadFile(opts.ClientCA)
@@ -155,7 +167,11 @@ func (s *Server) certificate(hello *ctls.ClientHelloInfo) (*ctls.Certificate, er
 	if s.acme != nil && (slices.Contains(hello.SupportedProtos, acme.ALPNProto) ||
 		slices.Contains(s.opts.ACME.Domains, strings.ToLower(strings.TrimSuffix(hello.ServerName, "."))) ||
 		len(s.opts.Pairs) == 0) {
-		return s.acme.GetCertificate(hello)
+		cert, err := s.acme.GetCertificate(hello)
+		if err != nil {
+			s.opts.Log.Error("no ACME certificate", "name", hello.ServerName, "err", err)
+		}
+		return cert, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,0 +1,198 @@
+package e2e
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// pebbleTool finds a Pebble binary built from the Go module proxy (.ci/run
+// installs them with go install).
+func pebbleTool(t *testing.T, name string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	gobin, _ := exec.Command("go", "env", "GOBIN").Output()
+	dir := strings.TrimSpace(string(gobin))
+	if dir == "" {
+		gopath, _ := exec.Command("go", "env", "GOPATH").Output()
+		dir = filepath.Join(strings.TrimSpace(string(gopath)), "bin")
+	}
+	p := filepath.Join(dir, name)
+	requireTool(t, p, "go install github.com/letsencrypt/pebble/v2/cmd/"+name+"@v2.10.1")
+	return p
+}
+
+// freePort returns a loopback port free at the time of the call.
+func freePort(t *testing.T, network string) int {
+	t.Helper()
+	if network == "udp" {
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.LocalAddr().(*net.UDPAddr).Port
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// runTool runs a helper server until the test ends, or until stop.
+func runTool(t *testing.T, bin string, env []string, args ...string) (out *strings.Builder, stop func()) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	out = &strings.Builder{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop = func() { once.Do(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) }
+	t.Cleanup(stop)
+	return out, stop
+}
+
+// pebble is an ACME CA on loopback: Pebble with its DNS test server, which
+// answers 127.0.0.1 for every name. Challenges go to httpPort (HTTP-01) and
+// tlsPort (TLS-ALPN-01).
+type pebble struct {
+	directory string
+	caFile    string // trusts the ACME server's own HTTPS certificate
+	roots     *x509.CertPool
+}
+
+func startPebble(t *testing.T, httpPort, tlsPort int) *pebble {
+	t.Helper()
+	pebbleBin, challBin := pebbleTool(t, "pebble"), pebbleTool(t, "pebble-challtestsrv")
+	ca := newCA(t, "pebble HTTPS CA")
+	cert, key := ca.issue(t, "pebble", false, "localhost")
+	var failure string
+	// Ports picked free may be taken before the servers bind them: retry.
+	for range 3 {
+		dns := fmt.Sprintf("127.0.0.1:%d", freePort(t, "udp"))
+		chall, stopChall := runTool(t, challBin, nil, "-dnsserver", dns, "-defaultIPv6", "", "-http01", "", "-https01", "",
+			"-tlsalpn01", "", "-doh", "", "-management", fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp")))
+		api, mgmt := freePort(t, "tcp"), freePort(t, "tcp")
+		cfg, _ := json.Marshal(map[string]any{"pebble": map[string]any{
+			"listenAddress":           fmt.Sprintf("127.0.0.1:%d", api),
+			"managementListenAddress": fmt.Sprintf("127.0.0.1:%d", mgmt),
+			"certificate":             cert,
+			"privateKey":              key,
+			"httpPort":                httpPort,
+			"tlsPort":                 tlsPort,
+		}})
+		cfgFile := filepath.Join(t.TempDir(), "pebble.json")
+		os.WriteFile(cfgFile, cfg, 0o644)
+		out, stop := runTool(t, pebbleBin, []string{"PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0"}, "-config", cfgFile, "-dnsserver", dns)
+		p := &pebble{directory: fmt.Sprintf("https://127.0.0.1:%d/dir", api), caFile: ca.File}
+		if p.roots = pebbleRoots(ca.Pool, mgmt); p.roots != nil {
+			return p
+		}
+		stop()
+		stopChall()
+		failure = out.String() + chall.String()
+	}
+	t.Fatalf("pebble did not come up:\n%s", failure)
+	return nil
+}
+
+// pebbleRoots fetches the root Pebble signs with from its management port,
+// waiting for it to come up; nil if it does not.
+func pebbleRoots(trust *x509.CertPool, mgmt int) *x509.CertPool {
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: trust}}, Timeout: 5 * time.Second}
+	for range 50 {
+		resp, err := client.Get(fmt.Sprintf("https://127.0.0.1:%d/roots/0", mgmt))
+		if err == nil {
+			pemRoot, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			roots := x509.NewCertPool()
+			if resp.StatusCode == 200 && roots.AppendCertsFromPEM(pemRoot) {
+				return roots
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return nil
+}
+
+// startACME starts Pebble and wsbridge, with ports picked again if one was
+// taken meanwhile; args gets the HTTP-01 and TLS-ALPN-01 ports.
+func startACME(t *testing.T, args func(httpPort, tlsPort int) []string) (*instance, *pebble) {
+	t.Helper()
+	for range 3 {
+		httpPort, tlsPort := freePort(t, "tcp"), freePort(t, "tcp")
+		ca := startPebble(t, httpPort, tlsPort)
+		inst, err := tryStart(t, []string{"SSL_CERT_FILE=" + ca.caFile}, append(args(httpPort, tlsPort),
+			"--acme-domain", "wsbridge.test", "--acme-directory", ca.directory, "/bin/cat")...)
+		if err == nil {
+			return inst, ca
+		}
+		if !strings.Contains(inst.output(), "address already in use") {
+			t.Fatalf("%v\n%s", err, inst.output())
+		}
+	}
+	t.Fatal("no free ports for wsbridge and Pebble after 3 tries")
+	return nil, nil
+}
+
+// acmeSession connects to wsbridge by name; the first handshake makes it
+// fetch the certificate. The chain must lead to Pebble's root.
+func acmeSession(t *testing.T, inst *instance, name string, roots *x509.CertPool) {
+	t.Helper()
+	d := websocket.Dialer{
+		TLSClientConfig:  &tls.Config{ServerName: name, RootCAs: roots},
+		HandshakeTimeout: 60 * time.Second,
+	}
+	c, _, err := d.Dial(inst.URL+"/", nil)
+	if err != nil {
+		t.Fatalf("wss to %s: %v\nwsbridge log:\n%s", name, err, inst.output())
+	}
+	defer c.Close()
+	if issuer := c.NetConn().(*tls.Conn).ConnectionState().PeerCertificates[0].Issuer.CommonName; !strings.Contains(issuer, "Pebble") {
+		t.Errorf("certificate issued by %q", issuer)
+	}
+	c.WriteMessage(websocket.TextMessage, []byte("via acme"))
+	expectMessage(t, c, websocket.TextMessage, "via acme")
+}
+
+// TestACMETLSALPN: a certificate from Pebble by the TLS-ALPN-01 challenge,
+// answered on wsbridge's own TLS port.
+func TestACMETLSALPN(t *testing.T) {
+	cache := t.TempDir()
+	inst, ca := startACME(t, func(_, tlsPort int) []string { // nothing listens for HTTP-01
+		return []string{"--port", fmt.Sprint(tlsPort), "--acme-cache", cache, "--acme-email", "ops@wsbridge.test"}
+	})
+	acmeSession(t, inst, "wsbridge.test", ca.roots)
+	if entries, _ := os.ReadDir(cache); len(entries) == 0 {
+		t.Error("nothing was kept in --acme-cache")
+	}
+}
+
+// TestACMEHTTP01: with the TLS-ALPN-01 port unreachable, the HTTP-01
+// challenge is answered on --redirport.
+func TestACMEHTTP01(t *testing.T) {
+	inst, ca := startACME(t, func(httpPort, _ int) []string { // nothing listens for TLS-ALPN-01
+		return []string{"--redirport", fmt.Sprint(httpPort), "--acme-cache", t.TempDir()}
+	})
+	acmeSession(t, inst, "wsbridge.test", ca.roots)
+}
