@@ -648,6 +648,15 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"--tcp", "127.0.0.1:1", "--dial-timeout", "soon"}, 2, "--dial-timeout"},
 		{[]string{"--idle-timeout", "-5", "cat"}, 2, "--idle-timeout"},
 		{[]string{"--trusted-proxy", "10.0.0.0/33", "cat"}, 2, "--trusted-proxy"},
+		{[]string{"--sslcert", "a.pem", "--sslkey", "a.key", "cat"}, 2, "--sslcert needs --ssl"},
+		{[]string{"--ssl", "--sslcert", "a.pem", "--sslcert", "b.pem", "--sslkey", "a.key", "cat"}, 2, "pairs"},
+		{[]string{"--ssl", "--sslcert", "a.pem", "--sslkey", "a.key", "--client-cn", "bob", "cat"}, 2, "--client-cn needs --sslca"},
+		{[]string{"--basic-auth", "nocolon", "cat"}, 2, "--basic-auth"},
+		{[]string{"--htpasswd", filepath.Join(dir, "nope"), "cat"}, 2, "--htpasswd"},
+		{[]string{"--bearer-token-file", filepath.Join(dir, "nope"), "cat"}, 2, "--bearer-token-file"},
+		{[]string{"--jwt-key", filepath.Join(dir, "cert.pem"), "cat"}, 2, "--jwt-key"},
+		{[]string{"--jwt-audience", "x", "cat"}, 2, "--jwt-audience needs --jwt-key"},
+		{[]string{"--basic-auth", "a:b", "--auth-fail-delay", "forever", "cat"}, 2, "--auth-fail-delay"},
 	} {
 		inst := launch(t, tc.args...)
 		select {

@@ -439,6 +439,19 @@ func TestProxyProtocol(t *testing.T) {
 	}
 }
 
+// TestProxyProtocolWithAuth: authentication changes nothing in what the
+// backend learns of the client.
+func TestProxyProtocolWithAuth(t *testing.T) {
+	l := backend(t, "tcp", "127.0.0.1:0", func(c net.Conn) {
+		if h, err := proxyproto.Read(bufio.NewReader(c)); err == nil {
+			fmt.Fprint(c, h.SourceAddr)
+		}
+	})
+	inst := start(t, "--tcp", l.Addr().String(), "--proxy-protocol", "v2", "--basic-auth", "alice:secret")
+	c := inst.dial("/", basic("alice", "secret"))
+	expectMessage(t, c, websocket.BinaryMessage, c.LocalAddr().String())
+}
+
 // TestTrustedProxy: X-Forwarded-For counts only from a trusted proxy, for
 // the program's REMOTE_ADDR and the access log.
 func TestTrustedProxy(t *testing.T) {

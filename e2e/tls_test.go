@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -180,7 +181,7 @@ func TestClientCertificates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.texts) != 2 || !strings.HasPrefix(r.texts[0], "SUCCESS alice ") || r.texts[1] != "CN=alice,O=wsbridge tests" {
+	if len(r.texts) != 2 || !regexp.MustCompile(`^SUCCESS alice [0-9A-F]+$`).MatchString(r.texts[0]) || r.texts[1] != "CN=alice,O=wsbridge tests" {
 		t.Fatalf("the program saw %q", r.texts)
 	}
 	inst.waitLog(func(m map[string]any) bool { return m["msg"] == "session" && m["user"] == "cn=alice" })
