@@ -164,14 +164,17 @@ func checkValidity(leaf *x509.Certificate, file string) error {
 // first pair. Changed files are re-read first; a broken one keeps its old
 // certificate and is logged once per change.
 func (s *Server) certificate(hello *ctls.ClientHelloInfo) (*ctls.Certificate, error) {
-	if s.acme != nil && (slices.Contains(hello.SupportedProtos, acme.ALPNProto) ||
-		slices.Contains(s.opts.ACME.Domains, strings.ToLower(strings.TrimSuffix(hello.ServerName, "."))) ||
-		len(s.opts.Pairs) == 0) {
-		cert, err := s.acme.GetCertificate(hello)
-		if err != nil {
-			s.opts.Log.Error("no ACME certificate", "name", hello.ServerName, "err", err)
+	if s.acme != nil {
+		ours := slices.Contains(s.opts.ACME.Domains, strings.ToLower(strings.TrimSuffix(hello.ServerName, ".")))
+		if ours || slices.Contains(hello.SupportedProtos, acme.ALPNProto) || len(s.opts.Pairs) == 0 {
+			cert, err := s.acme.GetCertificate(hello)
+			if err != nil && ours {
+				s.opts.Log.Error("no ACME certificate", "name", hello.ServerName, "err", err)
+			} else if err != nil { // scanners, and names that are not ours
+				s.opts.Log.Debug("TLS handshake for a name without a certificate", "name", hello.ServerName, "err", err)
+			}
+			return cert, err
 		}
-		return cert, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
