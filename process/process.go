@@ -1,6 +1,7 @@
-// Package process starts a program with pipes in its own process group, takes
-// the whole group down with a signal ladder, and reports how the program ended.
-// It knows nothing of WebSockets.
+// Package process starts a program with pipes in its own process group, or on
+// a pseudo-terminal in its own session, takes the whole group (or session) down
+// with a signal ladder, and reports how the program ended. It knows nothing of
+// WebSockets.
 package process
 
 import (
@@ -32,15 +33,21 @@ type Spec struct {
 
 	// Grace is added to every wait of the signal ladder (websocketd's --closems).
 	Grace time.Duration
+
+	// TTY, if set, starts the program on a new pseudo-terminal of this size,
+	// as the leader of a new session: its stdin, stdout and stderr are the
+	// terminal, and Stderr and StderrLine are unused.
+	TTY *Size
 }
 
 // MaxStderrLine bounds what one stderr line may cost in a log.
 const MaxStderrLine = 4096
 
 // Steps of the signal ladder, as websocketd has them: each signal waits for
-// its step's time plus Grace after the step before. Stop closes stdin, sends
-// SIGINT after Grace+100ms, SIGTERM Grace+250ms later and SIGKILL Grace+500ms
-// after that, always to the whole process group.
+// its step's time plus Grace after the step before. Stop closes stdin (on a
+// terminal: sends SIGHUP, as a hangup does), sends SIGINT after Grace+100ms,
+// SIGTERM Grace+250ms later and SIGKILL Grace+500ms after that, always to the
+// whole process group.
 var ladder = []struct {
 	sig  syscall.Signal
 	wait time.Duration
@@ -56,8 +63,9 @@ var ladder = []struct {
 type Process struct {
 	cmd    *exec.Cmd
 	stdin  *os.File
-	stdout *os.File
-	stderr *os.File // our read end, nil when Spec.Stderr was given
+	stdout *os.File // on a terminal, the same file as stdin: its master side
+	stderr *os.File // our read end, nil when Spec.Stderr was given or on a terminal
+	tty    bool
 	grace  time.Duration
 
 	done       chan struct{} // closed once the child is reaped
@@ -72,6 +80,9 @@ type Process struct {
 // Start starts the program in a new process group. On Linux the child is
 // killed if wsbridge dies.
 func Start(spec Spec) (*Process, error) {
+	if spec.TTY != nil {
+		return startTTY(spec)
+	}
 	inR, inW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -115,16 +126,7 @@ func Start(spec Spec) (*Process, error) {
 		return nil, err
 	}
 
-	p := &Process{
-		cmd:        cmd,
-		stdin:      inW,
-		stdout:     outR,
-		stderr:     errR,
-		grace:      spec.Grace,
-		done:       make(chan struct{}),
-		stdoutEOF:  make(chan struct{}),
-		stderrDone: make(chan struct{}),
-	}
+	p := newProcess(cmd, inW, outR, errR, spec)
 	if errR != nil {
 		go p.readStderr(spec.StderrLine)
 	} else {
@@ -132,6 +134,20 @@ func Start(spec Spec) (*Process, error) {
 	}
 	go p.reap()
 	return p, nil
+}
+
+func newProcess(cmd *exec.Cmd, stdin, stdout, stderr *os.File, spec Spec) *Process {
+	return &Process{
+		cmd:        cmd,
+		stdin:      stdin,
+		stdout:     stdout,
+		stderr:     stderr,
+		tty:        spec.TTY != nil,
+		grace:      spec.Grace,
+		done:       make(chan struct{}),
+		stdoutEOF:  make(chan struct{}),
+		stderrDone: make(chan struct{}),
+	}
 }
 
 // reap waits for the child. If a grandchild still holds standard output open
@@ -149,7 +165,7 @@ func (p *Process) reap() {
 	select {
 	case <-p.stdoutEOF:
 	case <-t.C:
-		p.killGroup(syscall.SIGKILL)
+		p.killAll()
 		// A grandchild that left the group (setsid) may still hold the pipe.
 		_ = p.stdout.SetReadDeadline(time.Now().Add(ladder[0].wait))
 	}
@@ -159,11 +175,13 @@ func (p *Process) reap() {
 }
 
 // Read reads the program's standard output. It returns io.EOF once every
-// holder of the pipe has closed it or the straggler timeout in reap expired.
+// holder of the pipe (or terminal) has closed it or the straggler timeout in
+// reap expired.
 func (p *Process) Read(b []byte) (int, error) {
 	n, err := p.stdout.Read(b)
 	if err != nil {
-		if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, os.ErrClosed) {
+		// A terminal's master reads EIO once no process holds the terminal.
+		if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, os.ErrClosed) || errors.Is(err, syscall.EIO) {
 			err = io.EOF
 		}
 		if err == io.EOF {
@@ -177,8 +195,14 @@ func (p *Process) Read(b []byte) (int, error) {
 // does not read, which is the backpressure the bridge relies on.
 func (p *Process) Write(b []byte) (int, error) { return p.stdin.Write(b) }
 
-// CloseWrite closes standard input: the program reads EOF.
-func (p *Process) CloseWrite() error { return p.stdin.Close() }
+// CloseWrite closes standard input: the program reads EOF. A terminal has no
+// end of input short of a hangup, which Stop sends; here it does nothing.
+func (p *Process) CloseWrite() error {
+	if p.tty {
+		return nil
+	}
+	return p.stdin.Close()
+}
 
 // Pid is the child's process ID, which is also its process group ID.
 func (p *Process) Pid() int { return p.cmd.Process.Pid }
@@ -197,7 +221,11 @@ func (p *Process) Wait() Status {
 // use Wait to learn when the child is gone.
 func (p *Process) Stop() {
 	p.stopOnce.Do(func() {
-		_ = p.CloseWrite()
+		if p.tty {
+			p.killGroup(syscall.SIGHUP)
+		} else {
+			_ = p.CloseWrite()
+		}
 		go p.climbLadder()
 	})
 }
@@ -216,13 +244,13 @@ func (p *Process) climbLadder() {
 }
 
 // Close ends the program if it still runs (the ladder, as Stop), waits for it,
-// kills whatever is left of its process group and releases every descriptor.
-// It is safe to call more than once.
+// kills whatever is left of its process group (on a terminal: of its session)
+// and releases every descriptor. It is safe to call more than once.
 func (p *Process) Close() error {
 	p.Stop()
 	<-p.done
 	p.closeOnce.Do(func() {
-		p.killGroup(syscall.SIGKILL)
+		p.killAll()
 		closeAll(p.stdin, p.stdout)
 		p.eofOnce.Do(func() { close(p.stdoutEOF) })
 	})
@@ -234,6 +262,15 @@ func (p *Process) Close() error {
 // its leader while any member is alive; ESRCH just means nothing is left.
 func (p *Process) killGroup(sig syscall.Signal) {
 	_ = syscall.Kill(-p.cmd.Process.Pid, sig)
+}
+
+// killAll kills what is left of the program: its process group or, on a
+// terminal, its whole session, where a shell's jobs have groups of their own.
+func (p *Process) killAll() {
+	p.killGroup(syscall.SIGKILL)
+	if p.tty {
+		killSession(p.cmd.Process.Pid)
+	}
 }
 
 // readStderr hands stderr to fn a line at a time, bounded, until every holder

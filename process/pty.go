@@ -1,0 +1,158 @@
+package process
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+)
+
+// Size is a terminal's size in character cells.
+type Size struct {
+	Cols, Rows int
+}
+
+// MaxSize bounds either side of a terminal, as the kernel's winsize does.
+const MaxSize = 0xffff
+
+func (s Size) winsize() (*unix.Winsize, error) {
+	if s.Cols < 1 || s.Rows < 1 || s.Cols > MaxSize || s.Rows > MaxSize {
+		return nil, fmt.Errorf("terminal size %dx%d out of range (1 to %d)", s.Cols, s.Rows, MaxSize)
+	}
+	return &unix.Winsize{Col: uint16(s.Cols), Row: uint16(s.Rows)}, nil
+}
+
+// startTTY starts the program on a new pseudo-terminal, as the leader of a
+// new session with the terminal as its controlling terminal.
+func startTTY(spec Spec) (*Process, error) {
+	ws, err := spec.TTY.winsize()
+	if err != nil {
+		return nil, err
+	}
+	master, tty, err := openPTY()
+	if err != nil {
+		return nil, err
+	}
+	if err := setSize(master, ws); err != nil {
+		closeAll(master, tty)
+		return nil, err
+	}
+	cmd := &exec.Cmd{
+		Path:   spec.Path,
+		Args:   append([]string{spec.Path}, spec.Args...),
+		Env:    spec.Env,
+		Dir:    spec.Dir,
+		Stdin:  tty,
+		Stdout: tty,
+		Stderr: tty,
+		SysProcAttr: &syscall.SysProcAttr{
+			Setsid:    true,
+			Setctty:   true, // Ctty 0: the child's stdin
+			Pdeathsig: syscall.SIGKILL,
+		},
+	}
+	if cmd.Env == nil {
+		cmd.Env = []string{}
+	}
+	err = cmd.Start()
+	closeAll(tty) // the child has its own; the master reads EIO once they are all closed
+	if err != nil {
+		closeAll(master)
+		return nil, err
+	}
+	p := newProcess(cmd, master, master, nil, spec)
+	close(p.stderrDone)
+	go p.reap()
+	return p, nil
+}
+
+// openPTY opens a pseudo-terminal pair. creack/pty leaves the master in
+// blocking mode (it calls Fd), where reads hold an OS thread each and
+// deadlines do not work; a non-blocking duplicate goes through Go's poller.
+func openPTY() (master, tty *os.File, err error) {
+	m, tty, err := pty.Open()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer m.Close()
+	fd, err := unix.FcntlInt(m.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err == nil {
+		err = unix.SetNonblock(fd, true)
+	}
+	if err != nil {
+		tty.Close()
+		return nil, nil, err
+	}
+	return os.NewFile(uintptr(fd), m.Name()), tty, nil
+}
+
+// setSize sets a terminal's size through its master; the kernel tells the
+// foreground process group with SIGWINCH.
+func setSize(master *os.File, ws *unix.Winsize) error {
+	rc, err := master.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ioErr error
+	if err := rc.Control(func(fd uintptr) { ioErr = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, ws) }); err != nil {
+		return err
+	}
+	return ioErr
+}
+
+// Resize sets the size of the program's terminal. Without a terminal it is
+// an error.
+func (p *Process) Resize(s Size) error {
+	if !p.tty {
+		return fmt.Errorf("not a terminal")
+	}
+	ws, err := s.winsize()
+	if err != nil {
+		return err
+	}
+	return setSize(p.stdout, ws)
+}
+
+// killSession kills every process of the session sid. A terminal's shell
+// puts each job in a process group of its own, out of reach of the group
+// kill; a job that ignores the hangup still belongs to the session.
+// A process forking meanwhile is caught by the next pass.
+func killSession(sid int) {
+	for range 3 {
+		members := sessionMembers(sid)
+		if len(members) == 0 {
+			return
+		}
+		for _, pid := range members {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// sessionMembers lists the live processes of session sid, from /proc.
+func sessionMembers(sid int) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	want := strconv.Itoa(sid)
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// After the command name "(...)": state ppid pgrp session ...
+		f := bytes.Fields(stat[bytes.LastIndexByte(stat, ')')+1:])
+		if len(f) > 3 && string(f[0]) != "Z" && string(f[3]) == want {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}

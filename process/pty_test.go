@@ -1,0 +1,135 @@
+package process
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func terminal(t *testing.T, script string, size Size) *Process {
+	t.Helper()
+	p, err := Start(Spec{Path: "/bin/sh", Args: []string{"-c", script}, Env: []string{"PATH=/usr/bin:/bin"}, TTY: &size})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// readUntil reads from p until out contains want, or fails after 10s.
+func readUntil(t *testing.T, p *Process, out *bytes.Buffer, want string) {
+	t.Helper()
+	got := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 4096)
+		for !strings.Contains(out.String(), want) {
+			n, err := p.Read(buf)
+			out.Write(buf[:n])
+			if err != nil {
+				got <- err
+				return
+			}
+		}
+		got <- nil
+	}()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatalf("output ended (%v) before %q: %q", err, want, out)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no %q within 10s: %q", want, out)
+	}
+}
+
+func TestTTYStartsAtItsSizeAndResizes(t *testing.T) {
+	p := terminal(t, "stty size; read x; stty size; tty", Size{Cols: 132, Rows: 43})
+	var out bytes.Buffer
+	readUntil(t, p, &out, "43 132\r\n")
+	if err := p.Resize(Size{Cols: 100, Rows: 30}); err != nil {
+		t.Fatal(err)
+	}
+	p.Write([]byte("\n"))
+	readUntil(t, p, &out, "30 100\r\n")
+	readUntil(t, p, &out, "/dev/pts/")
+	if err := p.Resize(Size{Cols: 0, Rows: 30}); err == nil {
+		t.Error("a 0-column terminal was accepted")
+	}
+}
+
+// TestTTYOutputDrainedAtExit: everything the program wrote reaches the
+// reader, then EOF, however fast it exits.
+func TestTTYOutputDrainedAtExit(t *testing.T) {
+	for i := range 50 {
+		p := terminal(t, "echo hi; head -c 100000 /dev/zero | tr '\\0' x; exit 3", Size{Cols: 80, Rows: 24})
+		out, err := io.ReadAll(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := p.Wait(); s.Code != 3 {
+			t.Fatalf("run %d: status %v", i, s)
+		}
+		if !bytes.HasPrefix(out, []byte("hi\r\n")) || bytes.Count(out, []byte("x")) != 100000 {
+			t.Fatalf("run %d: %d bytes, %d x's, start %q", i, len(out), bytes.Count(out, []byte("x")), out[:min(len(out), 10)])
+		}
+		p.Close()
+	}
+}
+
+// TestTTYStopHangsUp: Stop is a hangup; a shell that ignores it is taken down
+// by the ladder, and a job in a process group of its own (job control) that
+// ignores it too is killed with the session at Close.
+func TestTTYStopHangsUp(t *testing.T) {
+	p := terminal(t, "read x", Size{Cols: 80, Rows: 24})
+	p.Stop()
+	if s := p.Wait(); s.Signal != syscall.SIGHUP {
+		t.Fatalf("status %v, want signal 1", s)
+	}
+
+	p = terminal(t, "set -m; trap '' HUP INT; (trap '' HUP; exec sleep 1000) & echo started; wait", Size{Cols: 80, Rows: 24})
+	var out bytes.Buffer
+	readUntil(t, p, &out, "started")
+	for i := 0; len(sessionMembers(p.Pid())) < 2; i++ {
+		if i == 500 {
+			t.Fatalf("want the shell and its job in the session, found %v", sessionMembers(p.Pid()))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if g := groupMembers(p.Pid()); len(g) != 1 {
+		t.Fatalf("the job should have a process group of its own; the shell's group has %v", g)
+	}
+	p.Stop()
+	if s := p.Wait(); s.Signal != syscall.SIGTERM {
+		t.Fatalf("status %v, want signal 15", s)
+	}
+	p.Close()
+	if m := sessionMembers(p.Pid()); len(m) != 0 {
+		t.Fatalf("left in the session after Close: %v", m)
+	}
+}
+
+// TestTTYBackgroundJobDoesNotHoldOutput: a job that keeps the terminal open
+// after the shell exits ends the output after the straggler time.
+func TestTTYBackgroundJobDoesNotHoldOutput(t *testing.T) {
+	p := terminal(t, "set -m; (trap '' HUP; exec sleep 1000) & echo bye", Size{Cols: 80, Rows: 24})
+	done := make(chan []byte)
+	go func() {
+		out, _ := io.ReadAll(p)
+		done <- out
+	}()
+	select {
+	case out := <-done:
+		if !strings.Contains(string(out), "bye") {
+			t.Fatalf("output %q", out)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("output never ended while a job held the terminal")
+	}
+	p.Close()
+	if m := sessionMembers(p.Pid()); len(m) != 0 {
+		t.Fatalf("left in the session after Close: %v", m)
+	}
+}
