@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
@@ -29,6 +30,7 @@ import (
 	"github.com/wsbridge/wsbridge/auth"
 	"github.com/wsbridge/wsbridge/bridge"
 	wstls "github.com/wsbridge/wsbridge/tls"
+	"github.com/wsbridge/wsbridge/web"
 )
 
 //go:embed LICENSE
@@ -128,6 +130,15 @@ func flags() []cli.Flag {
 		&cli.BoolFlag{Name: "reverselookup", Usage: "resolve REMOTE_HOST by reverse DNS", EnvVars: env("reverselookup")},
 		&cli.IntFlag{Name: "closems", Usage: "`MS` added to each wait of the signal ladder after a client leaves: stdin EOF, then SIGINT after 100+MS ms, SIGTERM 250+MS ms later, SIGKILL 500+MS ms later; a TCP backend gets 1000+MS ms to finish its reply", EnvVars: env("closems")},
 
+		// Or a terminal in the browser.
+		&cli.BoolFlag{Name: "pty", Usage: "run COMMAND on a pseudo-terminal per WebSocket and serve a terminal page (xterm.js) at the URL; see the terminal protocol in docs/", EnvVars: env("pty")},
+		&cli.StringFlag{Name: "title", Usage: "with --pty, the page's `TITLE` (default: what the program sets)", EnvVars: env("title")},
+		&cli.StringSliceFlag{Name: "term-option", Usage: "with --pty, an xterm.js option `NAME=VALUE`, repeatable: fontSize=16, fontFamily=..., cursorStyle=bar, scrollback=10000, theme={\"background\":\"#202020\"}", EnvVars: env("term-option")},
+		&cli.StringFlag{Name: "index", Usage: "with --pty, serve this HTML `FILE` as the page instead of the built-in one (it loads terminal.js and terminal.css)", EnvVars: env("index")},
+		&cli.BoolFlag{Name: "readonly", Usage: "with --pty, ignore what clients type (sizes still apply)", EnvVars: env("readonly")},
+		&cli.StringFlag{Name: "record", Usage: "with --pty, record every session into `DIR` as an asciicast v2 file (asciinema play FILE)", EnvVars: env("record")},
+		&cli.BoolFlag{Name: "url-args", Usage: "append the request's ?arg= values to COMMAND's arguments (off: clients choose nothing)", EnvVars: env("url-args")},
+
 		// Or a TCP or unix-socket backend.
 		&cli.StringFlag{Name: "tcp", Usage: "connect each WebSocket to `HOST:PORT` instead of starting a program", EnvVars: env("tcp")},
 		&cli.StringFlag{Name: "unix", Usage: "connect each WebSocket to the unix socket at `PATH`", EnvVars: env("unix")},
@@ -140,7 +151,9 @@ func flags() []cli.Flag {
 		&cli.StringFlag{Name: "proxy-protocol", Usage: "send the backend a PROXY protocol header, `VERSION` v1 or v2, so it learns the client's address", EnvVars: env("proxy-protocol")},
 
 		// Limits and liveness.
-		&cli.IntFlag{Name: "maxforks", Usage: "at most `N` sessions (and CGI runs) at once; more get 429 (0: no limit)", EnvVars: env("maxforks")},
+		&cli.IntFlag{Name: "maxforks", Aliases: []string{"max-clients"}, Usage: "at most `N` sessions (and CGI runs) at once; more get 429 (0: no limit)", EnvVars: env("maxforks")},
+		&cli.BoolFlag{Name: "once", Usage: "serve one session, then exit; later clients get 503", EnvVars: env("once")},
+		&cli.BoolFlag{Name: "exit-no-conn", Usage: "exit when the last session ends", EnvVars: env("exit-no-conn")},
 		&cli.IntFlag{Name: "maxframesize", Value: 1 << 20, Usage: "largest message in `BYTES`: longer output lines go out in pieces, longer incoming messages close with 1009", EnvVars: env("maxframesize")},
 		&cli.IntFlag{Name: "pingms", Usage: "ping clients every `MS` and drop one that stays silent for two intervals (0: no pings)", EnvVars: env("pingms")},
 		&cli.StringFlag{Name: "idle-timeout", Usage: "close a session after `DURATION` without data either way, with 1001 (\"90s\", \"5m\"; a bare number is seconds; default: never)", EnvVars: env("idle-timeout")},
@@ -163,6 +176,7 @@ func flags() []cli.Flag {
 		&cli.StringFlag{Name: "staticdir", Usage: "serve static files from `DIR` to plain HTTP requests", EnvVars: env("staticdir")},
 		&cli.StringFlag{Name: "cgidir", Usage: "run CGI scripts from `DIR` for plain HTTP requests", EnvVars: env("cgidir")},
 		&cli.BoolFlag{Name: "devconsole", Usage: "serve a page to try the endpoint from a browser (not with --staticdir or --cgidir)", EnvVars: env("devconsole")},
+		&cli.StringFlag{Name: "base-path", Usage: "serve under `PATH` (such as /term/) where a reverse proxy passes the prefix on; other paths are 404", EnvVars: env("base-path")},
 		&cli.StringSliceFlag{Name: "header", Usage: "add `\"NAME: VALUE\"` to every response, repeatable", EnvVars: env("header")},
 		&cli.StringSliceFlag{Name: "header-ws", Usage: "add `\"NAME: VALUE\"` to WebSocket upgrade responses, repeatable", EnvVars: env("header-ws")},
 		&cli.StringSliceFlag{Name: "header-http", Usage: "add `\"NAME: VALUE\"` to plain HTTP responses, repeatable", EnvVars: env("header-http")},
@@ -261,8 +275,22 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 			}
 		}
 	}
-	if c.Bool("devconsole") && (c.String("staticdir") != "" || c.String("cgidir") != "") {
-		return nil, usageError("--devconsole cannot be used with --staticdir or --cgidir")
+	if c.Bool("devconsole") && (c.String("staticdir") != "" || c.String("cgidir") != "" || c.Bool("pty")) {
+		return nil, usageError("--devconsole cannot be used with --staticdir, --cgidir or --pty")
+	}
+	basePath, err := parseBasePath(c.String("base-path"))
+	if err != nil {
+		return nil, err
+	}
+	terminal, err := buildTerminal(c)
+	if err != nil {
+		return nil, err
+	}
+	if terminal != nil {
+		if c.IsSet("framing") || c.Bool("binary") {
+			return nil, usageError("--pty has its own framing (binary terminal bytes, JSON control messages): drop --framing and --binary")
+		}
+		framing = bridge.Terminal
 	}
 	if c.String("unixsocket") != "" && (len(c.StringSlice("address")) > 0 || c.IsSet("redirport")) {
 		return nil, usageError("--unixsocket cannot be used with --address or --redirport")
@@ -304,6 +332,8 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 		TrustedProxies: trusted,
 		Log:            log,
 		ShutdownGrace:  3*grace + 5*time.Second, // the ladder's length, and then some
+		Once:           c.Bool("once"),
+		ExitNoConn:     c.Bool("exit-no-conn"),
 		Route: &bridge.Route{
 			Backend:      backend,
 			Framing:      framing,
@@ -320,6 +350,8 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 			CGIDir:       c.String("cgidir"),
 			CGIEnv:       passNames,
 			DevConsole:   c.Bool("devconsole"),
+			Terminal:     terminal,
+			BasePath:     basePath,
 		},
 	}
 	if srv.Route.Auth, err = buildAuth(c, log); err != nil {
@@ -424,9 +456,64 @@ func buildAuth(c *cli.Context, log *slog.Logger) (*auth.Checker, error) {
 
 // Flags that only mean something for one kind of backend.
 var (
-	execOnly = []string{"passstderr", "reverselookup"}
+	execOnly = []string{"passstderr", "reverselookup", "url-args", "pty"}
 	dialOnly = []string{"host-token", "dial-timeout", "tcp-tls", "tcp-ca", "tcp-servername", "proxy-protocol"}
+	ptyOnly  = []string{"title", "term-option", "index", "readonly", "record"}
 )
+
+// buildTerminal reads the browser terminal's flags; nil without --pty.
+func buildTerminal(c *cli.Context) (*web.Terminal, error) {
+	if !c.Bool("pty") {
+		for _, name := range ptyOnly {
+			if c.IsSet(name) {
+				return nil, usageError("--%s needs --pty", name)
+			}
+		}
+		return nil, nil
+	}
+	if c.Bool("passstderr") {
+		return nil, usageError("--passstderr means nothing with --pty: stderr is the terminal")
+	}
+	t := &web.Terminal{Title: c.String("title"), ReadOnly: c.Bool("readonly"), Options: map[string]any{}}
+	for _, v := range c.StringSlice("term-option") {
+		name, value, err := web.ParseTermOption(v)
+		if err != nil {
+			return nil, usageError("--term-option: %v", err)
+		}
+		t.Options[name] = value
+	}
+	if f := c.String("index"); f != "" {
+		page, err := os.ReadFile(f)
+		if err != nil {
+			return nil, usageError("--index: %v", err)
+		}
+		t.Index = page
+	}
+	if d := c.String("record"); d != "" {
+		probe, err := os.CreateTemp(d, ".wsbridge-probe-*")
+		if err != nil {
+			return nil, usageError("--record: %s is not a folder wsbridge can write: %v", d, err)
+		}
+		probe.Close()
+		os.Remove(probe.Name())
+	}
+	return t, nil
+}
+
+// parseBasePath reads --base-path into "/" or "/a/b/".
+func parseBasePath(v string) (string, error) {
+	if v == "" {
+		return "/", nil
+	}
+	if !strings.HasPrefix(v, "/") || strings.ContainsAny(v, "?#") {
+		return "", usageError("--base-path: %q must be a path such as /term/", v)
+	}
+	p := path.Clean(v)
+	if p != "/" {
+		p += "/"
+	}
+	return p, nil
+}
 
 // buildBackend picks the one backend the flags and arguments name.
 func buildBackend(c *cli.Context, log *slog.Logger, grace time.Duration, passNames []string) (bridge.Backend, error) {
@@ -468,6 +555,9 @@ func buildExec(c *cli.Context, log *slog.Logger, grace time.Duration, passNames,
 		HTTPS:          tlsOn(c),
 		ReverseLookup:  c.Bool("reverselookup"),
 		PassStderr:     c.Bool("passstderr"),
+		TTY:            c.Bool("pty"),
+		URLArgs:        c.Bool("url-args"),
+		Record:         c.String("record"),
 		Grace:          grace,
 		Log:            log,
 	}

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -34,8 +35,16 @@ type Exec struct {
 	HTTPS          bool     // sets HTTPS=on
 	ReverseLookup  bool     // resolve REMOTE_HOST by DNS
 	PassStderr     bool     // child stderr goes to wsbridge's stderr as it is
-	Grace          time.Duration
-	Log            *slog.Logger
+	// TTY starts each program on its own pseudo-terminal, at the size the
+	// client's first message gives (the Terminal framing).
+	TTY bool
+	// URLArgs appends the request's ?arg= values to the arguments.
+	URLArgs bool
+	// Record, if set, writes each terminal session into this folder as an
+	// asciicast v2 file.
+	Record string
+	Grace  time.Duration
+	Log    *slog.Logger
 }
 
 // String names what Open starts, for logs.
@@ -65,11 +74,22 @@ func (e *Exec) Open(r *http.Request) (Session, error) {
 		}
 		prog, args = script.file, nil
 	}
+	if e.URLArgs {
+		args = append(slices.Clip(args), r.URL.Query()["arg"]...)
+	}
 	spec := process.Spec{
 		Path:  prog,
 		Args:  args,
 		Env:   e.environment(r, script),
 		Grace: e.Grace,
+	}
+	if e.TTY {
+		spec.Env = append(spec.Env, "TERM=xterm-256color", "COLORTERM=truecolor")
+		s := newPTYSession(spec, e.start)
+		if e.Record != "" {
+			return &recording{ptySession: s, dir: e.Record, command: commandLine(prog, args), log: e.Log}, nil
+		}
+		return s, nil
 	}
 	if e.PassStderr {
 		spec.Stderr = os.Stderr
@@ -79,15 +99,23 @@ func (e *Exec) Open(r *http.Request) (Session, error) {
 			log.Error("stderr", "line", line, "truncated", truncated) // websocketd's level
 		}
 	}
-	p, err := process.Start(spec)
+	p, err := e.start(spec)
 	if err != nil {
-		e.Log.Error("cannot start program", "program", prog, "err", err)
 		if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.ENOMEM) {
 			return nil, httpErrorf(http.StatusServiceUnavailable, "cannot start a process now")
 		}
 		return nil, httpErrorf(http.StatusInternalServerError, "cannot start the program")
 	}
 	return processSession{p}, nil
+}
+
+// start starts a program, logging why it could not.
+func (e *Exec) start(spec process.Spec) (*process.Process, error) {
+	p, err := process.Start(spec)
+	if err != nil {
+		e.Log.Error("cannot start program", "program", spec.Path, "err", err)
+	}
+	return p, err
 }
 
 // processSession adapts a process to the Session interface.
@@ -192,7 +220,7 @@ func (e *Exec) environment(r *http.Request, script scriptPaths) []string {
 	set("PATH_INFO", script.pathInfo)
 	set("PATH_TRANSLATED", r.URL.Path)
 	set("QUERY_STRING", r.URL.RawQuery)
-	set("REQUEST_URI", r.URL.RequestURI())
+	set("REQUEST_URI", cmp.Or(r.RequestURI, r.URL.RequestURI())) // as sent, before --base-path is cut
 	set("UNIQUE_ID", uniqueID())
 	// Cleared so nothing passed through can pose as the request's own.
 	for _, k := range []string{"CONTENT_LENGTH", "CONTENT_TYPE", "REMOTE_IDENT"} {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"unicode/utf8"
+
+	"github.com/wsbridge/wsbridge/internal/utf8tail"
 )
 
 // Framing is how a backend's byte stream and WebSocket messages map onto each
@@ -20,6 +22,10 @@ const (
 	// Binary: output goes out as it arrives, in binary messages; received
 	// messages are written as they are. websocketd's --binary.
 	Binary
+	// Terminal: output goes out as Binary's; received binary messages are
+	// terminal input and text messages are control messages (terminal.go).
+	// The browser terminal's framing, chosen with --pty.
+	Terminal
 )
 
 // ParseFraming reads a --framing value.
@@ -36,7 +42,7 @@ func ParseFraming(s string) (Framing, error) {
 }
 
 func (f Framing) String() string {
-	return [...]string{"line", "raw", "binary"}[f]
+	return [...]string{"line", "raw", "binary", "terminal"}[f]
 }
 
 // Split finds the next outgoing message at the start of data, the backend's
@@ -52,7 +58,7 @@ func (f Framing) Split(data []byte, max int, atEOF bool) (advance int, msg []byt
 		return 0, nil, false
 	}
 	switch f {
-	case Binary:
+	case Binary, Terminal:
 		n := min(len(data), max)
 		return n, data[:n], true
 
@@ -61,7 +67,7 @@ func (f Framing) Split(data []byte, max int, atEOF bool) (advance int, msg []byt
 		if !atEOF {
 			// Hold back a character cut in two by the read, unless nothing else
 			// fits in the message.
-			if k := n - partialRuneSuffix(data[:n]); k > 0 {
+			if k := n - utf8tail.Partial(data[:n]); k > 0 {
 				n = k
 			} else if len(data) < max {
 				return 0, nil, false
@@ -81,7 +87,7 @@ func (f Framing) Split(data []byte, max int, atEOF bool) (advance int, msg []byt
 			// A line longer than max goes out in pieces, cut between characters
 			// where one is near.
 			n := max
-			if k := n - partialRuneSuffix(data[:n]); k > 0 {
+			if k := n - utf8tail.Partial(data[:n]); k > 0 {
 				n = k
 			}
 			return n, data[:n], !utf8.Valid(data[:n])
@@ -100,22 +106,4 @@ func (f Framing) Input(msg []byte) []byte {
 		return append(msg, '\n')
 	}
 	return msg
-}
-
-// partialRuneSuffix is the length of an incomplete but so far valid UTF-8
-// sequence at the end of b: bytes that a later read may complete.
-func partialRuneSuffix(b []byte) int {
-	for k := 1; k <= utf8.UTFMax-1 && k <= len(b); k++ {
-		c := b[len(b)-k]
-		if c < utf8.RuneSelf {
-			return 0 // ASCII: nothing pending
-		}
-		if utf8.RuneStart(c) {
-			if !utf8.FullRune(b[len(b)-k:]) {
-				return k
-			}
-			return 0
-		}
-	}
-	return 0
 }

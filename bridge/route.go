@@ -36,6 +36,14 @@ type Route struct {
 	CGIDir     string
 	CGIEnv     []string // variables CGI scripts get from wsbridge's environment
 	DevConsole bool
+
+	// Terminal, with the Terminal framing and a PTY backend, serves the
+	// browser terminal's page to plain requests and its options to sessions.
+	Terminal *web.Terminal
+	// BasePath is where a reverse proxy mounts the route, such as "/term/":
+	// other paths are 404, and what follows it is the path backends, pages
+	// and folders see. Empty or "/": the whole server.
+	BasePath string
 }
 
 // routeHandler serves one Route: WebSocket upgrades go to the backend, other
@@ -71,8 +79,18 @@ var writeBufferPool = &sync.Pool{}
 func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.RemoteAddr = h.server.TrustedProxies.ClientAddr(r)
 	addHeaders(w.Header(), h.route.Header)
+	if r = h.underBase(w, r); r == nil {
+		return
+	}
 	upgrade := websocket.IsWebSocketUpgrade(r)
 	log := h.server.Log
+	if !upgrade && h.route.Terminal != nil && web.IsTerminalAsset(r.URL.Path[1:]) {
+		// The same public bytes for everyone: no credentials needed, so a
+		// page opened with ?access_token= (not sent for scripts) loads.
+		addHeaders(w.Header(), h.route.HeaderHTTP)
+		h.route.Terminal.Serve(w, r, r.URL.Path[1:])
+		return
+	}
 	// The origin is checked first: valid credentials never excuse another
 	// site's page.
 	if upgrade && !h.route.Origins.Check(r) {
@@ -94,9 +112,14 @@ func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeOpenError(w, errTooMany)
 		return
 	}
+	if h.server.Once && !h.server.onceTaken.CompareAndSwap(false, true) {
+		h.release()
+		writeOpenError(w, errOnce)
+		return
+	}
 	backend, err := h.route.Backend.Open(r)
 	if err != nil {
-		h.release()
+		h.releaseUnopened()
 		writeOpenError(w, err)
 		log.Info("session refused", "client", r.RemoteAddr, "path", r.URL.Path, "err", err)
 		return
@@ -110,7 +133,7 @@ func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		backend.Stop()
 		backend.Close()
-		h.release()
+		h.releaseUnopened()
 		return
 	}
 	conn.SetReadLimit(int64(h.route.MaxMessage))
@@ -124,6 +147,33 @@ func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer h.server.untrack(s)
 		s.run()
 	}()
+}
+
+// underBase strips BasePath from the request's path. A request outside it
+// gets 404 (nil); the base without its slash is redirected to it.
+func (h *routeHandler) underBase(w http.ResponseWriter, r *http.Request) *http.Request {
+	base := h.route.BasePath
+	if base == "" || base == "/" {
+		return r
+	}
+	rest, ok := strings.CutPrefix(r.URL.Path, base)
+	if !ok {
+		if r.URL.Path+"/" == base && !websocket.IsWebSocketUpgrade(r) {
+			target := base
+			if r.URL.RawQuery != "" {
+				target += "?" + r.URL.RawQuery
+			}
+			http.Redirect(w, r, target, http.StatusMovedPermanently)
+		} else {
+			http.NotFound(w, r)
+		}
+		return nil
+	}
+	r2 := r.WithContext(r.Context())
+	u := *r.URL
+	u.Path, u.RawPath = "/"+rest, ""
+	r2.URL = &u
+	return r2
 }
 
 // errTooMany answers a request over MaxSessions (--maxforks).
@@ -143,6 +193,18 @@ func (h *routeHandler) acquire() bool {
 }
 
 func (h *routeHandler) release() { h.active.Add(-1) }
+
+// releaseUnopened gives back the slot of a session that never started,
+// --once's too.
+func (h *routeHandler) releaseUnopened() {
+	h.release()
+	if h.server.Once {
+		h.server.onceTaken.Store(false)
+	}
+}
+
+// errOnce answers a session after the one --once serves.
+var errOnce = &HTTPError{Status: http.StatusServiceUnavailable, Message: "this server serves one session (--once)"}
 
 func writeOpenError(w http.ResponseWriter, err error) {
 	var he *HTTPError
@@ -166,6 +228,7 @@ func (h *routeHandler) plainHandler() http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
+		case h.route.Terminal != nil && h.route.Terminal.Serve(w, r, r.URL.Path[1:]):
 		case cgi != nil && cgi.serve(w, r):
 		case static != nil:
 			static.ServeHTTP(w, r)

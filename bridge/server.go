@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -41,6 +42,12 @@ type Server struct {
 	// HeaderTimeout bounds how long a client may take to send its request
 	// headers; 0 means 10 seconds.
 	HeaderTimeout time.Duration
+	// Once serves one session: later ones get 503, and the server shuts
+	// down when it ends (--once).
+	Once bool
+	// ExitNoConn shuts the server down when its last session ends
+	// (--exit-no-conn).
+	ExitNoConn bool
 
 	listeners []net.Listener
 	redirs    []net.Listener
@@ -49,6 +56,10 @@ type Server struct {
 	sessions map[*wsSession]struct{}
 	closing  bool
 	ended    chan struct{} // a session ended; buffered, for shutdown to recount
+
+	onceTaken atomic.Bool   // Once: the one session has been accepted
+	lastEnded chan struct{} // closed when Once or ExitNoConn says to stop
+	stopOnce  sync.Once
 }
 
 // Handler is the server's HTTP handler, for tests and for embedding.
@@ -57,6 +68,7 @@ func (s *Server) Handler() http.Handler { return newRouteHandler(s.Route, s) }
 // Listen binds every listener, so that a port in use is an error before
 // anything is served.
 func (s *Server) Listen() error {
+	s.lastEnded = make(chan struct{})
 	if s.UnixSocket != "" {
 		l, err := listenUnix(s.UnixSocket)
 		if err != nil {
@@ -201,6 +213,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
+	case <-s.lastEnded:
+		s.Log.Info("the last session ended; exiting", "once", s.Once, "exit_no_conn", s.ExitNoConn)
 	}
 	s.shutdown(srv, redir)
 	if errors.Is(err, http.ErrServerClosed) {
@@ -279,7 +293,11 @@ func (s *Server) track(ws *wsSession) bool {
 func (s *Server) untrack(ws *wsSession) {
 	s.mu.Lock()
 	delete(s.sessions, ws)
+	last := len(s.sessions) == 0
 	s.mu.Unlock()
+	if s.Once || (s.ExitNoConn && last) {
+		s.stopOnce.Do(func() { close(s.lastEnded) })
+	}
 	select {
 	case s.ended <- struct{}{}:
 	default:

@@ -54,10 +54,20 @@ type wsSession struct {
 
 	stop      chan struct{} // closed when run ends, to stop the pinger
 	inputDone chan struct{} // closed when the input pump has returned
+
+	// The terminal framing's state: flow counts unacknowledged output, sized
+	// says the first size message has come (read by the input pump only).
+	flow  *flow
+	sized bool
 }
 
 func newSession(conn *websocket.Conn, backend Session, route *Route, r *http.Request, log *slog.Logger) *wsSession {
+	var fl *flow
+	if route.Terminal != nil {
+		fl = newFlow()
+	}
 	return &wsSession{
+		flow:      fl,
 		conn:      conn,
 		backend:   backend,
 		route:     route,
@@ -95,7 +105,13 @@ func (s *wsSession) run() {
 	}
 	go s.input()
 
-	outErr := s.output()
+	var outErr error
+	if t := s.route.Terminal; t != nil && t.Title != "" {
+		outErr = s.sendControl(map[string]string{"type": "title", "title": t.Title})
+	}
+	if outErr == nil {
+		outErr = s.output()
+	}
 	// Output is over, so the session is: a backend that lingers (a program
 	// that closed stdout but runs on) is stopped, gracefully and bounded.
 	s.backend.Stop()
@@ -103,6 +119,9 @@ func (s *wsSession) run() {
 		_ = s.conn.Close() // the client is gone or stuck
 	}
 	ending := s.backend.Wait()
+	if outErr == nil && s.route.Terminal != nil {
+		outErr = s.sendControl(exitMessage{Type: "exit", Code: ending.Code, Reason: ending.Reason})
+	}
 	if outErr == nil {
 		s.sendClose(ending.Code, ending.Reason)
 		select {
@@ -187,6 +206,9 @@ func (s *wsSession) output() error {
 			if err := s.conn.WriteMessage(mt, msg); err != nil {
 				return err
 			}
+			if s.flow != nil {
+				s.flow.sent(len(msg))
+			}
 			s.bytesOut.Add(int64(len(msg)))
 			s.touch()
 			start += adv
@@ -205,7 +227,11 @@ func (s *wsSession) output() error {
 		case lastRead <= len(buf.small)/2: // output slowed down
 			buf.shrink(end)
 		}
-		n, err := s.backend.Read(buf.b[end:])
+		room := len(buf.b)
+		if s.flow != nil {
+			room = min(room, end+s.flow.room(s.inputDone))
+		}
+		n, err := s.backend.Read(buf.b[end:room])
 		end += n
 		lastRead = n
 		if err != nil {
@@ -238,7 +264,11 @@ func (s *wsSession) input() {
 		}
 		s.bytesIn.Add(int64(len(buf)))
 		s.touch()
-		if _, err := s.backend.Write(s.route.Framing.Input(buf)); err != nil {
+		if s.route.Terminal != nil {
+			if !s.terminalInput(mt, buf) {
+				return
+			}
+		} else if _, err := s.backend.Write(s.route.Framing.Input(buf)); err != nil {
 			// The backend stopped reading its input; its output decides the rest.
 			s.log.Debug("backend write", "err", err)
 			return

@@ -1,0 +1,105 @@
+package bridge
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wsbridge/wsbridge/internal/asciicast"
+)
+
+// recording is a terminal session that writes itself into an asciicast v2
+// file: the header at the first size, then every output and resize. A
+// recording that fails to write is logged and dropped; the session goes on.
+type recording struct {
+	*ptySession
+	dir, command string
+	log          *slog.Logger
+
+	mu   sync.Mutex // Read and Resize come from different goroutines
+	file *os.File
+	cast *asciicast.Writer
+}
+
+func (r *recording) Resize(cols, rows int) error {
+	err := r.ptySession.Resize(cols, rows)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	switch {
+	case r.cast != nil:
+		r.check(r.cast.Resize(now, cols, rows))
+	case r.file == nil && r.running():
+		r.begin(now, cols, rows)
+	}
+	return err
+}
+
+// begin creates the file when the program starts, named by the time and
+// the session's unique ID.
+func (r *recording) begin(now time.Time, cols, rows int) {
+	name := now.UTC().Format("20060102-150405") + "-" + uniqueID()[:12] + ".cast"
+	f, err := os.OpenFile(filepath.Join(r.dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		r.log.Error("cannot record the session", "err", err)
+		return
+	}
+	r.file = f
+	r.cast, err = asciicast.NewWriter(f, asciicast.Header{
+		Width: cols, Height: rows, Command: r.command,
+		Env: map[string]string{"TERM": "xterm-256color"},
+	}, now)
+	r.check(err)
+	if r.cast != nil {
+		r.log.Info("recording", "file", f.Name())
+	}
+}
+
+func (r *recording) Read(b []byte) (int, error) {
+	n, err := r.ptySession.Read(b)
+	if n > 0 {
+		r.mu.Lock()
+		if r.cast != nil {
+			r.check(r.cast.Output(time.Now(), b[:n]))
+		}
+		r.mu.Unlock()
+	}
+	return n, err
+}
+
+// check drops the recording after a write error, logged once.
+func (r *recording) check(err error) {
+	if err != nil && r.cast != nil {
+		r.log.Error("recording failed; the session goes on unrecorded", "file", r.file.Name(), "err", err)
+		r.cast = nil
+	}
+}
+
+func (r *recording) Close() error {
+	err := r.ptySession.Close()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cast != nil {
+		r.check(r.cast.Close(time.Now()))
+	}
+	if r.file != nil {
+		r.file.Close()
+	}
+	return err
+}
+
+// commandLine is a program and its arguments as a shell would read them, for
+// a recording's header.
+func commandLine(prog string, args []string) string {
+	words := []string{prog}
+	for _, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`*?[]{}()<>|&;#~") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		words = append(words, a)
+	}
+	return strings.Join(words, " ")
+}

@@ -1,0 +1,230 @@
+package web
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The terminal's bundle, built by terminal/build.sh from its lockfile.
+//
+//go:embed static/terminal.js static/terminal.css static/licenses.txt
+var static embed.FS
+
+//go:embed terminal.html
+var terminalPage []byte
+
+// Terminal serves the browser terminal: its page, the bundle (xterm.js and
+// its addons) and the options the page reads. Paths are relative to the
+// route's base: "" is the page, then terminal.js, terminal.css, licenses.txt
+// and terminal.json.
+type Terminal struct {
+	Index    []byte         // a custom page (--index); nil: the built-in one
+	Options  map[string]any // xterm.js options (--term-option)
+	Title    string         // the tab's fixed title; empty: the program's (OSC 0/2)
+	ReadOnly bool           // the page sends no input (the server drops it anyway)
+}
+
+// terminalAssets are the embedded files, each with its ETag and, for those
+// worth it, a gzipped copy, made once.
+var terminalAssets = sync.OnceValue(func() map[string]*asset {
+	assets := map[string]*asset{}
+	for name, ctype := range map[string]string{
+		"terminal.js":  "text/javascript; charset=utf-8",
+		"terminal.css": "text/css; charset=utf-8",
+		"licenses.txt": "text/plain; charset=utf-8",
+	} {
+		body, err := static.ReadFile("static/" + name)
+		if err != nil {
+			panic(err) // embedded at build time
+		}
+		assets[name] = newAsset(body, ctype)
+	}
+	return assets
+})
+
+type asset struct {
+	body, gz []byte
+	ctype    string
+	etag     string
+}
+
+func newAsset(body []byte, ctype string) *asset {
+	sum := sha256.Sum256(body)
+	a := &asset{body: body, ctype: ctype, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw.Write(body)
+	zw.Close()
+	if buf.Len() < len(body)*9/10 {
+		a.gz = buf.Bytes()
+	}
+	return a
+}
+
+func (a *asset) serve(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", a.ctype)
+	h.Set("ETag", a.etag)
+	h.Set("Cache-Control", "no-cache") // revalidate: a new wsbridge may bring a new bundle
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Add("Vary", "Accept-Encoding")
+	body := a.body
+	if a.gz != nil && acceptsGzip(r) {
+		h.Set("Content-Encoding", "gzip")
+		body = a.gz
+	}
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+}
+
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		name, q, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.TrimSpace(name) == "gzip" && strings.ReplaceAll(q, " ", "") != "q=0" {
+			return true
+		}
+	}
+	return false
+}
+
+// IsTerminalAsset says whether rel names part of the public bundle: the same
+// bytes for everyone, served without credentials, so a page opened with a
+// token in its query (which scripts and styles do not carry) still loads.
+func IsTerminalAsset(rel string) bool {
+	_, ok := terminalAssets()[rel]
+	return ok
+}
+
+// Serve answers a GET or HEAD for rel; it says false when rel is none of the
+// terminal's paths.
+func (t *Terminal) Serve(w http.ResponseWriter, r *http.Request, rel string) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	if a, ok := terminalAssets()[rel]; ok {
+		a.serve(w, r)
+		return true
+	}
+	switch rel {
+	case "":
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		// xterm.js adds <style> elements for its themes: inline styles stay.
+		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "+
+			"connect-src 'self'; img-src 'self' data:; font-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cache-Control", "no-store")
+		page := t.Index
+		if page == nil {
+			page = terminalPage
+		}
+		_, _ = w.Write(page)
+	case "terminal.json":
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"options":  t.Options,
+			"title":    t.Title,
+			"readonly": t.ReadOnly,
+		})
+	default:
+		return false
+	}
+	return true
+}
+
+// termOptionKinds are the xterm.js 6 options --term-option may set, by the
+// kind of value each takes (ITerminalOptions, less those that hold functions
+// and those the page sets itself).
+var termOptionKinds = map[string]string{
+	"allowTransparency": "bool", "altClickMovesCursor": "bool", "convertEol": "bool",
+	"cursorBlink": "bool", "customGlyphs": "bool", "drawBoldTextInBrightColors": "bool",
+	"ignoreBracketedPasteMode": "bool", "macOptionIsMeta": "bool", "macOptionClickForcesSelection": "bool",
+	"reflowCursorLine": "bool", "rescaleOverlappingGlyphs": "bool", "rightClickSelectsWord": "bool",
+	"screenReaderMode": "bool", "scrollOnEraseInDisplay": "bool", "scrollOnUserInput": "bool",
+
+	"cursorWidth": "number", "fastScrollSensitivity": "number", "fontSize": "number",
+	"letterSpacing": "number", "lineHeight": "number", "minimumContrastRatio": "number",
+	"scrollback": "number", "scrollSensitivity": "number", "smoothScrollDuration": "number",
+	"tabStopWidth": "number",
+
+	"fontFamily": "string", "wordSeparator": "string",
+	"fontWeight": "weight", "fontWeightBold": "weight",
+
+	"cursorStyle":         "block|underline|bar",
+	"cursorInactiveStyle": "outline|block|bar|underline|none",
+	"logLevel":            "trace|debug|info|warn|error|off",
+
+	"theme": "object", "windowOptions": "object", "overviewRuler": "object",
+}
+
+// ParseTermOption reads a --term-option value, "name=value": a number or
+// true/false where the option takes one, a JSON object for theme (e.g.
+// theme={"background":"#202020"}).
+func ParseTermOption(s string) (string, any, error) {
+	name, value, ok := strings.Cut(s, "=")
+	if !ok || name == "" {
+		return "", nil, fmt.Errorf("want name=value, got %q", s)
+	}
+	kind, known := termOptionKinds[name]
+	if !known {
+		return "", nil, fmt.Errorf("%q is not an xterm.js option this page takes; it takes %s", name, strings.Join(termOptionNames(), ", "))
+	}
+	bad := func(want string) (string, any, error) {
+		return "", nil, fmt.Errorf("%s: want %s, got %q", name, want, value)
+	}
+	switch kind {
+	case "bool":
+		b, err := strconv.ParseBool(value)
+		if err != nil {
+			return bad("true or false")
+		}
+		return name, b, nil
+	case "number":
+		f, err := strconv.ParseFloat(value, 64)
+		if err != nil || f < 0 {
+			return bad("a number, 0 or more")
+		}
+		return name, f, nil
+	case "string":
+		return name, value, nil
+	case "weight":
+		if f, err := strconv.ParseFloat(value, 64); err == nil && f >= 1 && f <= 1000 {
+			return name, f, nil
+		}
+		if value == "normal" || value == "bold" {
+			return name, value, nil
+		}
+		return bad("normal, bold or 1 to 1000")
+	case "object":
+		var obj map[string]any
+		if err := json.Unmarshal([]byte(value), &obj); err != nil {
+			return bad(`a JSON object such as {"background":"#202020"}`)
+		}
+		return name, obj, nil
+	}
+	if !slices.Contains(strings.Split(kind, "|"), value) {
+		return bad("one of " + strings.ReplaceAll(kind, "|", ", "))
+	}
+	return name, value, nil
+}
+
+// termOptionNames lists what ParseTermOption takes.
+func termOptionNames() []string {
+	names := make([]string, 0, len(termOptionKinds))
+	for name := range termOptionKinds {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}

@@ -1,0 +1,181 @@
+// The browser terminal wsbridge serves with --pty. It speaks the terminal
+// protocol (docs/terminal-protocol.md): binary messages carry terminal bytes
+// both ways, text messages carry small JSON control messages.
+import { Terminal } from '@xterm/xterm';
+import { FitAddon } from '@xterm/addon-fit';
+import { WebLinksAddon } from '@xterm/addon-web-links';
+import { WebglAddon } from '@xterm/addon-webgl';
+import { Unicode11Addon } from '@xterm/addon-unicode11';
+import '@xterm/xterm/css/xterm.css';
+import './terminal.css';
+
+// Acknowledge rendered output in batches of this many bytes, or sooner when
+// everything written has been rendered. The server keeps at most its window
+// (256 KiB) unacknowledged, so a flood never outruns the renderer.
+const ackBatch = 32 * 1024;
+const encoder = new TextEncoder();
+
+async function main() {
+  const statusBox = document.getElementById('wsbridge-status');
+  const query = location.search;
+  let config = { options: {} };
+  try {
+    const resp = await fetch('terminal.json' + query, { cache: 'no-store', credentials: 'same-origin' });
+    if (resp.ok) config = await resp.json();
+  } catch (e) {
+    // The defaults serve; the connection below says what is wrong.
+  }
+
+  const term = new Terminal({
+    fontFamily: 'ui-monospace, "DejaVu Sans Mono", "Noto Color Emoji", monospace',
+    fontSize: 15,
+    scrollback: 5000,
+    cursorBlink: true,
+    ...config.options,
+    allowProposedApi: true, // unicode11
+    disableStdin: !!config.readonly,
+  });
+  const fit = new FitAddon();
+  term.loadAddon(fit);
+  term.loadAddon(new WebLinksAddon());
+  term.loadAddon(new Unicode11Addon());
+  term.unicode.activeVersion = '11';
+  term.open(document.getElementById('terminal'));
+  let renderer = 'dom';
+  try {
+    const webgl = new WebglAddon();
+    webgl.onContextLoss(() => { webgl.dispose(); renderer = 'dom'; });
+    term.loadAddon(webgl);
+    renderer = 'webgl';
+  } catch (e) {
+    // No WebGL here: xterm.js keeps its DOM renderer.
+  }
+  fit.fit();
+  term.focus();
+
+  const fixedTitle = config.title || '';
+  if (fixedTitle) document.title = fixedTitle;
+  term.onTitleChange((t) => { if (!fixedTitle && t) document.title = t; });
+
+  // Copy on select, as terminals do.
+  term.onSelectionChange(() => {
+    const text = term.getSelection();
+    if (text && navigator.clipboard) navigator.clipboard.writeText(text).catch(() => {});
+  });
+
+  let ws = null;
+  let exited = null;    // the exit message of the session that ended
+  let attempt = 0;      // reconnection attempts since the last good session
+  let retryTimer = null;
+  let unacked = 0, pendingWrites = 0;
+
+  function send(obj) {
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(obj));
+  }
+  function sendBytes(bytes) {
+    if (ws && ws.readyState === WebSocket.OPEN && !config.readonly) ws.send(bytes);
+  }
+  function showStatus(text, action) {
+    statusBox.replaceChildren();
+    if (!text) { statusBox.hidden = true; return; }
+    const p = document.createElement('p');
+    p.textContent = text;
+    statusBox.append(p);
+    if (action) {
+      const b = document.createElement('button');
+      b.textContent = action.label;
+      b.addEventListener('click', action.run);
+      statusBox.append(b);
+    }
+    statusBox.hidden = false;
+  }
+
+  function connect() {
+    clearTimeout(retryTimer);
+    retryTimer = null;
+    exited = null;
+    unacked = 0; pendingWrites = 0;
+    const url = new URL(location.href);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    url.hash = '';
+    const sock = new WebSocket(url);
+    ws = sock;
+    sock.binaryType = 'arraybuffer';
+    sock.onopen = () => {
+      sock.send(JSON.stringify({ type: 'size', cols: term.cols, rows: term.rows, flow: true }));
+      attempt = 0;
+      showStatus('');
+      term.focus();
+    };
+    sock.onmessage = (ev) => {
+      if (typeof ev.data !== 'string') {
+        const bytes = new Uint8Array(ev.data);
+        pendingWrites++;
+        term.write(bytes, () => {
+          pendingWrites--;
+          unacked += bytes.length;
+          if (sock === ws && (unacked >= ackBatch || pendingWrites === 0)) {
+            send({ type: 'ack', bytes: unacked });
+            unacked = 0;
+          }
+        });
+        return;
+      }
+      let msg;
+      try { msg = JSON.parse(ev.data); } catch (e) { return; }
+      if (msg.type === 'title' && !fixedTitle) document.title = msg.title;
+      if (msg.type === 'exit') exited = msg;
+    };
+    sock.onclose = (ev) => {
+      if (sock !== ws) return;
+      ws = null;
+      const code = ev.code;
+      if (exited || code === 1000 || code === 1011 || (code >= 4000 && code < 4400) || ev.reason === 'idle timeout') {
+        const why = (exited && exited.reason) || ev.reason || 'code ' + code;
+        showStatus('The session ended: ' + why + '.', { label: 'Start a new session (Enter)', run: connect });
+        return;
+      }
+      if (![1001, 1006, 1012, 1013, 1014].includes(code)) {
+        // A refusal (policy, message size, protocol) will not mend itself.
+        showStatus('Closed: ' + (ev.reason || 'code ' + code) + '.', { label: 'Try again', run: connect });
+        return;
+      }
+      const why = code === 1001 ? 'the server went away' : 'the connection was lost';
+      attempt++;
+      const delay = Math.min(30, 2 ** (attempt - 1));
+      let left = delay;
+      const tick = () => {
+        if (left <= 0) { showStatus('Reconnecting (attempt ' + attempt + ')…'); connect(); return; }
+        showStatus('Disconnected: ' + why + '. Reconnecting in ' + left + ' s (attempt ' + attempt + ')…',
+          { label: 'Reconnect now', run: connect });
+        left--;
+        retryTimer = setTimeout(tick, 1000);
+      };
+      tick();
+    };
+  }
+
+  term.onData((data) => {
+    if (ws) { sendBytes(encoder.encode(data)); return; }
+    if (data === '\r' && !retryTimer) connect(); // Enter starts a new session after an exit
+  });
+  term.onBinary((data) => {
+    const bytes = new Uint8Array(data.length);
+    for (let i = 0; i < data.length; i++) bytes[i] = data.charCodeAt(i) & 0xff;
+    sendBytes(bytes);
+  });
+  term.onResize(({ cols, rows }) => send({ type: 'size', cols, rows }));
+
+  let fitPending = false;
+  new ResizeObserver(() => {
+    if (fitPending) return;
+    fitPending = true;
+    requestAnimationFrame(() => { fitPending = false; fit.fit(); });
+  }).observe(document.getElementById('terminal'));
+
+  // For scripts and tests driving the page.
+  window.wsbridge = { term, get connected() { return ws !== null && ws.readyState === WebSocket.OPEN; }, get renderer() { return renderer; } };
+  connect();
+}
+
+main();
