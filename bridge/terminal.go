@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -75,8 +76,11 @@ func (f *flow) room(gone <-chan struct{}) int {
 		f.mu.Lock()
 		on, free := f.on, flowWindow-f.unacked
 		f.mu.Unlock()
-		if !on || free > 0 {
-			return int(min(free, flowWindow))
+		if !on {
+			return flowWindow
+		}
+		if free > 0 {
+			return int(free)
 		}
 		select {
 		case <-f.acked:
@@ -159,8 +163,11 @@ func (s *wsSession) protocolError(reason string) bool {
 // sendControl sends a control message to the client; called only from the
 // output goroutine, the connection's one writer.
 func (s *wsSession) sendControl(v any) error {
-	msg, _ := json.Marshal(v)
-	return s.conn.WriteMessage(websocket.TextMessage, msg)
+	var msg bytes.Buffer
+	enc := json.NewEncoder(&msg)
+	enc.SetEscapeHTML(false) // a title's "<" needs no escape outside HTML
+	_ = enc.Encode(v)
+	return s.conn.WriteMessage(websocket.TextMessage, bytes.TrimSuffix(msg.Bytes(), []byte("\n")))
 }
 
 // exitMessage says how the session ended, as the close frame that follows

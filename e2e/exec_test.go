@@ -657,6 +657,20 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"--jwt-key", filepath.Join(dir, "cert.pem"), "cat"}, 2, "--jwt-key"},
 		{[]string{"--jwt-audience", "x", "cat"}, 2, "--jwt-audience needs --jwt-key"},
 		{[]string{"--basic-auth", "a:b", "--auth-fail-delay", "forever", "cat"}, 2, "--auth-fail-delay"},
+		{[]string{"--pty", "--tcp", "127.0.0.1:1"}, 2, "--pty is for programs"},
+		{[]string{"--pty", "--binary", "sh"}, 2, "--pty has its own framing"},
+		{[]string{"--pty", "--passstderr", "sh"}, 2, "--passstderr means nothing with --pty"},
+		{[]string{"--pty", "--devconsole", "sh"}, 2, "--devconsole"},
+		{[]string{"--title", "x", "sh"}, 2, "--title needs --pty"},
+		{[]string{"--record", dir, "sh"}, 2, "--record needs --pty"},
+		{[]string{"--pty", "--record", filepath.Join(dir, "nope"), "sh"}, 2, "--record: " + filepath.Join(dir, "nope") + " is not a folder wsbridge can write"},
+		{[]string{"--pty", "--index", filepath.Join(dir, "nope.html"), "sh"}, 2, "--index: open " + filepath.Join(dir, "nope.html")},
+		{[]string{"--pty", "--term-option", "fontSize=big", "sh"}, 2, `--term-option: fontSize: want a number, 0 or more, got "big"`},
+		{[]string{"--pty", "--term-option", "cursorStyle=blob", "sh"}, 2, `--term-option: cursorStyle: want one of block, underline, bar, got "blob"`},
+		{[]string{"--pty", "--term-option", "fontsize=12", "sh"}, 2, `--term-option: "fontsize" is not an xterm.js option this page takes; it takes allowTransparency,`},
+		{[]string{"--pty", "--term-option", "theme=red", "sh"}, 2, `--term-option: theme: want a JSON object`},
+		{[]string{"--pty", "--term-option", "noequals", "sh"}, 2, `--term-option: want name=value, got "noequals"`},
+		{[]string{"--base-path", "term", "sh"}, 2, `--base-path: "term" must be a path such as /term/`},
 	} {
 		inst := launch(t, tc.args...)
 		select {

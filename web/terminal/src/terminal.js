@@ -64,6 +64,7 @@ async function main() {
   });
 
   let ws = null;
+  let sessions = 0;     // started so far: a new one starts on a clean terminal
   let exited = null;    // the exit message of the session that ended
   let attempt = 0;      // reconnection attempts since the last good session
   let retryTimer = null;
@@ -102,6 +103,7 @@ async function main() {
     ws = sock;
     sock.binaryType = 'arraybuffer';
     sock.onopen = () => {
+      if (sessions++ > 0) term.reset();
       sock.send(JSON.stringify({ type: 'size', cols: term.cols, rows: term.rows, flow: true }));
       attempt = 0;
       showStatus('');

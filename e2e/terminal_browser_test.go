@@ -1,0 +1,137 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/chromedp"
+)
+
+// screenText is the terminal's whole buffer as the page holds it.
+const screenText = `(() => {
+	const b = window.wsbridge.term.buffer.active, lines = [];
+	for (let i = 0; i < b.length; i++) lines.push(b.getLine(i).translateToString(true));
+	return lines.join("\n");
+})()`
+
+// waitScreen waits until the terminal's buffer contains want.
+func waitScreen(want string) chromedp.Action[chromedp.Void] {
+	return chromedp.Poll[chromedp.Void](`window.wsbridge && `+screenText+`.includes(`+jsString(want)+`)`,
+		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(20*time.Second))
+}
+
+// typeLine types text into the focused terminal and presses Enter. Text
+// goes in as a keyboard's input event does (CDP's insertText): chromedp's
+// key events for unshifted letters reach xterm.js twice (keydown and char).
+func typeLine(text string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		if text != "" {
+			if _, err := cdp.Call(ctx, tg, input.InsertText, input.InsertTextParams{Text: text}); err != nil {
+				return err
+			}
+		}
+		_, err := chromedp.KeyEvent("\r")(ctx, tg)
+		return err
+	})
+}
+
+// screen is the terminal's text, for failure messages.
+func screen(ctx context.Context) string {
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](screenText))
+	if err != nil {
+		return err.Error()
+	}
+	return strings.TrimRight(s, "\n")
+}
+
+func jsString(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s) + `"`
+}
+
+// screenshot saves the page as PNG into $WSBRIDGE_SCREENSHOTS, if set, to be
+// looked at.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	dir := os.Getenv("WSBRIDGE_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Errorf("screenshot: %v", err)
+		return
+	}
+	_ = os.WriteFile(filepath.Join(dir, name), png, 0o644)
+}
+
+// TestTerminalInBrowser drives the page in Chromium: type a command and read
+// its output from the terminal's buffer, resize the window and see the
+// program's terminal follow, set the title from the program, and exit to see
+// the status and start a new session.
+func TestTerminalInBrowser(t *testing.T) {
+	ctx := browser(t)
+	inst := start(t, "--pty", "--", "/bin/bash", "--norc", "--noprofile", "-i")
+	err := chromedp.Do(ctx,
+		chromedp.EmulateViewport(1000, 600),
+		chromedp.Navigate("http://"+inst.Host+"/"),
+		chromedp.Poll[chromedp.Void](`window.wsbridge && window.wsbridge.connected`, chromedp.WithPollingTimeout(20*time.Second)),
+		typeLine("echo hello from $((6*7)) $TERM"),
+		waitScreen("hello from 42 xterm-256color"),
+	)
+	if err != nil {
+		t.Fatalf("typing a command: %v\nscreen:\n%s", err, screen(ctx))
+	}
+	cols, err1 := chromedp.Run(ctx, chromedp.Evaluate[int](`window.wsbridge.term.cols`))
+	rows, err2 := chromedp.Run(ctx, chromedp.Evaluate[int](`window.wsbridge.term.rows`))
+	if err1 != nil || err2 != nil || cols < 40 || rows < 10 {
+		t.Fatalf("terminal %dx%d (%v %v)", cols, rows, err1, err2)
+	}
+	// The program's terminal has the page's size from the start.
+	want := strings.Join([]string{strconv.Itoa(rows), strconv.Itoa(cols)}, " ")
+	if err := chromedp.Do(ctx, typeLine("stty size"), waitScreen(want)); err != nil {
+		t.Fatalf("stty size should say %q: %v", want, err)
+	}
+
+	// A smaller window: the terminal refits, and the program sees it.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(640, 400),
+		chromedp.Poll[chromedp.Void](`window.wsbridge.term.cols < `+strconv.Itoa(cols), chromedp.WithPollingTimeout(10*time.Second)),
+	); err != nil {
+		t.Fatalf("the terminal did not follow the window: %v", err)
+	}
+	cols2, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`window.wsbridge.term.cols`))
+	rows2, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`window.wsbridge.term.rows`))
+	want2 := strconv.Itoa(rows2) + " " + strconv.Itoa(cols2)
+	if err := chromedp.Do(ctx, typeLine("clear; stty size"), waitScreen(want2)); err != nil {
+		t.Fatalf("after the resize stty size should say %q: %v", want2, err)
+	}
+
+	// The program sets the tab's title (OSC 2).
+	if err := chromedp.Do(ctx, typeLine(`printf '\033]2;%s\007' "tab-$((40+2))"`),
+		chromedp.Poll[chromedp.Void](`document.title === "tab-42"`, chromedp.WithPollingTimeout(10*time.Second)),
+	); err != nil {
+		t.Fatalf("the title did not follow the program: %v", err)
+	}
+	screenshot(t, ctx, "terminal.png")
+
+	// Exit: the page says how, and Enter starts a new session.
+	if err := chromedp.Do(ctx, typeLine("exit 3"),
+		chromedp.Poll[chromedp.Void](`document.getElementById("wsbridge-status").textContent.includes("exit 3")`, chromedp.WithPollingTimeout(10*time.Second)),
+	); err != nil {
+		t.Fatalf("the page did not show the exit status: %v", err)
+	}
+	screenshot(t, ctx, "terminal-exit.png")
+	if err := chromedp.Do(ctx, typeLine(""),
+		chromedp.Poll[chromedp.Void](`window.wsbridge.connected && document.getElementById("wsbridge-status").hidden`, chromedp.WithPollingTimeout(10*time.Second)),
+		typeLine("echo second $((1+1))"),
+		waitScreen("second 2"),
+	); err != nil {
+		t.Fatalf("a new session after the exit: %v", err)
+	}
+	inst.waitLog(func(m map[string]any) bool { return m["msg"] == "session" && m["status"] == "exit 3" })
+}
