@@ -148,7 +148,7 @@ func FuzzFraming(f *testing.F) {
 	f.Add([]byte("ééééé"), uint8(2), uint8(3))
 	f.Fuzz(func(t *testing.T, data []byte, chunk, max uint8) {
 		c, m := int(chunk)%64+1, int(max)%64+1
-		for _, fr := range []Framing{Raw, Binary} {
+		for _, fr := range []Framing{Raw, Binary, Terminal} {
 			var joined []byte
 			for _, msg := range splitAll(t, fr, data, c, m) {
 				joined = append(joined, msg.data...)

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/wsbridge/wsbridge/web"
 	"go.uber.org/goleak"
 )
 
@@ -66,31 +68,45 @@ func TestNoGoroutineLeaks(t *testing.T) {
 	echo := echoBackend(t)
 	for name, backend := range map[string]Backend{
 		"exec": &Exec{Command: "/bin/cat", Log: slog.New(slog.DiscardHandler)},
+		"pty":  &Exec{Command: "/bin/cat", TTY: true, Log: slog.New(slog.DiscardHandler)},
 		"tcp":  &Dial{Target: Target{"tcp", echo}, Timeout: time.Second, Grace: time.Second, Log: slog.New(slog.DiscardHandler)},
 	} {
 		t.Run(name, func(t *testing.T) {
+			terminal := name == "pty"
 			addr, stop := serve(t, func(s *Server) {
 				s.Route.Backend = backend
 				s.Route.PingInterval = time.Second
 				s.Route.IdleTimeout = time.Minute
+				if terminal {
+					s.Route.Framing, s.Route.Terminal = Terminal, &web.Terminal{}
+				}
 			})
-			manySessions(t, "ws://"+addr+"/")
+			manySessions(t, "ws://"+addr+"/", terminal)
 			stop()
 		})
 	}
 }
 
 // manySessions opens sessions that echo, and ends a third by a clean close,
-// a third by vanishing, and leaves a third open for shutdown to end.
-func manySessions(t *testing.T, url string) {
+// a third by vanishing, and leaves a third open for shutdown to end. A
+// terminal session sends its size first; its terminal echoes what is typed.
+func manySessions(t *testing.T, url string, terminal bool) {
 	for i := range 60 {
 		c, _, err := websocket.DefaultDialer.Dial(url, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
+		if terminal {
+			c.WriteMessage(websocket.TextMessage, []byte(`{"type":"size","cols":80,"rows":24,"flow":true}`))
+		}
 		c.WriteMessage(websocket.BinaryMessage, []byte("hi"))
-		if _, msg, err := c.ReadMessage(); err != nil || string(msg) != "hi" {
-			t.Fatalf("echo: %q %v", msg, err)
+		var echoed []byte
+		for string(echoed) != "hi" {
+			_, msg, err := c.ReadMessage()
+			if err != nil || !bytes.HasPrefix([]byte("hi"), append(echoed, msg...)) {
+				t.Fatalf("echo: %q %v", append(echoed, msg...), err)
+			}
+			echoed = append(echoed, msg...)
 		}
 		switch i % 3 {
 		case 0: // clean close by the client

@@ -179,7 +179,7 @@ type exitMessage struct {
 }
 
 // sizeWait bounds how long a terminal session waits for its first size.
-const sizeWait = 10 * time.Second
+var sizeWait = 10 * time.Second
 
 // ptySession is a program on a pseudo-terminal that starts at the first size
 // its client sends.
@@ -196,7 +196,7 @@ type ptySession struct {
 func newPTYSession(spec process.Spec, start func(process.Spec) (*process.Process, error)) *ptySession {
 	s := &ptySession{spec: spec, start: start, started: make(chan struct{})}
 	s.timer = time.AfterFunc(sizeWait, func() {
-		s.abort(Ending{Code: websocket.ClosePolicyViolation, Reason: "no size message within 10s", Status: "not started"})
+		s.abort(Ending{Code: websocket.ClosePolicyViolation, Reason: fmt.Sprintf("no size message within %v", sizeWait), Status: "not started"})
 	})
 	return s
 }

@@ -477,3 +477,65 @@ func TestTerminalRecording(t *testing.T) {
 		t.Fatalf("asciinema play: %v\n%q", err, played)
 	}
 }
+
+// TestTerminalNoLeftovers: terminal sessions whose shell leaves a job behind
+// that ignores the hangup, in a process group of its own, end three ways
+// (the client closes, vanishes, or the shell exits); afterwards no process
+// of theirs, no child and no extra descriptor is left.
+func TestTerminalNoLeftovers(t *testing.T) {
+	marker := newMarker()
+	inst := start(t, "--pty", "--", "/bin/sh", "-c",
+		`set -m; (trap '' HUP INT TERM; exec sleep `+marker+`) & echo started; read x; exit 0`)
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 10 {
+				c, _, err := websocket.DefaultDialer.Dial(inst.URL+"/", nil)
+				if err != nil {
+					errs <- err
+					return
+				}
+				c.WriteMessage(websocket.TextMessage, []byte(`{"type":"size","cols":80,"rows":24}`))
+				c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				var out []byte
+				for !bytes.Contains(out, []byte("started")) {
+					_, msg, err := c.ReadMessage()
+					if err != nil {
+						errs <- fmt.Errorf("worker %d session %d: %v", w, i, err)
+						c.Close()
+						return
+					}
+					out = append(out, msg...)
+				}
+				switch i % 3 {
+				case 0:
+					c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""))
+					readAll(t, c)
+				case 1:
+					c.WriteMessage(websocket.BinaryMessage, []byte("\r"))
+					if r := readAll(t, c); r.code != 1000 {
+						errs <- fmt.Errorf("exit: closed %d %q", r.code, r.reason)
+					}
+				}
+				c.Close()
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	waitNoProcesses(t, marker)
+	pid := inst.cmd.Process.Pid
+	for i := 0; len(childrenOf(pid)) > 0 && i < 250; i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if kids := childrenOf(pid); len(kids) != 0 {
+		t.Fatalf("children left after 40 sessions: %v", kids)
+	}
+	if fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid)); len(fds) > 20 {
+		t.Fatalf("%d descriptors open after every session ended", len(fds))
+	}
+}

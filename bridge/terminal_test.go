@@ -1,0 +1,138 @@
+package bridge
+
+import (
+	"errors"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/wsbridge/wsbridge/web"
+)
+
+func TestParseControl(t *testing.T) {
+	for _, tc := range []struct {
+		msg  string
+		want control
+		err  string
+	}{
+		{`{"type":"size","cols":80,"rows":24}`, control{Type: "size", Cols: 80, Rows: 24}, ""},
+		{`{"type":"size","cols":80,"rows":24,"flow":true}`, control{Type: "size", Cols: 80, Rows: 24, Flow: true}, ""},
+		{`{"type":"size","cols":65535,"rows":1}`, control{Type: "size", Cols: 65535, Rows: 1}, ""},
+		{`{"type":"ack","bytes":4096}`, control{Type: "ack", Bytes: 4096}, ""},
+		{`{"type":"future","x":[1,2]}`, control{Type: "future"}, ""},
+		{`{"type":"size","cols":0,"rows":24}`, control{}, "size 0x24 out of range"},
+		{`{"type":"size","cols":80,"rows":65536}`, control{}, "size 80x65536 out of range"},
+		{`{"type":"size","cols":-1,"rows":5}`, control{}, "size -1x5 out of range"},
+		{`{"type":"ack","bytes":-1}`, control{}, "negative ack"},
+		{`{"type":"size","cols":"80","rows":24}`, control{}, "a text message must be a JSON control message"},
+		{`{"cols":80}`, control{}, "a control message needs a type"},
+		{`ls -l`, control{}, "a text message must be a JSON control message"},
+		{``, control{}, "a text message must be a JSON control message"},
+	} {
+		got, err := parseControl([]byte(tc.msg))
+		switch {
+		case tc.err != "" && (err == nil || err.Error() != tc.err):
+			t.Errorf("%s: error %v, want %q", tc.msg, err, tc.err)
+		case tc.err == "" && (err != nil || got != tc.want):
+			t.Errorf("%s: %+v %v, want %+v", tc.msg, got, err, tc.want)
+		}
+	}
+}
+
+// FuzzControl: any text message is refused or read into a size the kernel
+// takes or a non-negative ack; it never panics.
+func FuzzControl(f *testing.F) {
+	f.Add([]byte(`{"type":"size","cols":80,"rows":24,"flow":true}`))
+	f.Add([]byte(`{"type":"ack","bytes":1e3}`))
+	f.Add([]byte(`{"type":"size","cols":1e10}`))
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		c, err := parseControl(msg)
+		if err != nil {
+			return
+		}
+		if c.Type == "size" && (c.Cols < 1 || c.Rows < 1 || c.Cols > 65535 || c.Rows > 65535) {
+			t.Fatalf("accepted size %dx%d", c.Cols, c.Rows)
+		}
+		if c.Type == "ack" && c.Bytes < 0 {
+			t.Fatalf("accepted ack %d", c.Bytes)
+		}
+	})
+}
+
+func TestFlowWindow(t *testing.T) {
+	f := newFlow()
+	gone := make(chan struct{})
+	f.sent(10 * flowWindow) // counted, but nothing waits while flow is off
+	if got := f.room(gone); got != flowWindow {
+		t.Fatalf("flow off: room %d", got)
+	}
+	f = newFlow()
+	f.on = true
+	f.sent(flowWindow - 100)
+	if got := f.room(gone); got != 100 {
+		t.Fatalf("room %d, want 100", got)
+	}
+	f.sent(100)
+	roomc := make(chan int)
+	go func() { roomc <- f.room(gone) }()
+	select {
+	case n := <-roomc:
+		t.Fatalf("room %d with a full window", n)
+	case <-time.After(50 * time.Millisecond):
+	}
+	if err := f.ack(4096); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-roomc; got != 4096 {
+		t.Fatalf("after an ack of 4096: room %d", got)
+	}
+	if err := f.ack(flowWindow); err == nil {
+		t.Fatal("an ack of more than is unacknowledged was taken")
+	}
+	go func() { roomc <- f.room(gone) }()
+	f.sent(4096)
+	close(gone) // nobody is left to acknowledge: output is no longer held
+	if got := <-roomc; got != flowWindow {
+		t.Fatalf("after gone: room %d", got)
+	}
+}
+
+// TestTerminalWaitsForItsSize: a client that never sends its size is closed
+// with a reason, and the program never starts.
+func TestTerminalWaitsForItsSize(t *testing.T) {
+	defer func(d time.Duration) { sizeWait = d }(sizeWait)
+	sizeWait = 200 * time.Millisecond
+	started := false
+	addr, _ := serve(t, func(s *Server) {
+		s.Route.Backend = &Exec{Command: "/bin/cat", TTY: true, Log: slog.New(slog.DiscardHandler)}
+		s.Route.Framing, s.Route.Terminal = Terminal, &web.Terminal{}
+	})
+	c, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var texts []string
+	for {
+		mt, msg, err := c.ReadMessage()
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) {
+			if ce.Code != websocket.ClosePolicyViolation || ce.Text != "no size message within 200ms" {
+				t.Fatalf("closed %d %q", ce.Code, ce.Text)
+			}
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mt == websocket.BinaryMessage {
+			started = true
+		}
+		texts = append(texts, string(msg))
+	}
+	if started || len(texts) != 1 || texts[0] != `{"type":"exit","code":1008,"reason":"no size message within 200ms"}` {
+		t.Fatalf("output %v, messages %q", started, texts)
+	}
+}
