@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
@@ -39,6 +40,22 @@ func typeLine(text string) chromedp.Action[chromedp.Void] {
 		}
 		_, err := chromedp.KeyEvent("\r")(ctx, tg)
 		return err
+	})
+}
+
+// grant gives every page these permissions.
+func grant(names ...string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		for _, name := range names {
+			_, err := cdp.Call(ctx, tg, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
+				Permission: &cdpbrowser.PermissionDescriptor{Name: name},
+				Setting:    cdpbrowser.PermissionSettingGranted,
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 
@@ -117,6 +134,39 @@ func TestTerminalInBrowser(t *testing.T) {
 	); err != nil {
 		t.Fatalf("the title did not follow the program: %v", err)
 	}
+
+	// Wide characters take two cells (unicode11), and true colour reaches
+	// the cell.
+	if err := chromedp.Do(ctx, typeLine(`clear; printf '\033[38;2;255;100;0m中😀|\033[0m\n'`)); err != nil {
+		t.Fatal(err)
+	}
+	cells, err := chromedp.Run(ctx, chromedp.Poll[string](`(() => {
+		const b = wsbridge.term.buffer.active;
+		for (let y = 0; y < b.length; y++) {
+			const line = b.getLine(y);
+			if (!line.translateToString(true).startsWith("中")) continue;
+			const c = (x) => line.getCell(x);
+			return [c(0).getWidth(), c(2).getChars(), c(2).getWidth(), c(4).getChars(),
+				c(0).isFgRGB(), c(0).getFgColor().toString(16)].join(" ");
+		}
+		return "";
+	})()`, chromedp.WithPollingTimeout(10*time.Second)))
+	if err != nil || cells != "2 😀 2 | true ff6400" {
+		t.Fatalf("cells: %q %v", cells, err)
+	}
+
+	// Copy on select: selecting puts the text on the clipboard.
+	err = chromedp.Do(ctx,
+		grant("clipboard-read", "clipboard-write"),
+		chromedp.Evaluate[chromedp.Void](`wsbridge.term.selectAll()`),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clip, err := chromedp.Run(ctx, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise))
+	if err != nil || !strings.Contains(clip, "中😀|") {
+		t.Fatalf("clipboard after selecting: %q %v", clip, err)
+	}
 	screenshot(t, ctx, "terminal.png")
 
 	// Exit: the page says how, and Enter starts a new session.
@@ -134,4 +184,53 @@ func TestTerminalInBrowser(t *testing.T) {
 		t.Fatalf("a new session after the exit: %v", err)
 	}
 	inst.waitLog(func(m map[string]any) bool { return m["msg"] == "session" && m["status"] == "exit 3" })
+}
+
+// TestTerminalReconnects: when the server goes away the page says so and
+// retries with backoff; when a server is back on the port, a new session
+// starts on a clean terminal.
+func TestTerminalReconnects(t *testing.T) {
+	ctx := browser(t)
+	args := []string{"--pty", "--", "/bin/bash", "--norc", "--noprofile", "-i"}
+	first := start(t, args...)
+	port := first.Host[strings.LastIndexByte(first.Host, ':')+1:]
+	err := chromedp.Do(ctx,
+		chromedp.Navigate("http://"+first.Host+"/"),
+		chromedp.Poll[chromedp.Void](`window.wsbridge && window.wsbridge.connected`, chromedp.WithPollingTimeout(20*time.Second)),
+		typeLine("echo first session"),
+		waitScreen("first session"),
+	)
+	if err != nil {
+		t.Fatalf("first session: %v", err)
+	}
+	first.stop()
+	status := `document.getElementById("wsbridge-status").textContent`
+	if err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](status+`.includes("Disconnected: the server went away. Reconnecting in")`,
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](status))
+		t.Fatalf("the page did not say it reconnects: %v; status %q", err, text)
+	}
+	screenshot(t, ctx, "terminal-reconnecting.png")
+	// Another process may hold the port for a moment (an outgoing
+	// connection's ephemeral port): try again, as the page does.
+	for try := 1; ; try++ {
+		second := launch(t, append([]string{"--port", port, "--logformat", "json"}, args...)...)
+		if _, err := second.awaitLog(func(m map[string]any) bool { return m["msg"] == "listening" }); err == nil {
+			break
+		} else if try == 10 {
+			t.Fatalf("cannot listen on port %s again: %v", port, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Poll[chromedp.Void](`window.wsbridge.connected && document.getElementById("wsbridge-status").hidden`, chromedp.WithPollingTimeout(40*time.Second)),
+		typeLine("echo second session"),
+		waitScreen("second session"),
+	)
+	if err != nil {
+		t.Fatalf("no new session after the server came back: %v", err)
+	}
+	if s := screen(ctx); strings.Contains(s, "first session") {
+		t.Fatalf("the new session did not start on a clean terminal:\n%s", s)
+	}
 }
