@@ -2,11 +2,15 @@
 // run on one machine, so every figure can be read as a ratio.
 //
 //	go run ./bench tcp-down [-bytes 512MiB] [-runs 5]
+//	go run ./bench pty-down [-bytes 256MiB] [-runs 5]
 //
 // tcp-down streams bytes from a TCP source in this process: read directly
 // (raw loopback TCP, the physical limit), through wsbridge's TCP bridge, and
-// through websockify when it is installed. Every download is checked byte for
-// byte (length and CRC-32C). Results are medians; see BENCHMARKS.md.
+// through websockify when it is installed. pty-down cats a large text file
+// on a terminal: read from the PTY by a plain program (the limit), and
+// through wsbridge --pty by a client that acknowledges output as the page
+// does. Every download is checked byte for byte (length and CRC-32C).
+// Results are medians; see BENCHMARKS.md.
 package main
 
 import (
@@ -28,20 +32,40 @@ import (
 	"github.com/gorilla/websocket"
 )
 
+// scenarios are the bench's subcommands.
+var scenarios = map[string]func(opts) error{
+	"tcp-down": tcpDown,
+	"pty-down": ptyDown,
+}
+
+// opts are the flags every scenario takes.
+type opts struct {
+	bytes      int64
+	runs       int
+	wsbridge   string
+	websockify string
+}
+
 func main() {
-	if len(os.Args) < 2 || os.Args[1] != "tcp-down" {
-		fmt.Fprintln(os.Stderr, "usage: bench tcp-down [-bytes 512MiB] [-runs 5] [-wsbridge PATH] [-websockify PATH]")
+	if len(os.Args) < 2 || scenarios[os.Args[1]] == nil {
+		fmt.Fprintln(os.Stderr, "usage: bench tcp-down|pty-down [-bytes 512MiB] [-runs 5] [-wsbridge PATH] [-websockify PATH]")
 		os.Exit(2)
 	}
-	fs := flag.NewFlagSet("tcp-down", flag.ExitOnError)
+	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
 	size := fs.String("bytes", "512MiB", "bytes per download (KiB, MiB, GiB suffixes)")
 	runs := fs.Int("runs", 5, "downloads per contender; the median counts")
 	wsbridge := fs.String("wsbridge", "", "wsbridge binary (default: build this repository)")
-	websockify := fs.String("websockify", "/usr/bin/websockify", "websockify to compare with (skipped if missing)")
+	websockify := fs.String("websockify", "/usr/bin/websockify", "tcp-down: websockify to compare with (skipped if missing)")
 	_ = fs.Parse(os.Args[2:])
-	n, err := parseSize(*size)
+	o := opts{runs: *runs, wsbridge: *wsbridge, websockify: *websockify}
+	var err error
+	if o.bytes, err = parseSize(*size); err == nil && o.wsbridge == "" {
+		if o.wsbridge, err = buildWsbridge(); err == nil {
+			defer os.RemoveAll(filepath.Dir(o.wsbridge))
+		}
+	}
 	if err == nil {
-		err = tcpDown(n, *runs, *wsbridge, *websockify)
+		err = scenarios[os.Args[1]](o)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -63,7 +87,7 @@ func parseSize(s string) (int64, error) {
 	return v * mult, nil
 }
 
-// contender is one way of getting the source's bytes.
+// contender is one way of getting the bytes.
 type contender struct {
 	name  string
 	fetch func() (int64, uint32, error) // bytes received and their CRC-32C
@@ -71,39 +95,38 @@ type contender struct {
 	lossy int                           // runs that did not
 }
 
-func tcpDown(n int64, runs int, wsbridgeBin, websockifyBin string) error {
-	src, err := newSource(n)
+func tcpDown(o opts) error {
+	src, err := newSource(o.bytes)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	want := src.crc()
-
-	if wsbridgeBin == "" {
-		if wsbridgeBin, err = buildWsbridge(); err != nil {
-			return err
-		}
-		defer os.RemoveAll(filepath.Dir(wsbridgeBin))
-	}
 	contenders := []*contender{{name: "raw TCP", fetch: func() (int64, uint32, error) { return readTCP(src.addr) }}}
-	wsAddr, stop, err := startServer(wsbridgeBin, "--port", "{port}", "--address", "127.0.0.1", "--loglevel", "error", "--tcp", src.addr)
+	wsAddr, stop, err := startServer(o.wsbridge, "--port", "{port}", "--address", "127.0.0.1", "--loglevel", "error", "--tcp", src.addr)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	contenders = append(contenders, &contender{name: "wsbridge", fetch: func() (int64, uint32, error) { return readWS("ws://" + wsAddr + "/") }})
-	if _, err := os.Stat(websockifyBin); err == nil {
-		addr, stop, err := startServer(websockifyBin, "127.0.0.1:{port}", src.addr)
+	contenders = append(contenders, &contender{name: "wsbridge", fetch: func() (int64, uint32, error) { return readWS("ws://"+wsAddr+"/", nil) }})
+	if _, err := os.Stat(o.websockify); err == nil {
+		addr, stop, err := startServer(o.websockify, "127.0.0.1:{port}", src.addr)
 		if err != nil {
 			return err
 		}
 		defer stop()
-		contenders = append(contenders, &contender{name: "websockify", fetch: func() (int64, uint32, error) { return readWS("ws://" + addr + "/") }})
+		contenders = append(contenders, &contender{name: "websockify", fetch: func() (int64, uint32, error) { return readWS("ws://"+addr+"/", nil) }})
 	} else {
-		fmt.Printf("(%s not found: no websockify column)\n", websockifyBin)
+		fmt.Printf("(%s not found: no websockify column)\n", o.websockify)
 	}
+	fmt.Printf("tcp-down: %d bytes per download, %d runs, contenders in turn\n", o.bytes, o.runs)
+	return compete(contenders, o.runs, o.bytes, src.crc())
+}
 
-	fmt.Printf("tcp-down: %d bytes per download, %d runs, contenders in turn\n", n, runs)
+// compete runs every contender in turn, runs times, checks each download
+// against n bytes with CRC want, and prints a table of medians as ratios to
+// the first contender (the physical limit) and to the third (a peer), if any.
+// A peer's loss is a finding; the limit's or wsbridge's fails the run.
+func compete(contenders []*contender, runs int, n int64, want uint32) error {
 	for run := 1; run <= runs; run++ {
 		for _, c := range contenders {
 			began := time.Now()
@@ -113,7 +136,6 @@ func tcpDown(n int64, runs int, wsbridgeBin, websockifyBin string) error {
 				return fmt.Errorf("%s, run %d: %v", c.name, run, err)
 			}
 			if got != n || crc != want {
-				// A peer's loss is a finding; ours fails the run.
 				c.lossy++
 				fmt.Printf("  run %d  %-10s LOST DATA: %d of %d bytes arrived, checksum match %v\n", run, c.name, got, n, crc == want)
 				continue
@@ -122,19 +144,21 @@ func tcpDown(n int64, runs int, wsbridgeBin, websockifyBin string) error {
 			fmt.Printf("  run %d  %-10s %8.0f MB/s\n", run, c.name, c.mbps[len(c.mbps)-1])
 		}
 	}
-	raw := median(contenders[0].mbps)
+	limit := median(contenders[0].mbps)
 	var peer float64
+	header := "| contender | median MB/s | × " + contenders[0].name + " |"
 	if len(contenders) > 2 {
 		peer = median(contenders[2].mbps)
+		header += " × " + contenders[2].name + " |"
 	}
-	fmt.Printf("\n| contender | median MB/s | × raw TCP | × websockify | runs that lost data |\n|---|---|---|---|---|\n")
+	fmt.Printf("\n%s runs that lost data |\n|%s\n", header, strings.Repeat("---|", strings.Count(header, "|")))
 	for _, c := range contenders {
 		m := median(c.mbps)
-		vsPeer := "–"
+		fmt.Printf("| %s | %.0f | %.2f |", c.name, m, m/limit)
 		if peer > 0 {
-			vsPeer = fmt.Sprintf("%.2f", m/peer)
+			fmt.Printf(" %.2f |", m/peer)
 		}
-		fmt.Printf("| %s | %.0f | %.2f | %s | %d of %d |\n", c.name, m, m/raw, vsPeer, c.lossy, runs)
+		fmt.Printf(" %d of %d |\n", c.lossy, runs)
 	}
 	for _, c := range contenders[:2] {
 		if c.lossy > 0 {
@@ -217,18 +241,26 @@ func readTCP(addr string) (int64, uint32, error) {
 }
 
 // readWS reads binary messages until the close frame; a clean end is 1000.
-func readWS(url string) (int64, uint32, error) {
+// hello, if set, starts the session and is told of every message's size.
+func readWS(url string, hello func(c *websocket.Conn) func(n int) error) (int64, uint32, error) {
 	d := websocket.Dialer{ReadBufferSize: 256 << 10}
 	c, _, err := d.Dial(url, nil)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer c.Close()
+	received := func(int) error { return nil }
+	if hello != nil {
+		received = hello(c)
+	}
 	h := crc32.New(castagnoli)
 	buf := make([]byte, 256<<10)
 	var total int64
 	for {
-		_, r, err := c.NextReader()
+		mt, r, err := c.NextReader()
+		if err == nil && mt == websocket.TextMessage {
+			continue // a terminal's control messages are not output
+		}
 		if err != nil {
 			var ce *websocket.CloseError
 			if errors.As(err, &ce) && (ce.Code == websocket.CloseNormalClosure || ce.Code == websocket.CloseNoStatusReceived) {
@@ -238,6 +270,9 @@ func readWS(url string) (int64, uint32, error) {
 		}
 		n, err := io.CopyBuffer(h, r, buf)
 		total += n
+		if err == nil {
+			err = received(int(n))
+		}
 		if err != nil {
 			return total, h.Sum32(), err
 		}

@@ -203,11 +203,11 @@ func (s *wsSession) output() error {
 			if s.clientClosed.Load() {
 				_ = s.conn.SetWriteDeadline(time.Now().Add(drainWait))
 			}
+			if s.flow != nil {
+				s.flow.sent(len(msg)) // before the client can acknowledge it
+			}
 			if err := s.conn.WriteMessage(mt, msg); err != nil {
 				return err
-			}
-			if s.flow != nil {
-				s.flow.sent(len(msg))
 			}
 			s.bytesOut.Add(int64(len(msg)))
 			s.touch()

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -132,8 +133,9 @@ func TestTerminalProtocolErrors(t *testing.T) {
 }
 
 // TestTerminalNoTailLost: every byte a program writes before it exits
-// arrives before the close frame: 100 short sessions and 20 of 2.7 MB, four
-// clients at a time (ttyd lost all of "echo hi; exit 0" in 7 of 20 runs).
+// arrives before the close frame: 100 short sessions and 20 of 2.7 MB (with
+// flow control), four clients at a time (ttyd lost all of "echo hi; exit 0"
+// in 7 of 20 runs).
 func TestTerminalNoTailLost(t *testing.T) {
 	inst := start(t, "--pty", "--url-args", "--", "/bin/sh", "-c", `[ "$1" = big ] && seq 1 400000; echo hi; exit 0`, "sh")
 	var want strings.Builder
@@ -162,8 +164,16 @@ func TestTerminalNoTailLost(t *testing.T) {
 					mu.Unlock()
 					continue
 				}
-				c.WriteMessage(websocket.TextMessage, []byte(`{"type":"size","cols":80,"rows":24}`))
-				r := readAll(t, c)
+				var r received
+				if kind == "big" {
+					// With flow control, each message acknowledged at once:
+					// the ack may overtake the server's own count of it.
+					c.WriteMessage(websocket.TextMessage, []byte(`{"type":"size","cols":80,"rows":24,"flow":true}`))
+					r = readAcking(t, c)
+				} else {
+					c.WriteMessage(websocket.TextMessage, []byte(`{"type":"size","cols":80,"rows":24}`))
+					r = readAll(t, c)
+				}
 				c.Close()
 				expect := "hi\r\n"
 				if kind == "big" {
@@ -180,6 +190,31 @@ func TestTerminalNoTailLost(t *testing.T) {
 	wg.Wait()
 	if len(failures) > 0 {
 		t.Fatalf("%d of 120 runs lost output: %v", len(failures), failures[:min(5, len(failures))])
+	}
+}
+
+// readAcking is readAll for a terminal client that acknowledges every binary
+// message as it arrives.
+func readAcking(t *testing.T, c *websocket.Conn) received {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	var r received
+	for {
+		mt, data, err := c.ReadMessage()
+		if err != nil {
+			r.code, r.reason = websocket.CloseAbnormalClosure, err.Error()
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) {
+				r.code, r.reason = ce.Code, ce.Text
+			}
+			return r
+		}
+		if mt == websocket.TextMessage {
+			r.texts = append(r.texts, string(data))
+			continue
+		}
+		r.binary = append(r.binary, data)
+		c.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, `{"type":"ack","bytes":%d}`, len(data)))
 	}
 }
 
