@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -134,5 +135,43 @@ func TestTerminalWaitsForItsSize(t *testing.T) {
 	}
 	if started || len(texts) != 1 || texts[0] != `{"type":"exit","code":1008,"reason":"no size message within 200ms"}` {
 		t.Fatalf("output %v, messages %q", started, texts)
+	}
+}
+
+// BenchmarkPTYDown streams 16 MiB from a program on a terminal through the
+// terminal framing to a client that acknowledges as the page does.
+func BenchmarkPTYDown(b *testing.B) {
+	const size = 16 << 20
+	addr, _ := serve(b, func(s *Server) {
+		s.Route.Backend = &Exec{Command: "/bin/sh", Args: []string{"-c", fmt.Sprintf("head -c %d /dev/zero | tr '\\0' a", size)}, TTY: true, Log: s.Log}
+		s.Route.Framing, s.Route.Terminal = Terminal, &web.Terminal{}
+	})
+	b.SetBytes(size)
+	for b.Loop() {
+		c, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/", nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.WriteMessage(websocket.TextMessage, []byte(`{"type":"size","cols":80,"rows":24,"flow":true}`))
+		n, pending, msgs := 0, 0, 0
+		for {
+			mt, msg, err := c.ReadMessage()
+			if err != nil {
+				break
+			}
+			if mt == websocket.BinaryMessage {
+				msgs++
+				n += len(msg)
+				if pending += len(msg); pending >= 32<<10 {
+					c.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, `{"type":"ack","bytes":%d}`, pending))
+					pending = 0
+				}
+			}
+		}
+		c.Close()
+		if n != size {
+			b.Fatalf("got %d bytes, want %d", n, size)
+		}
+		b.ReportMetric(float64(n)/float64(msgs), "B/msg")
 	}
 }

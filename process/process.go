@@ -178,7 +178,13 @@ func (p *Process) reap() {
 // holder of the pipe (or terminal) has closed it or the straggler timeout in
 // reap expired.
 func (p *Process) Read(b []byte) (int, error) {
-	n, err := p.stdout.Read(b)
+	var n int
+	var err error
+	if p.tty {
+		n, err = p.readAvailable(b)
+	} else {
+		n, err = p.stdout.Read(b)
+	}
 	if err != nil {
 		// A terminal's master reads EIO once no process holds the terminal.
 		if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, os.ErrClosed) || errors.Is(err, syscall.EIO) {
@@ -189,6 +195,43 @@ func (p *Process) Read(b []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// readAvailable waits for output, then reads what else is already there,
+// so that a burst goes out in fewer, larger messages.
+func (p *Process) readAvailable(b []byte) (int, error) {
+	rc, err := p.stdout.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var rerr error
+	err = rc.Read(func(fd uintptr) bool {
+		for n < len(b) {
+			k, e := syscall.Read(int(fd), b[n:])
+			switch {
+			case k > 0:
+				n += k
+			case e == syscall.EINTR:
+			case e == syscall.EAGAIN:
+				return n > 0
+			case e != nil:
+				rerr = e
+				return true
+			default:
+				rerr = io.EOF
+				return true
+			}
+		}
+		return true
+	})
+	if n > 0 {
+		return n, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return 0, rerr
 }
 
 // Write writes to the program's standard input. It blocks while the program
