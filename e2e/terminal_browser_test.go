@@ -28,9 +28,10 @@ func waitScreen(want string) chromedp.Action[chromedp.Void] {
 		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(20*time.Second))
 }
 
-// typeLine types text into the focused terminal and presses Enter. Text
-// goes in as a keyboard's input event does (CDP's insertText): chromedp's
-// key events for unshifted letters reach xterm.js twice (keydown and char).
+// typeLine types text into the focused terminal and presses Enter, as a
+// keyboard does. chromedp's KeyEvent sends a key down and a char event,
+// which xterm.js takes as two keys (unshifted letters and Enter come twice):
+// text goes in as an input event (CDP's insertText), Enter as a raw key.
 func typeLine(text string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		if text != "" {
@@ -38,8 +39,13 @@ func typeLine(text string) chromedp.Action[chromedp.Void] {
 				return err
 			}
 		}
-		_, err := chromedp.KeyEvent("\r")(ctx, tg)
-		return err
+		for _, typ := range []input.DispatchKeyEventType{input.DispatchKeyEventTypeRawKeyDown, input.DispatchKeyEventTypeKeyUp} {
+			enter := input.DispatchKeyEventParams{Type: typ, Key: "Enter", Code: "Enter", WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13}
+			if _, err := cdp.Call(ctx, tg, input.DispatchKeyEvent, enter); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 
