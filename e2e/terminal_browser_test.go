@@ -240,3 +240,28 @@ func TestTerminalReconnects(t *testing.T) {
 		t.Fatalf("the new session did not start on a clean terminal:\n%s", s)
 	}
 }
+
+// TestTerminalCustomIndex: --index serves your page, which needs only to
+// load the bundle; its own files come from --staticdir.
+func TestTerminalCustomIndex(t *testing.T) {
+	ctx := browser(t)
+	dir := t.TempDir()
+	index := filepath.Join(dir, "index.html")
+	os.WriteFile(index, []byte(`<!doctype html><html><head><title>custom</title>
+<link rel="stylesheet" href="terminal.css"><link rel="stylesheet" href="mine.css">
+<script src="terminal.js"></script></head><body><h1 id="banner">Our own page</h1></body></html>`), 0o644)
+	os.WriteFile(filepath.Join(dir, "mine.css"), []byte(`#banner { color: rgb(1, 2, 3); }`), 0o644)
+	inst := start(t, "--pty", "--index", index, "--staticdir", dir, "--", "/bin/sh", "-c", "echo custom-page-works; read x")
+	err := chromedp.Do(ctx,
+		chromedp.Navigate("http://"+inst.Host+"/"),
+		chromedp.Poll[chromedp.Void](`window.wsbridge && window.wsbridge.connected`, chromedp.WithPollingTimeout(20*time.Second)),
+		waitScreen("custom-page-works"),
+	)
+	if err != nil {
+		t.Fatalf("custom page: %v", err)
+	}
+	color, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.getElementById("banner")).color`))
+	if err != nil || color != "rgb(1, 2, 3)" {
+		t.Fatalf("the page's own stylesheet: %q %v", color, err)
+	}
+}

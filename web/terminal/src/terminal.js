@@ -15,8 +15,22 @@ import './terminal.css';
 const ackBatch = 32 * 1024;
 const encoder = new TextEncoder();
 
+// byID finds an element of the page, or adds it: a custom page (--index)
+// needs only to load terminal.js and terminal.css.
+function byID(id) {
+  let el = document.getElementById(id);
+  if (!el) {
+    el = document.createElement('div');
+    el.id = id;
+    document.body.append(el);
+  }
+  return el;
+}
+
 async function main() {
-  const statusBox = document.getElementById('wsbridge-status');
+  const container = byID('terminal');
+  const statusBox = byID('wsbridge-status');
+  statusBox.hidden = true;
   const query = location.search;
   let config = { options: {} };
   try {
@@ -40,7 +54,7 @@ async function main() {
   term.loadAddon(new WebLinksAddon());
   term.loadAddon(new Unicode11Addon());
   term.unicode.activeVersion = '11';
-  term.open(document.getElementById('terminal'));
+  term.open(container);
   let renderer = 'dom';
   try {
     const webgl = new WebglAddon();
@@ -173,11 +187,12 @@ async function main() {
     if (fitPending) return;
     fitPending = true;
     requestAnimationFrame(() => { fitPending = false; fit.fit(); });
-  }).observe(document.getElementById('terminal'));
+  }).observe(container);
 
   // For scripts and tests driving the page.
   window.wsbridge = { term, get connected() { return ws !== null && ws.readyState === WebSocket.OPEN; }, get renderer() { return renderer; } };
   connect();
 }
 
-main();
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', main);
+else main();
