@@ -1,6 +1,7 @@
-// Command wsbridge puts any program or TCP service on a WebSocket: every
-// accepted connection starts its own process (stdout lines become messages and
-// messages become stdin lines) or dials its own TCP or unix-socket connection.
+// Command wsbridge puts any program, terminal or TCP service on a WebSocket:
+// every accepted connection starts its own process (stdout lines become
+// messages and messages become stdin lines), runs it on its own terminal for
+// the browser page (--pty), or dials its own TCP or unix-socket connection.
 // Its flags are websocketd's, so existing command lines work, and every
 // websockify setup has an equivalent (see README).
 //
@@ -84,11 +85,13 @@ func newApp() *cli.App {
 	cli.VersionPrinter = func(c *cli.Context) { fmt.Fprintln(c.App.Writer, "wsbridge", versionString()) }
 	return &cli.App{
 		Name:      "wsbridge",
-		Usage:     "put any program or TCP service on a WebSocket",
-		UsageText: "wsbridge [flags] [--] COMMAND [ARG...]\nwsbridge [flags] --dir DIR\nwsbridge [flags] --tcp HOST:PORT | --unix PATH | --token-file FILE|DIR",
+		Usage:     "put any program, terminal or TCP service on a WebSocket",
+		UsageText: "wsbridge [flags] [--] COMMAND [ARG...]\nwsbridge [flags] --dir DIR\nwsbridge [flags] --pty [--] COMMAND [ARG...]\nwsbridge [flags] --tcp HOST:PORT | --unix PATH | --token-file FILE|DIR",
 		Description: "Every accepted WebSocket starts its own COMMAND. Each line the program writes to stdout\n" +
 			"becomes a text message; each message received becomes a line on its stdin. When the\n" +
 			"program exits the client gets a close frame that carries its exit status (see README).\n" +
+			"With --pty, each WebSocket runs COMMAND on its own terminal, and the URL serves a terminal\n" +
+			"page (xterm.js) for browsers; the protocol is in docs/terminal-protocol.md.\n" +
 			"With --tcp, --unix or --token-file, each WebSocket gets its own connection to that\n" +
 			"backend instead, dialed before the upgrade is answered; bytes go both ways in binary messages.\n" +
 			"Every flag can also be set by an environment variable, shown beside it.",

@@ -1,4 +1,6 @@
-// Package web holds the pages wsbridge serves from inside its binary.
+// Package web holds the pages wsbridge serves from inside its binary: the dev
+// console, and the browser terminal with its xterm.js bundle (static/, built
+// by terminal/build.sh from terminal/package-lock.json).
 package web
 
 import (
