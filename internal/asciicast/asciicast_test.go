@@ -1,0 +1,48 @@
+package asciicast
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestWriter(t *testing.T) {
+	var out bytes.Buffer
+	t0 := time.Unix(1764000000, 0)
+	w, err := NewWriter(&out, Header{Width: 80, Height: 24, Command: "bash -l", Env: map[string]string{"TERM": "xterm-256color"}}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Output(t0.Add(10*time.Millisecond), []byte("<h\xc3"))          // "é" cut after its first byte
+	w.Output(t0.Add(20*time.Millisecond), []byte("\xa9llo\r\n\xff")) // the rest, and a byte that is not UTF-8
+	w.Resize(t0.Add(1500*time.Millisecond), 100, 30)
+	w.Output(t0.Add(2*time.Second), []byte("\xe2\x9c")) // "✓" cut, never finished: a U+FFFD a byte
+	if err := w.Close(t0.Add(3 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"version":2,"width":80,"height":24,"timestamp":1764000000,"command":"bash -l","env":{"TERM":"xterm-256color"}}
+[0.010000,"o","<h"]
+[0.020000,"o","éllo\r\n\ufffd"]
+[1.500000,"r","100x30"]
+[3.000000,"o","\ufffd\ufffd"]
+`
+	if got := out.String(); got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestWriteErrorsStick(t *testing.T) {
+	w, err := NewWriter(failingWriter{}, Header{Width: 1, Height: 1}, time.Now())
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("header write: %v", err)
+	}
+	if err := w.Output(time.Now(), []byte("x")); err == nil {
+		t.Fatal("an output after a failed write succeeded")
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
