@@ -84,11 +84,12 @@ func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	upgrade := websocket.IsWebSocketUpgrade(r)
 	log := h.server.Log
-	if !upgrade && h.route.Terminal != nil && web.IsTerminalAsset(r.URL.Path[1:]) {
+	rel := strings.TrimPrefix(r.URL.Path, "/") // a CONNECT request's is empty
+	if !upgrade && h.route.Terminal != nil && web.IsTerminalAsset(rel) {
 		// The same public bytes for everyone: no credentials needed, so a
 		// page opened with ?access_token= (not sent for scripts) loads.
 		addHeaders(w.Header(), h.route.HeaderHTTP)
-		h.route.Terminal.Serve(w, r, r.URL.Path[1:])
+		h.route.Terminal.Serve(w, r, rel)
 		return
 	}
 	// The origin is checked first: valid credentials never excuse another
@@ -228,7 +229,7 @@ func (h *routeHandler) plainHandler() http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
-		case h.route.Terminal != nil && h.route.Terminal.Serve(w, r, r.URL.Path[1:]):
+		case h.route.Terminal != nil && h.route.Terminal.Serve(w, r, strings.TrimPrefix(r.URL.Path, "/")):
 		case cgi != nil && cgi.serve(w, r):
 		case static != nil:
 			static.ServeHTTP(w, r)

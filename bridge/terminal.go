@@ -141,8 +141,10 @@ func (s *wsSession) terminalInput(mt int, msg []byte) bool {
 			s.flow.on = c.Flow
 			s.flow.mu.Unlock()
 		}
-		if err := s.backend.(Resizer).Resize(c.Cols, c.Rows); err != nil {
-			s.log.Debug("resize", "err", err)
+		if rz, ok := s.backend.(Resizer); ok {
+			if err := rz.Resize(c.Cols, c.Rows); err != nil {
+				s.log.Debug("resize", "err", err)
+			}
 		}
 	case "ack":
 		if err := s.flow.ack(c.Bytes); err != nil {

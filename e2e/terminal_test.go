@@ -1,11 +1,13 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -443,6 +445,19 @@ func TestTerminalOptions(t *testing.T) {
 	want := `{"options":{"cursorBlink":false,"cursorStyle":"bar","fontSize":18,"theme":{"background":"#101010"}},"readonly":true,"title":"T"}` + "\n"
 	if string(body) != want {
 		t.Fatalf("terminal.json %s, want %s", body, want)
+	}
+	// A CONNECT request has an empty path: answered, never a panic.
+	conn, err := net.Dial("tcp", inst.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "CONNECT example.com:80 HTTP/1.1\r\nHost: example.com:80\r\n\r\n")
+	if resp, err := http.ReadResponse(bufio.NewReader(conn), nil); err != nil || resp.StatusCode != http.StatusUpgradeRequired {
+		t.Fatalf("CONNECT: %v %v", resp, err)
+	}
+	if strings.Contains(inst.output(), "panic") {
+		t.Fatalf("wsbridge panicked:\n%s", inst.output())
 	}
 }
 
