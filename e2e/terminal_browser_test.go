@@ -141,9 +141,9 @@ func TestTerminalInBrowser(t *testing.T) {
 		t.Fatalf("the title did not follow the program: %v", err)
 	}
 
-	// Wide characters take two cells (unicode11), and true colour reaches
-	// the cell.
-	if err := chromedp.Do(ctx, typeLine(`clear; printf '\033[38;2;255;100;0m中😀|\033[0m\n'`)); err != nil {
+	// Wide characters take two cells (unicode11), and true colour and the
+	// 256-colour palette reach the cells.
+	if err := chromedp.Do(ctx, typeLine(`clear; printf '\033[38;2;255;100;0m中😀|\033[38;5;196m#\033[0m\n'`)); err != nil {
 		t.Fatal(err)
 	}
 	cells, err := chromedp.Run(ctx, chromedp.Poll[string](`(() => {
@@ -153,11 +153,12 @@ func TestTerminalInBrowser(t *testing.T) {
 			if (!line.translateToString(true).startsWith("中")) continue;
 			const c = (x) => line.getCell(x);
 			return [c(0).getWidth(), c(2).getChars(), c(2).getWidth(), c(4).getChars(),
-				c(0).isFgRGB(), c(0).getFgColor().toString(16)].join(" ");
+				c(0).isFgRGB(), c(0).getFgColor().toString(16),
+				c(5).getChars(), c(5).isFgPalette(), c(5).getFgColor()].join(" ");
 		}
 		return "";
 	})()`, chromedp.WithPollingTimeout(10*time.Second)))
-	if err != nil || cells != "2 😀 2 | true ff6400" {
+	if err != nil || cells != "2 😀 2 | true ff6400 # true 196" {
 		t.Fatalf("cells: %q %v", cells, err)
 	}
 
