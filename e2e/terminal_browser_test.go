@@ -212,7 +212,9 @@ func TestTerminalReconnects(t *testing.T) {
 	}
 	first.stop()
 	status := `document.getElementById("wsbridge-status").textContent`
-	if err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](status+`.includes("Disconnected: the server went away. Reconnecting in")`,
+	// "the server went away" (its 1001) until the first retry finds nobody
+	// there, then "the connection was lost".
+	if err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](`/^Disconnected: the (server went away|connection was lost)\. Reconnecting in \d+ s \(attempt \d+\)/.test(`+status+`)`,
 		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
 		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](status))
 		t.Fatalf("the page did not say it reconnects: %v; status %q", err, text)
