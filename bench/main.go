@@ -14,28 +14,23 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
-	"hash/crc32"
 	"io"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/gorilla/websocket"
 )
 
 // scenarios are the bench's subcommands.
 var scenarios = map[string]func(opts) error{
-	"tcp-down": tcpDown,
-	"pty-down": ptyDown,
+	"tcp-down":  tcpDown,
+	"pty-down":  ptyDown,
+	"exec-down": execDown,
 }
 
 // opts are the flags every scenario takes.
@@ -43,6 +38,7 @@ type opts struct {
 	bytes      int64
 	runs       int
 	wsbridge   string
+	websocketd string
 	websockify string
 }
 
@@ -55,9 +51,10 @@ func main() {
 	size := fs.String("bytes", "512MiB", "bytes per download (KiB, MiB, GiB suffixes)")
 	runs := fs.Int("runs", 5, "downloads per contender; the median counts")
 	wsbridge := fs.String("wsbridge", "", "wsbridge binary (default: build this repository)")
-	websockify := fs.String("websockify", "/usr/bin/websockify", "tcp-down: websockify to compare with (skipped if missing)")
+	websocketd := fs.String("websocketd", "/usr/bin/websocketd", "websocketd to compare with (skipped if missing)")
+	websockify := fs.String("websockify", "/usr/bin/websockify", "websockify to compare with (skipped if missing)")
 	_ = fs.Parse(os.Args[2:])
-	o := opts{runs: *runs, wsbridge: *wsbridge, websockify: *websockify}
+	o := opts{runs: *runs, wsbridge: *wsbridge, websocketd: *websocketd, websockify: *websockify}
 	var err error
 	if o.bytes, err = parseSize(*size); err == nil && o.wsbridge == "" {
 		if o.wsbridge, err = buildWsbridge(); err == nil {
@@ -87,196 +84,14 @@ func parseSize(s string) (int64, error) {
 	return v * mult, nil
 }
 
-// contender is one way of getting the bytes.
-type contender struct {
-	name  string
-	fetch func() (int64, uint32, error) // bytes received and their CRC-32C
-	mbps  []float64                     // one per run that delivered every byte
-	lossy int                           // runs that did not
-}
-
-func tcpDown(o opts) error {
-	src, err := newSource(o.bytes)
-	if err != nil {
-		return err
+// startPeer is startServer for another tool, which may be missing: then it
+// says so and returns an empty address.
+func startPeer(bin string, args ...string) (addr string, stop func(), err error) {
+	if _, err := os.Stat(bin); err != nil {
+		fmt.Printf("(%s not found: no %s column)\n", bin, filepath.Base(bin))
+		return "", nil, nil
 	}
-	defer src.Close()
-	contenders := []*contender{{name: "raw TCP", fetch: func() (int64, uint32, error) { return readTCP(src.addr) }}}
-	wsAddr, stop, err := startServer(o.wsbridge, "--port", "{port}", "--address", "127.0.0.1", "--loglevel", "error", "--tcp", src.addr)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	contenders = append(contenders, &contender{name: "wsbridge", fetch: func() (int64, uint32, error) { return readWS("ws://"+wsAddr+"/", nil) }})
-	if _, err := os.Stat(o.websockify); err == nil {
-		addr, stop, err := startServer(o.websockify, "127.0.0.1:{port}", src.addr)
-		if err != nil {
-			return err
-		}
-		defer stop()
-		contenders = append(contenders, &contender{name: "websockify", fetch: func() (int64, uint32, error) { return readWS("ws://"+addr+"/", nil) }})
-	} else {
-		fmt.Printf("(%s not found: no websockify column)\n", o.websockify)
-	}
-	fmt.Printf("tcp-down: %d bytes per download, %d runs, contenders in turn\n", o.bytes, o.runs)
-	return compete(contenders, o.runs, o.bytes, src.crc())
-}
-
-// compete runs every contender in turn, runs times, checks each download
-// against n bytes with CRC want, and prints a table of medians as ratios to
-// the first contender (the physical limit) and to the third (a peer), if any.
-// A peer's loss is a finding; the limit's or wsbridge's fails the run.
-func compete(contenders []*contender, runs int, n int64, want uint32) error {
-	for run := 1; run <= runs; run++ {
-		for _, c := range contenders {
-			began := time.Now()
-			got, crc, err := c.fetch()
-			secs := time.Since(began).Seconds()
-			if err != nil {
-				return fmt.Errorf("%s, run %d: %v", c.name, run, err)
-			}
-			if got != n || crc != want {
-				c.lossy++
-				fmt.Printf("  run %d  %-10s LOST DATA: %d of %d bytes arrived, checksum match %v\n", run, c.name, got, n, crc == want)
-				continue
-			}
-			c.mbps = append(c.mbps, float64(n)/secs/1e6)
-			fmt.Printf("  run %d  %-10s %8.0f MB/s\n", run, c.name, c.mbps[len(c.mbps)-1])
-		}
-	}
-	limit := median(contenders[0].mbps)
-	var peer float64
-	header := "| contender | median MB/s | × " + contenders[0].name + " |"
-	if len(contenders) > 2 {
-		peer = median(contenders[2].mbps)
-		header += " × " + contenders[2].name + " |"
-	}
-	fmt.Printf("\n%s runs that lost data |\n|%s\n", header, strings.Repeat("---|", strings.Count(header, "|")))
-	for _, c := range contenders {
-		m := median(c.mbps)
-		fmt.Printf("| %s | %.0f | %.2f |", c.name, m, m/limit)
-		if peer > 0 {
-			fmt.Printf(" %.2f |", m/peer)
-		}
-		fmt.Printf(" %d of %d |\n", c.lossy, runs)
-	}
-	for _, c := range contenders[:2] {
-		if c.lossy > 0 {
-			return fmt.Errorf("%s lost data", c.name)
-		}
-	}
-	return nil
-}
-
-// median of v; 0 when v is empty.
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-// source serves n bytes to every connection: a random 1 MiB block over and
-// over, so writing costs nothing and a lost or repeated chunk changes the CRC.
-type source struct {
-	net.Listener
-	addr  string
-	n     int64
-	block []byte
-}
-
-func newSource(n int64) (*source, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	s := &source{Listener: l, addr: l.Addr().String(), n: n, block: make([]byte, 1<<20)}
-	r := rand.NewChaCha8([32]byte{'b', 'e', 'n', 'c', 'h'})
-	_, _ = r.Read(s.block)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_ = s.write(c)
-			}()
-		}
-	}()
-	return s, nil
-}
-
-func (s *source) write(w io.Writer) error {
-	for left := s.n; left > 0; {
-		k := min(left, int64(len(s.block)))
-		if _, err := w.Write(s.block[:k]); err != nil {
-			return err
-		}
-		left -= k
-	}
-	return nil
-}
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-func (s *source) crc() uint32 {
-	h := crc32.New(castagnoli)
-	_ = s.write(h)
-	return h.Sum32()
-}
-
-func readTCP(addr string) (int64, uint32, error) {
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer c.Close()
-	h := crc32.New(castagnoli)
-	n, err := io.CopyBuffer(h, c, make([]byte, 256<<10))
-	return n, h.Sum32(), err
-}
-
-// readWS reads binary messages until the close frame; a clean end is 1000.
-// hello, if set, starts the session and is told of every message's size.
-func readWS(url string, hello func(c *websocket.Conn) func(n int) error) (int64, uint32, error) {
-	d := websocket.Dialer{ReadBufferSize: 256 << 10}
-	c, _, err := d.Dial(url, nil)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer c.Close()
-	received := func(int) error { return nil }
-	if hello != nil {
-		received = hello(c)
-	}
-	h := crc32.New(castagnoli)
-	buf := make([]byte, 256<<10)
-	var total int64
-	for {
-		mt, r, err := c.NextReader()
-		if err == nil && mt == websocket.TextMessage {
-			continue // a terminal's control messages are not output
-		}
-		if err != nil {
-			var ce *websocket.CloseError
-			if errors.As(err, &ce) && (ce.Code == websocket.CloseNormalClosure || ce.Code == websocket.CloseNoStatusReceived) {
-				err = nil // websockify closes without a status
-			}
-			return total, h.Sum32(), err
-		}
-		n, err := io.CopyBuffer(h, r, buf)
-		total += n
-		if err == nil {
-			err = received(int(n))
-		}
-		if err != nil {
-			return total, h.Sum32(), err
-		}
-	}
+	return startServer(bin, args...)
 }
 
 // startServer runs a server on a free loopback port ("{port}" in its

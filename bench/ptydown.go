@@ -40,7 +40,10 @@ func ptyDown(o opts) error {
 		{name: "wsbridge", fetch: func() (int64, uint32, error) { return readWS("ws://"+addr+"/", acknowledge) }},
 	}
 	fmt.Printf("pty-down: cat of %d bytes of text (%d through the terminal), %d runs, contenders in turn\n", o.bytes, n, o.runs)
-	return compete(contenders, o.runs, n, want)
+	for _, c := range contenders {
+		c.n, c.crc = n, want
+	}
+	return compete(contenders, o.runs)
 }
 
 // writeText writes size bytes of printable lines and returns the length and

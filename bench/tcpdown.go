@@ -1,0 +1,102 @@
+package main
+
+import (
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math/rand/v2"
+	"net"
+)
+
+func tcpDown(o opts) error {
+	src, err := newSource(o.bytes)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	contenders := []*contender{src.rawTCP()}
+	wsAddr, stop, err := startServer(o.wsbridge, "--port", "{port}", "--address", "127.0.0.1", "--loglevel", "error", "--tcp", src.addr)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	contenders = append(contenders, &contender{name: "wsbridge", fetch: func() (int64, uint32, error) { return readWS("ws://"+wsAddr+"/", nil) }})
+	if peer, stop, err := startPeer(o.websockify, "127.0.0.1:{port}", src.addr); err != nil {
+		return err
+	} else if peer != "" {
+		defer stop()
+		contenders = append(contenders, &contender{name: "websockify", peer: true, fetch: func() (int64, uint32, error) { return readWS("ws://"+peer+"/", nil) }})
+	}
+	fmt.Printf("tcp-down: %d bytes per download, %d runs, contenders in turn\n", o.bytes, o.runs)
+	for _, c := range contenders {
+		c.n, c.crc = o.bytes, src.crc()
+	}
+	return compete(contenders, o.runs)
+}
+
+// source serves n bytes to every connection: a random 1 MiB block over and
+// over, so writing costs nothing and a lost or repeated chunk changes the CRC.
+type source struct {
+	net.Listener
+	addr  string
+	n     int64
+	block []byte
+}
+
+func newSource(n int64) (*source, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s := &source{Listener: l, addr: l.Addr().String(), n: n, block: make([]byte, 1<<20)}
+	r := rand.NewChaCha8([32]byte{'b', 'e', 'n', 'c', 'h'})
+	_, _ = r.Read(s.block)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_ = s.write(c)
+			}()
+		}
+	}()
+	return s, nil
+}
+
+func (s *source) write(w io.Writer) error {
+	for left := s.n; left > 0; {
+		k := min(left, int64(len(s.block)))
+		if _, err := w.Write(s.block[:k]); err != nil {
+			return err
+		}
+		left -= k
+	}
+	return nil
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// rawTCP is the contender that reads the source straight from its socket.
+func (s *source) rawTCP() *contender {
+	return &contender{name: "raw TCP", n: s.n, crc: s.crc(), fetch: func() (int64, uint32, error) { return readTCP(s.addr) }}
+}
+
+func (s *source) crc() uint32 {
+	h := crc32.New(castagnoli)
+	_ = s.write(h)
+	return h.Sum32()
+}
+
+func readTCP(addr string) (int64, uint32, error) {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer c.Close()
+	h := crc32.New(castagnoli)
+	n, err := io.CopyBuffer(h, c, make([]byte, 256<<10))
+	return n, h.Sum32(), err
+}
