@@ -24,18 +24,12 @@ func execDown(o opts) error {
 		src.rawTCP(),
 		{name: "pipe", fetch: func() (int64, uint32, error) { return commandOverPipe(command) }},
 	}
-	addr, stop, err := startServer(o.wsbridge, append([]string{"--port", "{port}", "--address", "127.0.0.1", "--loglevel", "error", "--binary", "--"}, command...)...)
+	servers, err := startServers(wsbridgeSpec(o, "wsbridge", append([]string{"--binary", "--"}, command...)...), websocketdSpec(o, append([]string{"--binary"}, command...)...))
 	if err != nil {
 		return err
 	}
-	defer stop()
-	contenders = append(contenders, &contender{name: "wsbridge", fetch: func() (int64, uint32, error) { return readWS("ws://"+addr+"/", nil) }})
-	if peer, stop, err := startPeer(o.websocketd, append([]string{"--port", "{port}", "--address", "127.0.0.1", "--loglevel", "error", "--binary"}, command...)...); err != nil {
-		return err
-	} else if peer != "" {
-		defer stop()
-		contenders = append(contenders, &contender{name: "websocketd", peer: true, fetch: func() (int64, uint32, error) { return readWS("ws://"+peer+"/", nil) }})
-	}
+	defer stopAll(servers)
+	contenders = append(contenders, downloads(servers, nil)...)
 	fmt.Printf("exec-down: %s, contenders in turn, %d runs\n", command, o.runs)
 	zeros := crc32.Checksum(make([]byte, o.bytes), castagnoli)
 	for _, c := range contenders[1:] {

@@ -31,12 +31,22 @@ var scenarios = map[string]func(opts) error{
 	"tcp-down":  tcpDown,
 	"pty-down":  ptyDown,
 	"exec-down": execDown,
+	"echo":      echoLatency,
+	"connrate":  connRate,
+	"hold":      hold,
+	"slow":      slow,
 }
 
 // opts are the flags every scenario takes.
 type opts struct {
 	bytes      int64
 	runs       int
+	count      int           // echo: round trips per run
+	clients    int           // connrate: clients at once
+	duration   time.Duration // connrate: length of a run
+	conns      int           // hold: connections to wsbridge
+	peerConns  int           // hold: connections to a peer
+	rate       int           // slow: bytes per second the client reads
 	wsbridge   string
 	websocketd string
 	websockify string
@@ -49,12 +59,18 @@ func main() {
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
 	size := fs.String("bytes", "512MiB", "bytes per download (KiB, MiB, GiB suffixes)")
-	runs := fs.Int("runs", 5, "downloads per contender; the median counts")
+	runs := fs.Int("runs", 5, "runs per contender; the median counts")
+	count := fs.Int("count", 20000, "echo: round trips per run")
+	clients := fs.Int("clients", 4, "connrate: clients at once")
+	duration := fs.Duration("duration", 5*time.Second, "connrate: length of a run")
+	conns := fs.Int("conns", 1000, "hold: live connections to wsbridge")
+	peerConns := fs.Int("peer-conns", 200, "hold: live connections to a peer (websockify forks a process for each)")
+	rate := fs.Int("rate", 1_000_000, "slow: bytes per second the client reads")
 	wsbridge := fs.String("wsbridge", "", "wsbridge binary (default: build this repository)")
 	websocketd := fs.String("websocketd", "/usr/bin/websocketd", "websocketd to compare with (skipped if missing)")
 	websockify := fs.String("websockify", "/usr/bin/websockify", "websockify to compare with (skipped if missing)")
 	_ = fs.Parse(os.Args[2:])
-	o := opts{runs: *runs, wsbridge: *wsbridge, websocketd: *websocketd, websockify: *websockify}
+	o := opts{runs: *runs, count: *count, clients: *clients, duration: *duration, conns: *conns, peerConns: *peerConns, rate: *rate, wsbridge: *wsbridge, websocketd: *websocketd, websockify: *websockify}
 	var err error
 	if o.bytes, err = parseSize(*size); err == nil && o.wsbridge == "" {
 		if o.wsbridge, err = buildWsbridge(); err == nil {
@@ -84,47 +100,94 @@ func parseSize(s string) (int64, error) {
 	return v * mult, nil
 }
 
-// startPeer is startServer for another tool, which may be missing: then it
-// says so and returns an empty address.
-func startPeer(bin string, args ...string) (addr string, stop func(), err error) {
-	if _, err := os.Stat(bin); err != nil {
-		fmt.Printf("(%s not found: no %s column)\n", bin, filepath.Base(bin))
-		return "", nil, nil
-	}
-	return startServer(bin, args...)
+// serverSpec is a bridge to start: wsbridge or a peer, a tool people use
+// today that may be missing (then it is skipped, with a note).
+type serverSpec struct {
+	name string
+	peer bool
+	bin  string
+	args []string // "{port}" stands for the port it gets
 }
 
-// startServer runs a server on a free loopback port ("{port}" in its
-// arguments) and waits until it accepts connections.
-func startServer(bin string, args ...string) (addr string, stop func(), err error) {
+func wsbridgeSpec(o opts, name string, args ...string) serverSpec {
+	return serverSpec{name: name, bin: o.wsbridge, args: append([]string{"--port", "{port}", "--address", "127.0.0.1", "--loglevel", "error"}, args...)}
+}
+
+func websocketdSpec(o opts, args ...string) serverSpec {
+	return serverSpec{name: "websocketd", peer: true, bin: o.websocketd, args: append([]string{"--port", "{port}", "--address", "127.0.0.1", "--loglevel", "error"}, args...)}
+}
+
+func websockifySpec(o opts, target string) serverSpec {
+	return serverSpec{name: "websockify", peer: true, bin: o.websockify, args: []string{"127.0.0.1:{port}", target}}
+}
+
+// server is a running bridge.
+type server struct {
+	serverSpec
+	addr string
+	cmd  *exec.Cmd
+}
+
+func (s *server) url() string { return "ws://" + s.addr + "/" }
+func (s *server) pid() int    { return s.cmd.Process.Pid }
+
+func (s *server) stop() {
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+}
+
+// startServers starts every spec whose binary is there, each on a free
+// loopback port, and waits until each accepts connections.
+func startServers(specs ...serverSpec) ([]*server, error) {
+	var servers []*server
+	for _, spec := range specs {
+		if _, err := os.Stat(spec.bin); err != nil && spec.peer {
+			fmt.Printf("(%s not found: no %s)\n", spec.bin, spec.name)
+			continue
+		}
+		s, err := startServer(spec)
+		if err != nil {
+			stopAll(servers)
+			return nil, err
+		}
+		servers = append(servers, s)
+	}
+	return servers, nil
+}
+
+func stopAll(servers []*server) {
+	for _, s := range servers {
+		s.stop()
+	}
+}
+
+func startServer(spec serverSpec) (*server, error) {
 	for range 5 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			return "", nil, err
+			return nil, err
 		}
 		port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 		l.Close()
-		var a []string
-		for _, s := range args {
-			a = append(a, strings.ReplaceAll(s, "{port}", port))
+		var args []string
+		for _, a := range spec.args {
+			args = append(args, strings.ReplaceAll(a, "{port}", port))
 		}
-		cmd := exec.Command(bin, a...)
-		cmd.Stderr = io.Discard
-		if err := cmd.Start(); err != nil {
-			return "", nil, err
+		s := &server{serverSpec: spec, addr: "127.0.0.1:" + port, cmd: exec.Command(spec.bin, args...)}
+		s.cmd.Stderr = io.Discard
+		if err := s.cmd.Start(); err != nil {
+			return nil, err
 		}
-		stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
-		addr := "127.0.0.1:" + port
 		for range 100 {
-			if c, err := net.Dial("tcp", addr); err == nil {
+			if c, err := net.Dial("tcp", s.addr); err == nil {
 				c.Close()
-				return addr, stop, nil
+				return s, nil
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		stop() // the port was taken meanwhile, or it failed: try another
+		s.stop() // the port was taken meanwhile, or it failed: try another
 	}
-	return "", nil, fmt.Errorf("%s did not start listening", bin)
+	return nil, fmt.Errorf("%s did not start listening", spec.bin)
 }
 
 func buildWsbridge() (string, error) {

@@ -30,15 +30,14 @@ func ptyDown(o opts) error {
 	if err != nil {
 		return err
 	}
-	addr, stop, err := startServer(o.wsbridge, "--port", "{port}", "--address", "127.0.0.1", "--loglevel", "error", "--pty", "--", "/bin/cat", file)
+	servers, err := startServers(wsbridgeSpec(o, "wsbridge", "--pty", "--", "/bin/cat", file))
 	if err != nil {
 		return err
 	}
-	defer stop()
-	contenders := []*contender{
+	defer stopAll(servers)
+	contenders := append([]*contender{
 		{name: "plain PTY", fetch: func() (int64, uint32, error) { return readPTY(exec.Command("/bin/cat", file)) }},
-		{name: "wsbridge", fetch: func() (int64, uint32, error) { return readWS("ws://"+addr+"/", acknowledge) }},
-	}
+	}, downloads(servers, acknowledge)...)
 	fmt.Printf("pty-down: cat of %d bytes of text (%d through the terminal), %d runs, contenders in turn\n", o.bytes, n, o.runs)
 	for _, c := range contenders {
 		c.n, c.crc = n, want

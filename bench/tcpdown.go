@@ -14,19 +14,12 @@ func tcpDown(o opts) error {
 		return err
 	}
 	defer src.Close()
-	contenders := []*contender{src.rawTCP()}
-	wsAddr, stop, err := startServer(o.wsbridge, "--port", "{port}", "--address", "127.0.0.1", "--loglevel", "error", "--tcp", src.addr)
+	servers, err := startServers(wsbridgeSpec(o, "wsbridge", "--tcp", src.addr), websockifySpec(o, src.addr))
 	if err != nil {
 		return err
 	}
-	defer stop()
-	contenders = append(contenders, &contender{name: "wsbridge", fetch: func() (int64, uint32, error) { return readWS("ws://"+wsAddr+"/", nil) }})
-	if peer, stop, err := startPeer(o.websockify, "127.0.0.1:{port}", src.addr); err != nil {
-		return err
-	} else if peer != "" {
-		defer stop()
-		contenders = append(contenders, &contender{name: "websockify", peer: true, fetch: func() (int64, uint32, error) { return readWS("ws://"+peer+"/", nil) }})
-	}
+	defer stopAll(servers)
+	contenders := append([]*contender{src.rawTCP()}, downloads(servers, nil)...)
 	fmt.Printf("tcp-down: %d bytes per download, %d runs, contenders in turn\n", o.bytes, o.runs)
 	for _, c := range contenders {
 		c.n, c.crc = o.bytes, src.crc()

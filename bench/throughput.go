@@ -21,6 +21,15 @@ type contender struct {
 	lossy int                           // runs that did not
 }
 
+// downloads are the contenders that read from servers.
+func downloads(servers []*server, hello func(c *websocket.Conn) func(n int) error) []*contender {
+	var cs []*contender
+	for _, s := range servers {
+		cs = append(cs, &contender{name: s.name, peer: s.peer, fetch: func() (int64, uint32, error) { return readWS(s.url(), hello) }})
+	}
+	return cs
+}
+
 // compete runs every contender in turn, runs times, checks each download
 // against the bytes it must deliver, and prints a table of medians as ratios to
 // the first contender (the physical limit) and to the first peer, if any.

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// pssKiB is a process's proportional set size: its share of every page it
+// maps, from /proc/PID/smaps_rollup.
+func pssKiB(pid int) (int, error) {
+	return procField(fmt.Sprintf("/proc/%d/smaps_rollup", pid), "Pss:")
+}
+
+// rssKiB is a process's resident set size.
+func rssKiB(pid int) (int, error) {
+	return procField(fmt.Sprintf("/proc/%d/status", pid), "VmRSS:")
+}
+
+func procField(file, name string) (int, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, name); ok {
+			return strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+		}
+	}
+	return 0, fmt.Errorf("%s: no %s", file, name)
+}
+
+// descendants lists every process below pid.
+func descendants(pid int) []int {
+	children := map[int][]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		f := bytes.Fields(stat[bytes.LastIndexByte(stat, ')')+1:])
+		if len(f) > 1 {
+			ppid, _ := strconv.Atoi(string(f[1]))
+			children[ppid] = append(children[ppid], p)
+		}
+	}
+	var all []int
+	for queue := children[pid]; len(queue) > 0; queue = queue[1:] {
+		all = append(all, queue[0])
+		queue = append(queue, children[queue[0]]...)
+	}
+	return all
+}
+
+// treePSS is the proportional set size of pid and, apart, of everything
+// below it.
+func treePSS(pid int) (own, below int, err error) {
+	if own, err = pssKiB(pid); err != nil {
+		return 0, 0, err
+	}
+	for _, p := range descendants(pid) {
+		if k, err := pssKiB(p); err == nil { // a child may just have ended
+			below += k
+		}
+	}
+	return own, below, nil
+}
