@@ -35,7 +35,7 @@ func connRate(o opts) error {
 	}
 	defer stopAll(servers)
 	for _, s := range servers {
-		raters = append(raters, &rater{name: s.name, once: func() error { return wsSession(s.url()) }})
+		raters = append(raters, &rater{name: s.name, once: func() error { return wsSession(s.url(), false) }})
 	}
 	fmt.Printf("connrate: %d clients for %v per run, %d runs, contenders in turn\n", o.clients, o.duration, o.runs)
 	for run := 1; run <= o.runs; run++ {
@@ -82,14 +82,15 @@ func measureRate(once func() error, clients int, d time.Duration) (float64, erro
 	return float64(done.Load()) / time.Since(began).Seconds(), firstErr
 }
 
-// wsSession is one session: connect, one round trip, a clean close.
-func wsSession(url string) error {
+// wsSession is one session: connect, one round trip (binary or text), a
+// clean close.
+func wsSession(url string, binary bool) error {
 	c, _, err := websocket.DefaultDialer.Dial(url, nil)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if err := (wsRT{c}).roundTrip([]byte("hello")); err != nil {
+	if err := (wsRT{Conn: c, binary: binary}).roundTrip([]byte("hello")); err != nil {
 		return err
 	}
 	if err := c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")); err != nil {

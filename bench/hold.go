@@ -12,7 +12,8 @@ import (
 // reads the server's memory (proportional set size, /proc) and apart that of
 // its children, per connection, and checks that every connection still
 // answers. Peers fork a process per connection (websockify) or start one
-// (websocketd), so they hold o.peerConns connections, the rest o.conns.
+// (websocketd), so they hold o.peerConns connections; wsbridge's TCP bridge
+// holds o.conns, its exec bridge at most o.execConns.
 func hold(o opts) error {
 	echoAddr, err := echoServer()
 	if err != nil {
@@ -35,8 +36,11 @@ func hold(o opts) error {
 			continue
 		}
 		n := o.conns
-		if spec.peer {
+		switch {
+		case spec.peer:
 			n = o.peerConns
+		case spec.name == "wsbridge cat":
+			n = min(n, o.execConns) // a cat each
 		}
 		err = holdOne(servers[0], n)
 		stopAll(servers)
@@ -50,7 +54,7 @@ func hold(o opts) error {
 func holdOne(s *server, n int) error {
 	msg := []byte("are you there?")
 	// One session first, so what any first session sets up is in the base.
-	if err := wsSession(s.url()); err != nil {
+	if err := wsSession(s.url(), true); err != nil {
 		return err
 	}
 	time.Sleep(500 * time.Millisecond)
@@ -72,7 +76,7 @@ func holdOne(s *server, n int) error {
 			return err
 		}
 		conns[i] = c
-		return wsRT{c}.roundTrip(msg)
+		return wsRT{Conn: c, binary: true}.roundTrip(msg)
 	}); err != nil {
 		return fmt.Errorf("opening %d connections: %v", n, err)
 	}
@@ -81,7 +85,7 @@ func holdOne(s *server, n int) error {
 	if err != nil {
 		return err
 	}
-	answered := forEach(n, func(i int) error { return wsRT{conns[i]}.roundTrip(msg) }) == nil
+	answered := forEach(n, func(i int) error { return wsRT{Conn: conns[i], binary: true}.roundTrip(msg) }) == nil
 	fmt.Printf("| %s | %d | %.1f | %.1f | %v |\n", s.name, n,
 		float64(own-baseOwn)/float64(n), float64(below-baseBelow)/float64(n), answered)
 	return nil

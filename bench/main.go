@@ -35,6 +35,7 @@ var scenarios = map[string]func(opts) error{
 	"connrate":  connRate,
 	"hold":      hold,
 	"slow":      slow,
+	"pipeline":  pipeline,
 }
 
 // opts are the flags every scenario takes.
@@ -46,6 +47,7 @@ type opts struct {
 	duration   time.Duration // connrate: length of a run
 	conns      int           // hold: connections to wsbridge
 	peerConns  int           // hold: connections to a peer
+	execConns  int           // hold: connections to wsbridge's exec bridge
 	rate       int           // slow: bytes per second the client reads
 	wsbridge   string
 	websocketd string
@@ -63,14 +65,15 @@ func main() {
 	count := fs.Int("count", 20000, "echo: round trips per run")
 	clients := fs.Int("clients", 4, "connrate: clients at once")
 	duration := fs.Duration("duration", 5*time.Second, "connrate: length of a run")
-	conns := fs.Int("conns", 1000, "hold: live connections to wsbridge")
+	conns := fs.Int("conns", 1000, "hold: live connections to wsbridge's TCP bridge")
+	execConns := fs.Int("exec-conns", 1000, "hold: live connections to wsbridge's exec bridge, at most")
 	peerConns := fs.Int("peer-conns", 200, "hold: live connections to a peer (websockify forks a process for each)")
 	rate := fs.Int("rate", 1_000_000, "slow: bytes per second the client reads")
 	wsbridge := fs.String("wsbridge", "", "wsbridge binary (default: build this repository)")
 	websocketd := fs.String("websocketd", "/usr/bin/websocketd", "websocketd to compare with (skipped if missing)")
 	websockify := fs.String("websockify", "/usr/bin/websockify", "websockify to compare with (skipped if missing)")
 	_ = fs.Parse(os.Args[2:])
-	o := opts{runs: *runs, count: *count, clients: *clients, duration: *duration, conns: *conns, peerConns: *peerConns, rate: *rate, wsbridge: *wsbridge, websocketd: *websocketd, websockify: *websockify}
+	o := opts{runs: *runs, count: *count, clients: *clients, duration: *duration, conns: *conns, peerConns: *peerConns, execConns: *execConns, rate: *rate, wsbridge: *wsbridge, websocketd: *websocketd, websockify: *websockify}
 	var err error
 	if o.bytes, err = parseSize(*size); err == nil && o.wsbridge == "" {
 		if o.wsbridge, err = buildWsbridge(); err == nil {
@@ -174,7 +177,7 @@ func startServer(spec serverSpec) (*server, error) {
 			args = append(args, strings.ReplaceAll(a, "{port}", port))
 		}
 		s := &server{serverSpec: spec, addr: "127.0.0.1:" + port, cmd: exec.Command(spec.bin, args...)}
-		s.cmd.Stderr = io.Discard
+		s.cmd.Stdout, s.cmd.Stderr = io.Discard, io.Discard // websocketd logs on stdout
 		if err := s.cmd.Start(); err != nil {
 			return nil, err
 		}

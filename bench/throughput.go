@@ -40,8 +40,13 @@ func compete(contenders []*contender, runs int) error {
 			began := time.Now()
 			got, crc, err := c.fetch()
 			secs := time.Since(began).Seconds()
-			if err != nil {
+			if err != nil && !c.peer {
 				return fmt.Errorf("%s, run %d: %v", c.name, run, err)
+			}
+			if err != nil {
+				c.lossy++
+				fmt.Printf("  run %d  %-10s FAILED after %d of %d bytes: %v\n", run, c.name, got, c.n, err)
+				continue
 			}
 			if got != c.n || crc != c.crc {
 				c.lossy++
@@ -56,7 +61,7 @@ func compete(contenders []*contender, runs int) error {
 	var peer *contender
 	header := "| contender | median MB/s | × " + contenders[0].name + " |"
 	for _, c := range contenders {
-		if c.peer {
+		if c.peer && len(c.mbps) > 0 {
 			peer = c
 			header += " × " + c.name + " |"
 			break

@@ -33,6 +33,13 @@ type Session interface {
 	Close() error
 }
 
+// A readWaiter is a Session that can wait for output without a buffer to
+// read it into, so that an idle session holds none. The error, if any, is
+// the next Read's too.
+type readWaiter interface {
+	WaitRead() error
+}
+
 // Ending is why a session ended, in WebSocket terms.
 type Ending struct {
 	Code   int    // close code

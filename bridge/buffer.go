@@ -2,22 +2,30 @@ package bridge
 
 import "sync"
 
-// readBuffer is the output pump's buffer. It is small while the session is
-// idle; when reads fill it (fast output) it becomes a busyBuffer borrowed
-// from a pool, and goes back to small when a read brings no more than half
-// the small buffer would hold, so only busy sessions hold large buffers. Larger frames are what make a bulk transfer
-// fast: per-frame costs dominate at 64 KiB.
+// readBuffer is the output pump's buffer. While the session waits for
+// output it holds none; output is read into a small buffer; when reads fill
+// it (fast output) it becomes a busyBuffer; when output slows down it goes
+// back to small, and to none. Buffers come from pools shared by all
+// sessions, so only busy sessions hold large ones and idle ones hold
+// nothing. Larger frames are what make a bulk transfer fast: per-frame costs
+// dominate at 64 KiB.
 type readBuffer struct {
-	b      []byte
-	small  []byte
-	pooled bool // b came from busyPool
+	b     []byte // nil while idle
+	small int    // the small size: idleBuffer, or less under a low message limit
 }
 
-var busyPool = sync.Pool{New: func() any { b := make([]byte, busyBuffer); return &b }}
+var pools = map[int]*sync.Pool{
+	idleBuffer: {New: func() any { b := make([]byte, idleBuffer); return &b }},
+	busyBuffer: {New: func() any { b := make([]byte, busyBuffer); return &b }},
+}
 
-func newReadBuffer(size int) *readBuffer {
-	small := make([]byte, size)
-	return &readBuffer{b: small, small: small}
+func newReadBuffer(small int) *readBuffer { return &readBuffer{small: small} }
+
+// ensure gives an idle buffer its small size.
+func (rb *readBuffer) ensure() {
+	if rb.b == nil {
+		rb.b = take(rb.small)
+	}
 }
 
 // grow makes the buffer size bytes long, keeping its first keep bytes.
@@ -25,33 +33,36 @@ func (rb *readBuffer) grow(keep, size int) {
 	if size <= len(rb.b) {
 		return
 	}
-	var nb []byte
-	if size == busyBuffer {
-		nb = *busyPool.Get().(*[]byte)
-	} else {
-		nb = make([]byte, size)
-	}
+	nb := take(size)
 	copy(nb, rb.b[:keep])
 	rb.release()
-	rb.b, rb.pooled = nb, size == busyBuffer
+	rb.b = nb
 }
 
-// shrink goes back to the small buffer if the first keep bytes fit in it.
+// shrink goes back to the small size if the first keep bytes fit in it.
 func (rb *readBuffer) shrink(keep int) {
-	if len(rb.b) == len(rb.small) || keep > len(rb.small) {
+	if len(rb.b) <= rb.small || keep > rb.small {
 		return
 	}
-	copy(rb.small, rb.b[:keep])
+	nb := take(rb.small)
+	copy(nb, rb.b[:keep])
 	rb.release()
-	rb.b = rb.small
+	rb.b = nb
 }
 
-// release returns a borrowed buffer to the pool.
+// release gives the buffer back; the session holds none until ensure.
 func (rb *readBuffer) release() {
-	if rb.pooled {
-		b := rb.b[:busyBuffer]
-		busyPool.Put(&b)
-		rb.pooled = false
+	if p := pools[len(rb.b)]; p != nil {
+		b := rb.b
+		p.Put(&b)
 	}
-	rb.b = rb.small
+	rb.b = nil
+}
+
+// take is a buffer of size bytes, pooled when it is of a pooled size.
+func take(size int) []byte {
+	if p := pools[size]; p != nil {
+		return *p.Get().(*[]byte)
+	}
+	return make([]byte, size)
 }

@@ -60,10 +60,14 @@ func newRouteHandler(route *Route, server *Server) *routeHandler {
 	h := &routeHandler{route: route, server: server}
 	h.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
-		ReadBufferSize:   0, // reuse the hijacked 4 KiB reader instead of a second one
-		WriteBufferPool:  writeBufferPool,
-		Subprotocols:     route.Subprotocols,
-		CheckOrigin:      func(*http.Request) bool { return true }, // checked before, by route.Origins
+		// Frame headers and small messages go through this buffer; large
+		// payloads are read past it. 512 bytes instead of reusing the
+		// hijacked 4 KiB reader: 3.5 KiB less per idle connection, no
+		// slower (bench pipeline).
+		ReadBufferSize:  512,
+		WriteBufferPool: writeBufferPool,
+		Subprotocols:    route.Subprotocols,
+		CheckOrigin:     func(*http.Request) bool { return true }, // checked before, by route.Origins
 		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
 			http.Error(w, reason.Error(), status)
 		},

@@ -270,3 +270,29 @@ func TestGarbageFramesNeverHang(t *testing.T) {
 	c.Close()
 	stop()
 }
+
+// BenchmarkSessionRate: one session each (connect, one round trip through a
+// new cat, a clean close), from 4 clients at once.
+func BenchmarkSessionRate(b *testing.B) {
+	addr, _ := serve(b, nil)
+	b.SetParallelism(2) // 2 × GOMAXPROCS(2) = 4 clients
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			c, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/", nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			c.WriteMessage(websocket.TextMessage, []byte("hello"))
+			if _, msg, err := c.ReadMessage(); err != nil || string(msg) != "hello" {
+				b.Fatalf("echo %q %v", msg, err)
+			}
+			c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""))
+			for {
+				if _, _, err := c.ReadMessage(); err != nil {
+					break
+				}
+			}
+			c.Close()
+		}
+	})
+}

@@ -182,13 +182,15 @@ func (s *wsSession) cutAfter(d time.Duration) {
 // means a write to the client failed.
 //
 // Each read is sent as it comes (binary, raw) or cut into lines, so output
-// is never held back. The buffer (see readBuffer) is small while idle, large
-// while reads fill it, and grows up to the message limit while a line does
-// not fit.
+// is never held back. The buffer (see readBuffer) is none while a backend
+// that can wait without one (a readWaiter) is idle, small while output
+// trickles, large while reads fill it, and grows up to the message limit
+// while a line does not fit.
 func (s *wsSession) output() error {
 	limit := s.route.MaxMessage
 	buf := newReadBuffer(min(idleBuffer, limit+1))
 	defer buf.release()
+	waiter, _ := s.backend.(readWaiter)
 	start, end, eof, lastRead := 0, 0, false, 0
 	for {
 		for {
@@ -216,17 +218,24 @@ func (s *wsSession) output() error {
 		if eof {
 			return nil
 		}
-		filled := end == len(buf.b)
+		filled := len(buf.b) > 0 && end == len(buf.b)
 		end = copy(buf.b, buf.b[start:end])
 		start = 0
+		slowed := lastRead <= buf.small/2
 		switch {
-		case end == len(buf.b): // an unfinished line fills it
+		case len(buf.b) > 0 && end == len(buf.b): // an unfinished line fills it
 			buf.grow(end, min(max(2*len(buf.b), busyBuffer), limit+1))
 		case filled:
 			buf.grow(end, min(busyBuffer, limit+1))
-		case lastRead <= len(buf.small)/2: // output slowed down
+		case slowed && end == 0 && waiter != nil:
+			// Hold no buffer while waiting for output. An error shows in
+			// the Read that follows.
+			buf.release()
+			_ = waiter.WaitRead()
+		case slowed:
 			buf.shrink(end)
 		}
+		buf.ensure()
 		room := len(buf.b)
 		if s.flow != nil {
 			room = min(room, end+s.flow.room(s.inputDone))

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/wsbridge/wsbridge/internal/pollwait"
 )
 
 // Dial is the backend that connects each WebSocket to its own TCP or
@@ -177,6 +178,15 @@ func (s *connSession) Read(p []byte) (int, error) {
 }
 
 func (s *connSession) Write(p []byte) (int, error) { return s.conn.Write(p) }
+
+// WaitRead waits for the backend's data without a buffer; over TLS, whose
+// records are read whole, it returns at once.
+func (s *connSession) WaitRead() error {
+	if sc, ok := s.conn.(syscall.Conn); ok {
+		return pollwait.Readable(sc)
+	}
+	return nil
+}
 
 func (s *connSession) CloseWrite() error {
 	s.halfShut.Store(true)

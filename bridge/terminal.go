@@ -244,6 +244,13 @@ func (s *ptySession) Read(b []byte) (int, error) {
 	return s.p.Read(b)
 }
 
+func (s *ptySession) WaitRead() error {
+	if !s.running() {
+		return nil // Read says it is over
+	}
+	return s.p.WaitRead()
+}
+
 func (s *ptySession) Write(b []byte) (int, error) {
 	select {
 	case <-s.started:

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/wsbridge/wsbridge/internal/pollwait"
 )
 
 // Spec says what to start and how to treat it.
@@ -197,6 +199,10 @@ func (p *Process) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// WaitRead returns once output (or its end) is there to read, without
+// reading it.
+func (p *Process) WaitRead() error { return pollwait.Readable(p.stdout) }
+
 // readAvailable waits for output, then reads what else is already there,
 // so that a burst goes out in fewer, larger messages.
 func (p *Process) readAvailable(b []byte) (int, error) {
@@ -321,6 +327,10 @@ func (p *Process) killAll() {
 func (p *Process) readStderr(fn func(string, bool)) {
 	defer close(p.stderrDone)
 	defer p.stderr.Close()
+	// Most programs never write to stderr: take the buffer once they do.
+	if pollwait.Readable(p.stderr) != nil {
+		return // reap's deadline: nothing came
+	}
 	br := bufio.NewReaderSize(p.stderr, MaxStderrLine)
 	skipping := false // inside the dropped rest of an overlong line
 	for {
