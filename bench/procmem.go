@@ -1,11 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/wsbridge/wsbridge/internal/procfs"
 )
 
 // pssKiB is a process's proportional set size: its share of every page it
@@ -35,21 +36,8 @@ func procField(file, name string) (int, error) {
 // descendants lists every process below pid.
 func descendants(pid int) []int {
 	children := map[int][]int{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		f := bytes.Fields(stat[bytes.LastIndexByte(stat, ')')+1:])
-		if len(f) > 1 {
-			ppid, _ := strconv.Atoi(string(f[1]))
-			children[ppid] = append(children[ppid], p)
-		}
+	for _, p := range procfs.List() {
+		children[p.PPID] = append(children[p.PPID], p.PID)
 	}
 	var all []int
 	for queue := children[pid]; len(queue) > 0; queue = queue[1:] {

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/wsbridge/wsbridge/internal/procfs"
 )
 
 var (
@@ -355,16 +356,9 @@ func waitNoProcesses(t *testing.T, marker string) {
 // how an unreaped child shows.
 func childrenOf(pid int) []string {
 	var kids []string
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		i := bytes.LastIndexByte(stat, ')')
-		f := strings.Fields(string(stat[i+1:]))
-		if len(f) > 1 && f[1] == fmt.Sprint(pid) {
-			kids = append(kids, e.Name()+" "+string(stat[:i+1])+" "+f[0])
+	for _, p := range procfs.List() {
+		if p.PPID == pid {
+			kids = append(kids, fmt.Sprintf("%d (%s) %c", p.PID, p.Command, p.State))
 		}
 	}
 	return kids

@@ -1,18 +1,17 @@
 package process
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/wsbridge/wsbridge/internal/procfs"
 	"go.uber.org/goleak"
 )
 
@@ -37,20 +36,9 @@ func shell(t *testing.T, script string) *Process {
 // groupMembers lists the live (not zombie) processes whose process group is pgid.
 func groupMembers(pgid int) []int {
 	var pids []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// Fields after the command name "(...)": state ppid pgrp ...
-		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-		if len(f) > 2 && f[0] != "Z" && f[2] == strconv.Itoa(pgid) {
-			pids = append(pids, pid)
+	for _, p := range procfs.List() {
+		if p.PGID == pgid && p.State != 'Z' {
+			pids = append(pids, p.PID)
 		}
 	}
 	return pids

@@ -1,14 +1,13 @@
 package process
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
-	"strconv"
 	"syscall"
 
 	"github.com/creack/pty"
+	"github.com/wsbridge/wsbridge/internal/procfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -134,24 +133,12 @@ func killSession(sid int) {
 	}
 }
 
-// sessionMembers lists the live processes of session sid, from /proc.
+// sessionMembers lists the live processes of session sid.
 func sessionMembers(sid int) []int {
 	var pids []int
-	entries, _ := os.ReadDir("/proc")
-	want := strconv.Itoa(sid)
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// After the command name "(...)": state ppid pgrp session ...
-		f := bytes.Fields(stat[bytes.LastIndexByte(stat, ')')+1:])
-		if len(f) > 3 && string(f[0]) != "Z" && string(f[3]) == want {
-			pids = append(pids, pid)
+	for _, p := range procfs.List() {
+		if p.SID == sid && p.State != 'Z' {
+			pids = append(pids, p.PID)
 		}
 	}
 	return pids
