@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -69,7 +70,8 @@ type Process struct {
 	stdout *os.File // on a terminal, the same file as stdin: its master side
 	stderr *os.File // our read end, nil when Spec.Stderr was given or on a terminal
 	tty    bool
-	grown  bool // stdout's pipe was grown (used by Read only)
+	grown  bool        // stdout's pipe was grown (used by Read only)
+	cut    atomic.Bool // reap ended the output: Read takes what is left, then EOF
 	grace  time.Duration
 
 	done       chan struct{} // closed once the child is reaped
@@ -170,8 +172,11 @@ func (p *Process) reap() {
 	case <-p.stdoutEOF:
 	case <-t.C:
 		p.killAll()
-		// A grandchild that left the group (setsid) may still hold the pipe.
-		_ = p.stdout.SetReadDeadline(time.Now().Add(ladder[0].wait))
+		// A grandchild that left the group (setsid) may still hold the pipe:
+		// once what is in it has been read, output is over. The deadline
+		// wakes a reader that waits.
+		p.cut.Store(true)
+		_ = p.stdout.SetReadDeadline(time.Now())
 	}
 	if p.stderr != nil {
 		_ = p.stderr.SetReadDeadline(time.Now().Add(ladder[0].wait))
@@ -179,10 +184,27 @@ func (p *Process) reap() {
 }
 
 // Read reads the program's standard output. It returns io.EOF once every
-// holder of the pipe (or terminal) has closed it or the straggler timeout in
-// reap expired.
+// holder of the pipe (or terminal) has closed it, or once reap has cut the
+// output (the program is gone, something else holds the pipe) and what was
+// in the pipe has been read: a slow client still gets all of it.
 func (p *Process) Read(b []byte) (int, error) {
-	n, err := p.readAvailable(b)
+	var n int
+	var err error
+	for {
+		if p.cut.Load() {
+			// Take what is left, and no more: a read that would wait ends.
+			_ = p.stdout.SetReadDeadline(time.Time{})
+			if p.unread() == 0 {
+				err = io.EOF
+				break
+			}
+		}
+		n, err = p.readAvailable(b)
+		// The cut's deadline may wake a read that waits: look again.
+		if n > 0 || !errors.Is(err, os.ErrDeadlineExceeded) || !p.cut.Load() {
+			break
+		}
+	}
 	if n >= pipeSize/2 && !p.tty && !p.grown {
 		p.growPipe()
 	}
@@ -200,7 +222,21 @@ func (p *Process) Read(b []byte) (int, error) {
 
 // WaitRead returns once output (or its end) is there to read, without
 // reading it.
-func (p *Process) WaitRead() error { return pollwait.Readable(p.stdout) }
+func (p *Process) WaitRead() error {
+	if p.cut.Load() {
+		return nil // no more waiting: Read says what is left
+	}
+	return pollwait.Readable(p.stdout)
+}
+
+// unread is how many bytes wait in the output pipe (or terminal).
+func (p *Process) unread() int {
+	n := 0
+	if rc, err := p.stdout.SyscallConn(); err == nil {
+		_ = rc.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ) })
+	}
+	return n
+}
 
 // readAvailable waits for output, then reads what else is already there,
 // so that a burst goes out in fewer, larger messages (a terminal hands out

@@ -260,3 +260,35 @@ func TestChildDiesWithParent(t *testing.T) {
 	cmd.Wait()
 	waitGone(t, pid)
 }
+
+// TestSlowReaderGetsAllAfterExit: a program that exits with output still in
+// its (grown) pipe loses none of it to a reader slower than the straggler
+// time: only an empty pipe that something else holds ends the output.
+func TestSlowReaderGetsAllAfterExit(t *testing.T) {
+	const size = 3 << 20
+	p, err := Start(Spec{Path: "/usr/bin/head", Args: []string{"-c", fmt.Sprint(size), "/dev/zero"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	buf := make([]byte, 64<<10)
+	total := 0
+	for {
+		n, err := p.Read(buf)
+		total += n
+		if err != nil {
+			break
+		}
+		if total > 256<<10 {
+			time.Sleep(20 * time.Millisecond) // head is long gone: > 1 s of reading
+		}
+	}
+	select {
+	case <-p.Done():
+	default:
+		t.Fatal("output ended before head did")
+	}
+	if total != size {
+		t.Fatalf("read %d of %d bytes", total, size)
+	}
+}
