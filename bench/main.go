@@ -1,26 +1,30 @@
-// Command bench measures wsbridge beside the tools people use today, in one
-// run on one machine, so every figure can be read as a ratio.
+// Command bench measures wsbridge beside the tools people use today
+// (websocketd, websockify) and the physical limit, in one run on one
+// machine, so every figure can be read as a ratio:
 //
-//	go run ./bench tcp-down [-bytes 512MiB] [-runs 5]
-//	go run ./bench pty-down [-bytes 256MiB] [-runs 5]
+//	go run ./bench exec-down  # head -c through the exec bridge, beside the pipe and raw TCP
+//	go run ./bench tcp-down   # a TCP source through the TCP bridge, beside raw TCP
+//	go run ./bench pty-down   # cat on a terminal, beside a plain PTY reader
+//	go run ./bench echo       # round-trip latency of small messages, beside cat on a pipe
+//	go run ./bench pipeline   # an upload echoed back, beside cat on pipes and raw TCP
+//	go run ./bench connrate   # sessions per second, beside starting and reaping cat
+//	go run ./bench hold       # memory per live connection, and every one still answering
+//	go run ./bench slow       # memory growth under a slow client, and every byte arriving
 //
-// tcp-down streams bytes from a TCP source in this process: read directly
-// (raw loopback TCP, the physical limit), through wsbridge's TCP bridge, and
-// through websockify when it is installed. pty-down cats a large text file
-// on a terminal: read from the PTY by a plain program (the limit), and
-// through wsbridge --pty by a client that acknowledges output as the page
-// does. Every download is checked byte for byte (length and CRC-32C).
-// Results are medians; see BENCHMARKS.md.
+// Every download is checked by length and CRC-32C; results are medians over
+// -runs; see BENCHMARKS.md. Peers that are not installed are left out.
 package main
 
 import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,7 +60,8 @@ type opts struct {
 
 func main() {
 	if len(os.Args) < 2 || scenarios[os.Args[1]] == nil {
-		fmt.Fprintln(os.Stderr, "usage: bench tcp-down|pty-down [-bytes 512MiB] [-runs 5] [-wsbridge PATH] [-websockify PATH]")
+		names := slices.Sorted(maps.Keys(scenarios))
+		fmt.Fprintf(os.Stderr, "usage: bench %s [flags]\n(bench SCENARIO -h lists the flags)\n", strings.Join(names, "|"))
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
