@@ -68,6 +68,7 @@ type Process struct {
 	cmd    *exec.Cmd
 	stdin  *os.File
 	stdout *os.File // on a terminal, the same file as stdin: its master side
+	out    syscall.RawConn
 	stderr *os.File // our read end, nil when Spec.Stderr was given or on a terminal
 	tty    bool
 	grown  bool        // stdout's pipe was grown (used by Read only)
@@ -143,7 +144,9 @@ func Start(spec Spec) (*Process, error) {
 }
 
 func newProcess(cmd *exec.Cmd, stdin, stdout, stderr *os.File, spec Spec) *Process {
+	out, _ := stdout.SyscallConn() // a pipe or a terminal: never fails
 	return &Process{
+		out:        out,
 		cmd:        cmd,
 		stdin:      stdin,
 		stdout:     stdout,
@@ -158,7 +161,8 @@ func newProcess(cmd *exec.Cmd, stdin, stdout, stderr *os.File, spec Spec) *Proce
 
 // reap waits for the child. If a grandchild still holds standard output open
 // after the child is gone, it gets Grace+100ms to finish; then the group is
-// killed and reading ends, so a background job can't hold the session open.
+// killed and reading ends once the pipe is empty, so a background job can't
+// hold the session open and a slow reader still gets everything written.
 // Reading stderr ends soon after, whoever still holds it.
 func (p *Process) reap() {
 	awaitExit(p.cmd.Process.Pid)
@@ -232,9 +236,7 @@ func (p *Process) WaitRead() error {
 // unread is how many bytes wait in the output pipe (or terminal).
 func (p *Process) unread() int {
 	n := 0
-	if rc, err := p.stdout.SyscallConn(); err == nil {
-		_ = rc.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ) })
-	}
+	_ = p.out.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ) })
 	return n
 }
 
@@ -242,13 +244,9 @@ func (p *Process) unread() int {
 // so that a burst goes out in fewer, larger messages (a terminal hands out
 // at most 4 KiB a read, a pipe its 64 KiB).
 func (p *Process) readAvailable(b []byte) (int, error) {
-	rc, err := p.stdout.SyscallConn()
-	if err != nil {
-		return 0, err
-	}
 	n := 0
 	var rerr error
-	err = rc.Read(func(fd uintptr) bool {
+	err := p.out.Read(func(fd uintptr) bool {
 		for n < len(b) {
 			k, e := syscall.Read(int(fd), b[n:])
 			switch {
@@ -278,9 +276,8 @@ func (p *Process) readAvailable(b []byte) (int, error) {
 
 // pipeSize is a pipe's capacity, unless grown; bigPipe is what a program
 // gets whose output fills half of it in one read: bulk output then goes out
-// in larger messages
-// (exec download 1.3 -> 1.6 GB/s). Only busy programs get one: it is kernel
-// memory, and an unprivileged user's pipes share a limit.
+// in larger messages (exec download 1.3 -> 1.6 GB/s). Only busy programs get
+// one: it is kernel memory, and an unprivileged user's pipes share a limit.
 const (
 	pipeSize = 64 << 10
 	bigPipe  = 1 << 20
@@ -289,9 +286,7 @@ const (
 // growPipe gives standard output a bigger pipe, if the kernel allows.
 func (p *Process) growPipe() {
 	p.grown = true
-	if rc, err := p.stdout.SyscallConn(); err == nil {
-		_ = rc.Control(func(fd uintptr) { _, _ = unix.FcntlInt(fd, unix.F_SETPIPE_SZ, bigPipe) })
-	}
+	_ = p.out.Control(func(fd uintptr) { _, _ = unix.FcntlInt(fd, unix.F_SETPIPE_SZ, bigPipe) })
 }
 
 // Write writes to the program's standard input. It blocks while the program
