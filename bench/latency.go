@@ -98,9 +98,23 @@ func timeRoundTrips(dial func() (roundTripper, error), msg []byte, count int) (p
 
 // echoServer echoes every connection to a loopback port until the bench ends.
 func echoServer() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := serveLoopback(func(c net.Conn) {
+		// Plain reads and writes: io.Copy between sockets splices through a
+		// pipe, two more descriptors a connection.
+		_, _ = io.CopyBuffer(struct{ io.Writer }{c}, struct{ io.Reader }{c}, make([]byte, 32<<10))
+	})
 	if err != nil {
 		return "", err
+	}
+	return l.Addr().String(), nil
+}
+
+// serveLoopback listens on a loopback port and runs handle for each
+// connection, until the listener is closed.
+func serveLoopback(handle func(net.Conn)) (net.Listener, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
 	}
 	go func() {
 		for {
@@ -110,13 +124,11 @@ func echoServer() (string, error) {
 			}
 			go func() {
 				defer c.Close()
-				// Plain reads and writes: io.Copy between sockets splices
-				// through a pipe, two more descriptors a connection.
-				_, _ = io.CopyBuffer(struct{ io.Writer }{c}, struct{ io.Reader }{c}, make([]byte, 32<<10))
+				handle(c)
 			}()
 		}
 	}()
-	return l.Addr().String(), nil
+	return l, nil
 }
 
 // wsRT sends text messages, or binary ones.

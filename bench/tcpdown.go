@@ -37,25 +37,14 @@ type source struct {
 }
 
 func newSource(n int64) (*source, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	s := &source{n: n, block: make([]byte, 1<<20)}
+	r := rand.NewChaCha8([32]byte{'b', 'e', 'n', 'c', 'h'})
+	_, _ = r.Read(s.block)
+	l, err := serveLoopback(func(c net.Conn) { _ = s.write(c) })
 	if err != nil {
 		return nil, err
 	}
-	s := &source{Listener: l, addr: l.Addr().String(), n: n, block: make([]byte, 1<<20)}
-	r := rand.NewChaCha8([32]byte{'b', 'e', 'n', 'c', 'h'})
-	_, _ = r.Read(s.block)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_ = s.write(c)
-			}()
-		}
-	}()
+	s.Listener, s.addr = l, l.Addr().String()
 	return s, nil
 }
 
