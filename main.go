@@ -60,7 +60,9 @@ func run(args []string) int {
 		if errors.As(err, &ec) {
 			code = ec.ExitCode()
 		}
-		fmt.Fprintln(os.Stderr, "wsbridge: "+err.Error())
+		if msg := err.Error(); msg != "" { // connect passes a remote exit status on quietly
+			fmt.Fprintln(os.Stderr, "wsbridge: "+msg)
+		}
 		return code
 	}
 	return exitOK
@@ -86,7 +88,7 @@ func newApp() *cli.App {
 	return &cli.App{
 		Name:      "wsbridge",
 		Usage:     "put any program, terminal or TCP service on a WebSocket",
-		UsageText: "wsbridge [flags] [--] COMMAND [ARG...]\nwsbridge [flags] --dir DIR\nwsbridge [flags] --pty [--] COMMAND [ARG...]\nwsbridge [flags] --tcp HOST:PORT | --unix PATH | --token-file FILE|DIR",
+		UsageText: "wsbridge [flags] [--] COMMAND [ARG...]\nwsbridge [flags] --dir DIR\nwsbridge [flags] --pty [--] COMMAND [ARG...]\nwsbridge [flags] --tcp HOST:PORT | --unix PATH | --token-file FILE|DIR\nwsbridge connect [flags] URL   (the client: see wsbridge connect --help)",
 		Description: "Every accepted WebSocket starts its own COMMAND. Each line the program writes to stdout\n" +
 			"becomes a text message; each message received becomes a line on its stdin. When the\n" +
 			"program exits the client gets a close frame that carries its exit status (see README).\n" +
@@ -104,6 +106,7 @@ func newApp() *cli.App {
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run prints and exits
 		Action:         serve,
+		Commands:       []*cli.Command{connectCommand()},
 	}
 }
 
@@ -614,7 +617,8 @@ func buildDial(c *cli.Context, log *slog.Logger, grace time.Duration) (*bridge.D
 		if d.Target.Network == "unix" && c.String("tcp-servername") == "" {
 			return nil, usageError("--tcp-tls with --unix needs --tcp-servername: there is no host name to verify")
 		}
-		if d.TLS, err = wstls.BackendConfig(c.String("tcp-ca"), c.String("tcp-servername")); err != nil {
+		backendTLS := wstls.Client{CA: c.String("tcp-ca"), ServerName: c.String("tcp-servername"), CAFlag: "--tcp-ca"}
+		if d.TLS, err = backendTLS.Config(); err != nil {
 			return nil, usageError("%v", err)
 		}
 	} else {

@@ -234,10 +234,10 @@ func (s *connSession) endingFor(err error) Ending {
 		}
 		return Ending{Code: websocket.CloseNormalClosure, Status: "stopped"}
 	case errors.Is(err, syscall.ECONNRESET):
-		return Ending{Code: closeBadGateway, Reason: "backend reset the connection", Status: "backend reset"}
+		return Ending{Code: CloseBadGateway, Reason: "backend reset the connection", Status: "backend reset"}
 	}
-	return Ending{Code: closeBadGateway, Reason: "backend error", Status: fmt.Sprintf("backend error: %v", unwrapOp(err))}
+	return Ending{Code: CloseBadGateway, Reason: "backend error", Status: fmt.Sprintf("backend error: %v", unwrapOp(err))}
 }
 
-// closeBadGateway is 1014: the backend failed (RFC 6455's registry).
-const closeBadGateway = 1014
+// CloseBadGateway is 1014: the backend failed (RFC 6455's registry).
+const CloseBadGateway = 1014

@@ -227,21 +227,40 @@ func ClientIdentity(cs *ctls.ConnectionState) map[string]string {
 	}
 }
 
-// BackendConfig is the client side of --tcp-tls: the backend's certificate is
-// verified against caFile (PEM; empty: the system's roots) and serverName
-// (empty: the target's host name, filled in per dial).
-func BackendConfig(caFile, serverName string) (*ctls.Config, error) {
-	cfg := &ctls.Config{ServerName: serverName, MinVersion: ctls.VersionTLS12}
-	if caFile == "" {
-		return cfg, nil
+// Client is the client side of TLS for wsbridge's own dials: --tcp-tls to a
+// backend, and `wsbridge connect` to a wss:// server. Each field names the
+// flag that set it, so errors point at the flag.
+type Client struct {
+	CA         string // verify against the CAs in this PEM file; empty: the system's roots
+	ServerName string // the name the certificate must carry; empty: the dialed host's
+	Cert, Key  string // a client certificate and its key (PEM), or neither
+	Insecure   bool   // verify nothing (connect --insecure)
+
+	CAFlag, CertFlag, KeyFlag string // flag names for errors, such as "--ca"
+}
+
+// Config loads the files and builds the crypto/tls configuration.
+func (c Client) Config() (*ctls.Config, error) {
+	cfg := &ctls.Config{ServerName: c.ServerName, MinVersion: ctls.VersionTLS12, InsecureSkipVerify: c.Insecure}
+	if c.CA != "" {
+		pem, err := os.ReadFile(c.CA)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", c.CAFlag, c.CA, errors.Unwrap(err))
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s %s: no PEM certificate in it", c.CAFlag, c.CA)
+		}
 	}
-	pem, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, fmt.Errorf("--tcp-ca %s: %w", caFile, errors.Unwrap(err))
+	if (c.Cert == "") != (c.Key == "") {
+		return nil, fmt.Errorf("%s and %s come together", c.CertFlag, c.KeyFlag)
 	}
-	cfg.RootCAs = x509.NewCertPool()
-	if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("--tcp-ca %s: no PEM certificate in it", caFile)
+	if c.Cert != "" {
+		pair, err := ctls.LoadX509KeyPair(c.Cert, c.Key)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s, %s %s: %w", c.CertFlag, c.Cert, c.KeyFlag, c.Key, err)
+		}
+		cfg.Certificates = []ctls.Certificate{pair}
 	}
 	return cfg, nil
 }

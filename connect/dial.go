@@ -1,0 +1,157 @@
+// Package connect is wsbridge's client, `wsbridge connect`: it turns a
+// WebSocket back into a byte stream, either its own stdin and stdout (for ssh's
+// ProxyCommand and pipelines) or each connection of a local TCP listener.
+// Bytes travel in binary messages; --text sends a text message per line.
+// When the server closes, the client's exit status says why: the remote
+// program's own status from the exec bridge's close code, or one of the codes
+// in exit.go for what went wrong on the way.
+package connect
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Options say where to connect and how; main fills them from flags.
+type Options struct {
+	URL          *url.URL
+	Header       http.Header // sent with the handshake: -H, credentials, Origin
+	Subprotocols []string
+	TLS          *tls.Config                      // for wss://; nil: Go's defaults
+	Proxy        func(*url.URL) (*url.URL, error) // the HTTP proxy for a URL (nil result: direct); nil: always direct
+	DialTimeout  time.Duration                    // TCP connect, proxy, TLS and handshake together
+	Ping         time.Duration                    // ping the server this often (0: never)
+	PingTimeout  time.Duration                    // with Ping: how long the server may stay silent after a ping
+	Text         bool                             // a text message per input line, a line per message
+}
+
+// Dial opens the WebSocket. Its errors are *Error, carrying the exit status
+// for what failed (unreachable, TLS, refused, ...).
+func (o *Options) Dial(ctx context.Context) (*websocket.Conn, error) {
+	if o.DialTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.DialTimeout)
+		defer cancel()
+	}
+	d := websocket.Dialer{
+		NetDialContext:  o.dialTCP,
+		TLSClientConfig: o.TLS,
+		Subprotocols:    o.Subprotocols,
+		ReadBufferSize:  64 << 10,
+		WriteBufferSize: 64 << 10,
+	}
+	ws, resp, err := d.DialContext(ctx, o.URL.String(), o.Header)
+	if err != nil {
+		return nil, dialError(o.URL, err, resp)
+	}
+	return ws, nil
+}
+
+// dialTCP reaches the server's address, through the proxy if there is one.
+// The proxy is dialed here rather than by gorilla/websocket so that its
+// answer (such as 407) keeps its status code and the dial its context.
+func (o *Options) dialTCP(ctx context.Context, network, addr string) (net.Conn, error) {
+	var nd net.Dialer
+	var proxy *url.URL
+	if o.Proxy != nil {
+		var err error
+		if proxy, err = o.Proxy(o.URL); err != nil {
+			return nil, &Error{Code: ExitUnreachable, Msg: "proxy: " + err.Error()}
+		}
+	}
+	if proxy == nil {
+		return nd.DialContext(ctx, network, addr)
+	}
+	conn, err := nd.DialContext(ctx, network, proxyAddr(proxy))
+	if err != nil {
+		return nil, &proxyError{proxy: proxy.Redacted(), err: err}
+	}
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if proxy.Scheme == "https" {
+		tc := tls.Client(conn, &tls.Config{ServerName: proxy.Hostname(), MinVersion: tls.VersionTLS12})
+		if err := tc.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return nil, &proxyError{proxy: proxy.Redacted(), err: err}
+		}
+		conn = tc
+	}
+	if err := connectThrough(conn, proxy, addr); err != nil {
+		conn.Close()
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return nil, &proxyError{proxy: proxy.Redacted(), err: err}
+	}
+	conn.SetDeadline(time.Time{})
+	return conn, nil
+}
+
+// proxyAddr is the proxy's host:port, 80 or 443 when the URL has none.
+func proxyAddr(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	if u.Scheme == "https" {
+		return net.JoinHostPort(u.Hostname(), "443")
+	}
+	return net.JoinHostPort(u.Hostname(), "80")
+}
+
+// connectThrough asks an HTTP proxy for a tunnel to addr (CONNECT), with
+// Basic credentials from the proxy URL.
+func connectThrough(conn net.Conn, proxy *url.URL, addr string) error {
+	req := &http.Request{Method: http.MethodConnect, URL: &url.URL{Opaque: addr}, Host: addr, Header: http.Header{}}
+	if u := proxy.User; u != nil {
+		pass, _ := u.Password()
+		req.Header.Set("Proxy-Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(u.Username()+":"+pass)))
+	}
+	if err := req.Write(conn); err != nil {
+		return err
+	}
+	// The proxy says nothing after its answer until the server speaks, so a
+	// buffered reader loses nothing here.
+	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 1024), req)
+	if err != nil {
+		return fmt.Errorf("no answer to CONNECT: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return &proxyStatus{code: resp.StatusCode, status: resp.Status}
+	}
+	return nil
+}
+
+type proxyError struct {
+	proxy string
+	err   error
+}
+
+func (e *proxyError) Error() string { return "proxy " + e.proxy + ": " + e.err.Error() }
+func (e *proxyError) Unwrap() error { return e.err }
+
+type proxyStatus struct {
+	code   int
+	status string
+}
+
+func (e *proxyStatus) Error() string { return "CONNECT answered " + e.status }
+
+// readBody is the start of a refused handshake's body, for the error line.
+func readBody(resp *http.Response) string {
+	if resp.Body == nil {
+		return ""
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	return string(b)
+}

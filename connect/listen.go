@@ -1,0 +1,111 @@
+package connect
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Stdio joins the WebSocket to stdin and stdout (or any pair): it returns
+// when the server has closed, with nil or an *Error carrying the exit status.
+// Input left unread then is not waited for.
+func (o *Options) Stdio(ctx context.Context, in io.Reader, out io.Writer) error {
+	ws, err := o.Dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	_, err = o.run(ctx, ws, in, out)
+	return err
+}
+
+// Listener is connect --listen: every connection accepted gets its own
+// WebSocket.
+type Listener struct {
+	*Options
+	Max int // tunnels open at once; one more is closed at once, with a log line
+	Log *slog.Logger
+}
+
+// lingerAfterServer is how long a local client may keep sending after the
+// server has closed and the client has been told (EOF) before its
+// connection is closed.
+const lingerAfterServer = 2 * time.Second
+
+// Serve accepts on ln until ctx ends, then closes open tunnels (the server
+// gets 1001) and returns when they have ended.
+func (l *Listener) Serve(ctx context.Context, ln net.Listener) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	slots := make(chan struct{}, l.Max)
+	for id := 1; ; id++ {
+		conn, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && !errors.Is(err, net.ErrClosed) {
+				// Out of descriptors or similar: wait for tunnels to end.
+				l.Log.Error("accept failed", "err", err)
+				time.Sleep(100 * time.Millisecond)
+				continue
+			}
+			return err
+		}
+		log := l.Log.With("tunnel", id, "client", conn.RemoteAddr().String())
+		select {
+		case slots <- struct{}{}:
+		default:
+			log.Warn("tunnel refused: too many open", "max", l.Max)
+			conn.Close()
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			l.tunnel(ctx, conn, log)
+		}()
+	}
+}
+
+// tunnel carries one local connection over its own WebSocket.
+func (l *Listener) tunnel(ctx context.Context, conn net.Conn, log *slog.Logger) {
+	defer conn.Close()
+	start := time.Now()
+	ws, err := l.Dial(ctx)
+	if err != nil {
+		log.Error("tunnel failed", "err", err)
+		return
+	}
+	defer ws.Close()
+	log.Info("tunnel open", "server", l.URL.Redacted())
+	s, err := l.run(ctx, ws, conn, conn)
+	// The server is done: the client reads EOF and may finish sending.
+	if tc, ok := conn.(interface{ CloseWrite() error }); ok {
+		tc.CloseWrite()
+	}
+	select {
+	case <-s.inDone:
+	case <-time.After(lingerAfterServer):
+	}
+	end := "closed by the server"
+	var e *Error
+	switch {
+	case ctx.Err() != nil:
+		end = "shut down"
+	case errors.As(err, &e) && e.Msg == "":
+		end = "remote exit " + strconv.Itoa(e.Code)
+	case err != nil:
+		end = err.Error()
+	}
+	log.Info("tunnel closed", "up", s.up.Load(), "down", s.down.Load(), "duration", time.Since(start).Round(time.Millisecond), "end", end)
+}

@@ -1,0 +1,196 @@
+package connect
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+)
+
+// stream joins one WebSocket to one byte stream.
+type stream struct {
+	o        *Options
+	ws       *websocket.Conn
+	up, down atomic.Int64  // bytes sent to and received from the server
+	inDone   chan struct{} // closed when the input has ended
+}
+
+// bufSize is each direction's copy buffer: large, so that a bulk transfer
+// takes few system calls and goes out in few frames.
+const bufSize = 256 << 10
+
+// run copies in to the server and the server's messages to out until the
+// server's side ends: its close frame (nil for a normal close, else an *Error
+// with the exit status it means) or a failure. When in ends first, the server
+// gets a close frame (a half-close: its reply still arrives). The input side
+// may still be running when run returns; s.inDone tells when it ends. When
+// ctx ends, the server gets 1001 and run returns ctx's error.
+func (o *Options) run(ctx context.Context, ws *websocket.Conn, in io.Reader, out io.Writer) (*stream, error) {
+	s := &stream{o: o, ws: ws, inDone: make(chan struct{})}
+	readDone := make(chan struct{})
+	defer close(readDone)
+	if o.Ping > 0 {
+		ws.SetPongHandler(func(string) error { return s.extendDeadline() })
+		s.extendDeadline()
+		go s.ping(readDone)
+	}
+	stop := context.AfterFunc(ctx, func() {
+		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "client going away"), time.Now().Add(time.Second))
+		ws.Close()
+	})
+	defer stop()
+	go s.send(in)
+	err := s.receive(out)
+	if ctx.Err() != nil {
+		return s, context.Cause(ctx)
+	}
+	return s, err
+}
+
+// extendDeadline gives the server Ping+PingTimeout to answer the next ping.
+func (s *stream) extendDeadline() error {
+	return s.ws.SetReadDeadline(time.Now().Add(s.o.Ping + s.o.PingTimeout))
+}
+
+func (s *stream) ping(done <-chan struct{}) {
+	t := time.NewTicker(s.o.Ping)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			if s.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.o.PingTimeout)) != nil {
+				return
+			}
+		}
+	}
+}
+
+// receive writes each message to out until the server closes.
+func (s *stream) receive(out io.Writer) error {
+	buf := make([]byte, bufSize)
+	for {
+		_, r, err := s.ws.NextReader()
+		if err != nil {
+			return closeError(err)
+		}
+		if s.o.Ping > 0 {
+			s.extendDeadline()
+		}
+		if s.o.Text {
+			err = s.receiveLine(r, out, buf)
+		} else {
+			err = s.copyOut(r, out, buf)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// copyOut copies one message as it arrives (a message may be larger than
+// the buffer).
+func (s *stream) copyOut(r io.Reader, out io.Writer, buf []byte) error {
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if _, werr := out.Write(buf[:n]); werr != nil {
+				return &Error{ExitLost, "writing output: " + werr.Error()}
+			}
+			s.down.Add(int64(n))
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return closeError(err)
+		}
+	}
+}
+
+// receiveLine writes one message and a newline in one write.
+func (s *stream) receiveLine(r io.Reader, out io.Writer, buf []byte) error {
+	line := bytes.NewBuffer(buf[:0])
+	if _, err := line.ReadFrom(r); err != nil {
+		return closeError(err)
+	}
+	line.WriteByte('\n')
+	if _, err := out.Write(line.Bytes()); err != nil {
+		return &Error{ExitLost, "writing output: " + err.Error()}
+	}
+	s.down.Add(int64(line.Len() - 1))
+	return nil
+}
+
+// send copies the input to the server, then half-closes: a close frame
+// (1000 at EOF, 1001 when reading failed). Once the server is gone, the rest
+// of the input is read and dropped, so a local client is not left blocked.
+func (s *stream) send(in io.Reader) {
+	defer close(s.inDone)
+	var err error
+	if s.o.Text {
+		err = s.sendLines(in)
+	} else {
+		err = s.sendBytes(in)
+	}
+	var gone serverGone
+	if errors.As(err, &gone) {
+		io.Copy(io.Discard, in)
+		return
+	}
+	msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
+	if err != io.EOF {
+		msg = websocket.FormatCloseMessage(websocket.CloseGoingAway, "client input failed")
+	}
+	s.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(5*time.Second))
+}
+
+// serverGone is a failed write to the server.
+type serverGone struct{ error }
+
+func (s *stream) sendBytes(in io.Reader) error {
+	buf := make([]byte, bufSize)
+	for {
+		n, err := in.Read(buf)
+		if n > 0 {
+			if werr := s.ws.WriteMessage(websocket.BinaryMessage, buf[:n]); werr != nil {
+				return serverGone{werr}
+			}
+			s.up.Add(int64(n))
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// sendLines sends each line without its line ending as a text message (a
+// binary one if it is not UTF-8, which a text message must be). A last line
+// without a newline is sent too.
+func (s *stream) sendLines(in io.Reader) error {
+	br := bufio.NewReaderSize(in, 64<<10)
+	for {
+		line, err := br.ReadBytes('\n')
+		if len(line) > 0 {
+			line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
+			typ := websocket.TextMessage
+			if !utf8.Valid(line) {
+				typ = websocket.BinaryMessage
+			}
+			if werr := s.ws.WriteMessage(typ, line); werr != nil {
+				return serverGone{werr}
+			}
+			s.up.Add(int64(len(line)))
+		}
+		if err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,312 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+	"github.com/wsbridge/wsbridge/bridge"
+	"github.com/wsbridge/wsbridge/connect"
+	wstls "github.com/wsbridge/wsbridge/tls"
+)
+
+// connectEnv names a connect flag's environment variable:
+// --bearer-token is WSBRIDGE_CONNECT_BEARER_TOKEN (apart from the server's).
+func connectEnv(name string) []string { return env("connect-" + name) }
+
+func connectCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "connect",
+		Usage:     "the client: join a WebSocket to stdin and stdout, or to each connection of a local TCP port",
+		UsageText: "wsbridge connect [flags] URL\nwsbridge connect --listen [HOST:]PORT [flags] URL",
+		Description: "Bytes from stdin go to the server in binary messages and messages received go to stdout,\n" +
+			"so ssh can use it as its ProxyCommand. At the end of stdin the server gets a close frame and\n" +
+			"its reply still arrives. The exit status is the remote program's (exec bridge), 0 after a\n" +
+			"normal close, or one of these (README, \"wsbridge connect\"):\n" +
+			"  2 bad flag or argument, 68 the bridge's backend failed (502, 504), 69 unreachable,\n" +
+			"  74 session lost (no close frame, no answer to pings), 75 busy (429, 503),\n" +
+			"  76 not accepted as a WebSocket (404, ...), 77 credentials refused (401, 403, 407), 78 TLS failed.\n" +
+			"URL is ws:// or wss:// (http:// and https:// mean the same). Flags go before the URL.\n" +
+			"HTTPS_PROXY, HTTP_PROXY and NO_PROXY are honoured unless --proxy is given.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "listen", Usage: "accept TCP connections on `[HOST:]PORT` (host: 127.0.0.1 unless given), each over its own WebSocket", EnvVars: connectEnv("listen")},
+			&cli.IntFlag{Name: "max-tunnels", Value: 64, Usage: "with --listen, at most `N` tunnels at once; more are closed at once and logged", EnvVars: connectEnv("max-tunnels")},
+			&cli.BoolFlag{Name: "text", Usage: "line mode for people: each line of stdin a text message, each message a line", EnvVars: connectEnv("text")},
+			&cli.StringSliceFlag{Name: "header", Aliases: []string{"H"}, Usage: "send `\"NAME: VALUE\"` with the handshake, repeatable", EnvVars: connectEnv("header")},
+			&cli.StringFlag{Name: "basic-auth", Usage: "send HTTP Basic `USER:PASSWORD`", EnvVars: connectEnv("basic-auth")},
+			&cli.StringFlag{Name: "bearer-token", Usage: "send `TOKEN` as \"Authorization: Bearer\" (visible to other users in ps: prefer the file or the variable)", EnvVars: connectEnv("bearer-token")},
+			&cli.StringFlag{Name: "bearer-token-file", Usage: "send the bearer token in `FILE` (one line)", EnvVars: connectEnv("bearer-token-file")},
+			&cli.StringFlag{Name: "origin", Usage: "send Origin: `ORIGIN` (such as https://example.com), for servers that check it", EnvVars: connectEnv("origin")},
+			&cli.StringSliceFlag{Name: "subprotocol", Usage: "offer WebSocket subprotocol `NAME`, repeatable", EnvVars: connectEnv("subprotocol")},
+			&cli.StringFlag{Name: "ca", Usage: "verify the server's certificate against the CAs in `FILE` (PEM) instead of the system's", EnvVars: connectEnv("ca")},
+			&cli.BoolFlag{Name: "insecure", Usage: "do NOT verify the server's certificate (anyone on the way can read and change the session)", EnvVars: connectEnv("insecure")},
+			&cli.StringFlag{Name: "servername", Usage: "`NAME` to send in SNI and to verify the certificate against (default: the URL's host)", EnvVars: connectEnv("servername")},
+			&cli.StringFlag{Name: "cert", Usage: "client certificate `FILE` (PEM), with --key", EnvVars: connectEnv("cert")},
+			&cli.StringFlag{Name: "key", Usage: "the client certificate's key `FILE` (PEM)", EnvVars: connectEnv("key")},
+			&cli.StringFlag{Name: "ping", Usage: "ping the server every `DURATION` and fail (74) when it stops answering (default: no pings)", EnvVars: connectEnv("ping")},
+			&cli.StringFlag{Name: "ping-timeout", Usage: "with --ping, how long an answer may take (`DURATION`, default: the --ping interval)", EnvVars: connectEnv("ping-timeout")},
+			&cli.StringFlag{Name: "proxy", Usage: "reach the server through the HTTP proxy at `URL` (http://[USER:PASSWORD@]HOST:PORT) with CONNECT", EnvVars: connectEnv("proxy")},
+			&cli.StringFlag{Name: "dial-timeout", Value: "10s", Usage: "`DURATION` for connecting, TLS and the handshake together", EnvVars: connectEnv("dial-timeout")},
+			&cli.StringFlag{Name: "loglevel", Value: "access", Usage: "with --listen, `LEVEL` of the log lines on stderr: debug, access (a line per tunnel), error", EnvVars: connectEnv("loglevel")},
+			&cli.StringFlag{Name: "logformat", Value: "text", Usage: "with --listen, `FORMAT` of the log lines: text or json", EnvVars: connectEnv("logformat")},
+		},
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return cli.Exit(err.Error()+" (see wsbridge connect --help)", exitUsage)
+		},
+		Action: runConnect,
+	}
+}
+
+func runConnect(c *cli.Context) error {
+	o, listen, err := buildConnect(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		if s, ok := (<-sigs).(syscall.Signal); ok {
+			cancel(&connect.Error{Code: 128 + int(s), Msg: s.String()})
+		}
+	}()
+
+	if listen != "" {
+		max := c.Int("max-tunnels")
+		if max < 1 {
+			return usageError("--max-tunnels: must be at least 1, got %d", max)
+		}
+		log, err := newLogger(c.String("loglevel"), c.String("logformat"))
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", listen)
+		if err != nil {
+			return cli.Exit("connect: "+err.Error(), exitRuntime)
+		}
+		log.Info("listening", "address", ln.Addr().String(), "server", o.URL.Redacted())
+		l := &connect.Listener{Options: o, Max: max, Log: log}
+		if err := l.Serve(ctx, ln); err != nil {
+			return cli.Exit("connect: "+err.Error(), exitRuntime)
+		}
+		return nil
+	}
+	err = o.Stdio(ctx, os.Stdin, os.Stdout)
+	var e *connect.Error
+	if errors.As(err, &e) {
+		if e.Msg != "" {
+			e.Msg = "connect: " + e.Msg
+		}
+		return cli.Exit(e.Msg, e.Code)
+	}
+	return err
+}
+
+// buildConnect validates the flags and the URL into connect.Options.
+// The listen address is empty without --listen.
+func buildConnect(c *cli.Context) (o *connect.Options, listen string, err error) {
+	switch c.NArg() {
+	case 0:
+		return nil, "", usageError("connect: missing URL (ws://HOST:PORT/PATH or wss://...)")
+	case 1:
+	default:
+		return nil, "", usageError("connect: one URL, got %q (flags go before the URL)", c.Args().Slice())
+	}
+	u, err := parseWSURL(c.Args().First())
+	if err != nil {
+		return nil, "", usageError("connect: %v", err)
+	}
+	o = &connect.Options{URL: u, Header: http.Header{}, Subprotocols: splitLists(c.StringSlice("subprotocol")), Text: c.Bool("text")}
+	if o.Text && c.String("listen") != "" {
+		return nil, "", usageError("--text is for people at a terminal; it means nothing with --listen")
+	}
+	if l := c.String("listen"); l != "" {
+		if listen, err = listenAddr(l); err != nil {
+			return nil, "", usageError("--listen: %v", err)
+		}
+	}
+	for _, v := range c.StringSlice("header") {
+		if err := bridge.ParseHeader(o.Header, v); err != nil {
+			return nil, "", usageError("--header: %v", err)
+		}
+	}
+	if err := connectAuth(c, o.Header, u); err != nil {
+		return nil, "", err
+	}
+	if v := c.String("origin"); v != "" {
+		o.Header.Set("Origin", v)
+	}
+	if o.TLS, err = connectTLS(c, u); err != nil {
+		return nil, "", err
+	}
+	if o.DialTimeout, err = parseDuration("dial-timeout", c.String("dial-timeout")); err != nil {
+		return nil, "", err
+	}
+	if o.Ping, err = parseDuration("ping", c.String("ping")); err != nil {
+		return nil, "", err
+	}
+	if o.PingTimeout, err = parseDuration("ping-timeout", c.String("ping-timeout")); err != nil {
+		return nil, "", err
+	}
+	switch {
+	case o.Ping == 0 && c.IsSet("ping-timeout"):
+		return nil, "", usageError("--ping-timeout needs --ping")
+	case o.PingTimeout == 0:
+		o.PingTimeout = o.Ping
+	}
+	if o.Proxy, err = connectProxy(c.String("proxy"), c.IsSet("proxy")); err != nil {
+		return nil, "", err
+	}
+	return o, listen, nil
+}
+
+// parseWSURL accepts ws:// and wss:// URLs, and http:// and https:// as the same.
+func parseWSURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not a URL", s)
+	}
+	switch u.Scheme {
+	case "http":
+		u.Scheme = "ws"
+	case "https":
+		u.Scheme = "wss"
+	case "ws", "wss":
+	default:
+		return nil, fmt.Errorf("%q: want a ws:// or wss:// URL", s)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("%q has no host", s)
+	}
+	if u.Path == "" {
+		u.Path = "/"
+	}
+	return u, nil
+}
+
+// listenAddr reads "PORT", ":PORT" or "HOST:PORT"; the host is loopback
+// unless given, like ssh -L. Port 0 picks a free one (the log line says which).
+func listenAddr(s string) (string, error) {
+	if !strings.Contains(s, ":") {
+		s = ":" + s
+	}
+	host, port, err := net.SplitHostPort(s)
+	if p, perr := strconv.Atoi(port); err != nil || perr != nil || p < 0 || p > 65535 {
+		return "", fmt.Errorf("%q is not [HOST:]PORT", s)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// connectAuth adds the one Authorization header the flags ask for.
+// Credentials in the URL become Basic credentials (gorilla/websocket refuses
+// such URLs), so u loses them.
+func connectAuth(c *cli.Context, h http.Header, u *url.URL) error {
+	var given []string
+	for _, name := range []string{"basic-auth", "bearer-token", "bearer-token-file"} {
+		if c.String(name) != "" {
+			given = append(given, "--"+name)
+		}
+	}
+	if h.Get("Authorization") != "" {
+		given = append(given, "--header Authorization")
+	}
+	if u.User != nil {
+		given = append(given, "the URL's USER:PASSWORD@")
+	}
+	if len(given) > 1 {
+		return usageError("%s: give one way to send credentials", strings.Join(given, " and "))
+	}
+	if u.User != nil {
+		pass, _ := u.User.Password()
+		(&http.Request{Header: h}).SetBasicAuth(u.User.Username(), pass)
+		u.User = nil
+	}
+	if v := c.String("basic-auth"); v != "" {
+		user, pass, ok := strings.Cut(v, ":")
+		if !ok || user == "" {
+			return usageError("--basic-auth: want USER:PASSWORD")
+		}
+		(&http.Request{Header: h}).SetBasicAuth(user, pass)
+	}
+	token := c.String("bearer-token")
+	if f := c.String("bearer-token-file"); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return usageError("--bearer-token-file: %v", err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if token = strings.TrimSpace(lines[0]); token == "" || len(lines) > 1 {
+			return usageError("--bearer-token-file %s: want the token alone on one line", f)
+		}
+	}
+	if token != "" {
+		if strings.ContainsAny(token, " \t\r\n") {
+			return usageError("--bearer-token: a token has no spaces or line breaks")
+		}
+		h.Set("Authorization", "Bearer "+token)
+	}
+	return nil
+}
+
+// connectTLS builds the client's TLS settings for a wss:// URL.
+func connectTLS(c *cli.Context, u *url.URL) (*tls.Config, error) {
+	names := []string{"ca", "insecure", "servername", "cert", "key"}
+	if u.Scheme != "wss" {
+		for _, name := range names {
+			if c.IsSet(name) {
+				return nil, usageError("--%s needs a wss:// URL", name)
+			}
+		}
+		return nil, nil
+	}
+	if c.Bool("insecure") && (c.IsSet("ca") || c.IsSet("servername")) {
+		return nil, usageError("--insecure contradicts --ca and --servername: it verifies nothing")
+	}
+	client := wstls.Client{
+		CA: c.String("ca"), ServerName: c.String("servername"), Cert: c.String("cert"), Key: c.String("key"),
+		Insecure: c.Bool("insecure"), CAFlag: "--ca", CertFlag: "--cert", KeyFlag: "--key",
+	}
+	cfg, err := client.Config()
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	if client.Insecure {
+		fmt.Fprintln(os.Stderr, "wsbridge: connect: WARNING: --insecure: the server's certificate is not verified; anyone between here and there can read and change this session")
+	}
+	return cfg, nil
+}
+
+// connectProxy picks the HTTP proxy: --proxy for every URL, or the one
+// HTTPS_PROXY / HTTP_PROXY / NO_PROXY choose (never for loopback hosts).
+func connectProxy(v string, set bool) (func(*url.URL) (*url.URL, error), error) {
+	if !set {
+		return func(u *url.URL) (*url.URL, error) {
+			hu := *u
+			hu.Scheme = map[string]string{"ws": "http", "wss": "https"}[u.Scheme]
+			return http.ProxyFromEnvironment(&http.Request{URL: &hu})
+		}, nil
+	}
+	if v == "" {
+		return nil, nil
+	}
+	p, err := url.Parse(v)
+	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+		return nil, usageError("--proxy: want http://[USER:PASSWORD@]HOST:PORT, got %q", v)
+	}
+	return func(*url.URL) (*url.URL, error) { return p, nil }, nil
+}
