@@ -396,7 +396,9 @@ func TestConnectListenLimitsAndFailures(t *testing.T) {
 	if n, err := extra.Read(make([]byte, 1)); err == nil {
 		t.Fatalf("a third tunnel over --max-tunnels 2 read %d bytes", n)
 	}
-	local.waitLog(func(m map[string]any) bool { return m["msg"] == "tunnel refused: too many open" && m["max"] == float64(2) })
+	local.waitLog(func(m map[string]any) bool {
+		return m["msg"] == "tunnel refused: too many open" && m["max"] == float64(2)
+	})
 
 	held[0].Close()
 	local.waitLog(func(m map[string]any) bool { return m["msg"] == "tunnel closed" && m["tunnel"] == float64(1) })
