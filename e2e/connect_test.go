@@ -145,16 +145,8 @@ func TestConnectHeadersAndCredentials(t *testing.T) {
 
 // Each failure on the way is one line on stderr and its own exit status.
 func TestConnectErrors(t *testing.T) {
-	closedPort := func() string {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		return l.Addr().String()
-	}
-	refused := closedPort()
-	noBackend := start(t, "--tcp", closedPort())
+	refused := closedAddr(t)
+	noBackend := start(t, "--tcp", closedAddr(t))
 	based := start(t, "--base-path", "/app/", "/bin/cat")
 	busy := start(t, "--maxforks", "1", "/bin/cat")
 	held := busy.dial("/", nil) // takes busy's one session
@@ -425,14 +417,8 @@ func TestConnectListenLimitsAndFailures(t *testing.T) {
 	}
 }
 
-func closedAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+// closedAddr is a loopback address where nothing listens.
+func closedAddr(t *testing.T) string { return fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp")) }
 
 func countLogs(inst *instance, msg string) int {
 	inst.mu.Lock()
