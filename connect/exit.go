@@ -68,7 +68,8 @@ func dialError(u *url.URL, err error, resp *http.Response) error {
 	msg := fmt.Sprintf("%s: %v", where, err)
 	var ps *proxyStatus
 	if errors.As(err, &ps) {
-		if ps.code == http.StatusProxyAuthRequired || ps.code == http.StatusForbidden {
+		switch ps.code { // tinyproxy refuses credentials with 401
+		case http.StatusProxyAuthRequired, http.StatusUnauthorized, http.StatusForbidden:
 			return &Error{ExitRefused, msg}
 		}
 		return &Error{ExitUnreachable, msg}

@@ -417,6 +417,23 @@ func TestConnectListenLimitsAndFailures(t *testing.T) {
 	}
 }
 
+// waitListening waits until something accepts connections at addr, or the
+// server that should exits (exited closes), for 10 s at most.
+func waitListening(addr string, exited <-chan struct{}) error {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		select {
+		case <-exited:
+			return errors.New("exited")
+		default:
+		}
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return nil
+		}
+	}
+	return errors.New("not listening within 10s")
+}
+
 // closedAddr is a loopback address where nothing listens.
 func closedAddr(t *testing.T) string { return fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp")) }
 
@@ -445,6 +462,90 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 	for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("waited 10s for %s", what)
+		}
+	}
+}
+
+// startTinyproxy runs Debian's tinyproxy on a loopback port, asking for
+// Basic credentials user:pass, and returns its port and log.
+func startTinyproxy(t *testing.T) (int, *lockedBuffer) {
+	t.Helper()
+	requireTool(t, "/usr/bin/tinyproxy", "an HTTP CONNECT proxy: package tinyproxy")
+	for range 5 {
+		port := freePort(t, "tcp")
+		config := filepath.Join(t.TempDir(), "tinyproxy.conf")
+		// No ConnectPort line: CONNECT to any port (the bridge's is random).
+		writeFile(t, config, fmt.Sprintf("Port %d\nListen 127.0.0.1\nAllow 127.0.0.1\nBasicAuth user pass\nTimeout 60\nMaxClients 20\nLogLevel Connect\n", port))
+		log := &lockedBuffer{}
+		cmd := exec.Command("/usr/bin/tinyproxy", "-d", "-c", config)
+		cmd.Stdout, cmd.Stderr = log, log
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
+		t.Cleanup(func() {
+			cmd.Process.Kill()
+			<-exited
+			if t.Failed() {
+				t.Logf("tinyproxy log:\n%s", log.String())
+			}
+		})
+		err := waitListening(fmt.Sprintf("127.0.0.1:%d", port), exited)
+		if err == nil {
+			return port, log
+		}
+		if !strings.Contains(log.String(), "in use") {
+			t.Fatalf("tinyproxy: %v:\n%s", err, log.String())
+		}
+	}
+	t.Fatal("tinyproxy did not listen on any of five free ports")
+	return 0, nil
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// Through an HTTP CONNECT proxy that asks for credentials.
+func TestConnectThroughProxy(t *testing.T) {
+	port, log := startTinyproxy(t)
+	inst := start(t, "--binary", "sh", "-c", "cat; exit 3")
+	proxy := fmt.Sprintf("http://user:pass@127.0.0.1:%d", port)
+
+	runConnect(t, strings.NewReader("via the proxy"), nil, "--proxy", proxy, inst.URL+"/").expect(t, 3, "via the proxy")
+	if want := "CONNECT " + inst.Host; !strings.Contains(log.String(), want) {
+		t.Fatalf("the proxy's log has no %q:\n%s", want, log.String())
+	}
+	// The variable works like the flag.
+	env := []string{"WSBRIDGE_CONNECT_PROXY=" + proxy}
+	runConnect(t, strings.NewReader("again"), env, inst.URL+"/").expect(t, 3, "again")
+
+	for _, tc := range []struct {
+		proxy string
+		code  int
+		want  string
+	}{
+		{fmt.Sprintf("http://user:wrong@127.0.0.1:%d", port), 77, "401"},
+		{fmt.Sprintf("http://127.0.0.1:%d", port), 77, "407"},
+		{"http://" + closedAddr(t), 69, "connection refused"},
+	} {
+		r := runConnect(t, strings.NewReader("x"), nil, "--proxy", tc.proxy, inst.URL+"/")
+		if r.code != tc.code || !strings.Contains(r.stderr, tc.want) || strings.Contains(r.stderr, "wrong") {
+			t.Errorf("proxy %s: exit %d, stderr %q; want %d with %q and the password hidden", tc.proxy, r.code, r.stderr, tc.code, tc.want)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // sshServer is Debian's OpenSSH daemon on a loopback port, with its own host
@@ -60,39 +58,29 @@ func startSSHD(t *testing.T) *sshServer {
 			"Subsystem sftp /usr/lib/openssh/sftp-server",
 			"LogLevel VERBOSE",
 		}, "\n")+"\n")
-		var log bytes.Buffer
+		log := &lockedBuffer{}
 		cmd := exec.Command("/usr/sbin/sshd", "-D", "-e", "-f", config)
-		cmd.Stdout, cmd.Stderr = &log, &log
+		cmd.Stdout, cmd.Stderr = log, log
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		exited := make(chan struct{})
 		go func() { cmd.Wait(); close(exited) }()
+		t.Cleanup(func() {
+			cmd.Process.Kill()
+			<-exited
+			if t.Failed() {
+				t.Logf("sshd log:\n%s", log.String())
+			}
+		})
 		addr := net.JoinHostPort("127.0.0.1", port)
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			select {
-			case <-exited:
-				if strings.Contains(log.String(), "Address already in use") {
-					goto nextPort
-				}
-				t.Fatalf("sshd exited: %s", log.String())
-			default:
-			}
-			if c, err := net.Dial("tcp", addr); err == nil {
-				c.Close()
-				t.Cleanup(func() {
-					cmd.Process.Kill()
-					<-exited
-					if t.Failed() {
-						t.Logf("sshd log:\n%s", log.String())
-					}
-				})
-				return &sshServer{Addr: addr, dir: dir}
-			}
+		err := waitListening(addr, exited)
+		if err == nil {
+			return &sshServer{Addr: addr, dir: dir}
 		}
-		cmd.Process.Kill()
-		t.Fatalf("sshd did not listen within 10s: %s", log.String())
-	nextPort:
+		if !strings.Contains(log.String(), "Address already in use") {
+			t.Fatalf("sshd: %v:\n%s", err, log.String())
+		}
 	}
 	t.Fatal("five free ports were taken before sshd could bind them")
 	return nil
