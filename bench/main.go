@@ -4,6 +4,7 @@
 //
 //	go run ./bench exec-down  # head -c through the exec bridge, beside the pipe and raw TCP
 //	go run ./bench tcp-down   # a TCP source through the TCP bridge, beside raw TCP
+//	go run ./bench connect-down # the same through the TCP bridge and wsbridge connect --listen
 //	go run ./bench pty-down   # cat on a terminal, beside a plain PTY reader
 //	go run ./bench echo       # round-trip latency of small messages, beside cat on a pipe
 //	go run ./bench pipeline   # an upload echoed back, beside cat on pipes and raw TCP
@@ -32,14 +33,15 @@ import (
 
 // scenarios are the bench's subcommands.
 var scenarios = map[string]func(opts) error{
-	"tcp-down":  tcpDown,
-	"pty-down":  ptyDown,
-	"exec-down": execDown,
-	"echo":      echoLatency,
-	"connrate":  connRate,
-	"hold":      hold,
-	"slow":      slow,
-	"pipeline":  pipeline,
+	"tcp-down":     tcpDown,
+	"connect-down": connectDown,
+	"pty-down":     ptyDown,
+	"exec-down":    execDown,
+	"echo":         echoLatency,
+	"connrate":     connRate,
+	"hold":         hold,
+	"slow":         slow,
+	"pipeline":     pipeline,
 }
 
 // opts are the flags every scenario takes.
