@@ -95,6 +95,7 @@ func (l *Listener) tunnel(ctx context.Context, conn net.Conn, log *slog.Logger) 
 	}
 	select {
 	case <-s.inDone:
+	case <-ctx.Done():
 	case <-time.After(lingerAfterServer):
 	}
 	end := "closed by the server"

@@ -1,0 +1,196 @@
+package connect
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/wsbridge/wsbridge/bridge"
+	"go.uber.org/goleak"
+)
+
+func TestCloseStatus(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		code int // -1: nil
+		msg  string
+	}{
+		{&websocket.CloseError{Code: 1000}, -1, ""},
+		{&websocket.CloseError{Code: 1005}, -1, ""},
+		{&websocket.CloseError{Code: 4001, Text: "exit 1"}, 1, ""},
+		{&websocket.CloseError{Code: 4255, Text: "exit 255"}, 255, ""},
+		{&websocket.CloseError{Code: 4309, Text: "signal 9 (killed)"}, 137, "killed: signal 9 (killed)"},
+		{&websocket.CloseError{Code: 1014, Text: "backend reset the connection"}, ExitBackend, "backend failed: backend reset the connection"},
+		{&websocket.CloseError{Code: 1001, Text: "shutting down"}, ExitLost, "closed the session with 1001 (shutting down)"},
+		{&websocket.CloseError{Code: 1011}, ExitLost, "with 1011"},
+		{&websocket.CloseError{Code: 4256}, ExitLost, "with 4256"},
+		{io.ErrUnexpectedEOF, ExitLost, "without a close frame"},
+	} {
+		err := closeError(tc.err)
+		var e *Error
+		switch {
+		case tc.code == -1 && err != nil:
+			t.Errorf("%v: got %v, want nil", tc.err, err)
+		case tc.code == -1:
+		case !errors.As(err, &e) || e.Code != tc.code || !strings.Contains(e.Msg, tc.msg) || (tc.msg == "") != (e.Msg == ""):
+			t.Errorf("%v: got %#v, want code %d and %q", tc.err, err, tc.code, tc.msg)
+		}
+	}
+}
+
+// bridgeTo runs wsbridge's own server with a TCP backend at target.
+func bridgeTo(t *testing.T, target string) (*url.URL, func()) {
+	t.Helper()
+	log := slog.New(slog.DiscardHandler)
+	s := &bridge.Server{
+		Addresses:     []string{"127.0.0.1"},
+		Log:           log,
+		ShutdownGrace: 5 * time.Second,
+		Route: &bridge.Route{
+			Backend:    &bridge.Dial{Target: bridge.Target{Network: "tcp", Address: target}, Timeout: time.Second, Grace: time.Second, Log: log},
+			Framing:    bridge.Binary,
+			MaxMessage: 1 << 20,
+		},
+	}
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Serve(ctx) }()
+	u, err := url.Parse(s.URLs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u, func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}
+}
+
+// echoServer echoes each connection until its EOF, then closes it.
+func echoServer(t *testing.T) (string, func()) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				io.Copy(c, c)
+			}()
+		}
+	}()
+	return l.Addr().String(), func() { l.Close(); wg.Wait() }
+}
+
+// Tunnels ended every way (the client's half-close, the client vanishing,
+// the listener shutting down with tunnels open) leave no goroutine behind,
+// and every byte of a half-closed exchange comes back.
+func TestListenerEndsEveryTunnel(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	echo, stopEcho := echoServer(t)
+	defer stopEcho()
+	u, stopBridge := bridgeTo(t, echo)
+	defer stopBridge()
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &Listener{Options: &Options{URL: u, DialTimeout: 5 * time.Second, Ping: time.Second}, Max: 10, Log: slog.New(slog.DiscardHandler)}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error)
+	go func() { served <- l.Serve(ctx, ln) }()
+	addr := ln.Addr().String()
+
+	for i := range 20 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := bytes.Repeat([]byte(fmt.Sprintf("tunnel %d;", i)), 10000*(i+1))
+		go func() {
+			c.Write(want)
+			c.(*net.TCPConn).CloseWrite()
+		}()
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		got, err := io.ReadAll(c)
+		c.Close()
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("tunnel %d: %d of %d bytes back, %v", i, len(got), len(want), err)
+		}
+	}
+	for range 5 { // the client leaves without a word
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte("bye"))
+		c.Close()
+	}
+	var open []net.Conn
+	for range 3 { // still open at shutdown
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.Write([]byte("x"))
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
+			t.Fatal(err)
+		}
+		open = append(open, c)
+	}
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	for _, c := range open {
+		if _, err := io.ReadAll(c); err != nil {
+			t.Errorf("an open tunnel at shutdown: %v, want EOF", err)
+		}
+	}
+}
+
+// Stdio with pings: the input's end half-closes, the echo of all of it
+// arrives, and nothing is left running.
+func TestStdioHalfClose(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	echo, stopEcho := echoServer(t)
+	defer stopEcho()
+	u, stopBridge := bridgeTo(t, echo)
+	defer stopBridge()
+	want := bytes.Repeat([]byte("0123456789abcdef"), 1<<16)
+	var out bytes.Buffer
+	o := &Options{URL: u, DialTimeout: 5 * time.Second, Ping: 50 * time.Millisecond}
+	if err := o.Stdio(context.Background(), bytes.NewReader(want), &out); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), want) {
+		t.Fatalf("%d of %d bytes came back", out.Len(), len(want))
+	}
+}
