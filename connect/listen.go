@@ -71,22 +71,22 @@ func (l *Listener) Serve(ctx context.Context, ln net.Listener) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() { <-slots }()
-			l.tunnel(ctx, conn, log)
+			l.tunnel(ctx, conn, log, func() { <-slots })
 		}()
 	}
 }
 
-// tunnel carries one local connection over its own WebSocket.
-func (l *Listener) tunnel(ctx context.Context, conn net.Conn, log *slog.Logger) {
-	defer conn.Close()
+// tunnel carries one local connection over its own WebSocket, then frees
+// its slot before its last log line, so that the line means there is room.
+func (l *Listener) tunnel(ctx context.Context, conn net.Conn, log *slog.Logger, free func()) {
 	start := time.Now()
 	ws, err := l.Dial(ctx)
 	if err != nil {
+		conn.Close()
+		free()
 		log.Error("tunnel failed", "err", err)
 		return
 	}
-	defer ws.Close()
 	log.Info("tunnel open", "server", l.URL.Redacted())
 	s, err := l.run(ctx, ws, conn, conn)
 	// The server is done: the client reads EOF and may finish sending.
@@ -98,6 +98,9 @@ func (l *Listener) tunnel(ctx context.Context, conn net.Conn, log *slog.Logger) 
 	case <-ctx.Done():
 	case <-time.After(lingerAfterServer):
 	}
+	conn.Close()
+	ws.Close()
+	free()
 	end := "closed by the server"
 	var e *Error
 	switch {
