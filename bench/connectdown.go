@@ -46,7 +46,7 @@ func connectDown(o opts) error {
 	defer relay2.Close()
 	contenders := []*contender{src.rawTCP()}
 	for i, l := range []net.Listener{relay1, relay2} {
-		contenders = append(contenders, &contender{name: map[int]string{1: "1 TCP relay", 2: "2 TCP relays"}[i+1], fetch: func() (int64, uint32, error) { return readTCP(l.Addr().String()) }})
+		contenders = append(contenders, &contender{name: []string{"1 TCP relay", "2 TCP relays"}[i], fetch: func() (int64, uint32, error) { return readTCP(l.Addr().String()) }})
 	}
 	for _, l := range listeners {
 		contenders = append(contenders, &contender{name: l.name, peer: l.peer, fetch: func() (int64, uint32, error) { return readTCP(l.addr) }})
