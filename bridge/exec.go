@@ -62,6 +62,13 @@ const (
 	CloseSignalBase = 4300 // + signal number
 )
 
+// CloseEndOfInput is a client's close code for "my input is over; send the
+// rest of your answer": the backend gets EOF and runs to its end while the
+// client stays connected, instead of climbing the signal ladder (exec) or
+// being cut after the grace (TCP). `wsbridge connect` closes with it at the
+// end of its input. Any other close gives the backend EOF, then the ladder.
+const CloseEndOfInput = 4500
+
 // Open resolves the script (in ScriptDir mode) and starts the program with
 // the request's CGI environment.
 func (e *Exec) Open(r *http.Request) (Session, error) {

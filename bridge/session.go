@@ -296,9 +296,13 @@ func (s *wsSession) inputEnded(err error) {
 	var ce *websocket.CloseError
 	if errors.As(err, &ce) {
 		// A clean close: the backend gets EOF and may still answer, within
-		// bounds, before our close frame tells the client how it ended.
+		// bounds, before our close frame tells the client how it ended. A
+		// client that closed with CloseEndOfInput waits for the whole answer.
 		s.clientClosed.Store(true)
 		_ = s.backend.CloseWrite()
+		if ce.Code == CloseEndOfInput && s.route.Terminal == nil {
+			s.awaitDisconnect()
+		}
 		s.backend.Stop()
 		return
 	}
@@ -311,6 +315,18 @@ func (s *wsSession) inputEnded(err error) {
 	// Nobody is left to read output: stop, and unblock a pending write.
 	s.backend.Stop()
 	_ = s.conn.Close()
+}
+
+// awaitDisconnect returns when the client's connection ends: after a close
+// with CloseEndOfInput (a half-close: `wsbridge connect` at the end of its
+// input, waiting for a remote job's output and status) the backend runs on,
+// however long, while the client stays. Nothing may follow a close frame:
+// whatever comes is dropped. Pings can't tell here (a client that sent its
+// close sends no pongs); TCP keepalive notices a client that vanished.
+func (s *wsSession) awaitDisconnect() {
+	conn := s.conn.NetConn()
+	_ = conn.SetReadDeadline(time.Time{})
+	_, _ = io.Copy(io.Discard, conn)
 }
 
 // readMessage reads a whole message into buf, bounded by the read limit.

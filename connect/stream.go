@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
+	"github.com/wsbridge/wsbridge/bridge"
 )
 
 // stream joins one WebSocket to one byte stream.
@@ -130,7 +131,7 @@ func (s *stream) receiveLine(r io.Reader, out io.Writer, buf []byte) error {
 }
 
 // send copies the input to the server, then half-closes: a close frame
-// (1000 at EOF, 1001 when reading failed). Once the server is gone, the rest
+// (CloseEndOfInput at EOF, 1001 when reading failed). Once the server is gone, the rest
 // of the input is read and dropped, so a local client is not left blocked.
 func (s *stream) send(in io.Reader) {
 	defer close(s.inDone)
@@ -145,7 +146,8 @@ func (s *stream) send(in io.Reader) {
 		io.Copy(io.Discard, in)
 		return
 	}
-	msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
+	// The end of input is a half-close: the bridge lets its backend finish.
+	msg := websocket.FormatCloseMessage(bridge.CloseEndOfInput, "end of input")
 	if err != io.EOF {
 		msg = websocket.FormatCloseMessage(websocket.CloseGoingAway, "client input failed")
 	}

@@ -86,6 +86,22 @@ func TestConnectExitStatus(t *testing.T) {
 	}
 }
 
+// A remote job that works on after the end of its input (longer than the
+// signal ladder's first step, or the TCP bridge's grace after a plain close)
+// runs to its end: connect's close says "end of input", not "gone".
+func TestConnectRemoteJobOutlivesItsInput(t *testing.T) {
+	job := start(t, "--binary", "sh", "-c", "wc -c; sleep 1.5; echo done; exit 5")
+	runConnect(t, strings.NewReader("twelve bytes"), nil, job.URL+"/").expect(t, 5, "12\ndone\n")
+
+	slow := backend(t, "tcp", "127.0.0.1:0", func(c net.Conn) {
+		n, _ := io.Copy(io.Discard, c)
+		time.Sleep(1500 * time.Millisecond)
+		fmt.Fprintf(c, "read %d bytes\n", n)
+	})
+	tcp := start(t, "--tcp", slow.Addr().String())
+	runConnect(t, strings.NewReader("twelve bytes"), nil, tcp.URL+"/").expect(t, 0, "read 12 bytes\n")
+}
+
 // --text sends each line as a text message and prints each message on a
 // line, against the exec bridge's line framing.
 func TestConnectTextMode(t *testing.T) {
