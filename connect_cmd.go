@@ -142,6 +142,11 @@ func buildConnect(c *cli.Context) (o *connect.Options, listen string, err error)
 			return nil, "", usageError("--header: %v", err)
 		}
 	}
+	for _, name := range []string{"Upgrade", "Connection", "Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Extensions"} {
+		if o.Header.Get(name) != "" {
+			return nil, "", usageError("--header: %s is the handshake's own; it can't be set", name)
+		}
+	}
 	if err := connectAuth(c, o.Header, u); err != nil {
 		return nil, "", err
 	}

@@ -116,17 +116,14 @@ func (s *stream) copyOut(r io.Reader, out io.Writer, buf []byte) error {
 	}
 }
 
-// receiveLine writes one message and a newline in one write.
+// receiveLine writes one message and a newline (--text).
 func (s *stream) receiveLine(r io.Reader, out io.Writer, buf []byte) error {
-	line := bytes.NewBuffer(buf[:0])
-	if _, err := line.ReadFrom(r); err != nil {
-		return closeError(err)
+	if err := s.copyOut(r, out, buf); err != nil {
+		return err
 	}
-	line.WriteByte('\n')
-	if _, err := out.Write(line.Bytes()); err != nil {
+	if _, err := out.Write([]byte{'\n'}); err != nil {
 		return &Error{ExitLost, "writing output: " + err.Error()}
 	}
-	s.down.Add(int64(line.Len() - 1))
 	return nil
 }
 

@@ -194,6 +194,7 @@ func TestConnectErrors(t *testing.T) {
 		{"usage: tls on ws", []string{"--ca", ca.File, "ws://" + refused + "/"}, 2, "--ca needs a wss:// URL"},
 		{"usage: two credentials", []string{"--basic-auth", "a:b", "--bearer-token", "t", "ws://" + refused + "/"}, 2, "--basic-auth and --bearer-token"},
 		{"usage: bad header", []string{"-H", "no colon", "ws://" + refused + "/"}, 2, "--header"},
+		{"usage: handshake header", []string{"-H", "Upgrade: h2c", "ws://" + refused + "/"}, 2, "--header: Upgrade is the handshake's own"},
 		{"usage: token file", []string{"--bearer-token-file", filepath.Join(t.TempDir(), "missing"), "ws://" + refused + "/"}, 2, "--bearer-token-file"},
 		{"usage: bad ping", []string{"--ping", "often", "ws://" + refused + "/"}, 2, "--ping"},
 		{"usage: proxy", []string{"--proxy", "socks://x", "ws://" + refused + "/"}, 2, "--proxy"},
@@ -275,6 +276,32 @@ func TestConnectPingTimeout(t *testing.T) {
 	if !errors.As(err, &ee) || ee.ExitCode() != 74 || !strings.Contains(stderr.String(), "stopped answering pings") {
 		t.Fatalf("exit %v, stderr %q; want 74 and the reason", err, stderr.String())
 	}
+}
+
+// SIGINT ends the session with 1001 (going away) and exits 130, as an
+// interrupted command does.
+func TestConnectInterrupted(t *testing.T) {
+	inst := start(t, "/bin/cat")
+	cmd := exec.Command(binary, "connect", "--text", inst.URL+"/")
+	stdin, _ := cmd.StdinPipe()
+	defer stdin.Close()
+	stdout, _ := cmd.StdoutPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(stdin, "hello")
+	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "hello\n" {
+		t.Fatalf("echo: %q %v", line, err)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Fatalf("after SIGINT: %v, stderr %q; want exit 130", err, stderr.String())
+	}
+	inst.waitLog(func(m map[string]any) bool { return m["msg"] == "session" && m["client_close_code"] == float64(1001) })
 }
 
 // listener runs `wsbridge connect --listen` on a free port and returns its
