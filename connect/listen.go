@@ -51,14 +51,13 @@ func (l *Listener) Serve(ctx context.Context, ln net.Listener) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && !errors.Is(err, net.ErrClosed) {
-				// Out of descriptors or similar: wait for tunnels to end.
-				l.Log.Error("accept failed", "err", err)
-				time.Sleep(100 * time.Millisecond)
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return err
 			}
-			return err
+			// Out of descriptors or similar: let tunnels end, then try again.
+			l.Log.Error("accept failed", "err", err)
+			time.Sleep(100 * time.Millisecond)
+			continue
 		}
 		log := l.Log.With("tunnel", id, "client", conn.RemoteAddr().String())
 		select {
