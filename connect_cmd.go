@@ -84,10 +84,6 @@ func runConnect(c *cli.Context) error {
 	}()
 
 	if listen != "" {
-		max := c.Int("max-tunnels")
-		if max < 1 {
-			return usageError("--max-tunnels: must be at least 1, got %d", max)
-		}
 		log, err := newLogger(c.String("loglevel"), c.String("logformat"))
 		if err != nil {
 			return err
@@ -97,7 +93,7 @@ func runConnect(c *cli.Context) error {
 			return cli.Exit("connect: "+err.Error(), exitRuntime)
 		}
 		log.Info("listening", "address", ln.Addr().String(), "server", o.URL.Redacted())
-		l := &connect.Listener{Options: o, Max: max, Log: log}
+		l := &connect.Listener{Options: o, Max: c.Int("max-tunnels"), Log: log}
 		if err := l.Serve(ctx, ln); err != nil {
 			return cli.Exit("connect: "+err.Error(), exitRuntime)
 		}
@@ -135,6 +131,15 @@ func buildConnect(c *cli.Context) (o *connect.Options, listen string, err error)
 	if l := c.String("listen"); l != "" {
 		if listen, err = listenAddr(l); err != nil {
 			return nil, "", usageError("--listen: %v", err)
+		}
+		if max := c.Int("max-tunnels"); max < 1 {
+			return nil, "", usageError("--max-tunnels: must be at least 1, got %d", max)
+		}
+	} else {
+		for _, name := range []string{"max-tunnels", "loglevel", "logformat"} {
+			if c.IsSet(name) {
+				return nil, "", usageError("--%s needs --listen", name)
+			}
 		}
 	}
 	for _, v := range c.StringSlice("header") {

@@ -199,6 +199,8 @@ func TestConnectErrors(t *testing.T) {
 		{"usage: bad ping", []string{"--ping", "often", "ws://" + refused + "/"}, 2, "--ping"},
 		{"usage: proxy", []string{"--proxy", "socks://x", "ws://" + refused + "/"}, 2, "--proxy"},
 		{"usage: listen", []string{"--listen", "nohost:port", "ws://" + refused + "/"}, 2, "--listen"},
+		{"usage: max-tunnels", []string{"--max-tunnels", "5", "ws://" + refused + "/"}, 2, "--max-tunnels needs --listen"},
+		{"usage: no tunnels", []string{"--listen", "0", "--max-tunnels", "0", "ws://" + refused + "/"}, 2, "--max-tunnels: must be at least 1"},
 		{"usage: missing CA file", []string{"--ca", "/nonexistent.pem", secure.URL + "/"}, 2, "--ca /nonexistent.pem"},
 	} {
 		r := runConnect(t, strings.NewReader("x"), nil, tc.args...)
