@@ -87,19 +87,17 @@ func startSSHD(t *testing.T) *sshServer {
 }
 
 // options are ssh's and scp's: our key, the host key known under the name
-// wsbtest, nothing from the user's configuration, and the ProxyCommand.
-func (s *sshServer) options(proxyCommand string) []string {
-	return []string{
-		"-F", "/dev/null",
+// wsbtest, and config: "-F" and a file, then the ProxyCommand's options.
+func (s *sshServer) options(config ...string) []string {
+	return append(config,
 		"-i", filepath.Join(s.dir, "client"),
 		"-o", "IdentitiesOnly=yes",
 		"-o", "BatchMode=yes",
-		"-o", "UserKnownHostsFile=" + filepath.Join(s.dir, "known_hosts"),
+		"-o", "UserKnownHostsFile="+filepath.Join(s.dir, "known_hosts"),
 		"-o", "StrictHostKeyChecking=yes",
 		"-o", "HostKeyAlias=wsbtest",
 		"-o", "LogLevel=ERROR",
-		"-o", "ProxyCommand=" + proxyCommand,
-	}
+	)
 }
 
 func currentUser(t *testing.T) string {
@@ -116,15 +114,24 @@ func TestConnectSSHProxyCommand(t *testing.T) {
 	sshd := startSSHD(t)
 	bridgeInst := start(t, "--tcp", sshd.Addr)
 	marker := newMarker()
-	proxy := fmt.Sprintf("%s connect %s/%s", binary, bridgeInst.URL, marker)
+	// Nothing from the user's configuration, and the ProxyCommand.
+	proxy := []string{"-F", "/dev/null", "-o", fmt.Sprintf("ProxyCommand=%s connect %s/%s", binary, bridgeInst.URL, marker)}
 	login := currentUser(t) + "@wsbtest"
 
-	out, err := exec.Command("ssh", append(sshd.options(proxy), login, "echo", "ok")...).CombinedOutput()
+	out, err := exec.Command("ssh", append(sshd.options(proxy...), login, "echo", "ok")...).CombinedOutput()
 	if err != nil || string(out) != "ok\n" {
 		t.Fatalf("ssh echo ok: %v, output %q", err, out)
 	}
+	// The example config: its ProxyCommand finds wsbridge on PATH and the
+	// bridge at the host and port ssh is given.
+	_, port, _ := net.SplitHostPort(bridgeInst.Host)
+	viaConfig := exec.Command("ssh", append(sshd.options("-F", example("ssh_config")), "-p", port, currentUser(t)+"@127.0.0.1", "echo", "ok")...)
+	viaConfig.Env = append(os.Environ(), "PATH="+filepath.Dir(binary)+":"+os.Getenv("PATH"))
+	if out, err := viaConfig.CombinedOutput(); err != nil || string(out) != "ok\n" {
+		t.Fatalf("ssh -F examples/ssh_config: %v, output %q", err, out)
+	}
 	// The remote command's exit status comes back through ssh as well.
-	err = exec.Command("ssh", append(sshd.options(proxy), login, "exit 7")...).Run()
+	err = exec.Command("ssh", append(sshd.options(proxy...), login, "exit 7")...).Run()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 7 {
 		t.Fatalf("ssh 'exit 7': %v", err)
 	}
@@ -143,7 +150,7 @@ func TestConnectSSHProxyCommand(t *testing.T) {
 	f.Close()
 	want := [32]byte(h.Sum(nil))
 	for _, args := range [][]string{{src, login + ":" + remote}, {login + ":" + remote, back}} {
-		out, err := exec.Command("scp", append(append(sshd.options(proxy), "-q"), args...)...).CombinedOutput()
+		out, err := exec.Command("scp", append(append(sshd.options(proxy...), "-q"), args...)...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("scp %s: %v: %s", args, err, out)
 		}
