@@ -240,7 +240,7 @@ func TestConnectClientCertificate(t *testing.T) {
 // A server that stops answering pings is detected.
 func TestConnectPingTimeout(t *testing.T) {
 	inst := start(t, "/bin/cat")
-	cmd := exec.Command(binary, "connect", "--text", "--ping", "200ms", "--ping-timeout", "300ms", inst.URL+"/")
+	cmd := exec.Command(binary, "connect", "--text", "--ping", "300ms", "--ping-timeout", "1s", inst.URL+"/")
 	stdin, err := cmd.StdinPipe() // held open: the session stays up
 	if err != nil {
 		t.Fatal(err)
@@ -259,7 +259,7 @@ func TestConnectPingTimeout(t *testing.T) {
 		if !lines.Scan() || lines.Text() != fmt.Sprintf("still here %d", i) {
 			t.Fatalf("echo %d: %q %v", i, lines.Text(), lines.Err())
 		}
-		time.Sleep(400 * time.Millisecond)
+		time.Sleep(700 * time.Millisecond) // more than an interval: pings go and are answered
 	}
 	// A stopped server keeps its socket open but answers nothing.
 	if err := inst.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
