@@ -92,7 +92,7 @@ func runConnect(c *cli.Context) error {
 		if err != nil {
 			return cli.Exit("connect: "+err.Error(), exitRuntime)
 		}
-		log.Info("listening", "address", ln.Addr().String(), "server", o.URL.Redacted())
+		log.Info("listening", "address", ln.Addr().String(), "server", connect.Shown(o.URL))
 		l := &connect.Listener{Options: o, Max: c.Int("max-tunnels"), Log: log}
 		if err := l.Serve(ctx, ln); err != nil {
 			return cli.Exit("connect: "+err.Error(), exitRuntime)

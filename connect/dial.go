@@ -74,7 +74,7 @@ func (o *Options) dialTCP(ctx context.Context, network, addr string) (net.Conn, 
 	}
 	conn, err := nd.DialContext(ctx, network, proxyAddr(proxy))
 	if err != nil {
-		return nil, &proxyError{proxy: proxy.Redacted(), err: err}
+		return nil, &proxyError{proxy: Shown(proxy), err: err}
 	}
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
@@ -82,7 +82,7 @@ func (o *Options) dialTCP(ctx context.Context, network, addr string) (net.Conn, 
 		tc := tls.Client(conn, &tls.Config{ServerName: proxy.Hostname(), MinVersion: tls.VersionTLS12})
 		if err := tc.HandshakeContext(ctx); err != nil {
 			conn.Close()
-			return nil, &proxyError{proxy: proxy.Redacted(), err: err}
+			return nil, &proxyError{proxy: Shown(proxy), err: err}
 		}
 		conn = tc
 	}
@@ -91,7 +91,7 @@ func (o *Options) dialTCP(ctx context.Context, network, addr string) (net.Conn, 
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		return nil, &proxyError{proxy: proxy.Redacted(), err: err}
+		return nil, &proxyError{proxy: Shown(proxy), err: err}
 	}
 	conn.SetDeadline(time.Time{})
 	return conn, nil
@@ -146,6 +146,17 @@ type proxyStatus struct {
 }
 
 func (e *proxyStatus) Error() string { return "CONNECT answered " + e.status }
+
+// Shown is the URL as errors and logs show it: without credentials or the
+// query, which may carry a token (?access_token=).
+func Shown(u *url.URL) string {
+	v := *u
+	v.User = nil
+	if v.RawQuery != "" {
+		v.RawQuery = "..."
+	}
+	return v.String()
+}
 
 // readBody is the start of a refused handshake's body, for the error line.
 func readBody(resp *http.Response) string {

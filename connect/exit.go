@@ -46,7 +46,7 @@ func dialError(u *url.URL, err error, resp *http.Response) error {
 	if errors.As(err, &e) {
 		return e
 	}
-	where := u.Redacted()
+	where := Shown(u)
 	if resp != nil && errors.Is(err, websocket.ErrBadHandshake) {
 		msg := fmt.Sprintf("%s answered %s", where, resp.Status)
 		if body := strings.TrimSpace(readBody(resp)); body != "" {

@@ -86,7 +86,7 @@ func (l *Listener) tunnel(ctx context.Context, conn net.Conn, log *slog.Logger, 
 		log.Error("tunnel failed", "err", err)
 		return
 	}
-	log.Info("tunnel open", "server", l.URL.Redacted())
+	log.Info("tunnel open", "server", Shown(l.URL))
 	s, err := l.run(ctx, ws, conn, conn)
 	// The server is done: the client reads EOF and may finish sending.
 	if tc, ok := conn.(interface{ CloseWrite() error }); ok {

@@ -179,7 +179,7 @@ func TestConnectErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{"refused", []string{"ws://" + refused + "/"}, 69, "connection refused"},
+		{"refused", []string{"ws://" + refused + "/?access_token=s3cret"}, 69, "ws://" + refused + "/?...: dial tcp"},
 		{"no such host", []string{"ws://no-such-host.invalid/"}, 69, "no-such-host.invalid"},
 		{"backend down", []string{noBackend.URL + "/"}, 68, "502 Bad Gateway"},
 		{"not found", []string{based.URL + "/elsewhere"}, 76, "404 Not Found"},
