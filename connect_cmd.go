@@ -42,6 +42,7 @@ func connectCommand() *cli.Command {
 			&cli.StringFlag{Name: "listen", Usage: "accept TCP connections on `[HOST:]PORT` (host: 127.0.0.1 unless given), each over its own WebSocket", EnvVars: connectEnv("listen")},
 			&cli.IntFlag{Name: "max-tunnels", Value: 64, Usage: "with --listen, at most `N` tunnels at once; more are closed at once and logged", EnvVars: connectEnv("max-tunnels")},
 			&cli.BoolFlag{Name: "text", Usage: "line mode for people: each line of stdin a text message, each message a line", EnvVars: connectEnv("text")},
+			&cli.BoolFlag{Name: "tty", Usage: "attach this terminal to a wsbridge --pty endpoint (the browser terminal's protocol): keys go raw, the window's size follows", EnvVars: connectEnv("tty")},
 			&cli.StringSliceFlag{Name: "header", Aliases: []string{"H"}, Usage: "send `\"NAME: VALUE\"` with the handshake, repeatable", EnvVars: connectEnv("header")},
 			&cli.StringFlag{Name: "basic-auth", Usage: "send HTTP Basic `USER:PASSWORD`", EnvVars: connectEnv("basic-auth")},
 			&cli.StringFlag{Name: "bearer-token", Usage: "send `TOKEN` as \"Authorization: Bearer\" (visible to other users in ps: prefer the file or the variable)", EnvVars: connectEnv("bearer-token")},
@@ -125,8 +126,12 @@ func buildConnect(c *cli.Context) (o *connect.Options, listen string, err error)
 		return nil, "", usageError("connect: %v", err)
 	}
 	o = &connect.Options{URL: u, Header: http.Header{}, Subprotocols: splitLists(c.StringSlice("subprotocol")), Text: c.Bool("text")}
-	if o.Text && c.String("listen") != "" {
-		return nil, "", usageError("--text is for people at a terminal; it means nothing with --listen")
+	o.TTY = c.Bool("tty")
+	switch {
+	case o.Text && o.TTY:
+		return nil, "", usageError("--text and --tty are two ways for people: choose one")
+	case (o.Text || o.TTY) && c.String("listen") != "":
+		return nil, "", usageError("--text and --tty are for people at a terminal; they mean nothing with --listen")
 	}
 	if l := c.String("listen"); l != "" {
 		if listen, err = listenAddr(l); err != nil {

@@ -33,6 +33,7 @@ type Options struct {
 	Ping         time.Duration                    // ping the server this often (0: never)
 	PingTimeout  time.Duration                    // with Ping: how long the server may stay silent after a ping
 	Text         bool                             // a text message per input line, a line per message
+	TTY          bool                             // the terminal protocol of a --pty endpoint (tty.go)
 }
 
 // Dial opens the WebSocket. Its errors are *Error, carrying the exit status

@@ -22,6 +22,7 @@ import (
 // programs commonly use, so that a remote program's own status (0-255 from
 // the exec bridge, 128+N for a signal) passes through unchanged beside them.
 const (
+	ExitUsage       = 2  // a bad flag or argument
 	ExitBackend     = 68 // the bridge answered but its backend did not: 502, 504, or a backend error later (1014)
 	ExitUnreachable = 69 // no connection: refused, no such host, timeout, or the proxy could not connect
 	ExitLost        = 74 // the session broke: no close frame, no answer to pings, or an error close code

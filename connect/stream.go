@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -18,6 +19,7 @@ import (
 type stream struct {
 	o        *Options
 	ws       *websocket.Conn
+	writeMu  sync.Mutex    // one writer of data messages at a time (gorilla's rule)
 	up, down atomic.Int64  // bytes sent to and received from the server
 	inDone   chan struct{} // closed when the input has ended
 }
@@ -46,6 +48,13 @@ func (o *Options) run(ctx context.Context, ws *websocket.Conn, in io.Reader, out
 		ws.Close()
 	})
 	defer stop()
+	if o.TTY {
+		restore, err := s.startTerminal(in, readDone)
+		defer restore()
+		if err != nil {
+			return s, err
+		}
+	}
 	go s.send(in)
 	err := s.receive(out)
 	if ctx.Err() != nil {
@@ -78,16 +87,19 @@ func (s *stream) ping(done <-chan struct{}) {
 func (s *stream) receive(out io.Writer) error {
 	buf := make([]byte, bufSize)
 	for {
-		_, r, err := s.ws.NextReader()
+		typ, r, err := s.ws.NextReader()
 		if err != nil {
 			return closeError(err)
 		}
 		if s.o.Ping > 0 {
 			s.extendDeadline()
 		}
-		if s.o.Text {
+		switch {
+		case s.o.TTY && typ == websocket.TextMessage:
+			err = s.control(r, out)
+		case s.o.Text:
 			err = s.receiveLine(r, out, buf)
-		} else {
+		default:
 			err = s.copyOut(r, out, buf)
 		}
 		if err != nil {
@@ -151,6 +163,13 @@ func (s *stream) send(in io.Reader) {
 	s.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(5*time.Second))
 }
 
+// write sends one data message.
+func (s *stream) write(typ int, p []byte) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	return s.ws.WriteMessage(typ, p)
+}
+
 // serverGone is a failed write to the server.
 type serverGone struct{ error }
 
@@ -159,7 +178,7 @@ func (s *stream) sendBytes(in io.Reader) error {
 	for {
 		n, err := in.Read(buf)
 		if n > 0 {
-			if werr := s.ws.WriteMessage(websocket.BinaryMessage, buf[:n]); werr != nil {
+			if werr := s.write(websocket.BinaryMessage, buf[:n]); werr != nil {
 				return serverGone{werr}
 			}
 			s.up.Add(int64(n))
@@ -183,7 +202,7 @@ func (s *stream) sendLines(in io.Reader) error {
 			if !utf8.Valid(line) {
 				typ = websocket.BinaryMessage
 			}
-			if werr := s.ws.WriteMessage(typ, line); werr != nil {
+			if werr := s.write(typ, line); werr != nil {
 				return serverGone{werr}
 			}
 			s.up.Add(int64(len(line)))

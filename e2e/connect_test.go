@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/creack/pty"
 )
 
 // connectRun is one finished `wsbridge connect` in stdio mode.
@@ -592,5 +594,52 @@ func TestConnectThroughProxy(t *testing.T) {
 		if r.code != tc.code || !strings.Contains(r.stderr, tc.want) || strings.Contains(r.stderr, "wrong") {
 			t.Errorf("proxy %s: exit %d, stderr %q; want %d with %q and the password hidden", tc.proxy, r.code, r.stderr, tc.code, tc.want)
 		}
+	}
+}
+
+// --tty attaches a terminal to a --pty endpoint: the program starts at the
+// terminal's size and follows its resizes, keys go raw (Ctrl-C reaches the
+// remote program, not connect), and connect exits with the program's status.
+func TestConnectTTY(t *testing.T) {
+	inst := start(t, "--pty", "/bin/sh")
+	cmd := exec.Command(binary, "connect", "--tty", inst.URL+"/")
+	terminal, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 30, Cols: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer terminal.Close()
+	screen := &lockedBuffer{}
+	go io.Copy(screen, terminal)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer cmd.Process.Kill()
+	// type writes a line until want shows up (a resize is signalled, so the
+	// line typed just after it may still see the old size).
+	typeUntil := func(line, want string) {
+		t.Helper()
+		for deadline := time.Now().Add(15 * time.Second); !strings.Contains(screen.String(), want); time.Sleep(300 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("typed %q, no %q on the screen:\n%q", line, want, screen.String())
+			}
+			io.WriteString(terminal, line+"\r")
+		}
+	}
+	typeUntil("stty size", "30 100")
+	pty.Setsize(terminal, &pty.Winsize{Rows: 40, Cols: 120})
+	typeUntil("stty size", "40 120")
+	mark := newMarker()
+	io.WriteString(terminal, "sleep "+mark+"\r")
+	waitProcesses(t, "sleep\x00"+mark, 1)
+	io.WriteString(terminal, "\x03") // Ctrl-C, for the remote sleep
+	typeUntil("echo $((1000+337))", "1337")
+	io.WriteString(terminal, "exit 3\r")
+	select {
+	case err = <-exited:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("connect did not exit after the remote shell did:\n%q", screen.String())
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+		t.Fatalf("exit %v, want 3; screen:\n%q", err, screen.String())
 	}
 }

@@ -1,0 +1,87 @@
+package connect
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/gorilla/websocket"
+	"golang.org/x/term"
+)
+
+// The terminal protocol (docs/terminal-protocol.md), for --tty: the local
+// terminal attached to a `wsbridge --pty` endpoint, as the browser page is.
+
+// startTerminal sends the first size message and, when in is a terminal,
+// puts it in raw mode (keys, Ctrl-C included, go to the remote program) and
+// follows its resizes until done closes. restore puts the terminal back.
+func (s *stream) startTerminal(in io.Reader, done <-chan struct{}) (restore func(), err error) {
+	restore = func() {}
+	f, _ := in.(*os.File)
+	tty := f != nil && term.IsTerminal(int(f.Fd()))
+	cols, rows := 80, 24
+	if tty {
+		if c, r, err := term.GetSize(int(f.Fd())); err == nil && c > 0 && r > 0 {
+			cols, rows = c, r
+		}
+	}
+	if err := s.sendSize(cols, rows); err != nil {
+		return restore, closeError(err)
+	}
+	if !tty {
+		return restore, nil
+	}
+	state, err := term.MakeRaw(int(f.Fd()))
+	if err != nil {
+		return restore, &Error{ExitUsage, "--tty: " + err.Error()}
+	}
+	winch := make(chan os.Signal, 1)
+	signal.Notify(winch, syscall.SIGWINCH)
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-winch:
+				if c, r, err := term.GetSize(int(f.Fd())); err == nil {
+					s.sendSize(c, r)
+				}
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(winch)
+		term.Restore(int(f.Fd()), state)
+	}, nil
+}
+
+func (s *stream) sendSize(cols, rows int) error {
+	msg := fmt.Sprintf(`{"type":"size","cols":%d,"rows":%d}`, cols, rows)
+	return s.write(websocket.TextMessage, []byte(msg))
+}
+
+// control handles a control message from the server: a title goes to the
+// terminal as it would from a program (OSC 0); the rest (exit: the close
+// frame that follows says the same) is not shown.
+func (s *stream) control(r io.Reader, out io.Writer) error {
+	var msg struct{ Type, Title string }
+	if err := json.NewDecoder(io.LimitReader(r, 64<<10)).Decode(&msg); err != nil {
+		return nil // a receiver ignores what it does not know
+	}
+	if msg.Type == "title" {
+		title := strings.Map(func(r rune) rune {
+			if r < ' ' || r == 0x7f {
+				return -1
+			}
+			return r
+		}, msg.Title)
+		if _, err := io.WriteString(out, "\x1b]0;"+title+"\x07"); err != nil {
+			return &Error{ExitLost, "writing output: " + err.Error()}
+		}
+	}
+	return nil
+}
