@@ -3,6 +3,7 @@ package bridge
 import (
 	"bytes"
 	"testing"
+	"testing/iotest"
 	"unicode/utf8"
 )
 
@@ -187,5 +188,20 @@ func BenchmarkSplit(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// readMessage fills a pooled buffer and grows it only for a longer message:
+// one of exactly its size keeps it, so the buffer goes back to the pool.
+func TestReadMessageKeepsAFittingBuffer(t *testing.T) {
+	for _, size := range []int{0, 1, busyBuffer - 1, busyBuffer, busyBuffer + 1, 1 << 20} {
+		want := bytes.Repeat([]byte("0123456789abcdef"), size/16+1)[:size]
+		got, err := readMessage(make([]byte, 0, busyBuffer), iotest.HalfReader(bytes.NewReader(want)))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%d bytes: got %d bytes, %v", size, len(got), err)
+		}
+		if fits := size <= busyBuffer; fits != (cap(got) == busyBuffer) {
+			t.Errorf("%d bytes: capacity %d, want the buffer kept: %v", size, cap(got), fits)
+		}
 	}
 }

@@ -256,11 +256,14 @@ func (s *wsSession) output() error {
 // then tells the backend.
 func (s *wsSession) input() {
 	defer close(s.inputDone)
-	var buf []byte
 	for {
 		mt, r, err := s.conn.NextReader()
+		var buf []byte
 		if err == nil {
-			buf, err = readMessage(buf[:0], r)
+			// A message borrows a buffer from the shared pool while it is
+			// handled: idle sessions hold none, and a message up to
+			// busyBuffer is read without growing one.
+			buf, err = readMessage(take(busyBuffer)[:0], r)
 		}
 		if err != nil {
 			s.inputEnded(err)
@@ -282,8 +285,9 @@ func (s *wsSession) input() {
 			s.log.Debug("backend write", "err", err)
 			return
 		}
-		if cap(buf) > busyBuffer {
-			buf = nil // don't keep a large message's buffer while idle
+		if cap(buf) == busyBuffer { // a larger message's buffer is dropped
+			buf = buf[:busyBuffer]
+			pools[busyBuffer].Put(&buf)
 		}
 		if s.route.PingInterval > 0 {
 			s.extendReadDeadline()
@@ -329,14 +333,23 @@ func (s *wsSession) awaitDisconnect() {
 	_, _ = io.Copy(io.Discard, conn)
 }
 
-// readMessage reads a whole message into buf, bounded by the read limit.
+// readMessage reads a whole message into buf, bounded by the read limit. A
+// full buffer grows only once more comes (read into a small array first), so
+// a message of exactly its size keeps it.
 func readMessage(buf []byte, r io.Reader) ([]byte, error) {
+	var more [512]byte
 	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+		full := len(buf) == cap(buf)
+		into := buf[len(buf):cap(buf)]
+		if full {
+			into = more[:]
 		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
+		n, err := r.Read(into)
+		if full {
+			buf = append(buf, more[:n]...) // grows the capacity for the next reads
+		} else {
+			buf = buf[:len(buf)+n]
+		}
 		if err == io.EOF {
 			return buf, nil
 		}
