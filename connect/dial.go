@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -36,6 +37,10 @@ type Options struct {
 	TTY          bool                             // the terminal protocol of a --pty endpoint (tty.go)
 }
 
+// writeBuffers hold a message while it is masked and sent, shared by every
+// tunnel (idle ones hold none).
+var writeBuffers = &sync.Pool{}
+
 // Dial opens the WebSocket. Its errors are *Error, carrying the exit status
 // for what failed (unreachable, TLS, refused, ...).
 func (o *Options) Dial(ctx context.Context) (*websocket.Conn, error) {
@@ -48,8 +53,9 @@ func (o *Options) Dial(ctx context.Context) (*websocket.Conn, error) {
 		NetDialContext:  o.dialTCP,
 		TLSClientConfig: o.TLS,
 		Subprotocols:    o.Subprotocols,
-		ReadBufferSize:  64 << 10,
+		ReadBufferSize:  4 << 10, // frame headers; payloads are read past it
 		WriteBufferSize: 64 << 10,
+		WriteBufferPool: writeBuffers,
 	}
 	ws, resp, err := d.DialContext(ctx, o.URL.String(), o.Header)
 	if err != nil {

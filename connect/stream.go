@@ -6,13 +6,16 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 	"github.com/wsbridge/wsbridge/bridge"
+	"github.com/wsbridge/wsbridge/internal/pollwait"
 )
 
 // stream joins one WebSocket to one byte stream.
@@ -25,8 +28,13 @@ type stream struct {
 }
 
 // bufSize is each direction's copy buffer: large, so that a bulk transfer
-// takes few system calls and goes out in few frames.
+// takes few system calls and goes out in few frames. Buffers are borrowed
+// from buffers only while data moves, so an idle tunnel holds none (with
+// --listen, a database pool's idle connections would otherwise hold 512 KiB
+// each once used).
 const bufSize = 256 << 10
+
+var buffers = sync.Pool{New: func() any { return new([bufSize]byte) }}
 
 // run copies in to the server and the server's messages to out until the
 // server's side ends: its close frame (nil for a normal close, else an *Error
@@ -85,12 +93,12 @@ func (s *stream) ping(done <-chan struct{}) {
 
 // receive writes each message to out until the server closes.
 func (s *stream) receive(out io.Writer) error {
-	buf := make([]byte, bufSize)
 	for {
 		typ, r, err := s.ws.NextReader()
 		if err != nil {
 			return closeError(err)
 		}
+		buf := buffers.Get().(*[bufSize]byte)
 		if s.o.Ping > 0 {
 			s.extendDeadline()
 		}
@@ -98,10 +106,11 @@ func (s *stream) receive(out io.Writer) error {
 		case s.o.TTY && typ == websocket.TextMessage:
 			err = s.control(r, out)
 		case s.o.Text:
-			err = s.receiveLine(r, out, buf)
+			err = s.receiveLine(r, out, buf[:])
 		default:
-			err = s.copyOut(r, out, buf)
+			err = s.copyOut(r, out, buf[:])
 		}
+		buffers.Put(buf)
 		if err != nil {
 			return err
 		}
@@ -173,16 +182,30 @@ func (s *stream) write(typ int, p []byte) error {
 // serverGone is a failed write to the server.
 type serverGone struct{ error }
 
+// sendBytes copies the input in binary messages. A connection's buffer is
+// taken once it has something to read.
 func (s *stream) sendBytes(in io.Reader) error {
-	buf := make([]byte, bufSize)
+	// A socket is in Go's poller and can be waited on; stdin may not be.
+	conn, pollable := in.(interface {
+		net.Conn
+		syscall.Conn
+	})
 	for {
-		n, err := in.Read(buf)
+		if pollable {
+			if err := pollwait.Readable(conn); err != nil {
+				return err
+			}
+		}
+		buf := buffers.Get().(*[bufSize]byte)
+		n, err := in.Read(buf[:])
 		if n > 0 {
 			if werr := s.write(websocket.BinaryMessage, buf[:n]); werr != nil {
+				buffers.Put(buf)
 				return serverGone{werr}
 			}
 			s.up.Add(int64(n))
 		}
+		buffers.Put(buf)
 		if err != nil {
 			return err
 		}
