@@ -30,9 +30,10 @@ func connectCommand() *cli.Command {
 		Usage:     "the client: join a WebSocket to stdin and stdout, or to each connection of a local TCP port",
 		UsageText: "wsbridge connect [flags] URL\nwsbridge connect --listen [HOST:]PORT [flags] URL",
 		Description: "Bytes from stdin go to the server in binary messages and messages received go to stdout,\n" +
-			"so ssh can use it as its ProxyCommand. At the end of stdin the server gets a close frame and\n" +
-			"its reply still arrives. The exit status is the remote program's (exec bridge), 0 after a\n" +
-			"normal close, or one of these (README, \"wsbridge connect\"):\n" +
+			"so ssh can use it as its ProxyCommand. At the end of stdin the server gets a close frame\n" +
+			"(4500, end of input) and its reply still arrives. --text is a line mode for people; --tty\n" +
+			"attaches this terminal to a wsbridge --pty endpoint. The exit status is the remote\n" +
+			"program's (exec bridge, --pty), 0 after a normal close, or one of these (README):\n" +
 			"  2 bad flag or argument, 68 the bridge's backend failed (502, 504), 69 unreachable,\n" +
 			"  74 session lost (no close frame, no answer to pings), 75 busy (429, 503),\n" +
 			"  76 not accepted as a WebSocket (404, ...), 77 credentials refused (401, 403, 407), 78 TLS failed.\n" +
