@@ -59,6 +59,14 @@ func (rb *readBuffer) release() {
 	rb.b = nil
 }
 
+// giveBack returns a buffer from take to its pool, if it has one.
+func giveBack(b []byte) {
+	if p := pools[cap(b)]; p != nil {
+		b = b[:cap(b)]
+		p.Put(&b)
+	}
+}
+
 // take is a buffer of size bytes, pooled when it is of a pooled size.
 func take(size int) []byte {
 	if p := pools[size]; p != nil {

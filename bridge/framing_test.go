@@ -191,17 +191,22 @@ func BenchmarkSplit(b *testing.B) {
 	}
 }
 
-// readMessage fills a pooled buffer and grows it only for a longer message:
-// one of exactly its size keeps it, so the buffer goes back to the pool.
-func TestReadMessageKeepsAFittingBuffer(t *testing.T) {
-	for _, size := range []int{0, 1, busyBuffer - 1, busyBuffer, busyBuffer + 1, 1 << 20} {
-		want := bytes.Repeat([]byte("0123456789abcdef"), size/16+1)[:size]
-		got, err := readMessage(make([]byte, 0, busyBuffer), iotest.HalfReader(bytes.NewReader(want)))
+// readMessage starts in a small pooled buffer, moves to a busy one when it
+// fills and grows beyond only for a longer message: one of exactly a
+// buffer's size keeps it, so the buffer goes back to its pool.
+func TestReadMessageBuffers(t *testing.T) {
+	for _, tc := range []struct{ size, capacity int }{
+		{0, idleBuffer}, {1, idleBuffer}, {idleBuffer, idleBuffer}, {idleBuffer + 1, busyBuffer},
+		{busyBuffer, busyBuffer}, {busyBuffer + 1, 2 * busyBuffer}, {1 << 20, 1 << 20},
+	} {
+		want := bytes.Repeat([]byte("0123456789abcdef"), tc.size/16+1)[:tc.size]
+		got, err := readMessage(take(idleBuffer)[:0], iotest.HalfReader(bytes.NewReader(want)))
 		if err != nil || !bytes.Equal(got, want) {
-			t.Fatalf("%d bytes: got %d bytes, %v", size, len(got), err)
+			t.Fatalf("%d bytes: got %d bytes, %v", tc.size, len(got), err)
 		}
-		if fits := size <= busyBuffer; fits != (cap(got) == busyBuffer) {
-			t.Errorf("%d bytes: capacity %d, want the buffer kept: %v", size, cap(got), fits)
+		if cap(got) != tc.capacity {
+			t.Errorf("%d bytes: in a buffer of %d, want %d", tc.size, cap(got), tc.capacity)
 		}
+		giveBack(got)
 	}
 }

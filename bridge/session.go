@@ -260,10 +260,9 @@ func (s *wsSession) input() {
 		mt, r, err := s.conn.NextReader()
 		var buf []byte
 		if err == nil {
-			// A message borrows a buffer from the shared pool while it is
-			// handled: idle sessions hold none, and a message up to
-			// busyBuffer is read without growing one.
-			buf, err = readMessage(take(busyBuffer)[:0], r)
+			// A message borrows a buffer from the shared pools while it is
+			// handled, so idle sessions hold none.
+			buf, err = readMessage(take(idleBuffer)[:0], r)
 		}
 		if err != nil {
 			s.inputEnded(err)
@@ -285,10 +284,7 @@ func (s *wsSession) input() {
 			s.log.Debug("backend write", "err", err)
 			return
 		}
-		if cap(buf) == busyBuffer { // a larger message's buffer is dropped
-			buf = buf[:busyBuffer]
-			pools[busyBuffer].Put(&buf)
-		}
+		giveBack(buf)
 		if s.route.PingInterval > 0 {
 			s.extendReadDeadline()
 		}
@@ -333,9 +329,11 @@ func (s *wsSession) awaitDisconnect() {
 	_, _ = io.Copy(io.Discard, conn)
 }
 
-// readMessage reads a whole message into buf, bounded by the read limit. A
-// full buffer grows only once more comes (read into a small array first), so
-// a message of exactly its size keeps it.
+// readMessage reads a whole message into buf, bounded by the read limit.
+// buf comes from the pools (take); when it is full and more comes (read into
+// a small array first, so a message of exactly its size keeps it) the
+// message moves to a busyBuffer, then to twice the size. Hand the result to
+// giveBack when done.
 func readMessage(buf []byte, r io.Reader) ([]byte, error) {
 	var more [512]byte
 	for {
@@ -345,9 +343,14 @@ func readMessage(buf []byte, r io.Reader) ([]byte, error) {
 			into = more[:]
 		}
 		n, err := r.Read(into)
-		if full {
-			buf = append(buf, more[:n]...) // grows the capacity for the next reads
-		} else {
+		switch {
+		case full && n > 0:
+			size := max(busyBuffer, 2*cap(buf))
+			bigger := take(size)[:len(buf)]
+			copy(bigger, buf)
+			giveBack(buf)
+			buf = append(bigger, more[:n]...)
+		case !full:
 			buf = buf[:len(buf)+n]
 		}
 		if err == io.EOF {

@@ -91,8 +91,8 @@ func TestFlowWindow(t *testing.T) {
 	if err := f.ack(flowWindow); err == nil {
 		t.Fatal("an ack of more than is unacknowledged was taken")
 	}
+	f.sent(4096) // the window is full again
 	go func() { roomc <- f.room(gone) }()
-	f.sent(4096)
 	close(gone) // nobody is left to acknowledge: output is no longer held
 	if got := <-roomc; got != flowWindow {
 		t.Fatalf("after gone: room %d", got)
