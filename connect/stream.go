@@ -28,10 +28,10 @@ type stream struct {
 }
 
 // bufSize is each direction's copy buffer: large, so that a bulk transfer
-// takes few system calls and goes out in few frames. Buffers are borrowed
-// from buffers only while data moves, so an idle tunnel holds none (with
-// --listen, a database pool's idle connections would otherwise hold 512 KiB
-// each once used).
+// takes few system calls and goes out in few frames. They are borrowed from
+// a pool only while data moves, so an idle tunnel holds none (with --listen,
+// a database pool's idle connections would otherwise hold 512 KiB each once
+// used).
 const bufSize = 256 << 10
 
 var buffers = sync.Pool{New: func() any { return new([bufSize]byte) }}
@@ -60,6 +60,7 @@ func (o *Options) run(ctx context.Context, ws *websocket.Conn, in io.Reader, out
 		restore, err := s.startTerminal(in, readDone)
 		defer restore()
 		if err != nil {
+			close(s.inDone)
 			return s, err
 		}
 	}
@@ -149,8 +150,9 @@ func (s *stream) receiveLine(r io.Reader, out io.Writer, buf []byte) error {
 }
 
 // send copies the input to the server, then half-closes: a close frame
-// (CloseEndOfInput at EOF, 1001 when reading failed). Once the server is gone, the rest
-// of the input is read and dropped, so a local client is not left blocked.
+// (CloseEndOfInput at EOF, 1001 when reading failed). Once the server is
+// gone, the rest of the input is read and dropped, so a local client is not
+// left blocked.
 func (s *stream) send(in io.Reader) {
 	defer close(s.inDone)
 	var err error
