@@ -55,6 +55,7 @@ type opts struct {
 	peerConns  int           // hold: connections to a peer
 	execConns  int           // hold: connections to wsbridge's exec bridge
 	rate       int           // slow: bytes per second the client reads
+	message    int           // pipeline: bytes per uploaded message
 	wsbridge   string
 	websocketd string
 	websockify string
@@ -76,13 +77,19 @@ func main() {
 	execConns := fs.Int("exec-conns", 1000, "hold: live connections to wsbridge's exec bridge, at most")
 	peerConns := fs.Int("peer-conns", 200, "hold: live connections to a peer (websockify forks a process for each)")
 	rate := fs.Int("rate", 1_000_000, "slow: bytes per second the client reads")
+	message := fs.String("message", "64KiB", "pipeline: bytes per uploaded message")
 	wsbridge := fs.String("wsbridge", "", "wsbridge binary (default: build this repository)")
 	websocketd := fs.String("websocketd", "/usr/bin/websocketd", "websocketd to compare with (skipped if missing)")
 	websockify := fs.String("websockify", "/usr/bin/websockify", "websockify to compare with (skipped if missing)")
 	_ = fs.Parse(os.Args[2:])
 	o := opts{runs: *runs, count: *count, clients: *clients, duration: *duration, conns: *conns, peerConns: *peerConns, execConns: *execConns, rate: *rate, wsbridge: *wsbridge, websocketd: *websocketd, websockify: *websockify}
 	var err error
-	if o.bytes, err = parseSize(*size); err == nil && o.wsbridge == "" {
+	if o.bytes, err = parseSize("bytes", *size); err == nil {
+		var m int64
+		m, err = parseSize("message", *message)
+		o.message = int(m)
+	}
+	if err == nil && o.wsbridge == "" {
 		if o.wsbridge, err = buildWsbridge(); err == nil {
 			defer os.RemoveAll(filepath.Dir(o.wsbridge))
 		}
@@ -96,7 +103,7 @@ func main() {
 	}
 }
 
-func parseSize(s string) (int64, error) {
+func parseSize(flag, s string) (int64, error) {
 	mult := int64(1)
 	for suffix, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
 		if rest, ok := strings.CutSuffix(s, suffix); ok {
@@ -105,7 +112,7 @@ func parseSize(s string) (int64, error) {
 	}
 	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || v <= 0 {
-		return 0, fmt.Errorf("-bytes %q: want a positive size such as 512MiB", s)
+		return 0, fmt.Errorf("-%s %q: want a positive size such as 512MiB", flag, s)
 	}
 	return v * mult, nil
 }

@@ -10,7 +10,8 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// pipeline uploads o.bytes in 64 KiB binary messages while reading the echo
+// pipeline uploads o.bytes in o.message-sized binary messages (64 KiB by
+// default; 256 KiB is what wsbridge connect sends) while reading the echo
 // back: through cat (wsbridge --binary, websocketd --binary) beside cat on
 // pipes, and through a TCP echo server (wsbridge --tcp, websockify) beside
 // the echo server over raw TCP.
@@ -19,7 +20,7 @@ func pipeline(o opts) error {
 	if err != nil {
 		return err
 	}
-	block := make([]byte, 64<<10)
+	block := make([]byte, o.message)
 	for i := range block {
 		block[i] = byte(i * 7)
 	}
@@ -33,7 +34,7 @@ func pipeline(o opts) error {
 		{&contender{name: "raw TCP echo", fetch: func() (int64, uint32, error) { return echoOverTCP(echoAddr, block, o.bytes) }},
 			[]serverSpec{wsbridgeSpec(o, "wsbridge --tcp", "--tcp", echoAddr), websockifySpec(o, echoAddr)}},
 	}
-	fmt.Printf("pipeline: %d bytes up in 64 KiB messages and back, %d runs, contenders in turn\n", o.bytes, o.runs)
+	fmt.Printf("pipeline: %d bytes up in %d-byte messages and back, %d runs, contenders in turn\n", o.bytes, o.message, o.runs)
 	for _, g := range groups {
 		servers, err := startServers(g.specs...)
 		if err != nil {
@@ -123,7 +124,7 @@ func echoOverTCP(addr string, block []byte, n int64) (int64, uint32, error) {
 // echoOverWS sends n bytes in binary messages and reads what comes back
 // until n bytes did (then it closes) or the connection ends.
 func echoOverWS(url string, block []byte, n int64) (int64, uint32, error) {
-	d := websocket.Dialer{ReadBufferSize: 256 << 10, WriteBufferSize: 64<<10 + 16}
+	d := websocket.Dialer{ReadBufferSize: 256 << 10, WriteBufferSize: len(block) + 16} // a message per frame
 	c, _, err := d.Dial(url, nil)
 	if err != nil {
 		return 0, 0, err
