@@ -56,12 +56,13 @@ func freePort(t *testing.T, network string) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// runTool runs a helper server until the test ends, or until stop.
-func runTool(t *testing.T, bin string, env []string, args ...string) (out *strings.Builder, stop func()) {
+// runTool runs a helper server (Pebble, sshd, tinyproxy) until the test
+// ends, or until stop; out may be read while it runs.
+func runTool(t *testing.T, bin string, env []string, args ...string) (out *lockedBuffer, stop func()) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
-	out = &strings.Builder{}
+	out = &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -70,6 +71,27 @@ func runTool(t *testing.T, bin string, env []string, args ...string) (out *strin
 	stop = func() { once.Do(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) }
 	t.Cleanup(stop)
 	return out, stop
+}
+
+// listeningTool is runTool for a server that should listen at addr (sshd,
+// tinyproxy); its log is shown if the test fails. false: the port was taken
+// before the tool bound it, so the caller tries another.
+func listeningTool(t *testing.T, addr, bin string, args ...string) (log *lockedBuffer, ok bool) {
+	t.Helper()
+	log, stop := runTool(t, bin, nil, args...)
+	if answers(addr) {
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("%s log:\n%s", filepath.Base(bin), log.String())
+			}
+		})
+		return log, true
+	}
+	stop()
+	if !strings.Contains(log.String(), "in use") {
+		t.Fatalf("%s did not listen at %s:\n%s", bin, addr, log.String())
+	}
+	return log, false
 }
 
 // pebble is an ACME CA on loopback: Pebble with its DNS test server, which

@@ -426,15 +426,7 @@ func TestConnectListenLimitsAndFailures(t *testing.T) {
 		}
 		held = append(held, c)
 	}
-	extra, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer extra.Close()
-	extra.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if n, err := extra.Read(make([]byte, 1)); err == nil {
-		t.Fatalf("a third tunnel over --max-tunnels 2 read %d bytes", n)
-	}
+	expectNoTunnel(t, addr, 10*time.Second, "a third tunnel over --max-tunnels 2")
 	local.waitLog(func(m map[string]any) bool {
 		return m["msg"] == "tunnel refused: too many open" && m["max"] == float64(2)
 	})
@@ -453,32 +445,22 @@ func TestConnectListenLimitsAndFailures(t *testing.T) {
 
 	// A listener whose server refuses logs why and closes that connection.
 	_, addr = listener(t, "ws://"+closedAddr(t)+"/")
+	expectNoTunnel(t, addr, 20*time.Second, "a tunnel to a refused server")
+}
+
+// expectNoTunnel connects to a listener and expects the connection to end,
+// within d, without a byte.
+func expectNoTunnel(t *testing.T, addr string, d time.Duration, what string) {
+	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	c.SetReadDeadline(time.Now().Add(d))
 	if n, err := c.Read(make([]byte, 1)); err == nil {
-		t.Fatalf("a tunnel to a refused server read %d bytes", n)
+		t.Fatalf("%s read %d bytes", what, n)
 	}
-}
-
-// waitListening waits until something accepts connections at addr, or the
-// server that should exits (exited closes), for 10 s at most.
-func waitListening(addr string, exited <-chan struct{}) error {
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		select {
-		case <-exited:
-			return errors.New("exited")
-		default:
-		}
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return nil
-		}
-	}
-	return errors.New("not listening within 10s")
 }
 
 // closedAddr is a loopback address where nothing listens.
@@ -523,48 +505,13 @@ func startTinyproxy(t *testing.T) (int, *lockedBuffer) {
 		config := filepath.Join(t.TempDir(), "tinyproxy.conf")
 		// No ConnectPort line: CONNECT to any port (the bridge's is random).
 		writeFile(t, config, fmt.Sprintf("Port %d\nListen 127.0.0.1\nAllow 127.0.0.1\nBasicAuth user pass\nTimeout 60\nMaxClients 20\nLogLevel Connect\n", port))
-		log := &lockedBuffer{}
-		cmd := exec.Command("/usr/bin/tinyproxy", "-d", "-c", config)
-		cmd.Stdout, cmd.Stderr = log, log
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan struct{})
-		go func() { cmd.Wait(); close(exited) }()
-		t.Cleanup(func() {
-			cmd.Process.Kill()
-			<-exited
-			if t.Failed() {
-				t.Logf("tinyproxy log:\n%s", log.String())
-			}
-		})
-		err := waitListening(fmt.Sprintf("127.0.0.1:%d", port), exited)
-		if err == nil {
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		if log, ok := listeningTool(t, addr, "/usr/bin/tinyproxy", "-d", "-c", config); ok {
 			return port, log
-		}
-		if !strings.Contains(log.String(), "in use") {
-			t.Fatalf("tinyproxy: %v:\n%s", err, log.String())
 		}
 	}
 	t.Fatal("tinyproxy did not listen on any of five free ports")
 	return 0, nil
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // Through an HTTP CONNECT proxy that asks for credentials.

@@ -58,28 +58,9 @@ func startSSHD(t *testing.T) *sshServer {
 			"Subsystem sftp /usr/lib/openssh/sftp-server",
 			"LogLevel VERBOSE",
 		}, "\n")+"\n")
-		log := &lockedBuffer{}
-		cmd := exec.Command("/usr/sbin/sshd", "-D", "-e", "-f", config)
-		cmd.Stdout, cmd.Stderr = log, log
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan struct{})
-		go func() { cmd.Wait(); close(exited) }()
-		t.Cleanup(func() {
-			cmd.Process.Kill()
-			<-exited
-			if t.Failed() {
-				t.Logf("sshd log:\n%s", log.String())
-			}
-		})
 		addr := net.JoinHostPort("127.0.0.1", port)
-		err := waitListening(addr, exited)
-		if err == nil {
+		if _, ok := listeningTool(t, addr, "/usr/sbin/sshd", "-D", "-e", "-f", config); ok {
 			return &sshServer{Addr: addr, dir: dir}
-		}
-		if !strings.Contains(log.String(), "Address already in use") {
-			t.Fatalf("sshd: %v:\n%s", err, log.String())
 		}
 	}
 	t.Fatal("five free ports were taken before sshd could bind them")
