@@ -14,6 +14,8 @@ type readBuffer struct {
 	small int    // the small size: idleBuffer, or less under a low message limit
 }
 
+// pools serve the output pump's readBuffers and the input pump's messages
+// (readMessage), by size.
 var pools = map[int]*sync.Pool{
 	idleBuffer: {New: func() any { b := make([]byte, idleBuffer); return &b }},
 	busyBuffer: {New: func() any { b := make([]byte, busyBuffer); return &b }},
@@ -52,10 +54,7 @@ func (rb *readBuffer) shrink(keep int) {
 
 // release gives the buffer back; the session holds none until ensure.
 func (rb *readBuffer) release() {
-	if p := pools[len(rb.b)]; p != nil {
-		b := rb.b
-		p.Put(&b)
-	}
+	giveBack(rb.b)
 	rb.b = nil
 }
 
