@@ -126,8 +126,7 @@ func buildConnect(c *cli.Context) (o *connect.Options, listen string, err error)
 	if err != nil {
 		return nil, "", usageError("connect: %v", err)
 	}
-	o = &connect.Options{URL: u, Header: http.Header{}, Subprotocols: splitLists(c.StringSlice("subprotocol")), Text: c.Bool("text")}
-	o.TTY = c.Bool("tty")
+	o = &connect.Options{URL: u, Header: http.Header{}, Subprotocols: splitLists(c.StringSlice("subprotocol")), Text: c.Bool("text"), TTY: c.Bool("tty")}
 	switch {
 	case o.Text && o.TTY:
 		return nil, "", usageError("--text and --tty are two ways for people: choose one")
