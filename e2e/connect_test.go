@@ -239,28 +239,50 @@ func TestConnectClientCertificate(t *testing.T) {
 	}
 }
 
-// A server that stops answering pings is detected.
-func TestConnectPingTimeout(t *testing.T) {
-	inst := start(t, "/bin/cat")
-	cmd := exec.Command(binary, "connect", "--text", "--ping", "300ms", "--ping-timeout", "1s", inst.URL+"/")
-	stdin, err := cmd.StdinPipe() // held open: the session stays up
+// connectProcess is a running `wsbridge connect` in --text mode whose stdin
+// the test holds open, so the session stays up.
+type connectProcess struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stdout *bufio.Reader
+	stderr bytes.Buffer // read after the exit
+}
+
+func startConnect(t *testing.T, args ...string) *connectProcess {
+	t.Helper()
+	p := &connectProcess{cmd: exec.Command(binary, append([]string{"connect", "--text"}, args...)...)}
+	stdin, err := p.cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer stdin.Close()
-	stdout, _ := cmd.StdoutPipe()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
 		t.Fatal(err)
 	}
+	p.stdin, p.stdout, p.cmd.Stderr = stdin, bufio.NewReader(stdout), &p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); p.cmd.Process.Kill() })
+	return p
+}
+
+// echo sends a line and expects it back (the server runs cat).
+func (p *connectProcess) echo(t *testing.T, line string) {
+	t.Helper()
+	fmt.Fprintln(p.stdin, line)
+	if got, err := p.stdout.ReadString('\n'); err != nil || got != line+"\n" {
+		t.Fatalf("echo of %q: %q %v", line, got, err)
+	}
+}
+
+// A server that stops answering pings is detected.
+func TestConnectPingTimeout(t *testing.T) {
+	inst := start(t, "/bin/cat")
+	p := startConnect(t, "--ping", "300ms", "--ping-timeout", "1s", inst.URL+"/")
 	// Pings are answered while the server runs.
-	lines := bufio.NewScanner(stdout)
 	for i := range 3 {
-		fmt.Fprintf(stdin, "still here %d\n", i)
-		if !lines.Scan() || lines.Text() != fmt.Sprintf("still here %d", i) {
-			t.Fatalf("echo %d: %q %v", i, lines.Text(), lines.Err())
-		}
+		p.echo(t, fmt.Sprintf("still here %d", i))
 		time.Sleep(700 * time.Millisecond) // more than an interval: pings go and are answered
 	}
 	// A stopped server keeps its socket open but answers nothing.
@@ -269,16 +291,16 @@ func TestConnectPingTimeout(t *testing.T) {
 	}
 	defer inst.cmd.Process.Signal(syscall.SIGCONT)
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	go func() { done <- p.cmd.Wait() }()
+	var err error
 	select {
 	case err = <-done:
 	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
 		t.Fatal("connect did not notice a server that stopped answering pings within 30s")
 	}
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 74 || !strings.Contains(stderr.String(), "stopped answering pings") {
-		t.Fatalf("exit %v, stderr %q; want 74 and the reason", err, stderr.String())
+	if !errors.As(err, &ee) || ee.ExitCode() != 74 || !strings.Contains(p.stderr.String(), "stopped answering pings") {
+		t.Fatalf("exit %v, stderr %q; want 74 and the reason", err, p.stderr.String())
 	}
 }
 
@@ -286,24 +308,13 @@ func TestConnectPingTimeout(t *testing.T) {
 // interrupted command does.
 func TestConnectInterrupted(t *testing.T) {
 	inst := start(t, "/bin/cat")
-	cmd := exec.Command(binary, "connect", "--text", inst.URL+"/")
-	stdin, _ := cmd.StdinPipe()
-	defer stdin.Close()
-	stdout, _ := cmd.StdoutPipe()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintln(stdin, "hello")
-	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "hello\n" {
-		t.Fatalf("echo: %q %v", line, err)
-	}
-	cmd.Process.Signal(syscall.SIGINT)
-	err := cmd.Wait()
+	p := startConnect(t, inst.URL+"/")
+	p.echo(t, "hello")
+	p.cmd.Process.Signal(syscall.SIGINT)
+	err := p.cmd.Wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
-		t.Fatalf("after SIGINT: %v, stderr %q; want exit 130", err, stderr.String())
+		t.Fatalf("after SIGINT: %v, stderr %q; want exit 130", err, p.stderr.String())
 	}
 	inst.waitLog(func(m map[string]any) bool { return m["msg"] == "session" && m["client_close_code"] == float64(1001) })
 }
