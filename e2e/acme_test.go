@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -114,9 +115,11 @@ func startPebble(t *testing.T, httpPort, tlsPort int) *pebble {
 		dns, challMgmt := fmt.Sprintf("127.0.0.1:%d", freePort(t, "udp")), fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp"))
 		chall, stopChall := runTool(t, challBin, nil, "-dnsserver", dns, "-defaultIPv6", "", "-http01", "", "-https01", "",
 			"-tlsalpn01", "", "-doh", "", "-management", challMgmt)
-		// Without its DNS server every validation fails: make sure it runs
-		// (it exits when a port it wants was taken meanwhile).
-		if !answers(challMgmt) {
+		// Without its DNS server every validation fails: make sure it
+		// answers (it exits when a port it wants was taken meanwhile, and its
+		// management port may be up before its DNS port: a validation sent
+		// then fails at once, and autocert refuses the name for a minute).
+		if !answers(challMgmt) || !resolves(dns, "wsbridge.test") {
 			stopChall()
 			failure = chall.String()
 			continue
@@ -148,6 +151,25 @@ func startPebble(t *testing.T, httpPort, tlsPort int) *pebble {
 	}
 	t.Fatalf("pebble did not come up:\n%s", failure)
 	return nil
+}
+
+// resolves says whether the DNS server at addr (UDP) answers for name
+// within 5 s.
+func resolves(addr, name string) bool {
+	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "udp", addr)
+	}}
+	for range 50 {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		ips, err := r.LookupHost(ctx, name)
+		cancel()
+		if err == nil && len(ips) > 0 {
+			return true
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return false
 }
 
 // answers says whether something accepts connections at addr within 5 s.
