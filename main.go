@@ -176,6 +176,7 @@ func flags() []cli.Flag {
 		&cli.StringFlag{Name: "auth-query", Value: "access_token", Usage: "query parameter `NAME` that may carry a bearer token or JWT (browsers can't set headers on a WebSocket); empty: none", EnvVars: env("auth-query")},
 		&cli.StringFlag{Name: "auth-cookie", Usage: "cookie `NAME` that may carry a bearer token or JWT", EnvVars: env("auth-cookie")},
 		&cli.StringFlag{Name: "auth-fail-delay", Value: "1s", Usage: "`DURATION` to wait before answering wrong credentials, to slow guessing", EnvVars: env("auth-fail-delay")},
+		&cli.StringSliceFlag{Name: "allowed-host", Usage: "answer requests for host `NAME` (or *.DOMAIN), repeatable, besides localhost, IP addresses and the TLS certificate's names; others get 421, against DNS rebinding. '*': any (not safe)", EnvVars: env("allowed-host")},
 		&cli.StringSliceFlag{Name: "trusted-proxy", Usage: "believe X-Forwarded-For and X-Real-IP from proxies at `CIDR` (or one address), repeatable; logs, REMOTE_ADDR and PROXY headers then show the client", EnvVars: env("trusted-proxy")},
 
 		// HTTP side.
@@ -330,12 +331,25 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 		trusted = append(trusted, p)
 	}
 
+	hosts, err := bridge.ParseAllowedHosts(splitLists(c.StringSlice("allowed-host")))
+	if err != nil {
+		return nil, usageError("--allowed-host: %v", err)
+	}
+	if d, ok := backend.(*bridge.Dial); ok && d.HostToken {
+		hosts.HostTokens = true
+		hosts.Also = append(hosts.Also, bridge.HostSource{What: "host tokens", Has: func(h string) bool {
+			_, ok := d.Tokens.Lookup(h)
+			return ok
+		}})
+	}
+
 	srv := &bridge.Server{
 		Addresses:      splitLists(c.StringSlice("address")),
 		Port:           c.Int("port"),
 		UnixSocket:     c.String("unixsocket"),
 		RedirPort:      c.Int("redirport"),
 		TrustedProxies: trusted,
+		Hosts:          hosts,
 		Log:            log,
 		ShutdownGrace:  3*grace + 5*time.Second, // the ladder's length, and then some
 		Once:           c.Bool("once"),
@@ -369,6 +383,7 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 	}
 	if tlsServer != nil {
 		srv.TLS, srv.RedirHandler = tlsServer.Config, tlsServer.HTTPHandler
+		srv.Hosts.Also = append(srv.Hosts.Also, bridge.HostSource{What: "certificate names and ACME domains", Has: tlsServer.HasName})
 	}
 	return srv, nil
 }

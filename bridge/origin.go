@@ -13,7 +13,7 @@ import (
 // against other sites' pages, not against clients that can set any header.
 type OriginPolicy struct {
 	AllowAll bool            // --origin='*'
-	Allowed  []originPattern // --origin entries; empty means same origin only
+	Allowed  []originPattern // --origin entries, allowed besides the same origin
 }
 
 type originPattern struct {
@@ -72,9 +72,10 @@ func (p OriginPolicy) Check(r *http.Request) bool {
 	scheme := strings.ToLower(u.Scheme)
 	host, port := splitHost(u.Host, scheme == "https")
 	host = strings.ToLower(host)
-	if len(p.Allowed) == 0 {
-		// Same origin: the page came from this very host and port.
-		return strings.EqualFold(u.Host, r.Host)
+	// Same origin: the page came from this very host and port (a Host the
+	// server answers to, see HostPolicy). A list adds origins to it.
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
 	}
 	for _, a := range p.Allowed {
 		if (a.scheme == "" || a.scheme == scheme) && a.host == host && (a.port == "" || a.port == port) {

@@ -35,8 +35,11 @@ type Server struct {
 	// TrustedProxies may tell the client's address in X-Forwarded-For or
 	// X-Real-IP; logs and backends see that address.
 	TrustedProxies TrustedProxies
-	Route          *Route
-	Log            *slog.Logger
+	// Hosts are the Host names the server answers to (DNS rebinding);
+	// others get 421 before anything else happens.
+	Hosts HostPolicy
+	Route *Route
+	Log   *slog.Logger
 	// ShutdownGrace bounds shutdown: sessions still open after it are cut.
 	ShutdownGrace time.Duration
 	// HeaderTimeout bounds how long a client may take to send its request
@@ -63,7 +66,9 @@ type Server struct {
 }
 
 // Handler is the server's HTTP handler, for tests and for embedding.
-func (s *Server) Handler() http.Handler { return newRouteHandler(s.Route, s) }
+func (s *Server) Handler() http.Handler {
+	return s.Hosts.guard(newRouteHandler(s.Route, s), s.Log)
+}
 
 // Listen binds every listener, so that a port in use is an error before
 // anything is served.
@@ -182,6 +187,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	if s.RedirHandler != nil {
 		redirect = s.RedirHandler(redirect)
 	}
+	redirect = s.Hosts.guard(redirect, s.Log)
 	redir := &http.Server{
 		Handler:           redirect,
 		ReadHeaderTimeout: headerTimeout,
@@ -201,6 +207,11 @@ func (s *Server) Serve(ctx context.Context) error {
 		if a, ok := l.Addr().(*net.TCPAddr); ok && !a.IP.IsLoopback() {
 			s.Log.Warn("listening beyond loopback: anyone who reaches this address can open a session", "address", a.String(), "tls", s.TLS != nil)
 		}
+	}
+	if s.Hosts.AllowAll {
+		s.Log.Warn("answering any Host name (--allowed-host '*'): a page of any site whose name is pointed at this server (DNS rebinding) can open sessions")
+	} else {
+		s.Log.Info("answering host names", "names", s.Hosts.String())
 	}
 	for _, u := range s.URLs() {
 		s.Log.Info("listening", "url", u)

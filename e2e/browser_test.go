@@ -12,8 +12,9 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// browser starts headless Chromium (Debian's package) for one test.
-func browser(t *testing.T) context.Context {
+// browser starts headless Chromium (Debian's package) for one test, with
+// any extra options.
+func browser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	requireTool(t, "/usr/bin/chromium", "Debian package chromium")
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -24,6 +25,7 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 	)
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)

@@ -319,6 +319,7 @@ func TestOriginChecks(t *testing.T) {
 		"https://app.example:9000": 403,
 		"https://other.example":    101,
 		"http://other.example":     403,
+		"http://" + list.Host:      101, // the server's own pages stay allowed
 	} {
 		if got, _ := handshakeStatus(t, list.URL+"/", http.Header{"Origin": {origin}}); got != want {
 			t.Errorf("--origin list, Origin %q: %d, want %d", origin, got, want)
@@ -648,6 +649,7 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"--tcp", "127.0.0.1:1", "--dial-timeout", "soon"}, 2, "--dial-timeout"},
 		{[]string{"--idle-timeout", "-5", "cat"}, 2, "--idle-timeout"},
 		{[]string{"--trusted-proxy", "10.0.0.0/33", "cat"}, 2, "--trusted-proxy"},
+		{[]string{"--allowed-host", "shell.example:443", "cat"}, 2, `--allowed-host: "shell.example:443": give the name without a port`},
 		{[]string{"--sslcert", "a.pem", "--sslkey", "a.key", "cat"}, 2, "--sslcert needs --ssl"},
 		{[]string{"--ssl", "--sslcert", "a.pem", "--sslcert", "b.pem", "--sslkey", "a.key", "cat"}, 2, "pairs"},
 		{[]string{"--ssl", "--sslcert", "a.pem", "--sslkey", "a.key", "--client-cn", "bob", "cat"}, 2, "--client-cn needs --sslca"},

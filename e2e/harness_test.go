@@ -106,15 +106,20 @@ func startEnv(t *testing.T, env []string, args ...string) *instance {
 func tryStart(t *testing.T, env []string, args ...string) (*instance, error) {
 	t.Helper()
 	inst := launchEnv(t, env, append([]string{"--port", "0", "--logformat", "json"}, args...)...)
+	return inst, inst.awaitListening()
+}
+
+// awaitListening waits for the "listening" line and takes the URL from it.
+func (inst *instance) awaitListening() error {
 	line, err := inst.awaitLog(func(m map[string]any) bool { return m["msg"] == "listening" })
 	if err != nil {
-		return inst, err
+		return err
 	}
 	url, _ := line["url"].(string)
 	inst.URL = strings.TrimSuffix(url, "/")
 	inst.Host = strings.TrimPrefix(inst.URL, "ws://")
 	inst.Host = strings.TrimPrefix(inst.Host, "wss://")
-	return inst, nil
+	return nil
 }
 
 // launch runs wsbridge with exactly these arguments.
@@ -235,6 +240,25 @@ func startOnFreePort(t *testing.T, args func(port int) []string) *instance {
 	}
 	t.Fatal("five free ports were taken before wsbridge could bind them")
 	return nil
+}
+
+// startOn is start on a port that was in use a moment ago (a server that
+// stopped, whose page the browser still shows). Another process may hold
+// the port for a moment (an outgoing connection's ephemeral port): it tries
+// again, as a page does.
+func startOn(t *testing.T, port string, args ...string) *instance {
+	t.Helper()
+	for try := 1; ; try++ {
+		inst := launch(t, append([]string{"--port", port, "--logformat", "json"}, args...)...)
+		err := inst.awaitListening()
+		if err == nil {
+			return inst
+		}
+		if try == 10 {
+			t.Fatalf("cannot listen on port %s again: %v", port, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 // stop sends SIGTERM and waits for the exit; it says how long that took.

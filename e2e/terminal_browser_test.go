@@ -220,17 +220,7 @@ func TestTerminalReconnects(t *testing.T) {
 		t.Fatalf("the page did not say it reconnects: %v; status %q", err, text)
 	}
 	screenshot(t, ctx, "terminal-reconnecting.png")
-	// Another process may hold the port for a moment (an outgoing
-	// connection's ephemeral port): try again, as the page does.
-	for try := 1; ; try++ {
-		second := launch(t, append([]string{"--port", port, "--logformat", "json"}, args...)...)
-		if _, err := second.awaitLog(func(m map[string]any) bool { return m["msg"] == "listening" }); err == nil {
-			break
-		} else if try == 10 {
-			t.Fatalf("cannot listen on port %s again: %v", port, err)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	startOn(t, port, args...)
 	err = chromedp.Do(ctx,
 		chromedp.Poll[chromedp.Void](`window.wsbridge.connected && document.getElementById("wsbridge-status").hidden`, chromedp.WithPollingTimeout(40*time.Second)),
 		typeLine("echo second session"),

@@ -196,6 +196,23 @@ func (s *Server) certificate(hello *ctls.ClientHelloInfo) (*ctls.Certificate, er
 	return s.certs[0], nil
 }
 
+// HasName reports whether host (lower case, without a port) is an ACME
+// domain or a name the certificates in use are for: names the server answers
+// to (wildcard certificates included).
+func (s *Server) HasName(host string) bool {
+	if s.opts.ACME != nil && slices.ContainsFunc(s.opts.ACME.Domains, func(d string) bool { return strings.EqualFold(d, host) }) {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.certs {
+		if c != nil && c.Leaf != nil && len(c.Leaf.DNSNames) > 0 && c.Leaf.VerifyHostname(host) == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // checkClientCN refuses a verified client certificate whose common name is
 // not one of ClientCNs (when any are given).
 func (s *Server) checkClientCN(cs ctls.ConnectionState) error {
