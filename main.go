@@ -209,6 +209,7 @@ func serve(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	defer ignoreHangups(log)()
 	srv, err := buildServer(c, log)
 	if err != nil {
 		return err
@@ -225,6 +226,27 @@ func serve(c *cli.Context) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// ignoreHangups keeps SIGHUP (a closed terminal, or a reload by habit) from
+// killing the server and its sessions: there is nothing to reload, since
+// certificates, htpasswd, token and bearer files are re-read when they
+// change. It returns the function that stops it.
+func ignoreHangups(log *slog.Logger) func() {
+	hup := make(chan os.Signal, 1)
+	done := make(chan struct{})
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				log.Info("SIGHUP ignored: certificates, htpasswd, token and bearer files are re-read when they change; sessions go on")
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { signal.Stop(hup); close(done) }
 }
 
 // buildServer validates every flag and argument into the server's plain

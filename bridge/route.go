@@ -239,6 +239,9 @@ func (h *routeHandler) plainHandler() http.Handler {
 			static.ServeHTTP(w, r)
 		case h.route.DevConsole:
 			web.ServeDevConsole(w, r)
+		case r.URL.Path == "/favicon.ico":
+			// Every browser asks for it; it is no WebSocket endpoint.
+			http.NotFound(w, r)
 		default:
 			w.Header().Set("Upgrade", "websocket")
 			http.Error(w, "this is a WebSocket endpoint: connect with a WebSocket client", http.StatusUpgradeRequired)

@@ -215,8 +215,15 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	for _, u := range s.URLs() {
 		s.Log.Info("listening", "url", u)
-		if s.Route.DevConsole && strings.HasPrefix(u, "ws") {
-			s.Log.Info("dev console", "url", "http"+strings.TrimPrefix(u, "ws"))
+		if !strings.HasPrefix(u, "ws") {
+			continue
+		}
+		// What a person opens: the page, or the endpoint under its base path.
+		base := strings.TrimPrefix(cmp.Or(s.Route.BasePath, "/"), "/")
+		if r := s.Route; r.Terminal != nil || r.DevConsole || r.StaticDir != "" {
+			s.Log.Info("open in a browser", "url", "http"+strings.TrimPrefix(u, "ws")+base)
+		} else if base != "" {
+			s.Log.Info("WebSocket endpoint", "url", u+base)
 		}
 	}
 

@@ -1,0 +1,67 @@
+package e2e
+
+import (
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/gorilla/websocket"
+)
+
+// TestSIGHUPKeepsServing: a hangup (a closed terminal, a reload by habit)
+// is logged and ignored; live sessions go on and new ones open.
+func TestSIGHUPKeepsServing(t *testing.T) {
+	inst := start(t, "/bin/cat")
+	c := inst.dial("/", nil)
+	defer c.Close()
+	if err := inst.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	inst.waitLog(func(m map[string]any) bool { return strings.HasPrefix(m["msg"].(string), "SIGHUP ignored") })
+	c.WriteMessage(websocket.TextMessage, []byte("after the hangup"))
+	expectMessage(t, c, websocket.TextMessage, "after the hangup")
+	other := inst.dial("/", nil)
+	other.WriteMessage(websocket.TextMessage, []byte("a new session"))
+	expectMessage(t, other, websocket.TextMessage, "a new session")
+	other.Close()
+	inst.stop()
+	if inst.err != nil {
+		t.Errorf("exit after SIGTERM: %v", inst.err)
+	}
+}
+
+// TestFaviconIsNotFound: a browser asking an endpoint for its icon gets
+// 404, not 426 "connect with a WebSocket client".
+func TestFaviconIsNotFound(t *testing.T) {
+	for _, args := range [][]string{{"/bin/cat"}, {"--pty", "/bin/sh"}, {"--tcp", "127.0.0.1:1"}} {
+		inst := start(t, args...)
+		if code, _ := get(t, "http://"+inst.Host+"/favicon.ico"); code != http.StatusNotFound {
+			t.Errorf("%v: /favicon.ico %d, want 404", args, code)
+		}
+	}
+}
+
+// TestStartupSaysWhatToOpen: the page's http:// URL for a terminal, the dev
+// console or static files, and the endpoint under --base-path.
+func TestStartupSaysWhatToOpen(t *testing.T) {
+	for _, tc := range []struct {
+		args      []string
+		msg, want string // want follows "scheme://host:port"
+	}{
+		{[]string{"--pty", "--base-path", "/term", "/bin/sh"}, "open in a browser", "/term/"},
+		{[]string{"--devconsole", "/bin/cat"}, "open in a browser", "/"},
+		{[]string{"--staticdir", t.TempDir(), "/bin/cat"}, "open in a browser", "/"},
+		{[]string{"--base-path", "/app/", "/bin/cat"}, "WebSocket endpoint", "/app/"},
+	} {
+		inst := start(t, tc.args...)
+		line := inst.waitLog(func(m map[string]any) bool { return m["msg"] == tc.msg })
+		scheme := "ws://"
+		if tc.msg == "open in a browser" {
+			scheme = "http://"
+		}
+		if got := line["url"]; got != scheme+inst.Host+tc.want {
+			t.Errorf("%v: %s %v, want %s", tc.args, tc.msg, got, scheme+inst.Host+tc.want)
+		}
+	}
+}
