@@ -82,6 +82,12 @@ var writeBufferPool = &sync.Pool{}
 
 func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.RemoteAddr = h.server.TrustedProxies.ClientAddr(r)
+	if !websocket.IsWebSocketUpgrade(r) {
+		// An upgrade has its session line; a plain request gets this one.
+		rec, start := &plainRecorder{ResponseWriter: w}, time.Now()
+		defer logPlain(h.server.Log, r, rec, start)
+		w = rec
+	}
 	addHeaders(w.Header(), h.route.Header)
 	if r = h.underBase(w, r); r == nil {
 		return
@@ -107,6 +113,7 @@ func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if r = h.route.Auth.Authenticate(w, r); r == nil {
 			return
 		}
+		noteUser(w, r)
 	}
 	if !upgrade {
 		addHeaders(w.Header(), h.route.HeaderHTTP)

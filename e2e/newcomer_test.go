@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"syscall"
@@ -63,5 +65,41 @@ func TestStartupSaysWhatToOpen(t *testing.T) {
 		if got := line["url"]; got != scheme+inst.Host+tc.want {
 			t.Errorf("%v: %s %v, want %s", tc.args, tc.msg, got, scheme+inst.Host+tc.want)
 		}
+	}
+}
+
+// TestPlainRequestsAreLogged: files, refusals and 404s get an access line
+// with status, bytes, duration and the user, without the query.
+func TestPlainRequestsAreLogged(t *testing.T) {
+	dir := tree(t, map[string]string{"hello.txt": "hello, world\n"})
+	inst := start(t, "--staticdir", dir, "--basic-auth", "ann:secret", "--auth-fail-delay", "0s", "/bin/cat")
+	for _, tc := range []struct {
+		path, user string
+		status     int
+	}{
+		{"/hello.txt?access_token=hidden", "ann", 200},
+		{"/missing.txt", "ann", 404},
+		{"/hello.txt", "", 401},
+	} {
+		req, _ := http.NewRequest("GET", "http://"+inst.Host+tc.path, nil)
+		if tc.user != "" {
+			req.SetBasicAuth(tc.user, "secret")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		path, _, _ := strings.Cut(tc.path, "?")
+		line := inst.waitLog(func(m map[string]any) bool {
+			return m["msg"] == "http" && m["path"] == path && m["status"] == float64(tc.status)
+		})
+		if line["method"] != "GET" || line["user"] != tc.user || line["bytes"] != float64(len(body)) || line["duration"] == nil || !strings.HasPrefix(fmt.Sprint(line["client"]), "127.0.0.1:") {
+			t.Errorf("%s: access line %v (body %d bytes)", tc.path, line, len(body))
+		}
+	}
+	if strings.Contains(inst.output(), "hidden") {
+		t.Error("the query (and its token) reached the log")
 	}
 }
