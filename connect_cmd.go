@@ -34,9 +34,10 @@ func connectCommand() *cli.Command {
 			"(4500, end of input) and its reply still arrives. --text is a line mode for people; --tty\n" +
 			"attaches this terminal to a wsbridge --pty endpoint. The exit status is the remote\n" +
 			"program's (exec bridge, --pty), 0 after a normal close, or one of these (README):\n" +
-			"  2 bad flag or argument, 68 the bridge's backend failed (502, 504), 69 unreachable,\n" +
-			"  74 session lost (no close frame, no answer to pings), 75 busy (429, 503),\n" +
-			"  76 not accepted as a WebSocket (404, ...), 77 credentials refused (401, 403, 407), 78 TLS failed.\n" +
+			"  2 bad flag or argument, 68 the bridge's backend failed (502, 504, 1014), 69 unreachable\n" +
+			"  or timed out, 74 session lost (no close frame, no answer to pings), 75 busy (429, 503),\n" +
+			"  76 not accepted as a WebSocket (404, headers over 64 KiB, ...), 77 credentials refused\n" +
+			"  (401, 403, 407), 78 TLS failed.\n" +
 			"URL is ws:// or wss:// (http:// and https:// mean the same). Flags go before the URL.\n" +
 			"HTTPS_PROXY, HTTP_PROXY and NO_PROXY are honoured unless --proxy is given.",
 		Flags: []cli.Flag{

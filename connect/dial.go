@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -42,26 +43,71 @@ type Options struct {
 var writeBuffers = &sync.Pool{}
 
 // Dial opens the WebSocket. Its errors are *Error, carrying the exit status
-// for what failed (unreachable, TLS, refused, ...).
+// for what failed (unreachable, TLS, refused, ...), or ctx's cause when ctx
+// ended first.
 func (o *Options) Dial(ctx context.Context) (*websocket.Conn, error) {
+	parent := ctx
 	if o.DialTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.DialTimeout)
 		defer cancel()
 	}
+	// gorilla/websocket bounds the handshake by ctx's deadline but does not
+	// see ctx end: without this an interrupt waits for a slow server.
+	stop := func() bool { return true }
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := o.dialConn(ctx, network, addr)
+		if err == nil {
+			stop = context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+		}
+		return conn, err
+	}
 	d := websocket.Dialer{
-		NetDialContext:  o.dialTCP,
-		TLSClientConfig: o.TLS,
-		Subprotocols:    o.Subprotocols,
-		ReadBufferSize:  4 << 10, // frame headers; payloads are read past it
-		WriteBufferSize: 64 << 10,
-		WriteBufferPool: writeBuffers,
+		NetDialContext:    dial,
+		NetDialTLSContext: dial,
+		Subprotocols:      o.Subprotocols,
+		ReadBufferSize:    4 << 10, // frame headers; payloads are read past it
+		WriteBufferSize:   64 << 10,
+		WriteBufferPool:   writeBuffers,
 	}
 	ws, resp, err := d.DialContext(ctx, o.URL.String(), o.Header)
-	if err != nil {
+	if !stop() && err == nil { // ctx ended as the handshake did
+		ws.Close()
+		err = context.Cause(ctx)
+	}
+	switch {
+	case err != nil && parent.Err() != nil:
+		return nil, context.Cause(parent)
+	case err != nil:
 		return nil, dialError(o.URL, err, resp)
 	}
 	return ws, nil
+}
+
+// dialConn is gorilla/websocket's dial for ws:// and wss://: TCP (through
+// the proxy if there is one), then TLS for wss:// here rather than in
+// gorilla, so that the wireConn on top reads plain text.
+func (o *Options) dialConn(ctx context.Context, network, addr string) (net.Conn, error) {
+	conn, err := o.dialTCP(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	if o.URL.Scheme != "wss" {
+		return newWireConn(conn), nil
+	}
+	cfg := &tls.Config{}
+	if o.TLS != nil {
+		cfg = o.TLS.Clone()
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = o.URL.Hostname()
+	}
+	tc := tls.Client(conn, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return newWireConn(tc), nil
 }
 
 // dialTCP reaches the server's address, through the proxy if there is one.
@@ -128,8 +174,11 @@ func connectThrough(conn net.Conn, proxy *url.URL, addr string) error {
 	}
 	// The proxy says nothing after its answer until the server speaks, so a
 	// buffered reader loses nothing here.
-	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 1024), req)
-	if err != nil {
+	resp, err := http.ReadResponse(bufio.NewReaderSize(&headReader{conn, maxHead}, 1024), req)
+	switch {
+	case errors.Is(err, errHeadTooLarge):
+		return fmt.Errorf("its answer to CONNECT is too long: %w", err)
+	case err != nil:
 		return fmt.Errorf("no answer to CONNECT: %w", err)
 	}
 	resp.Body.Close()

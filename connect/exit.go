@@ -86,6 +86,8 @@ func dialError(u *url.URL, err error, resp *http.Response) error {
 		return &Error{ExitUnreachable, where + ": timed out"}
 	case errors.As(err, &dns), errors.As(err, &op) && op.Op == "dial", errors.As(err, &pe):
 		return &Error{ExitUnreachable, msg}
+	case errors.Is(err, errHeadTooLarge):
+		return &Error{ExitProtocol, where + ": its answer to the handshake is too long: " + err.Error()}
 	}
 	return &Error{ExitProtocol, msg}
 }

@@ -97,7 +97,7 @@ func (s *stream) receive(out io.Writer) error {
 	for {
 		typ, r, err := s.ws.NextReader()
 		if err != nil {
-			return closeError(err)
+			return s.ended(err)
 		}
 		buf := buffers.Get().(*[bufSize]byte)
 		if s.o.Ping > 0 {
@@ -118,6 +118,12 @@ func (s *stream) receive(out io.Writer) error {
 	}
 }
 
+// ended is how the session ended, from the error that ended it
+// (closeError), with the close frame gorilla/websocket may have refused.
+func (s *stream) ended(err error) error {
+	return closeError(refusedClose(s.ws, err))
+}
+
 // copyOut copies one message as it arrives (a message may be larger than
 // the buffer).
 func (s *stream) copyOut(r io.Reader, out io.Writer, buf []byte) error {
@@ -133,7 +139,7 @@ func (s *stream) copyOut(r io.Reader, out io.Writer, buf []byte) error {
 			return nil
 		}
 		if err != nil {
-			return closeError(err)
+			return s.ended(err)
 		}
 	}
 }

@@ -30,7 +30,7 @@ func (s *stream) startTerminal(in io.Reader, done <-chan struct{}) (restore func
 		}
 	}
 	if err := s.sendSize(cols, rows); err != nil {
-		return restore, closeError(err)
+		return restore, s.ended(err)
 	}
 	if !tty {
 		return restore, nil

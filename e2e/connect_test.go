@@ -220,6 +220,31 @@ func TestConnectErrors(t *testing.T) {
 	}
 }
 
+// The bridge's 1014 (its backend reset the connection), which
+// gorilla/websocket refuses as a close code, exits 68 with the bridge's
+// reason; --once's 503 to a second client exits 75 (busy).
+func TestConnectBackendFailedAndBusy(t *testing.T) {
+	l := backend(t, "tcp", "127.0.0.1:0", func(c net.Conn) {
+		_, _ = io.WriteString(c, "partial")
+		_, _ = c.Read(make([]byte, 1)) // the client's go-ahead
+		_ = c.(*net.TCPConn).SetLinger(0)
+	}) // closing with linger 0 resets
+	inst := start(t, "--tcp", l.Addr().String())
+	r := runConnect(t, strings.NewReader("!"), nil, inst.URL+"/")
+	if r.code != 68 || r.stdout != "partial" || !strings.Contains(r.stderr, "backend reset") || strings.Count(r.stderr, "\n") != 1 {
+		t.Errorf("backend reset: exit %d, stdout %q, stderr %q; want 68 and one line naming the reset", r.code, r.stdout, r.stderr)
+	}
+
+	once := start(t, "--once", "/bin/cat")
+	held := once.dial("/", nil) // takes the one session
+	_ = held.WriteMessage(1, []byte("hold"))
+	expectMessage(t, held, 1, "hold")
+	r = runConnect(t, strings.NewReader("x"), nil, once.URL+"/")
+	if r.code != 75 || !strings.Contains(r.stderr, "503 Service Unavailable") || strings.Count(r.stderr, "\n") != 1 {
+		t.Errorf("--once: exit %d, stderr %q; want 75 and one line naming the 503", r.code, r.stderr)
+	}
+}
+
 // A client certificate is presented when the server asks for one.
 func TestConnectClientCertificate(t *testing.T) {
 	ca := newCA(t, "connect CA")
