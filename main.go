@@ -160,7 +160,7 @@ func flags() []cli.Flag {
 		&cli.IntFlag{Name: "maxforks", Aliases: []string{"max-clients"}, Usage: "at most `N` sessions (and CGI runs) at once; more get 429 (0: no limit)", EnvVars: env("maxforks")},
 		&cli.BoolFlag{Name: "once", Usage: "serve one session, then exit; later clients get 503", EnvVars: env("once")},
 		&cli.BoolFlag{Name: "exit-no-conn", Usage: "exit when the last session ends", EnvVars: env("exit-no-conn")},
-		&cli.IntFlag{Name: "maxframesize", Value: 1 << 20, Usage: "largest message in `BYTES`: longer output lines go out in pieces, longer incoming messages close with 1009", EnvVars: env("maxframesize")},
+		&cli.IntFlag{Name: "maxframesize", Value: 1 << 20, Usage: "largest message in `BYTES`: longer output lines go out in pieces, longer incoming messages close with 1009 (0: the most, 1 GiB)", EnvVars: env("maxframesize")},
 		&cli.IntFlag{Name: "pingms", Usage: "ping clients every `MS` and drop one that stays silent for two intervals (0: no pings)", EnvVars: env("pingms")},
 		&cli.StringFlag{Name: "idle-timeout", Usage: "close a session after `DURATION` without data either way, with 1001 (\"90s\", \"5m\"; a bare number is seconds; default: never)", EnvVars: env("idle-timeout")},
 
@@ -194,6 +194,10 @@ func flags() []cli.Flag {
 		&cli.BoolFlag{Name: "license", Usage: "print the license and exit"},
 	}
 }
+
+// maxMessageLimit is the largest --maxframesize, and what 0 means: a
+// message is held whole in memory, so "no limit" still has one.
+const maxMessageLimit = 1 << 30
 
 // usageError is a bad flag or argument: one line, exit code 2.
 func usageError(format string, args ...any) error {
@@ -263,8 +267,11 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 		}
 	}
 	maxMsg := c.Int("maxframesize")
-	if maxMsg < 1 || maxMsg > 1<<30 {
-		return nil, usageError("--maxframesize: %d is out of range (1 to 1073741824 bytes)", maxMsg)
+	if maxMsg == 0 {
+		maxMsg = maxMessageLimit // websocketd's "no limit", within what a message can take here
+	}
+	if maxMsg < 1 || maxMsg > maxMessageLimit {
+		return nil, usageError("--maxframesize: %d is out of range (1 to 1073741824 bytes, or 0 for that much)", maxMsg)
 	}
 
 	framing, err := bridge.ParseFraming(c.String("framing"))

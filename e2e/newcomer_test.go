@@ -103,3 +103,16 @@ func TestPlainRequestsAreLogged(t *testing.T) {
 		t.Error("the query (and its token) reached the log")
 	}
 }
+
+// TestMaxFrameSizeZero: websocketd's --maxframesize 0 (no limit) takes a
+// message past the 1 MiB default.
+func TestMaxFrameSizeZero(t *testing.T) {
+	inst := start(t, "--maxframesize", "0", "/bin/cat")
+	c := inst.dial("/", nil)
+	defer c.Close()
+	big := strings.Repeat("x", 3<<20)
+	if err := c.WriteMessage(websocket.TextMessage, []byte(big)); err != nil {
+		t.Fatal(err)
+	}
+	expectMessage(t, c, websocket.TextMessage, big)
+}
