@@ -69,13 +69,15 @@ func (t TrustedProxies) ClientAddr(r *http.Request) string {
 }
 
 // parseHop reads one address of X-Forwarded-For or X-Real-IP, with or
-// without a port.
+// without a port. An address with a zone is refused: the zone is another
+// host's interface name, meaningless here, and any text (spaces too) that
+// would end up in logs and PROXY headers.
 func parseHop(s string) (netip.Addr, bool) {
 	s = strings.TrimSpace(s)
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return ap.Addr().Unmap(), true
-	}
 	a, err := netip.ParseAddr(strings.Trim(s, "[]"))
+	if ap, perr := netip.ParseAddrPort(s); perr == nil {
+		a, err = ap.Addr(), nil
+	}
 	return a.Unmap(), err == nil && a.Zone() == ""
 }
 
@@ -100,6 +102,9 @@ func proxyHeader(version int, r *http.Request) []byte {
 	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		dst, dport = splitRemote(la.String())
 	}
+	// The header carries bare addresses: a link-local peer's zone has no
+	// place in it (and in v1 a zone with a space would break the line).
+	src, dst = src.WithZone(""), dst.WithZone("")
 	known := src.IsValid() && dst.IsValid()
 	if known && src.Is4() != dst.Is4() {
 		// One side is IPv6: send both as IPv6, the IPv4 one mapped.

@@ -55,6 +55,11 @@ func TestClientAddr(t *testing.T) {
 		{"10.1.1.1:5000", "", "not an ip", "10.1.1.1:5000"},
 		{"[::1]:5000", "::ffff:203.0.113.9", "", "203.0.113.9"},
 		{"[::ffff:10.0.0.1]:5000", "203.0.113.9", "", "203.0.113.9"},
+		// A zone is another host's interface name, and may hold any text:
+		// such a hop is broken, with or without a port.
+		{"10.1.1.1:5000", "[fe80::1%q r]:80", "", "10.1.1.1"},
+		{"10.1.1.1:5000", "203.0.113.9, fe80::1%eth0", "", "10.1.1.1"},
+		{"10.1.1.1:5000", "", "[fe80::1%q r]:80", "10.1.1.1:5000"},
 	} {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.RemoteAddr = tc.peer
@@ -81,6 +86,10 @@ func TestProxyHeader(t *testing.T) {
 		{"[2001:db8::1]:5000", "[::1]:8080", "[2001:db8::1]:5000", "[::1]:8080"},
 		{"192.0.2.1", "[::1]:8080", "192.0.2.1:0", "[::1]:8080"}, // learned from a proxy; sent as IPv6, mapped
 		{"@", "/run/ws.sock", "", ""},
+		// Zones are dropped: the header carries bare addresses, and a zone
+		// with a space would break a v1 line.
+		{"[fe80::1%eth0]:5000", "[fe80::2%eth0]:8080", "[fe80::1]:5000", "[fe80::2]:8080"},
+		{"fe80::1%q r", "[::1]:8080", "[fe80::1]:0", "[::1]:8080"},
 	} {
 		for _, version := range []int{1, 2} {
 			r := httptest.NewRequest("GET", "/", nil)
@@ -91,6 +100,9 @@ func TestProxyHeader(t *testing.T) {
 			}
 			r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, local))
 			raw := proxyHeader(version, r)
+			if version == 1 && tc.wantSrc != "" && bytes.Count(raw, []byte(" ")) != 5 {
+				t.Errorf("v1 %s: %q is not six fields", tc.client, raw)
+			}
 			h, err := proxyproto.Read(bufio.NewReader(bytes.NewReader(append(raw, "data"...))))
 			if err != nil {
 				t.Errorf("v%d %s: %q does not parse: %v", version, tc.client, raw, err)
