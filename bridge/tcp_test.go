@@ -10,6 +10,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -150,6 +153,49 @@ func TestParseTokenLine(t *testing.T) {
 		if (err != nil) != tc.bad || token != tc.token || target != tc.target {
 			t.Errorf("%q: got %q %v %v; want %q %v, error %v", tc.line, token, target, err, tc.token, tc.target, tc.bad)
 		}
+	}
+}
+
+// unreadable is a path that even root cannot read (tests run as root, for
+// whom chmod 000 changes nothing): a regular file whose every read fails.
+const unreadable = "/proc/self/mem"
+
+// TestTokenFileUnreadable: a token file that cannot be read fails at start
+// instead of serving no tokens; on a later read it keeps the tokens it had,
+// so half an edit revokes nothing.
+func TestTokenFileUnreadable(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Symlink(unreadable, filepath.Join(dir, "mem")); err != nil {
+		t.Fatal(err)
+	}
+	os.Symlink(filepath.Join(dir, "nowhere"), filepath.Join(dir, "dangling"))
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{dir, filepath.Join(dir, "mem"), fifo} {
+		f := &TokenFile{Path: path, Log: slog.New(slog.DiscardHandler)}
+		if err := f.Load(); err == nil {
+			t.Errorf("%s: loaded %d tokens, want an error", path, len(f.targets))
+		}
+	}
+	os.Remove(filepath.Join(dir, "mem"))
+	f := &TokenFile{Path: dir, Log: slog.New(slog.DiscardHandler)}
+	if err := f.Load(); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "dangling")) {
+		t.Errorf("a dangling symlink in the folder: %v, want an error naming it", err)
+	}
+
+	os.Remove(filepath.Join(dir, "dangling"))
+	file := filepath.Join(dir, "tokens")
+	os.WriteFile(file, []byte("vm1: 127.0.0.1:5901\n"), 0o600)
+	if err := f.Load(); err != nil {
+		t.Fatal(err)
+	}
+	// The file is replaced by one that cannot be read.
+	os.Symlink(unreadable, file+".new")
+	os.Rename(file+".new", file)
+	if target, ok := f.Lookup("vm1"); !ok || target.Address != "127.0.0.1:5901" {
+		t.Errorf("after the file became unreadable: vm1 is %v %v, want the last good target", target, ok)
 	}
 }
 
