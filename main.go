@@ -149,7 +149,7 @@ func flags() []cli.Flag {
 		&cli.StringFlag{Name: "tcp", Usage: "connect each WebSocket to `HOST:PORT` instead of starting a program", EnvVars: env("tcp")},
 		&cli.StringFlag{Name: "unix", Usage: "connect each WebSocket to the unix socket at `PATH`", EnvVars: env("unix")},
 		&cli.StringFlag{Name: "token-file", Usage: "connect to the target the request's ?token= names, from `FILE` or a folder of files in websockify's format (\"token: host:port\" or \"token: unix_socket:/path\"), re-read when they change", EnvVars: env("token-file")},
-		&cli.BoolFlag{Name: "host-token", Usage: "take the token from the Host header's name instead of ?token=", EnvVars: env("host-token")},
+		&cli.BoolFlag{Name: "host-token", Usage: "take the token from the Host header's name (in any case) instead of ?token=", EnvVars: env("host-token")},
 		&cli.StringFlag{Name: "dial-timeout", Value: "10s", Usage: "`DURATION` a backend may take to accept (and finish TLS); longer is HTTP 504", EnvVars: env("dial-timeout")},
 		&cli.BoolFlag{Name: "tcp-tls", Usage: "speak TLS to the backend, verifying its certificate", EnvVars: env("tcp-tls")},
 		&cli.StringFlag{Name: "tcp-ca", Usage: "verify the backend's certificate against the CAs in `FILE` (PEM) instead of the system's", EnvVars: env("tcp-ca")},

@@ -199,6 +199,36 @@ func TestTokenFileUnreadable(t *testing.T) {
 	}
 }
 
+// TestHostTokenIgnoresCase: with --host-token the token is a host name, and
+// host names are case-insensitive; ?token= stays exact.
+func TestHostTokenIgnoresCase(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "tokens")
+	os.WriteFile(file, []byte("VM-A.Example: 127.0.0.1:5901\nvm-b.example: 127.0.0.1:5902\n"), 0o600)
+	tokens := &TokenFile{Path: file, Log: slog.New(slog.DiscardHandler)}
+	if err := tokens.Load(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		hostToken   bool
+		host, query string
+		want        string // the target's address; empty: refused
+	}{
+		{true, "vm-a.example", "", "127.0.0.1:5901"},
+		{true, "VM-A.EXAMPLE:8443", "", "127.0.0.1:5901"},
+		{true, "Vm-B.example", "", "127.0.0.1:5902"},
+		{false, "", "VM-A.Example", "127.0.0.1:5901"},
+		{false, "", "vm-a.example", ""},
+	} {
+		r := httptest.NewRequest("GET", "/?token="+tc.query, nil)
+		r.Host = tc.host
+		d := &Dial{Tokens: tokens, HostToken: tc.hostToken}
+		target, err := d.target(r)
+		if (tc.want == "") != (err != nil) || target.Address != tc.want {
+			t.Errorf("Host %q, ?token=%q: %v %v, want %q", tc.host, tc.query, target, err, tc.want)
+		}
+	}
+}
+
 // TestBackendKeepAlive: a backend that vanishes without a word is noticed by
 // TCP keepalive.
 func TestBackendKeepAlive(t *testing.T) {

@@ -34,6 +34,7 @@ type TokenFile struct {
 	mu      sync.Mutex
 	stamp   string // the files' names, sizes, times and inodes when last read
 	targets map[string]Target
+	hosts   map[string]Target // by lowercased token, for host names
 }
 
 // Load reads the token files; an error means Path, or a file in it, cannot
@@ -52,12 +53,29 @@ func (f *TokenFile) Load() error {
 func (f *TokenFile) Lookup(token string) (Target, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.refresh()
+	t, ok := f.targets[token]
+	return t, ok
+}
+
+// LookupHost is Lookup for a host name (--host-token): host names are
+// case-insensitive, so is this lookup.
+func (f *TokenFile) LookupHost(name string) (Target, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.refresh()
+	t, ok := f.hosts[strings.ToLower(name)]
+	return t, ok
+}
+
+// refresh re-reads the files if they changed. f.mu is held.
+func (f *TokenFile) refresh() {
 	files, stamp, err := f.files()
 	switch {
 	case err != nil && f.stamp != "":
 		// Gone or unreadable: no targets, so removing the file revokes them.
 		f.Log.Error("token file", "err", err)
-		f.stamp, f.targets = "", nil
+		f.stamp, f.targets, f.hosts = "", nil, nil
 	case err == nil && stamp != f.stamp:
 		if err := f.read(files, stamp); err != nil {
 			// Half an edit must not revoke every token: keep the last good
@@ -66,8 +84,6 @@ func (f *TokenFile) Lookup(token string) (Target, bool) {
 			f.stamp = stamp
 		}
 	}
-	t, ok := f.targets[token]
-	return t, ok
 }
 
 // files lists the token files (Path, or the visible regular files in it, by
@@ -117,7 +133,7 @@ func (f *TokenFile) files() ([]string, string, error) {
 // read parses the files into a new map, logging bad lines. A file that
 // cannot be read is an error, and the targets stay as they were.
 func (f *TokenFile) read(files []string, stamp string) error {
-	targets := map[string]Target{}
+	targets, hosts := map[string]Target{}, map[string]Target{}
 	where := map[string]string{}
 	for _, name := range files {
 		data, err := os.ReadFile(name)
@@ -141,10 +157,11 @@ func (f *TokenFile) read(files []string, stamp string) error {
 					f.Log.Warn("token file: token defined again; the later line counts", "at", at, "first", first)
 				}
 				targets[token], where[token] = target, at
+				hosts[strings.ToLower(token)] = target // tokens differing in case only: the later line
 			}
 		}
 	}
-	f.stamp, f.targets = stamp, targets
+	f.stamp, f.targets, f.hosts = stamp, targets, hosts
 	f.Log.Info("token file read", "path", f.Path, "files", len(files), "tokens", len(targets))
 	return nil
 }
