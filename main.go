@@ -234,9 +234,15 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 			return nil, usageError("--%s: %d is not a port (0-65535)", name, p)
 		}
 	}
-	for _, name := range []string{"closems", "pingms", "maxforks"} {
-		if c.Int(name) < 0 {
-			return nil, usageError("--%s: must not be negative, got %d", name, c.Int(name))
+	if c.Int("maxforks") < 0 {
+		return nil, usageError("--maxforks: must not be negative, got %d", c.Int("maxforks"))
+	}
+	for _, f := range []struct {
+		name string
+		max  time.Duration
+	}{{"closems", maxCloseMS}, {"pingms", maxPing}} {
+		if ms := c.Int(f.name); ms < 0 || ms > int(f.max/time.Millisecond) {
+			return nil, usageError("--%s: %d is out of range (0 to %d ms)", f.name, ms, f.max/time.Millisecond)
 		}
 	}
 	maxMsg := c.Int("maxframesize")
@@ -317,7 +323,7 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 			framing = bridge.Binary
 		}
 	}
-	idle, err := parseDuration("idle-timeout", c.String("idle-timeout"))
+	idle, err := parseDuration("idle-timeout", c.String("idle-timeout"), maxIdle)
 	if err != nil {
 		return nil, err
 	}
@@ -453,7 +459,7 @@ func buildAuth(c *cli.Context, log *slog.Logger) (*auth.Checker, error) {
 	} else if c.IsSet("jwt-audience") {
 		return nil, usageError("--jwt-audience needs --jwt-key")
 	}
-	delay, err := parseDuration("auth-fail-delay", c.String("auth-fail-delay"))
+	delay, err := parseDuration("auth-fail-delay", c.String("auth-fail-delay"), maxFailDelay)
 	if err != nil || len(methods) == 0 {
 		return nil, err
 	}
@@ -589,7 +595,7 @@ func buildExec(c *cli.Context, log *slog.Logger, grace time.Duration, passNames,
 func buildDial(c *cli.Context, log *slog.Logger, grace time.Duration) (*bridge.Dial, error) {
 	d := &bridge.Dial{Grace: time.Second + grace, HostToken: c.Bool("host-token"), Log: log}
 	var err error
-	if d.Timeout, err = parseDuration("dial-timeout", c.String("dial-timeout")); err != nil {
+	if d.Timeout, err = parseDuration("dial-timeout", c.String("dial-timeout"), maxDial); err != nil {
 		return nil, err
 	}
 	if d.Timeout == 0 {
@@ -636,20 +642,45 @@ func buildDial(c *cli.Context, log *slog.Logger, grace time.Duration) (*bridge.D
 	return d, nil
 }
 
+// The largest values of the duration flags. Anything larger is a slip, and
+// far larger overflows time.Duration (--pingms 18446744073710 became 448 µs).
+const (
+	maxPing      = 24 * time.Hour // --pingms, connect's --ping and --ping-timeout
+	maxCloseMS   = time.Hour      // --closems: shutdown may take three times as long
+	maxIdle      = 365 * 24 * time.Hour
+	maxDial      = time.Hour   // --dial-timeout, both commands
+	maxFailDelay = time.Minute // --auth-fail-delay: each one holds a connection
+)
+
 // parseDuration reads a duration flag: "90s", "5m", or a bare number of
-// seconds (websockify's form). Empty is 0.
-func parseDuration(name, s string) (time.Duration, error) {
+// seconds (websockify's form), from 0 to max. Empty is 0.
+func parseDuration(name, s string, max time.Duration) (time.Duration, error) {
 	if s == "" {
 		return 0, nil
 	}
 	d, err := time.ParseDuration(s)
 	if secs, ferr := strconv.ParseFloat(s, 64); ferr == nil {
-		d, err = time.Duration(secs*float64(time.Second)), nil
+		d, err = 0, errors.New("out of range")
+		if secs >= 0 && secs <= max.Seconds() { // before converting: out of range, any value comes out
+			d, err = time.Duration(secs*float64(time.Second)), nil
+		}
 	}
-	if err != nil || d < 0 {
-		return 0, usageError("--%s: %q is not a duration (\"90s\", \"5m\", or seconds)", name, s)
+	if err != nil || d < 0 || d > max {
+		return 0, usageError("--%s: %q is not a duration from 0 to %s (\"90s\", \"5m\", or seconds)", name, s, shortDuration(max))
 	}
 	return d, nil
+}
+
+// shortDuration writes 1h for 1h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // splitList splits a comma-separated value, dropping empty items.
