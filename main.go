@@ -176,7 +176,7 @@ func flags() []cli.Flag {
 		&cli.StringFlag{Name: "auth-query", Value: "access_token", Usage: "query parameter `NAME` that may carry a bearer token or JWT (browsers can't set headers on a WebSocket); empty: none", EnvVars: env("auth-query")},
 		&cli.StringFlag{Name: "auth-cookie", Usage: "cookie `NAME` that may carry a bearer token or JWT", EnvVars: env("auth-cookie")},
 		&cli.StringFlag{Name: "auth-fail-delay", Value: "1s", Usage: "`DURATION` to wait before answering wrong credentials, to slow guessing", EnvVars: env("auth-fail-delay")},
-		&cli.StringSliceFlag{Name: "trusted-proxy", Usage: "believe X-Forwarded-For and X-Real-IP from proxies at `CIDR` (or one address), repeatable; logs, REMOTE_ADDR and PROXY headers then show the client", EnvVars: env("trusted-proxy")},
+		&cli.StringSliceFlag{Name: "trusted-proxy", Usage: "believe X-Forwarded-For and X-Real-IP from proxies at `CIDR` (or one address, or unix: every peer of --unixsocket), repeatable; logs, REMOTE_ADDR and PROXY headers then show the client", EnvVars: env("trusted-proxy")},
 
 		// HTTP side.
 		&cli.StringFlag{Name: "staticdir", Usage: "serve static files from `DIR` to plain HTTP requests", EnvVars: env("staticdir")},
@@ -332,6 +332,14 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 		p, err := bridge.ParseTrustedProxy(v)
 		if err != nil {
 			return nil, usageError("--trusted-proxy: %v", err)
+		}
+		// On a unix socket no peer has an address, and on TCP none is a unix
+		// peer: such an entry would never match, silently.
+		switch unixsocket := c.String("unixsocket") != ""; {
+		case p == bridge.UnixPeers && !unixsocket:
+			return nil, usageError("--trusted-proxy unix needs --unixsocket")
+		case p != bridge.UnixPeers && unixsocket:
+			return nil, usageError("--trusted-proxy %s: peers of --unixsocket have no address; --trusted-proxy unix trusts them", v)
 		}
 		trusted = append(trusted, p)
 	}

@@ -78,6 +78,39 @@ func TestClientAddr(t *testing.T) {
 	}
 }
 
+// TestClientAddrUnixPeer: peers of a unix socket have no address; with
+// UnixPeers (--trusted-proxy unix) they are trusted, as the reverse proxy in
+// front of the socket, and only then.
+func TestClientAddrUnixPeer(t *testing.T) {
+	for _, tc := range []struct {
+		trusted   TrustedProxies
+		xff, want string
+	}{
+		{TrustedProxies{UnixPeers}, "198.51.100.1, 203.0.113.9", "203.0.113.9"},
+		{TrustedProxies{UnixPeers}, "garbage", "@"},
+		{TrustedProxies{UnixPeers}, "", "@"},
+		{TrustedProxies{netip.MustParsePrefix("0.0.0.0/0")}, "203.0.113.9", "@"},
+		{nil, "203.0.113.9", "@"},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = "@"
+		r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, &net.UnixAddr{Name: "/run/ws.sock", Net: "unix"}))
+		if tc.xff != "" {
+			r.Header.Set("X-Forwarded-For", tc.xff)
+		}
+		if got := tc.trusted.ClientAddr(r); got != tc.want {
+			t.Errorf("trusting %v, X-Forwarded-For %q: got %s, want %s", tc.trusted, tc.xff, got, tc.want)
+		}
+	}
+	// UnixPeers never trusts a TCP peer.
+	r := httptest.NewRequest("GET", "/", nil)
+	r.RemoteAddr = "127.0.0.1:5000"
+	r.Header.Set("X-Forwarded-For", "203.0.113.9")
+	if got := (TrustedProxies{UnixPeers}).ClientAddr(r); got != r.RemoteAddr {
+		t.Errorf("a TCP peer with only UnixPeers trusted: got %s", got)
+	}
+}
+
 // TestProxyHeader checks our PROXY headers with an independent parser
 // (github.com/pires/go-proxyproto).
 func TestProxyHeader(t *testing.T) {

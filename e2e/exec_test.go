@@ -658,6 +658,8 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"--tcp", "127.0.0.1:1", "--dial-timeout", "soon"}, 2, "--dial-timeout"},
 		{[]string{"--idle-timeout", "-5", "cat"}, 2, "--idle-timeout"},
 		{[]string{"--trusted-proxy", "10.0.0.0/33", "cat"}, 2, "--trusted-proxy"},
+		{[]string{"--trusted-proxy", "unix", "cat"}, 2, "--trusted-proxy unix needs --unixsocket"},
+		{[]string{"--unixsocket", filepath.Join(dir, "ws.sock"), "--trusted-proxy", "127.0.0.1", "cat"}, 2, "--trusted-proxy 127.0.0.1: peers of --unixsocket have no address; --trusted-proxy unix trusts them"},
 		{[]string{"--sslcert", "a.pem", "--sslkey", "a.key", "cat"}, 2, "--sslcert needs --ssl"},
 		{[]string{"--ssl", "--sslcert", "a.pem", "--sslcert", "b.pem", "--sslkey", "a.key", "cat"}, 2, "pairs"},
 		{[]string{"--ssl", "--sslcert", "a.pem", "--sslkey", "a.key", "--client-cn", "bob", "cat"}, 2, "--client-cn needs --sslca"},
