@@ -175,6 +175,7 @@ func flags() []cli.Flag {
 		&cli.StringFlag{Name: "jwt-audience", Usage: "with --jwt-key, the `AUD` tokens must be for", EnvVars: env("jwt-audience")},
 		&cli.StringFlag{Name: "auth-query", Value: "access_token", Usage: "query parameter `NAME` that may carry a bearer token or JWT (browsers can't set headers on a WebSocket); empty: none", EnvVars: env("auth-query")},
 		&cli.StringFlag{Name: "auth-cookie", Usage: "cookie `NAME` that may carry a bearer token or JWT", EnvVars: env("auth-cookie")},
+		&cli.IntFlag{Name: "auth-fail-limit", Value: 10, Usage: "after `N` wrong credentials in a minute from one client address (an IPv6 /64), answer it 429 without checking until the minute is over (0: no limit)", EnvVars: env("auth-fail-limit")},
 		&cli.StringFlag{Name: "auth-fail-delay", Value: "1s", Usage: "`DURATION` to wait before answering wrong credentials, to slow guessing", EnvVars: env("auth-fail-delay")},
 		&cli.StringSliceFlag{Name: "trusted-proxy", Usage: "believe X-Forwarded-For and X-Real-IP from proxies at `CIDR` (or one address, or unix: every peer of --unixsocket), repeatable; logs, REMOTE_ADDR and PROXY headers then show the client", EnvVars: env("trusted-proxy")},
 
@@ -468,10 +469,21 @@ func buildAuth(c *cli.Context, log *slog.Logger) (*auth.Checker, error) {
 		return nil, usageError("--jwt-audience needs --jwt-key")
 	}
 	delay, err := parseDuration("auth-fail-delay", c.String("auth-fail-delay"), maxFailDelay)
-	if err != nil || len(methods) == 0 {
+	if err != nil {
 		return nil, err
 	}
-	return &auth.Checker{Methods: methods, FailDelay: delay, Log: log}, nil
+	limit := c.Int("auth-fail-limit")
+	if limit < 0 {
+		return nil, usageError("--auth-fail-limit: must not be negative, got %d", limit)
+	}
+	if len(methods) == 0 {
+		return nil, nil
+	}
+	checker := &auth.Checker{Methods: methods, FailDelay: delay, Log: log}
+	if limit > 0 {
+		checker.Limit = &auth.FailLimit{Max: limit, Window: time.Minute}
+	}
+	return checker, nil
 }
 
 // Flags that only mean something for one kind of backend.
