@@ -241,7 +241,7 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 	for _, f := range []struct {
 		name string
 		max  time.Duration
-	}{{"closems", maxCloseMS}, {"pingms", maxPing}} {
+	}{{"closems", maxCloseWait}, {"pingms", maxPing}} {
 		if ms := c.Int(f.name); ms < 0 || ms > int(f.max/time.Millisecond) {
 			return nil, usageError("--%s: %d is out of range (0 to %d ms)", f.name, ms, f.max/time.Millisecond)
 		}
@@ -666,7 +666,7 @@ func buildDial(c *cli.Context, log *slog.Logger, grace time.Duration) (*bridge.D
 // far larger overflows time.Duration (--pingms 18446744073710 became 448 µs).
 const (
 	maxPing      = 24 * time.Hour // --pingms, connect's --ping and --ping-timeout
-	maxCloseMS   = time.Hour      // --closems: shutdown may take three times as long
+	maxCloseWait = time.Hour      // --closems: shutdown may take three times as long
 	maxIdle      = 365 * 24 * time.Hour
 	maxDial      = time.Hour   // --dial-timeout, both commands
 	maxFailDelay = time.Minute // --auth-fail-delay: each one holds a connection
