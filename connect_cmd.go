@@ -167,13 +167,13 @@ func buildConnect(c *cli.Context) (o *connect.Options, listen string, err error)
 	if o.TLS, err = connectTLS(c, u); err != nil {
 		return nil, "", err
 	}
-	if o.DialTimeout, err = parseDuration("dial-timeout", c.String("dial-timeout")); err != nil {
+	if o.DialTimeout, err = parseDuration("dial-timeout", c.String("dial-timeout"), maxDial); err != nil {
 		return nil, "", err
 	}
-	if o.Ping, err = parseDuration("ping", c.String("ping")); err != nil {
+	if o.Ping, err = parseDuration("ping", c.String("ping"), maxPing); err != nil {
 		return nil, "", err
 	}
-	if o.PingTimeout, err = parseDuration("ping-timeout", c.String("ping-timeout")); err != nil {
+	if o.PingTimeout, err = parseDuration("ping-timeout", c.String("ping-timeout"), maxPing); err != nil {
 		return nil, "", err
 	}
 	switch {

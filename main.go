@@ -149,7 +149,7 @@ func flags() []cli.Flag {
 		&cli.StringFlag{Name: "tcp", Usage: "connect each WebSocket to `HOST:PORT` instead of starting a program", EnvVars: env("tcp")},
 		&cli.StringFlag{Name: "unix", Usage: "connect each WebSocket to the unix socket at `PATH`", EnvVars: env("unix")},
 		&cli.StringFlag{Name: "token-file", Usage: "connect to the target the request's ?token= names, from `FILE` or a folder of files in websockify's format (\"token: host:port\" or \"token: unix_socket:/path\"), re-read when they change", EnvVars: env("token-file")},
-		&cli.BoolFlag{Name: "host-token", Usage: "take the token from the Host header's name instead of ?token=", EnvVars: env("host-token")},
+		&cli.BoolFlag{Name: "host-token", Usage: "take the token from the Host header's name (in any case) instead of ?token=", EnvVars: env("host-token")},
 		&cli.StringFlag{Name: "dial-timeout", Value: "10s", Usage: "`DURATION` a backend may take to accept (and finish TLS); longer is HTTP 504", EnvVars: env("dial-timeout")},
 		&cli.BoolFlag{Name: "tcp-tls", Usage: "speak TLS to the backend, verifying its certificate", EnvVars: env("tcp-tls")},
 		&cli.StringFlag{Name: "tcp-ca", Usage: "verify the backend's certificate against the CAs in `FILE` (PEM) instead of the system's", EnvVars: env("tcp-ca")},
@@ -175,9 +175,10 @@ func flags() []cli.Flag {
 		&cli.StringFlag{Name: "jwt-audience", Usage: "with --jwt-key, the `AUD` tokens must be for", EnvVars: env("jwt-audience")},
 		&cli.StringFlag{Name: "auth-query", Value: "access_token", Usage: "query parameter `NAME` that may carry a bearer token or JWT (browsers can't set headers on a WebSocket); empty: none", EnvVars: env("auth-query")},
 		&cli.StringFlag{Name: "auth-cookie", Usage: "cookie `NAME` that may carry a bearer token or JWT", EnvVars: env("auth-cookie")},
+		&cli.IntFlag{Name: "auth-fail-limit", Value: 10, Usage: "after `N` wrong credentials in a minute from one client address (an IPv6 /64), answer it 429 without checking until the minute is over (0: no limit)", EnvVars: env("auth-fail-limit")},
 		&cli.StringFlag{Name: "auth-fail-delay", Value: "1s", Usage: "`DURATION` to wait before answering wrong credentials, to slow guessing", EnvVars: env("auth-fail-delay")},
 		&cli.StringSliceFlag{Name: "allowed-host", Usage: "answer requests for host `NAME` (or *.DOMAIN), repeatable, besides localhost, IP addresses and the TLS certificate's names; others get 421, against DNS rebinding. '*': any (not safe)", EnvVars: env("allowed-host")},
-		&cli.StringSliceFlag{Name: "trusted-proxy", Usage: "believe X-Forwarded-For and X-Real-IP from proxies at `CIDR` (or one address), repeatable; logs, REMOTE_ADDR and PROXY headers then show the client", EnvVars: env("trusted-proxy")},
+		&cli.StringSliceFlag{Name: "trusted-proxy", Usage: "believe X-Forwarded-For and X-Real-IP from proxies at `CIDR` (or one address, or unix: every peer of --unixsocket), repeatable; logs, REMOTE_ADDR and PROXY headers then show the client", EnvVars: env("trusted-proxy")},
 
 		// HTTP side.
 		&cli.StringFlag{Name: "staticdir", Usage: "serve static files from `DIR` to plain HTTP requests", EnvVars: env("staticdir")},
@@ -261,9 +262,15 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 			return nil, usageError("--%s: %d is not a port (0-65535)", name, p)
 		}
 	}
-	for _, name := range []string{"closems", "pingms", "maxforks"} {
-		if c.Int(name) < 0 {
-			return nil, usageError("--%s: must not be negative, got %d", name, c.Int(name))
+	if c.Int("maxforks") < 0 {
+		return nil, usageError("--maxforks: must not be negative, got %d", c.Int("maxforks"))
+	}
+	for _, f := range []struct {
+		name string
+		max  time.Duration
+	}{{"closems", maxCloseWait}, {"pingms", maxPing}} {
+		if ms := c.Int(f.name); ms < 0 || ms > int(f.max/time.Millisecond) {
+			return nil, usageError("--%s: %d is out of range (0 to %d ms)", f.name, ms, f.max/time.Millisecond)
 		}
 	}
 	maxMsg := c.Int("maxframesize")
@@ -347,7 +354,7 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 			framing = bridge.Binary
 		}
 	}
-	idle, err := parseDuration("idle-timeout", c.String("idle-timeout"))
+	idle, err := parseDuration("idle-timeout", c.String("idle-timeout"), maxIdle)
 	if err != nil {
 		return nil, err
 	}
@@ -356,6 +363,14 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 		p, err := bridge.ParseTrustedProxy(v)
 		if err != nil {
 			return nil, usageError("--trusted-proxy: %v", err)
+		}
+		// On a unix socket no peer has an address, and on TCP none is a unix
+		// peer: such an entry would never match, silently.
+		switch unixsocket := c.String("unixsocket") != ""; {
+		case p == bridge.UnixPeers && !unixsocket:
+			return nil, usageError("--trusted-proxy unix needs --unixsocket")
+		case p != bridge.UnixPeers && unixsocket:
+			return nil, usageError("--trusted-proxy %s: peers of --unixsocket have no address; --trusted-proxy unix trusts them", v)
 		}
 		trusted = append(trusted, p)
 	}
@@ -367,7 +382,7 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 	if d, ok := backend.(*bridge.Dial); ok && d.HostToken {
 		hosts.HostTokens = true
 		hosts.Also = append(hosts.Also, bridge.HostSource{What: "host tokens", Has: func(h string) bool {
-			_, ok := d.Tokens.Lookup(h)
+			_, ok := d.Tokens.LookupHost(h)
 			return ok
 		}})
 	}
@@ -497,11 +512,22 @@ func buildAuth(c *cli.Context, log *slog.Logger) (*auth.Checker, error) {
 	} else if c.IsSet("jwt-audience") {
 		return nil, usageError("--jwt-audience needs --jwt-key")
 	}
-	delay, err := parseDuration("auth-fail-delay", c.String("auth-fail-delay"))
-	if err != nil || len(methods) == 0 {
+	delay, err := parseDuration("auth-fail-delay", c.String("auth-fail-delay"), maxFailDelay)
+	if err != nil {
 		return nil, err
 	}
-	return &auth.Checker{Methods: methods, FailDelay: delay, Log: log}, nil
+	limit := c.Int("auth-fail-limit")
+	if limit < 0 {
+		return nil, usageError("--auth-fail-limit: must not be negative, got %d", limit)
+	}
+	if len(methods) == 0 {
+		return nil, nil
+	}
+	checker := &auth.Checker{Methods: methods, FailDelay: delay, Log: log}
+	if limit > 0 {
+		checker.Limit = &auth.FailLimit{Max: limit, Window: time.Minute}
+	}
+	return checker, nil
 }
 
 // Flags that only mean something for one kind of backend.
@@ -633,7 +659,7 @@ func buildExec(c *cli.Context, log *slog.Logger, grace time.Duration, passNames,
 func buildDial(c *cli.Context, log *slog.Logger, grace time.Duration) (*bridge.Dial, error) {
 	d := &bridge.Dial{Grace: time.Second + grace, HostToken: c.Bool("host-token"), Log: log}
 	var err error
-	if d.Timeout, err = parseDuration("dial-timeout", c.String("dial-timeout")); err != nil {
+	if d.Timeout, err = parseDuration("dial-timeout", c.String("dial-timeout"), maxDial); err != nil {
 		return nil, err
 	}
 	if d.Timeout == 0 {
@@ -680,20 +706,45 @@ func buildDial(c *cli.Context, log *slog.Logger, grace time.Duration) (*bridge.D
 	return d, nil
 }
 
+// The largest values of the duration flags. Anything larger is a slip, and
+// far larger overflows time.Duration (--pingms 18446744073710 became 448 µs).
+const (
+	maxPing      = 24 * time.Hour // --pingms, connect's --ping and --ping-timeout
+	maxCloseWait = time.Hour      // --closems: shutdown may take three times as long
+	maxIdle      = 365 * 24 * time.Hour
+	maxDial      = time.Hour   // --dial-timeout, both commands
+	maxFailDelay = time.Minute // --auth-fail-delay: each one holds a connection
+)
+
 // parseDuration reads a duration flag: "90s", "5m", or a bare number of
-// seconds (websockify's form). Empty is 0.
-func parseDuration(name, s string) (time.Duration, error) {
+// seconds (websockify's form), from 0 to max. Empty is 0.
+func parseDuration(name, s string, max time.Duration) (time.Duration, error) {
 	if s == "" {
 		return 0, nil
 	}
 	d, err := time.ParseDuration(s)
 	if secs, ferr := strconv.ParseFloat(s, 64); ferr == nil {
-		d, err = time.Duration(secs*float64(time.Second)), nil
+		d, err = 0, errors.New("out of range")
+		if secs >= 0 && secs <= max.Seconds() { // before converting: out of range, any value comes out
+			d, err = time.Duration(secs*float64(time.Second)), nil
+		}
 	}
-	if err != nil || d < 0 {
-		return 0, usageError("--%s: %q is not a duration (\"90s\", \"5m\", or seconds)", name, s)
+	if err != nil || d < 0 || d > max {
+		return 0, usageError("--%s: %q is not a duration from 0 to %s (\"90s\", \"5m\", or seconds)", name, s, shortDuration(max))
 	}
 	return d, nil
+}
+
+// shortDuration writes 1h for 1h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // splitList splits a comma-separated value, dropping empty items.

@@ -11,7 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -40,21 +42,34 @@ type Checker struct {
 	// FailDelay is waited before answering wrong credentials, to slow
 	// guessing. Missing credentials (a browser's first try) are not delayed.
 	FailDelay time.Duration
-	Log       *slog.Logger
+	// Limit refuses (429) clients with too many recent failures before
+	// checking anything; nil: no limit.
+	Limit *FailLimit
+	Log   *slog.Logger
 }
 
 // Authenticate returns the request with its identity in the context, or
-// answers 401 and returns nil.
+// answers 401 (429 over Limit) and returns nil.
 func (c *Checker) Authenticate(w http.ResponseWriter, r *http.Request) *http.Request {
+	if wait, ok := c.Limit.take(r.RemoteAddr); !ok {
+		c.Log.Debug("authentication refused: too many failures", "client", r.RemoteAddr, "path", r.URL.Path, "retry_after", wait)
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		http.Error(w, "too many failed attempts: retry later", http.StatusTooManyRequests)
+		return nil
+	}
 	var failures []string
 	for _, m := range c.Methods {
 		id, err := m.Check(r)
 		if err == nil {
+			c.Limit.giveBack(r.RemoteAddr)
 			return r.WithContext(context.WithValue(r.Context(), identityKey{}, id))
 		}
 		if err != errNoCredentials {
 			failures = append(failures, m.Name()+": "+err.Error())
 		}
+	}
+	if len(failures) == 0 {
+		c.Limit.giveBack(r.RemoteAddr) // no credentials at all: not a guess
 	}
 	for _, m := range c.Methods {
 		w.Header().Add("WWW-Authenticate", m.Challenge())

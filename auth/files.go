@@ -88,21 +88,27 @@ func (f *lineFile[T]) read(stamp string) error {
 
 // Htpasswd checks Basic credentials against an htpasswd file of bcrypt
 // hashes (htpasswd -B), re-read when it changes.
-type Htpasswd struct{ file lineFile[htpasswdEntry] }
+type Htpasswd struct {
+	file lineFile[htpasswdEntry]
+
+	mu      sync.Mutex
+	dummies map[int][]byte // by cost: made once each, as bcrypt is slow on purpose
+}
 
 type htpasswdEntry struct {
 	user string
 	hash []byte
+	cost int
 }
-
-// dummyHash is compared against when the user is unknown, so that the time
-// taken does not tell which users exist.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password"), bcrypt.DefaultCost)
 
 // NewHtpasswd reads the file; a missing file is an error, a bad line is not.
 func NewHtpasswd(path string, log *slog.Logger) (*Htpasswd, error) {
-	h := &Htpasswd{lineFile[htpasswdEntry]{path: path, flag: "htpasswd", log: log, parse: parseHtpasswd}}
-	return h, h.file.load()
+	h := &Htpasswd{file: lineFile[htpasswdEntry]{path: path, flag: "htpasswd", log: log, parse: parseHtpasswd}}
+	if err := h.file.load(); err != nil {
+		return h, err
+	}
+	h.dummy(h.file.current()) // made now rather than on the first request
+	return h, nil
 }
 
 func parseHtpasswd(line string) (htpasswdEntry, error) {
@@ -110,10 +116,33 @@ func parseHtpasswd(line string) (htpasswdEntry, error) {
 	if !ok || user == "" {
 		return htpasswdEntry{}, errors.New(`want "user:hash"`)
 	}
-	if _, err := bcrypt.Cost([]byte(hash)); err != nil {
+	cost, err := bcrypt.Cost([]byte(hash))
+	if err != nil {
 		return htpasswdEntry{}, fmt.Errorf("user %q: not a bcrypt hash (create it with htpasswd -B)", user)
 	}
-	return htpasswdEntry{user, []byte(hash)}, nil
+	return htpasswdEntry{user, []byte(hash), cost}, nil
+}
+
+// dummy is the hash compared against when the user is unknown. Its cost is
+// the most common one among the entries (htpasswd -B writes 5, Go's default
+// is 10), so the time an answer takes does not tell which users exist.
+func (h *Htpasswd) dummy(entries []htpasswdEntry) []byte {
+	var counts [bcrypt.MaxCost + 1]int
+	cost := bcrypt.DefaultCost
+	for _, e := range entries {
+		if counts[e.cost]++; counts[e.cost] > counts[cost] {
+			cost = e.cost
+		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.dummies[cost] == nil {
+		if h.dummies == nil {
+			h.dummies = map[int][]byte{}
+		}
+		h.dummies[cost], _ = bcrypt.GenerateFromPassword([]byte("not a password"), cost)
+	}
+	return h.dummies[cost]
 }
 
 func (h *Htpasswd) Name() string      { return "htpasswd" }
@@ -124,8 +153,9 @@ func (h *Htpasswd) Check(r *http.Request) (Identity, error) {
 	if !ok {
 		return Identity{}, errNoCredentials
 	}
-	hash, known := dummyHash, false
-	for _, e := range h.file.current() {
+	entries := h.file.current()
+	hash, known := h.dummy(entries), false
+	for _, e := range entries {
 		if e.user == user {
 			hash, known = e.hash, true
 		}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -15,8 +16,16 @@ import (
 // claim any address.
 type TrustedProxies []netip.Prefix
 
-// ParseTrustedProxy reads a CIDR or a single address.
+// UnixPeers in TrustedProxies trusts every peer of a unix-socket listener.
+// Those have no address to match, and only who may open the socket's file
+// reaches them: normally the reverse proxy in front.
+var UnixPeers = netip.Prefix{}
+
+// ParseTrustedProxy reads a CIDR, a single address, or "unix" (UnixPeers).
 func ParseTrustedProxy(s string) (netip.Prefix, error) {
+	if s == "unix" {
+		return UnixPeers, nil
+	}
 	if p, err := netip.ParsePrefix(s); err == nil {
 		return p.Masked(), nil
 	}
@@ -31,11 +40,21 @@ func ParseTrustedProxy(s string) (netip.Prefix, error) {
 func (t TrustedProxies) trusts(a netip.Addr) bool {
 	a = a.Unmap()
 	for _, p := range t {
-		if p.Contains(a) {
+		if p.Contains(a) { // never UnixPeers: an invalid Prefix contains nothing
 			return true
 		}
 	}
 	return false
+}
+
+// trustsPeer says whether the request came straight from a trusted proxy: an
+// address in the list, or any peer of a unix socket with UnixPeers.
+func (t TrustedProxies) trustsPeer(r *http.Request, peer netip.Addr) bool {
+	if peer.IsValid() {
+		return t.trusts(peer)
+	}
+	la, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	return la != nil && la.Network() == "unix" && slices.Contains(t, UnixPeers)
 }
 
 // ClientAddr is the request's client: the peer itself, unless the peer is a
@@ -44,7 +63,7 @@ func (t TrustedProxies) trusts(a netip.Addr) bool {
 // X-Real-IP. An address learned from a header has no port.
 func (t TrustedProxies) ClientAddr(r *http.Request) string {
 	peer, _ := splitRemote(r.RemoteAddr)
-	if len(t) == 0 || !peer.IsValid() || !t.trusts(peer) {
+	if len(t) == 0 || !t.trustsPeer(r, peer) {
 		return r.RemoteAddr
 	}
 	if hops := r.Header.Values("X-Forwarded-For"); len(hops) > 0 {
@@ -60,6 +79,9 @@ func (t TrustedProxies) ClientAddr(r *http.Request) string {
 				break
 			}
 		}
+		if !client.IsValid() { // a unix-socket peer, and no hop we could read
+			return r.RemoteAddr
+		}
 		return client.String()
 	}
 	if a, ok := parseHop(r.Header.Get("X-Real-IP")); ok {
@@ -69,13 +91,15 @@ func (t TrustedProxies) ClientAddr(r *http.Request) string {
 }
 
 // parseHop reads one address of X-Forwarded-For or X-Real-IP, with or
-// without a port.
+// without a port. An address with a zone is refused: the zone is another
+// host's interface name, meaningless here, and any text (spaces too) that
+// would end up in logs and PROXY headers.
 func parseHop(s string) (netip.Addr, bool) {
 	s = strings.TrimSpace(s)
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return ap.Addr().Unmap(), true
-	}
 	a, err := netip.ParseAddr(strings.Trim(s, "[]"))
+	if ap, perr := netip.ParseAddrPort(s); perr == nil {
+		a, err = ap.Addr(), nil
+	}
 	return a.Unmap(), err == nil && a.Zone() == ""
 }
 
@@ -100,6 +124,9 @@ func proxyHeader(version int, r *http.Request) []byte {
 	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		dst, dport = splitRemote(la.String())
 	}
+	// The header carries bare addresses: a link-local peer's zone has no
+	// place in it (and in v1 a zone with a space would break the line).
+	src, dst = src.WithZone(""), dst.WithZone("")
 	known := src.IsValid() && dst.IsValid()
 	if known && src.Is4() != dst.Is4() {
 		// One side is IPv6: send both as IPv6, the IPv4 one mapped.

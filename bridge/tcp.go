@@ -113,7 +113,11 @@ func (d *Dial) target(r *http.Request) (Target, error) {
 		}
 		return Target{}, httpErrorf(http.StatusBadRequest, "no token: add ?token= to the URL")
 	}
-	t, ok := d.Tokens.Lookup(token)
+	lookup := d.Tokens.Lookup
+	if d.HostToken {
+		lookup = d.Tokens.LookupHost
+	}
+	t, ok := lookup(token)
 	if !ok {
 		return Target{}, httpErrorf(http.StatusNotFound, "unknown token")
 	}

@@ -10,6 +10,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,6 +58,11 @@ func TestClientAddr(t *testing.T) {
 		{"10.1.1.1:5000", "", "not an ip", "10.1.1.1:5000"},
 		{"[::1]:5000", "::ffff:203.0.113.9", "", "203.0.113.9"},
 		{"[::ffff:10.0.0.1]:5000", "203.0.113.9", "", "203.0.113.9"},
+		// A zone is another host's interface name, and may hold any text:
+		// such a hop is broken, with or without a port.
+		{"10.1.1.1:5000", "[fe80::1%q r]:80", "", "10.1.1.1"},
+		{"10.1.1.1:5000", "203.0.113.9, fe80::1%eth0", "", "10.1.1.1"},
+		{"10.1.1.1:5000", "", "[fe80::1%q r]:80", "10.1.1.1:5000"},
 	} {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.RemoteAddr = tc.peer
@@ -70,6 +78,39 @@ func TestClientAddr(t *testing.T) {
 	}
 }
 
+// TestClientAddrUnixPeer: peers of a unix socket have no address; with
+// UnixPeers (--trusted-proxy unix) they are trusted, as the reverse proxy in
+// front of the socket, and only then.
+func TestClientAddrUnixPeer(t *testing.T) {
+	for _, tc := range []struct {
+		trusted   TrustedProxies
+		xff, want string
+	}{
+		{TrustedProxies{UnixPeers}, "198.51.100.1, 203.0.113.9", "203.0.113.9"},
+		{TrustedProxies{UnixPeers}, "garbage", "@"},
+		{TrustedProxies{UnixPeers}, "", "@"},
+		{TrustedProxies{netip.MustParsePrefix("0.0.0.0/0")}, "203.0.113.9", "@"},
+		{nil, "203.0.113.9", "@"},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = "@"
+		r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, &net.UnixAddr{Name: "/run/ws.sock", Net: "unix"}))
+		if tc.xff != "" {
+			r.Header.Set("X-Forwarded-For", tc.xff)
+		}
+		if got := tc.trusted.ClientAddr(r); got != tc.want {
+			t.Errorf("trusting %v, X-Forwarded-For %q: got %s, want %s", tc.trusted, tc.xff, got, tc.want)
+		}
+	}
+	// UnixPeers never trusts a TCP peer.
+	r := httptest.NewRequest("GET", "/", nil)
+	r.RemoteAddr = "127.0.0.1:5000"
+	r.Header.Set("X-Forwarded-For", "203.0.113.9")
+	if got := (TrustedProxies{UnixPeers}).ClientAddr(r); got != r.RemoteAddr {
+		t.Errorf("a TCP peer with only UnixPeers trusted: got %s", got)
+	}
+}
+
 // TestProxyHeader checks our PROXY headers with an independent parser
 // (github.com/pires/go-proxyproto).
 func TestProxyHeader(t *testing.T) {
@@ -81,6 +122,10 @@ func TestProxyHeader(t *testing.T) {
 		{"[2001:db8::1]:5000", "[::1]:8080", "[2001:db8::1]:5000", "[::1]:8080"},
 		{"192.0.2.1", "[::1]:8080", "192.0.2.1:0", "[::1]:8080"}, // learned from a proxy; sent as IPv6, mapped
 		{"@", "/run/ws.sock", "", ""},
+		// Zones are dropped: the header carries bare addresses, and a zone
+		// with a space would break a v1 line.
+		{"[fe80::1%eth0]:5000", "[fe80::2%eth0]:8080", "[fe80::1]:5000", "[fe80::2]:8080"},
+		{"fe80::1%q r", "[::1]:8080", "[fe80::1]:0", "[::1]:8080"},
 	} {
 		for _, version := range []int{1, 2} {
 			r := httptest.NewRequest("GET", "/", nil)
@@ -91,6 +136,9 @@ func TestProxyHeader(t *testing.T) {
 			}
 			r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, local))
 			raw := proxyHeader(version, r)
+			if version == 1 && tc.wantSrc != "" && bytes.Count(raw, []byte(" ")) != 5 {
+				t.Errorf("v1 %s: %q is not six fields", tc.client, raw)
+			}
 			h, err := proxyproto.Read(bufio.NewReader(bytes.NewReader(append(raw, "data"...))))
 			if err != nil {
 				t.Errorf("v%d %s: %q does not parse: %v", version, tc.client, raw, err)
@@ -137,6 +185,79 @@ func TestParseTokenLine(t *testing.T) {
 		token, target, err := parseTokenLine(tc.line)
 		if (err != nil) != tc.bad || token != tc.token || target != tc.target {
 			t.Errorf("%q: got %q %v %v; want %q %v, error %v", tc.line, token, target, err, tc.token, tc.target, tc.bad)
+		}
+	}
+}
+
+// unreadable is a path that even root cannot read (tests run as root, for
+// whom chmod 000 changes nothing): a regular file whose every read fails.
+const unreadable = "/proc/self/mem"
+
+// TestTokenFileUnreadable: a token file that cannot be read fails at start
+// instead of serving no tokens; on a later read it keeps the tokens it had,
+// so half an edit revokes nothing.
+func TestTokenFileUnreadable(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Symlink(unreadable, filepath.Join(dir, "mem")); err != nil {
+		t.Fatal(err)
+	}
+	os.Symlink(filepath.Join(dir, "nowhere"), filepath.Join(dir, "dangling"))
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{dir, filepath.Join(dir, "mem"), fifo} {
+		f := &TokenFile{Path: path, Log: slog.New(slog.DiscardHandler)}
+		if err := f.Load(); err == nil {
+			t.Errorf("%s: loaded %d tokens, want an error", path, len(f.targets))
+		}
+	}
+	os.Remove(filepath.Join(dir, "mem"))
+	f := &TokenFile{Path: dir, Log: slog.New(slog.DiscardHandler)}
+	if err := f.Load(); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "dangling")) {
+		t.Errorf("a dangling symlink in the folder: %v, want an error naming it", err)
+	}
+
+	os.Remove(filepath.Join(dir, "dangling"))
+	file := filepath.Join(dir, "tokens")
+	os.WriteFile(file, []byte("vm1: 127.0.0.1:5901\n"), 0o600)
+	if err := f.Load(); err != nil {
+		t.Fatal(err)
+	}
+	// The file is replaced by one that cannot be read.
+	os.Symlink(unreadable, file+".new")
+	os.Rename(file+".new", file)
+	if target, ok := f.Lookup("vm1"); !ok || target.Address != "127.0.0.1:5901" {
+		t.Errorf("after the file became unreadable: vm1 is %v %v, want the last good target", target, ok)
+	}
+}
+
+// TestHostTokenIgnoresCase: with --host-token the token is a host name, and
+// host names are case-insensitive; ?token= stays exact.
+func TestHostTokenIgnoresCase(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "tokens")
+	os.WriteFile(file, []byte("VM-A.Example: 127.0.0.1:5901\nvm-b.example: 127.0.0.1:5902\n"), 0o600)
+	tokens := &TokenFile{Path: file, Log: slog.New(slog.DiscardHandler)}
+	if err := tokens.Load(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		hostToken   bool
+		host, query string
+		want        string // the target's address; empty: refused
+	}{
+		{true, "vm-a.example", "", "127.0.0.1:5901"},
+		{true, "VM-A.EXAMPLE:8443", "", "127.0.0.1:5901"},
+		{true, "Vm-B.example", "", "127.0.0.1:5902"},
+		{false, "", "VM-A.Example", "127.0.0.1:5901"},
+		{false, "", "vm-a.example", ""},
+	} {
+		r := httptest.NewRequest("GET", "/?token="+tc.query, nil)
+		r.Host = tc.host
+		d := &Dial{Tokens: tokens, HostToken: tc.hostToken}
+		target, err := d.target(r)
+		if (tc.want == "") != (err != nil) || target.Address != tc.want {
+			t.Errorf("Host %q, ?token=%q: %v %v, want %q", tc.host, tc.query, target, err, tc.want)
 		}
 	}
 }

@@ -25,6 +25,8 @@ import (
 // Each lookup checks whether the files changed (one stat per file) and reads
 // them again if so, so an edit counts for the next connection. A bad line is
 // logged with its file and line number and skipped; the rest keeps working.
+// A file that cannot be read fails Load; on a later read it keeps the
+// targets read before, while a removed Path revokes them all.
 type TokenFile struct {
 	Path string
 	Log  *slog.Logger
@@ -32,10 +34,11 @@ type TokenFile struct {
 	mu      sync.Mutex
 	stamp   string // the files' names, sizes, times and inodes when last read
 	targets map[string]Target
+	hosts   map[string]Target // by lowercased token, for host names
 }
 
-// Load reads the token files; an error means there is nothing to read at
-// Path. Bad lines are not errors: they are logged and skipped.
+// Load reads the token files; an error means Path, or a file in it, cannot
+// be read. Bad lines are not errors: they are logged and skipped.
 func (f *TokenFile) Load() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -43,33 +46,58 @@ func (f *TokenFile) Load() error {
 	if err != nil {
 		return err
 	}
-	f.read(files, stamp)
-	return nil
+	return f.read(files, stamp)
 }
 
 // Lookup returns the token's target, re-reading the files if they changed.
 func (f *TokenFile) Lookup(token string) (Target, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.refresh()
+	t, ok := f.targets[token]
+	return t, ok
+}
+
+// LookupHost is Lookup for a host name (--host-token): host names are
+// case-insensitive, so is this lookup.
+func (f *TokenFile) LookupHost(name string) (Target, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.refresh()
+	t, ok := f.hosts[strings.ToLower(name)]
+	return t, ok
+}
+
+// refresh re-reads the files if they changed. f.mu is held.
+func (f *TokenFile) refresh() {
 	files, stamp, err := f.files()
 	switch {
 	case err != nil && f.stamp != "":
 		// Gone or unreadable: no targets, so removing the file revokes them.
 		f.Log.Error("token file", "err", err)
-		f.stamp, f.targets = "", nil
+		f.stamp, f.targets, f.hosts = "", nil, nil
 	case err == nil && stamp != f.stamp:
-		f.read(files, stamp)
+		if err := f.read(files, stamp); err != nil {
+			// Half an edit must not revoke every token: keep the last good
+			// set until the files change again.
+			f.Log.Error("token file: keeping the tokens read before", "err", err)
+			f.stamp = stamp
+		}
 	}
-	t, ok := f.targets[token]
-	return t, ok
 }
 
 // files lists the token files (Path, or the visible regular files in it, by
-// name) and a stamp that changes when any of them does.
+// name) and a stamp that changes when any of them does. An entry that cannot
+// be stat'ed (a dangling symlink) is listed too, so that reading it fails and
+// names it; other entries that are not regular files (folders, sockets) are
+// skipped.
 func (f *TokenFile) files() ([]string, string, error) {
 	fi, err := os.Stat(f.Path)
 	if err != nil {
 		return nil, "", errors.Unwrap(err) // the path is in our own messages
+	}
+	if !fi.IsDir() && !fi.Mode().IsRegular() {
+		return nil, "", errors.New("not a regular file or a folder") // a FIFO would block every read
 	}
 	files := []string{f.Path}
 	if fi.IsDir() {
@@ -84,28 +112,36 @@ func (f *TokenFile) files() ([]string, string, error) {
 			}
 		}
 	}
-	kept := files[:0]
+	var kept, regular []string
+	unreadable := ""
 	for _, name := range files {
-		if fi, err := os.Stat(name); err == nil && fi.Mode().IsRegular() {
-			kept = append(kept, name)
+		fi, err := os.Stat(name)
+		switch {
+		case err != nil:
+			kept, unreadable = append(kept, name), unreadable+"unreadable "+name+"\n"
+		case fi.Mode().IsRegular():
+			kept, regular = append(kept, name), append(regular, name)
 		}
 	}
-	stamp, err := filestamp.Of(kept...)
+	stamp, err := filestamp.Of(regular...)
 	if err != nil {
 		return nil, "", err
 	}
-	return kept, "files:" + stamp, nil // never "": that means never read
+	return kept, "files:" + stamp + unreadable, nil // never "": that means never read
 }
 
-// read parses the files into a new map, logging bad lines.
-func (f *TokenFile) read(files []string, stamp string) {
-	targets := map[string]Target{}
+// read parses the files into a new map, logging bad lines. A file that
+// cannot be read is an error, and the targets stay as they were.
+func (f *TokenFile) read(files []string, stamp string) error {
+	targets, hosts := map[string]Target{}, map[string]Target{}
 	where := map[string]string{}
 	for _, name := range files {
 		data, err := os.ReadFile(name)
 		if err != nil {
-			f.Log.Error("token file", "file", name, "err", errors.Unwrap(err))
-			continue
+			if name == f.Path {
+				return errors.Unwrap(err) // the path is in our own messages
+			}
+			return fmt.Errorf("%s: %w", name, errors.Unwrap(err))
 		}
 		sc := bufio.NewScanner(strings.NewReader(string(data)))
 		sc.Buffer(nil, len(data)+1)
@@ -121,11 +157,13 @@ func (f *TokenFile) read(files []string, stamp string) {
 					f.Log.Warn("token file: token defined again; the later line counts", "at", at, "first", first)
 				}
 				targets[token], where[token] = target, at
+				hosts[strings.ToLower(token)] = target // tokens differing in case only: the later line
 			}
 		}
 	}
-	f.stamp, f.targets = stamp, targets
+	f.stamp, f.targets, f.hosts = stamp, targets, hosts
 	f.Log.Info("token file read", "path", f.Path, "files", len(files), "tokens", len(targets))
+	return nil
 }
 
 // parseTokenLine reads "token: host:port" or "token: unix_socket:/path"; a

@@ -83,6 +83,33 @@ func TestBasicAuth(t *testing.T) {
 	}
 }
 
+// TestAuthFailLimit: after --auth-fail-limit wrong credentials from one
+// client, that client gets 429 with Retry-After, even with the right
+// password, while other clients go on. The clients are told apart by
+// X-Forwarded-For through a trusted proxy, the address the limit counts.
+func TestAuthFailLimit(t *testing.T) {
+	inst := start(t, "--basic-auth", "alice:secret", "--auth-fail-delay", "0", "--auth-fail-limit", "3",
+		"--trusted-proxy", "127.0.0.1", "--address", "127.0.0.1", "/bin/echo", "in")
+	from := func(client string, h http.Header) http.Header {
+		h.Set("X-Forwarded-For", client)
+		return h
+	}
+	for i := range 3 {
+		if status, _ := handshakeStatus(t, inst.URL+"/", from("203.0.113.1", basic("alice", "guess"))); status != 401 {
+			t.Fatalf("wrong password %d: HTTP %d, want 401", i+1, status)
+		}
+	}
+	for _, pass := range []string{"guess", "secret"} {
+		status, h := handshakeStatus(t, inst.URL+"/", from("203.0.113.1", basic("alice", pass)))
+		if status != 429 || h.Get("Retry-After") == "" {
+			t.Errorf("over the limit, password %q: HTTP %d, Retry-After %q; want 429 with Retry-After", pass, status, h.Get("Retry-After"))
+		}
+	}
+	if status, _ := handshakeStatus(t, inst.URL+"/", from("203.0.113.2", basic("alice", "secret"))); status != 101 {
+		t.Errorf("another client, right password: HTTP %d, want 101", status)
+	}
+}
+
 func TestHtpasswd(t *testing.T) {
 	hash := func(p string) string {
 		h, _ := bcrypt.GenerateFromPassword([]byte(p), bcrypt.MinCost)

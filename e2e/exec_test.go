@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -613,6 +614,13 @@ func TestBadCommandLines(t *testing.T) {
 	busy, _ := net.Listen("tcp", "127.0.0.1:0")
 	defer busy.Close()
 	busyPort := fmt.Sprint(busy.Addr().(*net.TCPAddr).Port)
+	// Token files that even root cannot read (chmod 000 stops no root): a
+	// FIFO, and a folder holding a file whose every read fails.
+	fifo := filepath.Join(dir, "fifo")
+	syscall.Mkfifo(fifo, 0o600)
+	tokenDir := filepath.Join(dir, "tokens.d")
+	os.Mkdir(tokenDir, 0o755)
+	os.Symlink("/proc/self/mem", filepath.Join(tokenDir, "mem"))
 	for _, tc := range []struct {
 		args []string
 		code int
@@ -640,6 +648,8 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"--tcp", "127.0.0.1"}, 2, "--tcp: \"127.0.0.1\" is not host:port"},
 		{[]string{"--tcp", "127.0.0.1:0"}, 2, "--tcp"},
 		{[]string{"--token-file", filepath.Join(dir, "nope")}, 2, "--token-file"},
+		{[]string{"--token-file", fifo}, 2, "--token-file " + fifo + ": not a regular file or a folder"},
+		{[]string{"--token-file", tokenDir}, 2, "--token-file " + tokenDir + ": " + filepath.Join(tokenDir, "mem") + ": input/output error"},
 		{[]string{"--host-token", "--tcp", "127.0.0.1:1"}, 2, "--host-token needs --token-file"},
 		{[]string{"--host-token", "cat"}, 2, "--host-token needs --tcp"},
 		{[]string{"--tcp", "127.0.0.1:1", "--passstderr"}, 2, "--passstderr"},
@@ -651,6 +661,8 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"--idle-timeout", "-5", "cat"}, 2, "--idle-timeout"},
 		{[]string{"--trusted-proxy", "10.0.0.0/33", "cat"}, 2, "--trusted-proxy"},
 		{[]string{"--allowed-host", "shell.example:443", "cat"}, 2, `--allowed-host: "shell.example:443": give the name without a port`},
+		{[]string{"--trusted-proxy", "unix", "cat"}, 2, "--trusted-proxy unix needs --unixsocket"},
+		{[]string{"--unixsocket", filepath.Join(dir, "ws.sock"), "--trusted-proxy", "127.0.0.1", "cat"}, 2, "--trusted-proxy 127.0.0.1: peers of --unixsocket have no address; --trusted-proxy unix trusts them"},
 		{[]string{"--sslcert", "a.pem", "--sslkey", "a.key", "cat"}, 2, "--sslcert needs --ssl"},
 		{[]string{"--ssl", "--sslcert", "a.pem", "--sslcert", "b.pem", "--sslkey", "a.key", "cat"}, 2, "pairs"},
 		{[]string{"--ssl", "--sslcert", "a.pem", "--sslkey", "a.key", "--client-cn", "bob", "cat"}, 2, "--client-cn needs --sslca"},

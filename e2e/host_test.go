@@ -81,7 +81,7 @@ func TestHostNamesAgainstRebinding(t *testing.T) {
 func TestHostNamesOfHostTokens(t *testing.T) {
 	a := backend(t, "tcp", "127.0.0.1:0", says("A"))
 	file := filepath.Join(t.TempDir(), "tokens")
-	writeFile(t, file, "vm-a.example: "+a.Addr().String()+"\n")
+	writeFile(t, file, "VM-A.example: "+a.Addr().String()+"\n")
 	inst := start(t, "--token-file", file, "--host-token")
 	for host, want := range map[string][2]int{"vm-a.example:6080": {101, 426}, "evil.example": {404, 421}} {
 		if ws, plain := hostStatus(t, inst, host); ws != want[0] || plain != want[1] {

@@ -478,6 +478,35 @@ func TestTrustedProxy(t *testing.T) {
 	}
 }
 
+// TestTrustedProxyOnUnixSocket: behind a reverse proxy that reaches wsbridge
+// over a unix socket, --trusted-proxy unix believes the proxy's
+// X-Forwarded-For; without it the headers are ignored.
+func TestTrustedProxyOnUnixSocket(t *testing.T) {
+	xff := http.Header{"X-Forwarded-For": {"198.51.100.1, 203.0.113.7"}}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "@"}, // what Go says of an unnamed unix peer
+		{[]string{"--trusted-proxy", "unix"}, "203.0.113.7"},
+	} {
+		sock := filepath.Join(t.TempDir(), "ws.sock")
+		args := append(tc.args, "--unixsocket", sock, "--logformat", "json", "/bin/sh", "-c", "echo \"[$REMOTE_ADDR]\"")
+		inst := launch(t, args...)
+		inst.waitLog(func(m map[string]any) bool { return m["msg"] == "listening" })
+		dialer := websocket.Dialer{NetDial: func(string, string) (net.Conn, error) { return net.Dial("unix", sock) }}
+		c, _, err := dialer.Dial("ws://localhost/", xff)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := readAll(t, c)
+		c.Close()
+		if len(r.texts) != 1 || r.texts[0] != "["+tc.want+"]" {
+			t.Errorf("%v: REMOTE_ADDR %q, want %q", tc.args, r.texts, tc.want)
+		}
+	}
+}
+
 func TestIdleTimeout(t *testing.T) {
 	l := backend(t, "tcp", "127.0.0.1:0", echo)
 	inst := start(t, "--tcp", l.Addr().String(), "--idle-timeout", "1s")

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/urfave/cli/v2"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// validate runs the command line through the real flag parsing and
+// validation (buildServer, or buildConnect after "connect"), and stops there:
+// nothing listens or dials.
+func validate(args ...string) error {
+	app := newApp()
+	app.Writer, app.ErrWriter = io.Discard, io.Discard
+	app.Action = func(c *cli.Context) error {
+		_, err := buildServer(c, slog.New(slog.DiscardHandler))
+		return err
+	}
+	app.Commands[0].Action = func(c *cli.Context) error {
+		_, _, err := buildConnect(c)
+		return err
+	}
+	return app.Run(append([]string{"wsbridge"}, args...))
+}
+
+// TestDurationFlagRanges: every duration flag has a range, and a value out
+// of it is a usage error that names the flag and the range, instead of
+// wrapping around (--pingms 18446744073710 was 448 µs, --closems
+// 9300000000000 negative).
+func TestDurationFlagRanges(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // empty: accepted
+	}{
+		{[]string{"--pingms", "18446744073710", "cat"}, "--pingms: 18446744073710 is out of range (0 to 86400000 ms)"},
+		{[]string{"--pingms", "86400000", "cat"}, ""},
+		{[]string{"--pingms", "-1", "cat"}, "--pingms: -1 is out of range (0 to 86400000 ms)"},
+		{[]string{"--closems", "9300000000000", "cat"}, "--closems: 9300000000000 is out of range (0 to 3600000 ms)"},
+		{[]string{"--closems", "3600000", "cat"}, ""},
+		{[]string{"--idle-timeout", "9300000000000", "cat"}, `--idle-timeout: "9300000000000" is not a duration from 0 to 8760h`},
+		{[]string{"--idle-timeout", "9300000000s", "cat"}, `--idle-timeout: "9300000000s" is not a duration from 0 to 8760h`},
+		{[]string{"--idle-timeout", "NaN", "cat"}, `--idle-timeout: "NaN" is not a duration from 0 to 8760h`},
+		{[]string{"--idle-timeout", "-5", "cat"}, `--idle-timeout: "-5" is not a duration from 0 to 8760h`},
+		{[]string{"--idle-timeout", "8760h", "cat"}, ""},
+		{[]string{"--tcp", "127.0.0.1:1", "--dial-timeout", "1e300"}, `--dial-timeout: "1e300" is not a duration from 0 to 1h`},
+		{[]string{"--tcp", "127.0.0.1:1", "--dial-timeout", "61m"}, `--dial-timeout: "61m" is not a duration from 0 to 1h`},
+		{[]string{"--tcp", "127.0.0.1:1", "--dial-timeout", "3600"}, ""},
+		{[]string{"--basic-auth", "a:b", "--auth-fail-delay", "9300000000000", "cat"}, `--auth-fail-delay: "9300000000000" is not a duration from 0 to 1m`},
+		{[]string{"--basic-auth", "a:b", "--auth-fail-delay", "1m", "cat"}, ""},
+		{[]string{"connect", "--ping", "9300000000000", "ws://127.0.0.1:1/"}, `--ping: "9300000000000" is not a duration from 0 to 24h`},
+		{[]string{"connect", "--ping", "1s", "--ping-timeout", "25h", "ws://127.0.0.1:1/"}, `--ping-timeout: "25h" is not a duration from 0 to 24h`},
+		{[]string{"connect", "--dial-timeout", "2562048h", "ws://127.0.0.1:1/"}, `--dial-timeout: "2562048h" is not a duration from 0 to 1h`},
+		{[]string{"connect", "--ping", "24h", "--dial-timeout", "1h", "ws://127.0.0.1:1/"}, ""},
+	} {
+		err := validate(tc.args...)
+		var ec cli.ExitCoder
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%v: %v, want it accepted", tc.args, err)
+		case tc.want == "":
+		case err == nil:
+			t.Errorf("%v: accepted, want %q", tc.args, tc.want)
+		case !errors.As(err, &ec) || ec.ExitCode() != exitUsage || !strings.HasPrefix(err.Error(), tc.want):
+			t.Errorf("%v: %q, want exit %d and %q", tc.args, err, exitUsage, tc.want)
+		}
+	}
+}
