@@ -242,6 +242,12 @@ func (s *wsSession) output() error {
 		}
 		n, err := s.backend.Read(buf.b[end:room])
 		end += n
+		if err == nil && end == len(buf.b) && s.flow == nil {
+			var more int
+			more, err = s.readRest(buf, end, limit)
+			n += more
+			end += more
+		}
 		lastRead = n
 		if err != nil {
 			if err != io.EOF {
@@ -250,6 +256,25 @@ func (s *wsSession) output() error {
 			eof = true
 		}
 	}
+}
+
+// readRest reads into the same message what is left of output that filled
+// the small buffer, when the backend can tell it waits (a program's pipe):
+// a program's one write is one message, as websocketd sends a message per
+// read, however small the buffer started. Bulk output, already in large
+// buffers, does not pay for the question.
+func (s *wsSession) readRest(buf *readBuffer, end, limit int) (int, error) {
+	b, ok := s.backend.(interface{ Buffered() int })
+	size := min(busyBuffer, limit+1)
+	if !ok || end >= size {
+		return 0, nil
+	}
+	waiting := b.Buffered()
+	if waiting <= 0 {
+		return 0, nil
+	}
+	buf.grow(end, size)
+	return s.backend.Read(buf.b[end:min(end+waiting, size)])
 }
 
 // input copies messages into the backend until the client closes or fails,

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -115,4 +117,25 @@ func TestMaxFrameSizeZero(t *testing.T) {
 		t.Fatal(err)
 	}
 	expectMessage(t, c, websocket.TextMessage, big)
+}
+
+// TestOneWriteIsOneMessage: a program's single 10,000-byte write arrives as
+// one message with --binary and --framing raw, as websocketd sends one
+// message per read (the output buffer starts at 4 KiB).
+func TestOneWriteIsOneMessage(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "ten-thousand")
+	if err := os.WriteFile(file, []byte(strings.Repeat("a", 10000)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, framing := range []string{"binary", "raw"} {
+		inst := start(t, "--framing", framing, "/bin/dd", "if="+file, "bs=10000", "count=1", "status=none")
+		r := readAll(t, inst.dial("/", nil))
+		var sizes []int
+		for _, m := range r.all {
+			sizes = append(sizes, len(strings.TrimPrefix(m, "bin:")))
+		}
+		if len(sizes) != 1 || sizes[0] != 10000 || r.code != 1000 {
+			t.Errorf("--framing %s: messages of %v bytes, close %d; want one of 10000", framing, sizes, r.code)
+		}
+	}
 }

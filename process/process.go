@@ -233,6 +233,9 @@ func (p *Process) WaitRead() error {
 	return pollwait.Readable(p.stdout)
 }
 
+// Buffered is how many bytes of output wait to be read now.
+func (p *Process) Buffered() int { return p.unread() }
+
 // unread is how many bytes wait in the output pipe (or terminal).
 func (p *Process) unread() int {
 	n := 0
