@@ -108,7 +108,11 @@ func (p *HostPolicy) String() string {
 // before anything else sees it: no page, no upgrade, no backend.
 func (p *HostPolicy) guard(next http.Handler, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !p.Allows(r.Host) && !(p.HostTokens && websocket.IsWebSocketUpgrade(r)) {
+		// A CONNECT request's Host is where it wants a tunnel to, not a
+		// name of ours; it gets no page and no session here either way.
+		upgrade := websocket.IsWebSocketUpgrade(r)
+		exempt := (r.Method == http.MethodConnect && !upgrade) || (p.HostTokens && upgrade)
+		if !exempt && !p.Allows(r.Host) {
 			log.Warn("host rejected: not a name this server answers to (see --allowed-host)", "client", r.RemoteAddr, "host", r.Host, "path", r.URL.Path)
 			http.Error(w, "this server does not answer to that host name", http.StatusMisdirectedRequest)
 			return
