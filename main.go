@@ -140,6 +140,7 @@ func flags() []cli.Flag {
 		&cli.BoolFlag{Name: "pty", Usage: "run COMMAND on a pseudo-terminal per WebSocket and serve a terminal page (xterm.js) at the URL; see the terminal protocol in docs/", EnvVars: env("pty")},
 		&cli.StringFlag{Name: "title", Usage: "with --pty, the page's `TITLE` (default: what the program sets)", EnvVars: env("title")},
 		&cli.StringSliceFlag{Name: "term-option", Usage: "with --pty, an xterm.js option `NAME=VALUE`, repeatable: fontSize=16, fontFamily=..., cursorStyle=bar, scrollback=10000, theme={\"background\":\"#202020\"}", EnvVars: env("term-option")},
+		&cli.StringFlag{Name: "url-term-options", Value: web.DefaultURLOptions, Usage: "with --pty, the xterm.js options the page's URL may set over --term-option (?fontSize=20&theme={...}): comma-separated `NAMES`; empty: none. Never windowOptions, ignoreBracketedPasteMode, logLevel", EnvVars: env("url-term-options")},
 		&cli.StringFlag{Name: "index", Usage: "with --pty, serve this HTML `FILE` as the page instead of the built-in one (it loads terminal.js and terminal.css)", EnvVars: env("index")},
 		&cli.BoolFlag{Name: "readonly", Usage: "with --pty, ignore what clients type (sizes still apply)", EnvVars: env("readonly")},
 		&cli.StringFlag{Name: "record", Usage: "with --pty, record every session into `DIR` as an asciicast v2 file (asciinema play FILE)", EnvVars: env("record")},
@@ -535,7 +536,7 @@ func buildAuth(c *cli.Context, log *slog.Logger) (*auth.Checker, error) {
 var (
 	execOnly = []string{"passstderr", "reverselookup", "url-args", "pty"}
 	dialOnly = []string{"host-token", "dial-timeout", "tcp-tls", "tcp-ca", "tcp-servername", "proxy-protocol"}
-	ptyOnly  = []string{"title", "term-option", "index", "readonly", "record", "record-max"}
+	ptyOnly  = []string{"title", "term-option", "url-term-options", "index", "readonly", "record", "record-max"}
 )
 
 // buildTerminal reads the browser terminal's flags; nil without --pty.
@@ -552,12 +553,16 @@ func buildTerminal(c *cli.Context) (*web.Terminal, error) {
 		return nil, usageError("--passstderr means nothing with --pty: stderr is the terminal")
 	}
 	t := &web.Terminal{Title: c.String("title"), ReadOnly: c.Bool("readonly"), Options: map[string]any{}}
+	var err error
 	for _, v := range c.StringSlice("term-option") {
 		name, value, err := web.ParseTermOption(v)
 		if err != nil {
 			return nil, usageError("--term-option: %v", err)
 		}
 		t.Options[name] = value
+	}
+	if t.URLOptions, err = web.ParseURLOptions(c.String("url-term-options")); err != nil {
+		return nil, usageError("--url-term-options: %v", err)
 	}
 	if f := c.String("index"); f != "" {
 		page, err := os.ReadFile(f)
