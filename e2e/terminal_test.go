@@ -547,7 +547,9 @@ func TestTerminalRecordingLimit(t *testing.T) {
 	if r := readAll(t, c); !strings.Contains(out.String()+r.output(), "still here") || r.code != 1000 {
 		t.Fatalf("the session did not go on past the limit: %q, code %d", r.output(), r.code)
 	}
-	warn := inst.waitLog(func(m map[string]any) bool { return m["level"] == "WARN" && strings.HasPrefix(m["msg"].(string), "recording stopped") })
+	warn := inst.waitLog(func(m map[string]any) bool {
+		return m["level"] == "WARN" && strings.HasPrefix(m["msg"].(string), "recording stopped")
+	})
 	inst.waitLog(func(m map[string]any) bool { return m["msg"] == "session" })
 	files, _ := filepath.Glob(filepath.Join(dir, "*.cast"))
 	if len(files) != 1 || warn["file"] != files[0] || warn["limit"] != float64(limit) {
