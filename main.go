@@ -139,7 +139,7 @@ func flags() []cli.Flag {
 		// Or a terminal in the browser.
 		&cli.BoolFlag{Name: "pty", Usage: "run COMMAND on a pseudo-terminal per WebSocket and serve a terminal page (xterm.js) at the URL; see the terminal protocol in docs/", EnvVars: env("pty")},
 		&cli.StringFlag{Name: "title", Usage: "with --pty, the page's `TITLE` (default: what the program sets)", EnvVars: env("title")},
-		&cli.StringSliceFlag{Name: "term-option", Usage: "with --pty, an xterm.js option `NAME=VALUE`, repeatable: fontSize=16, fontFamily=..., cursorStyle=bar, scrollback=10000, theme={\"background\":\"#202020\"}", EnvVars: env("term-option")},
+		&cli.StringSliceFlag{Name: "term-option", Usage: "with --pty, an xterm.js option `NAME=VALUE`, repeatable: fontSize=16, fontFamily=..., cursorStyle=bar, scrollback=10000, theme={\"background\":\"#202020\"}; and the page's disableLeaveAlert=true (no \"leave this page?\" while a session is live)", EnvVars: env("term-option")},
 		&cli.StringFlag{Name: "url-term-options", Value: web.DefaultURLOptions, Usage: "with --pty, the xterm.js options the page's URL may set over --term-option (?fontSize=20&theme={...}): comma-separated `NAMES`; empty: none. Never windowOptions, ignoreBracketedPasteMode, logLevel", EnvVars: env("url-term-options")},
 		&cli.StringFlag{Name: "index", Usage: "with --pty, serve this HTML `FILE` as the page instead of the built-in one (it loads terminal.js and terminal.css)", EnvVars: env("index")},
 		&cli.BoolFlag{Name: "readonly", Usage: "with --pty, ignore what clients type (sizes still apply)", EnvVars: env("readonly")},

@@ -96,3 +96,22 @@ func TestParseSize(t *testing.T) {
 		t.Errorf("--record-max without --record: %v", err)
 	}
 }
+
+// TestURLTermOptionsFlag: --url-term-options names options the page takes,
+// never the ones a link must not set.
+func TestURLTermOptionsFlag(t *testing.T) {
+	for args, want := range map[string]string{
+		"--pty --url-term-options fontSize,windowOptions sh": "--url-term-options: windowOptions must not come from a link",
+		"--pty --url-term-options fontsize sh":               `--url-term-options: "fontsize" is not an option this page takes`,
+		"--url-term-options fontSize sh":                     "--url-term-options needs --pty",
+		"--pty --url-term-options fontSize,lineHeight sh":    "",
+	} {
+		err := validate(strings.Fields(args)...)
+		if want == "" && err != nil || want != "" && (err == nil || !strings.HasPrefix(err.Error(), want)) {
+			t.Errorf("%s: %v, want %q", args, err, want)
+		}
+	}
+	if err := validate("--pty", "--url-term-options", "", "sh"); err != nil {
+		t.Errorf("--url-term-options '': %v", err)
+	}
+}
