@@ -139,10 +139,12 @@ func flags() []cli.Flag {
 		// Or a terminal in the browser.
 		&cli.BoolFlag{Name: "pty", Usage: "run COMMAND on a pseudo-terminal per WebSocket and serve a terminal page (xterm.js) at the URL; see the terminal protocol in docs/", EnvVars: env("pty")},
 		&cli.StringFlag{Name: "title", Usage: "with --pty, the page's `TITLE` (default: what the program sets)", EnvVars: env("title")},
-		&cli.StringSliceFlag{Name: "term-option", Usage: "with --pty, an xterm.js option `NAME=VALUE`, repeatable: fontSize=16, fontFamily=..., cursorStyle=bar, scrollback=10000, theme={\"background\":\"#202020\"}", EnvVars: env("term-option")},
+		&cli.StringSliceFlag{Name: "term-option", Usage: "with --pty, an xterm.js option `NAME=VALUE`, repeatable: fontSize=16, fontFamily=..., cursorStyle=bar, scrollback=10000, theme={\"background\":\"#202020\"}; and the page's disableLeaveAlert=true (no \"leave this page?\" while a session is live)", EnvVars: env("term-option")},
+		&cli.StringFlag{Name: "url-term-options", Value: web.DefaultURLOptions, Usage: "with --pty, the xterm.js options the page's URL may set over --term-option (?fontSize=20&theme={...}): comma-separated `NAMES`; empty: none. Never windowOptions, ignoreBracketedPasteMode, logLevel", EnvVars: env("url-term-options")},
 		&cli.StringFlag{Name: "index", Usage: "with --pty, serve this HTML `FILE` as the page instead of the built-in one (it loads terminal.js and terminal.css)", EnvVars: env("index")},
 		&cli.BoolFlag{Name: "readonly", Usage: "with --pty, ignore what clients type (sizes still apply)", EnvVars: env("readonly")},
 		&cli.StringFlag{Name: "record", Usage: "with --pty, record every session into `DIR` as an asciicast v2 file (asciinema play FILE)", EnvVars: env("record")},
+		&cli.StringFlag{Name: "record-max", Value: "1GiB", Usage: "with --record, stop each recording at `SIZE` (\"50MB\", \"1GiB\", bytes; 0: no limit) with a last line saying so; the session goes on", EnvVars: env("record-max")},
 		&cli.BoolFlag{Name: "url-args", Usage: "append the request's ?arg= values to COMMAND's arguments (off: clients choose nothing)", EnvVars: env("url-args")},
 
 		// Or a TCP or unix-socket backend.
@@ -534,7 +536,7 @@ func buildAuth(c *cli.Context, log *slog.Logger) (*auth.Checker, error) {
 var (
 	execOnly = []string{"passstderr", "reverselookup", "url-args", "pty"}
 	dialOnly = []string{"host-token", "dial-timeout", "tcp-tls", "tcp-ca", "tcp-servername", "proxy-protocol"}
-	ptyOnly  = []string{"title", "term-option", "index", "readonly", "record"}
+	ptyOnly  = []string{"title", "term-option", "url-term-options", "index", "readonly", "record", "record-max"}
 )
 
 // buildTerminal reads the browser terminal's flags; nil without --pty.
@@ -551,6 +553,7 @@ func buildTerminal(c *cli.Context) (*web.Terminal, error) {
 		return nil, usageError("--passstderr means nothing with --pty: stderr is the terminal")
 	}
 	t := &web.Terminal{Title: c.String("title"), ReadOnly: c.Bool("readonly"), Options: map[string]any{}}
+	var err error
 	for _, v := range c.StringSlice("term-option") {
 		name, value, err := web.ParseTermOption(v)
 		if err != nil {
@@ -558,12 +561,18 @@ func buildTerminal(c *cli.Context) (*web.Terminal, error) {
 		}
 		t.Options[name] = value
 	}
+	if t.URLOptions, err = web.ParseURLOptions(c.String("url-term-options")); err != nil {
+		return nil, usageError("--url-term-options: %v", err)
+	}
 	if f := c.String("index"); f != "" {
 		page, err := os.ReadFile(f)
 		if err != nil {
 			return nil, usageError("--index: %v", err)
 		}
 		t.Index = page
+	}
+	if c.IsSet("record-max") && c.String("record") == "" {
+		return nil, usageError("--record-max needs --record")
 	}
 	if d := c.String("record"); d != "" {
 		probe, err := os.CreateTemp(d, ".wsbridge-probe-*")
@@ -636,6 +645,12 @@ func buildExec(c *cli.Context, log *slog.Logger, grace time.Duration, passNames,
 		Record:         c.String("record"),
 		Grace:          grace,
 		Log:            log,
+	}
+	if exe.Record != "" {
+		var err error
+		if exe.RecordMax, err = parseSize(c.String("record-max")); err != nil {
+			return nil, usageError("--record-max: %v", err)
+		}
 	}
 	if dir := c.String("dir"); dir != "" {
 		abs, err := filepath.Abs(dir)
@@ -733,6 +748,26 @@ func parseDuration(name, s string, max time.Duration) (time.Duration, error) {
 		return 0, usageError("--%s: %q is not a duration from 0 to %s (\"90s\", \"5m\", or seconds)", name, s, shortDuration(max))
 	}
 	return d, nil
+}
+
+// sizeUnits are the units parseSize takes, in lower case: SI for kB to TB
+// (disks and asciinema count so), binary for KiB to TiB.
+var sizeUnits = map[string]float64{
+	"": 1, "b": 1,
+	"kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
+	"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
+}
+
+// parseSize reads a size in bytes: "1048576", "50MB", "1.5GiB". Bare K, M
+// and G are refused: they mean 1000s to some and 1024s to others.
+func parseSize(s string) (int64, error) {
+	num := strings.TrimRight(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ ")
+	unit, ok := sizeUnits[strings.ToLower(strings.TrimSpace(s[len(num):]))]
+	f, err := strconv.ParseFloat(num, 64)
+	if !ok || err != nil || strings.Trim(num, "0123456789.") != "" || f*unit >= 1<<62 {
+		return 0, fmt.Errorf("%q is not a size such as 50MB, 1GiB or 1048576 (bytes)", s)
+	}
+	return int64(f * unit), nil
 }
 
 // shortDuration writes 1h for 1h0m0s.

@@ -72,3 +72,46 @@ func TestDurationFlagRanges(t *testing.T) {
 		}
 	}
 }
+
+// TestParseSize: --record-max's sizes, SI and binary units in any case.
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{
+		"0": 0, "1048576": 1048576, "50MB": 50e6, "50mb": 50e6, "1GiB": 1 << 30, "1gib": 1 << 30,
+		"1.5KiB": 1536, "2 kB": 2000, "10B": 10, "3TB": 3e12,
+	} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "MB", "50M", "1G", "-1MB", "1e3", "NaN", "Inf", "0x10", "1..2MB", "5000000TiB", "1_000"} {
+		if got, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q) = %d, want an error", in, got)
+		}
+	}
+	err := validate("--pty", "--record", t.TempDir(), "--record-max", "50M", "sh")
+	if err == nil || !strings.HasPrefix(err.Error(), `--record-max: "50M" is not a size such as 50MB, 1GiB or 1048576 (bytes)`) {
+		t.Errorf("--record-max 50M: %v", err)
+	}
+	if err := validate("--pty", "--record-max", "50MB", "sh"); err == nil || !strings.HasPrefix(err.Error(), "--record-max needs --record") {
+		t.Errorf("--record-max without --record: %v", err)
+	}
+}
+
+// TestURLTermOptionsFlag: --url-term-options names options the page takes,
+// never the ones a link must not set.
+func TestURLTermOptionsFlag(t *testing.T) {
+	for args, want := range map[string]string{
+		"--pty --url-term-options fontSize,windowOptions sh": "--url-term-options: windowOptions must not come from a link",
+		"--pty --url-term-options fontsize sh":               `--url-term-options: "fontsize" is not an option this page takes`,
+		"--url-term-options fontSize sh":                     "--url-term-options needs --pty",
+		"--pty --url-term-options fontSize,lineHeight sh":    "",
+	} {
+		err := validate(strings.Fields(args)...)
+		if want == "" && err != nil || want != "" && (err == nil || !strings.HasPrefix(err.Error(), want)) {
+			t.Errorf("%s: %v, want %q", args, err, want)
+		}
+	}
+	if err := validate("--pty", "--url-term-options", "", "sh"); err != nil {
+		t.Errorf("--url-term-options '': %v", err)
+	}
+}

@@ -43,8 +43,11 @@ type Exec struct {
 	// Record, if set, writes each terminal session into this folder as an
 	// asciicast v2 file.
 	Record string
-	Grace  time.Duration
-	Log    *slog.Logger
+	// RecordMax caps each recording at this many bytes (and a last event
+	// that says so); 0: no cap.
+	RecordMax int64
+	Grace     time.Duration
+	Log       *slog.Logger
 }
 
 // String names what Open starts, for logs.
@@ -94,7 +97,7 @@ func (e *Exec) Open(r *http.Request) (Session, error) {
 		spec.Env = append(spec.Env, "TERM=xterm-256color", "COLORTERM=truecolor")
 		s := newPTYSession(spec, e.start)
 		if e.Record != "" {
-			return &recording{ptySession: s, dir: e.Record, command: commandLine(prog, args), log: e.Log}, nil
+			return &recording{ptySession: s, dir: e.Record, max: e.RecordMax, command: commandLine(prog, args), log: e.Log}, nil
 		}
 		return s, nil
 	}

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,10 +14,12 @@ import (
 
 // recording is a terminal session that writes itself into an asciicast v2
 // file: the header at the first size, then every output and resize. A
-// recording that fails to write is logged and dropped; the session goes on.
+// recording that fails to write, or reaches max bytes, is logged and
+// dropped; the session goes on.
 type recording struct {
 	*ptySession
 	dir, command string
+	max          int64 // 0: no limit
 	log          *slog.Logger
 
 	mu   sync.Mutex // Read and Resize come from different goroutines
@@ -54,6 +57,7 @@ func (r *recording) begin(now time.Time, cols, rows int) {
 	}, now)
 	r.check(err)
 	if r.cast != nil {
+		r.cast.Limit(r.max)
 		r.log.Info("recording", "file", f.Name())
 	}
 }
@@ -70,12 +74,17 @@ func (r *recording) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// check drops the recording after a write error, logged once.
+// check drops the recording after a write error or at its limit, logged once.
 func (r *recording) check(err error) {
-	if err != nil && r.cast != nil {
+	switch {
+	case err == nil || r.cast == nil:
+		return
+	case errors.Is(err, asciicast.ErrFull):
+		r.log.Warn("recording stopped at its size limit; the session goes on unrecorded", "file", r.file.Name(), "limit", r.max)
+	default:
 		r.log.Error("recording failed; the session goes on unrecorded", "file", r.file.Name(), "err", err)
-		r.cast = nil
 	}
+	r.cast = nil
 }
 
 func (r *recording) Close() error {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -256,5 +258,164 @@ func TestTerminalCustomIndex(t *testing.T) {
 	color, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.getElementById("banner")).color`))
 	if err != nil || color != "rgb(1, 2, 3)" {
 		t.Fatalf("the page's own stylesheet: %q %v", color, err)
+	}
+}
+
+// leave sends the page away (to about:blank) and says whether a "leave this
+// page?" (beforeunload) dialog stopped it. The dialog is dismissed: the page
+// stays.
+func leave(t *testing.T, ctx context.Context) bool {
+	t.Helper()
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	dialog, gone := make(chan page.DialogType, 1), make(chan struct{}, 1)
+	err := chromedp.Listen(lctx, func(ev any) {
+		switch ev := ev.(type) {
+		case *page.EventJavascriptDialogOpening:
+			select {
+			case dialog <- ev.Type:
+			default:
+			}
+		case *page.EventFrameNavigated:
+			if ev.Frame.ParentID == "" && ev.Frame.URL == "about:blank" {
+				select {
+				case gone <- struct{}{}:
+				default:
+				}
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Later, not in the evaluation: a beforeunload dialog holds the script
+	// that navigates until it is answered.
+	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`setTimeout(() => { location.href = "about:blank"; })`)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case typ := <-dialog:
+		if typ != page.DialogTypeBeforeunload {
+			t.Fatalf("a %s dialog", typ)
+		}
+		if _, err := chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false}); err != nil {
+			t.Fatal(err)
+		}
+		return true
+	case <-gone:
+		return false
+	case <-ctx.Done():
+		t.Fatalf("neither a dialog nor about:blank: %v", ctx.Err())
+	}
+	return false
+}
+
+// TestTerminalLeavePrompt: while a session you can type into is live,
+// leaving the page asks first (it would hang up the program); once the
+// session has ended it does not, nor with --term-option disableLeaveAlert.
+func TestTerminalLeavePrompt(t *testing.T) {
+	ctx := browser(t)
+	inst := start(t, "--pty", "--", "/bin/bash", "--norc", "--noprofile", "-i")
+	connected := chromedp.Poll[chromedp.Void](`window.wsbridge && window.wsbridge.connected`, chromedp.WithPollingTimeout(20*time.Second))
+	err := chromedp.Do(ctx,
+		chromedp.Navigate("http://"+inst.Host+"/"),
+		connected,
+		typeLine("echo typed $((40+2))"), // Chromium asks only on a page the user has used
+		waitScreen("typed 42"),
+	)
+	if err != nil {
+		t.Fatalf("typing a command: %v\nscreen:\n%s", err, screen(ctx))
+	}
+	if badge, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("wsbridge-readonly") !== null`)); err != nil || badge {
+		t.Fatalf("a read-only badge on a writable session: %v %v", badge, err)
+	}
+	if !leave(t, ctx) {
+		t.Fatal("leaving a live session did not ask")
+	}
+	if err := chromedp.Do(ctx, typeLine("echo still $((40+3))"), waitScreen("still 43")); err != nil {
+		t.Fatalf("the session after staying: %v\nscreen:\n%s", err, screen(ctx))
+	}
+	if err := chromedp.Do(ctx, typeLine("exit"),
+		chromedp.Poll[chromedp.Void](`document.getElementById("wsbridge-status").textContent.includes("exit 0")`, chromedp.WithPollingTimeout(10*time.Second)),
+	); err != nil {
+		t.Fatalf("the page did not show the end: %v", err)
+	}
+	if leave(t, ctx) {
+		t.Fatal("leaving after the session ended asked")
+	}
+
+	quiet := start(t, "--pty", "--term-option", "disableLeaveAlert=true", "--", "/bin/bash", "--norc", "--noprofile", "-i")
+	err = chromedp.Do(ctx,
+		chromedp.Navigate("http://"+quiet.Host+"/"),
+		connected,
+		typeLine("echo typed $((40+4))"),
+		waitScreen("typed 44"),
+	)
+	if err != nil {
+		t.Fatalf("typing a command: %v\nscreen:\n%s", err, screen(ctx))
+	}
+	if leave(t, ctx) {
+		t.Fatal("leaving asked despite disableLeaveAlert")
+	}
+}
+
+// TestTerminalReadOnlyBadge: a --readonly page says so where it can be seen,
+// and does not ask before leaving (nothing typed there can be lost).
+func TestTerminalReadOnlyBadge(t *testing.T) {
+	ctx := browser(t)
+	inst := start(t, "--pty", "--readonly", "--", "/bin/sh", "-c", `printf '\033[1;32m$\033[0m tail -f /var/log/app.log\n'; for i in 1 2 3; do echo "line $i: all quiet"; done; exec cat`)
+	err := chromedp.Do(ctx,
+		chromedp.EmulateViewport(900, 360),
+		chromedp.Navigate("http://"+inst.Host+"/"),
+		chromedp.Poll[chromedp.Void](`window.wsbridge && window.wsbridge.connected`, chromedp.WithPollingTimeout(20*time.Second)),
+		waitScreen("line 3: all quiet"),
+		chromedp.Click(chromedp.ID("terminal")), // a user gesture, so Chromium would ask
+	)
+	if err != nil {
+		t.Fatalf("read-only page: %v\nscreen:\n%s", err, screen(ctx))
+	}
+	// The badge is there by the time the terminal is: shown, in the window.
+	badge, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
+		const b = document.getElementById("wsbridge-readonly");
+		if (!b) return "no badge";
+		const r = b.getBoundingClientRect(), st = getComputedStyle(b);
+		const shown = r.width > 0 && r.height > 0 && r.top >= 0 && r.right <= innerWidth && st.visibility === "visible" && st.opacity === "1";
+		return (shown ? "shown " : "hidden ") + b.textContent;
+	})()`))
+	if err != nil || badge != "shown Read-only" {
+		t.Fatalf("badge: %q %v", badge, err)
+	}
+	screenshot(t, ctx, "terminal-readonly.png")
+	if leave(t, ctx) {
+		t.Fatal("leaving a read-only session asked")
+	}
+}
+
+// TestTerminalURLOptions: the page's query sets the options the server
+// allows (by default how it looks: fontSize, theme, …) over --term-option;
+// others, and parameters that are no option, change nothing.
+func TestTerminalURLOptions(t *testing.T) {
+	ctx := browser(t)
+	inst := start(t, "--pty", "--term-option", "fontSize=12", "--term-option", "cursorStyle=bar", "--", "/bin/sh", "-c", "echo ready; exec cat")
+	q := url.Values{
+		"fontSize":     {"21"},
+		"theme":        {`{"background":"#203040"}`},
+		"lineHeight":   {"2"},      // not allowed by default
+		"access_token": {"unused"}, // not an option
+	}
+	err := chromedp.Do(ctx,
+		chromedp.Navigate("http://"+inst.Host+"/?"+q.Encode()),
+		chromedp.Poll[chromedp.Void](`window.wsbridge && window.wsbridge.connected`, chromedp.WithPollingTimeout(20*time.Second)),
+		waitScreen("ready"),
+	)
+	if err != nil {
+		t.Fatalf("page with options in its URL: %v\nscreen:\n%s", err, screen(ctx))
+	}
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
+		const o = wsbridge.term.options;
+		return JSON.stringify([o.fontSize, o.theme.background, o.cursorStyle, o.lineHeight]);
+	})()`))
+	if want := `[21,"#203040","bar",1]`; err != nil || got != want {
+		t.Fatalf("options %s %v, want %s", got, err, want)
 	}
 }

@@ -532,6 +532,61 @@ func TestTerminalRecording(t *testing.T) {
 	}
 }
 
+// TestTerminalRecordingLimit: --record-max stops a recording at its size
+// with a last event that says so on the replayed screen, and a warning in
+// the log; the session itself goes on.
+func TestTerminalRecordingLimit(t *testing.T) {
+	dir := t.TempDir()
+	const limit = 64 << 10
+	inst := start(t, "--pty", "--record", dir, "--record-max", "64KiB", "--", "/bin/sh", "-c",
+		`head -c 300000 /dev/zero | tr '\0' x; echo; echo flood-done; read x; echo "still $x"`)
+	c := termDial(t, inst, "/", 80, 24, false)
+	var out bytes.Buffer
+	readTerminalUntil(t, c, &out, "flood-done")
+	c.WriteMessage(websocket.BinaryMessage, []byte("here\r"))
+	if r := readAll(t, c); !strings.Contains(out.String()+r.output(), "still here") || r.code != 1000 {
+		t.Fatalf("the session did not go on past the limit: %q, code %d", r.output(), r.code)
+	}
+	warn := inst.waitLog(func(m map[string]any) bool {
+		return m["level"] == "WARN" && strings.HasPrefix(m["msg"].(string), "recording stopped")
+	})
+	inst.waitLog(func(m map[string]any) bool { return m["msg"] == "session" })
+	files, _ := filepath.Glob(filepath.Join(dir, "*.cast"))
+	if len(files) != 1 || warn["file"] != files[0] || warn["limit"] != float64(limit) {
+		t.Fatalf("recordings %v, warning %v", files, warn)
+	}
+	data, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(data), "\n")
+	last := lines[len(lines)-2] // the final "\n" leaves an empty string
+	if len(data)-len(last) > limit || len(data) < limit/2 {
+		t.Fatalf("%d bytes, %d without the last event; the limit is %d", len(data), len(data)-len(last), limit)
+	}
+	var ev []any
+	if err := json.Unmarshal([]byte(last), &ev); err != nil || len(ev) != 3 || ev[1] != "o" ||
+		!strings.Contains(ev[2].(string), "the recording stops here: it reached its limit of 65536 bytes") {
+		t.Fatalf("last event %q: %v", last, err)
+	}
+	if strings.Contains(string(data[len(lines[0]):]), "flood-done") { // the header's command names it
+		t.Fatal("output after the limit was recorded")
+	}
+	// asciinema still plays it, note and all.
+	requireTool(t, "/usr/bin/asciinema", "Debian package asciinema")
+	play := exec.Command("/usr/bin/asciinema", "play", "--speed", "10", files[0])
+	play.Env = append(os.Environ(), "HOME="+t.TempDir())
+	tty, err := pty.Start(play)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tty.Close()
+	played, _ := io.ReadAll(tty) // EIO once asciinema has exited
+	if err := play.Wait(); err != nil || !strings.Contains(string(played), "the recording stops here") {
+		t.Fatalf("asciinema play: %v\n%q", err, played)
+	}
+}
+
 // TestTerminalNoLeftovers: terminal sessions whose shell leaves a job behind
 // that ignores the hangup, in a process group of its own, end three ways
 // (the client closes, vanishes, or the shell exits); afterwards no process

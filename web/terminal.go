@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -33,6 +34,9 @@ type Terminal struct {
 	Options  map[string]any // xterm.js options (--term-option)
 	Title    string         // the tab's fixed title; empty: the program's (OSC 0/2)
 	ReadOnly bool           // the page sends no input (the server drops it anyway)
+	// URLOptions name the options the page's own query may set over
+	// Options (?fontSize=20), checked as Options are; see ParseURLOptions.
+	URLOptions []string
 }
 
 // terminalAssets are the embedded files, each with its ETag and, for those
@@ -132,20 +136,83 @@ func (t *Terminal) Serve(w http.ResponseWriter, r *http.Request, rel string) boo
 	case "terminal.json":
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
-		_ = json.NewEncoder(w).Encode(map[string]any{
-			"options":  t.Options,
+		options, warnings := t.optionsFor(r.URL.Query())
+		settings := map[string]any{
+			"options":  options,
 			"title":    t.Title,
 			"readonly": t.ReadOnly,
-		})
+		}
+		if len(warnings) > 0 {
+			settings["warnings"] = warnings
+		}
+		_ = json.NewEncoder(w).Encode(settings)
 	default:
 		return false
 	}
 	return true
 }
 
+// optionsFor is Options with the allowed ones the page's query sets (the
+// page passes its query on to terminal.json) laid over them, and what was
+// refused, for the page to show. Other parameters (access_token, arg) are
+// none of its business.
+func (t *Terminal) optionsFor(query map[string][]string) (map[string]any, []string) {
+	options := maps.Clone(t.Options) // t.Options serves every request
+	var warnings []string
+	for _, name := range termOptionNames() {
+		values := query[name]
+		if len(values) == 0 {
+			continue
+		}
+		if !slices.Contains(t.URLOptions, name) {
+			warnings = append(warnings, name+": not settable from the URL here")
+			continue
+		}
+		_, v, err := ParseTermOption(name + "=" + values[len(values)-1])
+		if err != nil {
+			warnings = append(warnings, err.Error())
+			continue
+		}
+		if options == nil {
+			options = map[string]any{}
+		}
+		options[name] = v
+	}
+	return options, warnings
+}
+
+// DefaultURLOptions are the options a link may set unless told otherwise:
+// how the terminal looks, nothing about what it sends.
+const DefaultURLOptions = "fontSize,fontFamily,theme,cursorStyle,cursorBlink,scrollback"
+
+// neverFromURL are options no link may set: windowOptions lets the program
+// ask the browser about and move its window, ignoreBracketedPasteMode makes
+// pasted lines run at once, and logLevel debug writes every key typed (a
+// password too) to the console.
+var neverFromURL = []string{"windowOptions", "ignoreBracketedPasteMode", "logLevel"}
+
+// ParseURLOptions reads a comma-separated list of option names the page's
+// query may set; empty allows none.
+func ParseURLOptions(list string) ([]string, error) {
+	var names []string
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		switch {
+		case name == "":
+			continue
+		case termOptionKinds[name] == "":
+			return nil, fmt.Errorf("%q is not an option this page takes; it takes %s", name, strings.Join(termOptionNames(), ", "))
+		case slices.Contains(neverFromURL, name):
+			return nil, fmt.Errorf("%s must not come from a link: a page opened from someone else's link would have it", name)
+		}
+		names = append(names, name)
+	}
+	return names, nil
+}
+
 // termOptionKinds are the xterm.js 6 options --term-option may set, by the
 // kind of value each takes (ITerminalOptions, less those that hold functions
-// and those the page sets itself).
+// and those the page sets itself), and the page's own settings.
 var termOptionKinds = map[string]string{
 	"allowTransparency": "bool", "altClickMovesCursor": "bool", "convertEol": "bool",
 	"cursorBlink": "bool", "customGlyphs": "bool", "drawBoldTextInBrightColors": "bool",
@@ -166,6 +233,9 @@ var termOptionKinds = map[string]string{
 	"logLevel":            "trace|debug|info|warn|error|off",
 
 	"theme": "object", "windowOptions": "object", "overviewRuler": "object",
+
+	// The page's own, by ttyd's name: no "leave this page?" prompt.
+	"disableLeaveAlert": "bool",
 }
 
 // ParseTermOption reads a --term-option value, "name=value": a number or

@@ -5,7 +5,10 @@
 package asciicast
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"time"
@@ -34,7 +37,13 @@ type Writer struct {
 	start   time.Time
 	pending []byte // the start of a character cut by the last Output
 	err     error
+	written int64 // bytes so far, the header's too
+	max     int64 // 0: no limit
 }
+
+// ErrFull is the error of every write after the recording reached the
+// limit set by Limit.
+var ErrFull = errors.New("the recording reached its size limit")
 
 // NewWriter writes the header, started at start, and returns the writer for
 // the events.
@@ -44,6 +53,12 @@ func NewWriter(w io.Writer, h Header, start time.Time) (*Writer, error) {
 	cw.line(h)
 	return cw, cw.err
 }
+
+// Limit caps the recording at max bytes. An event that would take it
+// beyond max is not written: a last output event says, on the replayed
+// screen, that the recording stops there, and every later write returns
+// ErrFull. So a recording ends within max and that one event.
+func (cw *Writer) Limit(max int64) { cw.max = max }
 
 // Output records terminal output that arrived at t.
 func (cw *Writer) Output(t time.Time, b []byte) error {
@@ -72,15 +87,36 @@ func (cw *Writer) Close(t time.Time) error {
 }
 
 func (cw *Writer) event(t time.Time, kind, data string) {
-	secs := max(t.Sub(cw.start), 0).Seconds()
-	cw.line([]any{json.Number(strconv.FormatFloat(secs, 'f', 6, 64)), kind, data})
+	secs := json.Number(strconv.FormatFloat(max(t.Sub(cw.start), 0).Seconds(), 'f', 6, 64))
+	line := encode([]any{secs, kind, data})
+	if cw.max > 0 && cw.err == nil && cw.written+int64(len(line)) > cw.max {
+		// Reset the style first, so the note reads plainly whatever came before.
+		note := fmt.Sprintf("\x1b[0m\r\n[wsbridge: the recording stops here: it reached its limit of %d bytes; the session went on]\r\n", cw.max)
+		cw.write(encode([]any{secs, "o", note}))
+		if cw.err == nil {
+			cw.err = ErrFull
+		}
+		return
+	}
+	cw.write(line)
 }
 
-func (cw *Writer) line(v any) {
+func (cw *Writer) line(v any) { cw.write(encode(v)) }
+
+func (cw *Writer) write(line []byte) {
 	if cw.err != nil {
 		return
 	}
-	enc := json.NewEncoder(cw.w) // ends the line with "\n"
+	var n int
+	n, cw.err = cw.w.Write(line)
+	cw.written += int64(n)
+}
+
+// encode is v as one line of JSON; "<" and "&" stay as they are.
+func encode(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b) // ends the line with "\n"
 	enc.SetEscapeHTML(false)
-	cw.err = enc.Encode(v)
+	_ = enc.Encode(v) // strings, numbers and the header: nothing that fails
+	return b.Bytes()
 }

@@ -3,6 +3,8 @@ package asciicast
 import (
 	"bytes"
 	"errors"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -46,3 +48,30 @@ func TestWriteErrorsStick(t *testing.T) {
 type failingWriter struct{}
 
 func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+// TestLimit: the event that would go past the limit is replaced by a note
+// on the screen, and nothing is written after it.
+func TestLimit(t *testing.T) {
+	var out bytes.Buffer
+	t0 := time.Unix(1764000000, 0)
+	w, _ := NewWriter(&out, Header{Width: 80, Height: 24}, t0)
+	header := out.Len()
+	w.Limit(int64(header) + 40)
+	if err := w.Output(t0, []byte("0123456789")); err != nil { // [0.000000,"o","0123456789"]\n: 29 bytes
+		t.Fatal(err)
+	}
+	if err := w.Output(t0.Add(time.Second), []byte("0123456789")); !errors.Is(err, ErrFull) {
+		t.Fatalf("the write past the limit: %v", err)
+	}
+	if err := w.Resize(t0.Add(2*time.Second), 100, 30); !errors.Is(err, ErrFull) {
+		t.Fatalf("a write after the limit: %v", err)
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String()[header:], "\n"), "\n")
+	want := []string{
+		`[0.000000,"o","0123456789"]`,
+		`[1.000000,"o","\u001b[0m\r\n[wsbridge: the recording stops here: it reached its limit of ` + strconv.Itoa(header+40) + ` bytes; the session went on]\r\n"]`,
+	}
+	if !slices.Equal(lines, want) {
+		t.Fatalf("got\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}

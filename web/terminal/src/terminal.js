@@ -40,12 +40,18 @@ async function main() {
     // The defaults serve; the connection below says what is wrong.
   }
 
+  // Options the URL asked for that the server refused (terminal.json lays
+  // the allowed ones over --term-option).
+  for (const w of config.warnings || []) console.warn('wsbridge: ignored from the URL: ' + w);
+  // disableLeaveAlert is the page's, not xterm.js's.
+  const { disableLeaveAlert, ...options } = config.options || {};
+
   const term = new Terminal({
     fontFamily: 'ui-monospace, "DejaVu Sans Mono", "Noto Color Emoji", monospace',
     fontSize: 15,
     scrollback: 5000,
     cursorBlink: true,
-    ...config.options,
+    ...options,
     allowProposedApi: true, // unicode11
     disableStdin: !!config.readonly,
   });
@@ -66,6 +72,22 @@ async function main() {
   }
   fit.fit();
   term.focus();
+
+  if (config.readonly) {
+    const badge = byID('wsbridge-readonly');
+    badge.textContent = 'Read-only';
+    badge.title = 'What you type here is not sent: wsbridge serves this terminal read-only.';
+  }
+
+  // "Leave this page?" while a session you can type into is live: leaving
+  // hangs up its program.
+  const leaveAlert = !config.readonly && !disableLeaveAlert;
+  const askBeforeLeaving = (ev) => { ev.preventDefault(); ev.returnValue = ''; };
+  function setLive(live) {
+    if (!leaveAlert) return;
+    if (live) window.addEventListener('beforeunload', askBeforeLeaving);
+    else window.removeEventListener('beforeunload', askBeforeLeaving);
+  }
 
   const fixedTitle = config.title || '';
   if (fixedTitle) document.title = fixedTitle;
@@ -120,6 +142,7 @@ async function main() {
       if (sessions++ > 0) term.reset();
       sock.send(JSON.stringify({ type: 'size', cols: term.cols, rows: term.rows, flow: true }));
       attempt = 0;
+      setLive(true);
       showStatus('');
       term.focus();
     };
@@ -145,6 +168,7 @@ async function main() {
     sock.onclose = (ev) => {
       if (sock !== ws) return;
       ws = null;
+      setLive(false);
       const code = ev.code;
       if (exited || code === 1000 || code === 1011 || (code >= 4000 && code < 4400) || ev.reason === 'idle timeout') {
         const why = (exited && exited.reason) || ev.reason || 'code ' + code;
