@@ -21,7 +21,6 @@ import (
 	"os/signal"
 	"path"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -36,10 +35,6 @@ import (
 
 //go:embed LICENSE
 var license string
-
-// version is set at release with -ldflags "-X main.version=..."; otherwise
-// the module version from the build, or "dev".
-var version = ""
 
 // Exit codes.
 const (
@@ -66,16 +61,6 @@ func run(args []string) int {
 		return code
 	}
 	return exitOK
-}
-
-func versionString() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
 }
 
 // env names a flag's environment variable: --header-ws is WSBRIDGE_HEADER_WS.
@@ -632,9 +617,10 @@ func buildBackend(c *cli.Context, log *slog.Logger, grace time.Duration, passNam
 }
 
 func buildExec(c *cli.Context, log *slog.Logger, grace time.Duration, passNames, args []string) (*bridge.Exec, error) {
+	v, _ := buildVersion()
 	exe := &bridge.Exec{
 		BaseEnv:        bridge.PassEnv(passNames),
-		ServerSoftware: "wsbridge/" + versionString(),
+		ServerSoftware: "wsbridge/" + v,
 		HTTPS:          tlsOn(c),
 		ReverseLookup:  c.Bool("reverselookup"),
 		PassStderr:     c.Bool("passstderr"),
