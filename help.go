@@ -102,23 +102,29 @@ func flagGroups(flags []cli.Flag) []flagGroup {
 	return groups
 }
 
-// flagHelp writes a flag's names, then its usage, default and environment
-// variable wrapped in a column at helpColumn. A repeatable flag's usage says
-// so; urfave's "[ --name value ]" after the names is left out.
+// flagText is a flag as --help and the man page show it: its names with
+// the value's placeholder ("--port PORT"), and its usage with its default
+// and environment variable. A repeatable flag's usage says so; urfave's
+// "[ --name value ]" after the names is left out.
+func flagText(df cli.DocGenerationFlag) (names, usage string) {
+	placeholder, usage := unquoteUsage(df.GetUsage())
+	if placeholder == "" && df.TakesValue() {
+		placeholder = "value"
+	}
+	if d := df.GetDefaultText(); d != "" && !isSwitch(df) {
+		usage += " (default: " + d + ")"
+	}
+	return cli.FlagNamePrefixer(df.Names(), placeholder), strings.TrimSpace(cli.FlagEnvHinter(df.GetEnvVars(), usage))
+}
+
+// flagHelp writes a flag's names, then its usage wrapped in a column at
+// helpColumn.
 func flagHelp(f cli.Flag) string {
 	df, ok := f.(cli.DocGenerationFlag)
 	if !ok {
 		return urfaveFlagString(f)
 	}
-	placeholder, usage := unquoteUsage(df.GetUsage())
-	if placeholder == "" && df.TakesValue() {
-		placeholder = "value"
-	}
-	names := cli.FlagNamePrefixer(f.Names(), placeholder)
-	if d := df.GetDefaultText(); d != "" && !isSwitch(f) {
-		usage += " (default: " + d + ")"
-	}
-	usage = strings.TrimSpace(cli.FlagEnvHinter(df.GetEnvVars(), usage))
+	names, usage := flagText(df)
 	if usage == "" {
 		return names
 	}

@@ -91,7 +91,10 @@ func newApp() *cli.App {
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run prints and exits
 		Action:         serve,
-		Commands:       []*cli.Command{connectCommand()},
+		Commands:       []*cli.Command{connectCommand(), completionCommand(), manCommand()},
+		// For the completion scripts: wsbridge ARGS... --generate-bash-completion
+		// prints the flags or commands that may come next.
+		EnableBashCompletion: true,
 	}
 }
 
