@@ -21,7 +21,6 @@ import (
 	"os/signal"
 	"path"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -36,10 +35,6 @@ import (
 
 //go:embed LICENSE
 var license string
-
-// version is set at release with -ldflags "-X main.version=..."; otherwise
-// the module version from the build, or "dev".
-var version = ""
 
 // Exit codes.
 const (
@@ -66,16 +61,6 @@ func run(args []string) int {
 		return code
 	}
 	return exitOK
-}
-
-func versionString() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
 }
 
 // env names a flag's environment variable: --header-ws is WSBRIDGE_HEADER_WS.
@@ -106,95 +91,105 @@ func newApp() *cli.App {
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run prints and exits
 		Action:         serve,
-		Commands:       []*cli.Command{connectCommand()},
+		Commands:       []*cli.Command{connectCommand(), completionCommand(), manCommand()},
+		// For the completion scripts: wsbridge ARGS... --generate-bash-completion
+		// prints the flags or commands that may come next.
+		EnableBashCompletion: true,
 	}
 }
 
+// The server's flag categories, in the order --help lists them: a category
+// comes where its first flag is declared.
+const (
+	catListen   = "Listening"
+	catTLS      = "TLS"
+	catBackend  = "Backends (what to run)"
+	catTerminal = "Terminal (--pty)"
+	catAccess   = "Access (origins, hosts, auth)"
+	catLimits   = "Limits and liveness"
+	catHTTP     = "HTTP side"
+	catLog      = "Logging"
+)
+
 func flags() []cli.Flag {
 	return []cli.Flag{
-		// Listening.
-		&cli.IntFlag{Name: "port", Value: 8080, Usage: "TCP `PORT` to listen on (0 picks a free one)", EnvVars: env("port")},
-		&cli.StringSliceFlag{Name: "address", Usage: "`ADDRESS` to listen on, repeatable (default: loopback only, 127.0.0.1 and ::1)", EnvVars: env("address")},
-		&cli.StringFlag{Name: "unixsocket", Usage: "listen on a unix socket at `PATH` instead of TCP", EnvVars: env("unixsocket")},
-		&cli.BoolFlag{Name: "ssl", Usage: "serve TLS (wss://) with --sslcert and --sslkey", EnvVars: env("ssl")},
-		&cli.StringSliceFlag{Name: "sslcert", Aliases: []string{"tls-cert"}, Usage: "TLS certificate chain `FILE` (PEM), re-read when it changes; repeat with --sslkey for more names (chosen by SNI)", EnvVars: env("sslcert")},
-		&cli.StringSliceFlag{Name: "sslkey", Aliases: []string{"tls-key"}, Usage: "TLS private key `FILE` (PEM) of the --sslcert in the same place", EnvVars: env("sslkey")},
-		&cli.StringFlag{Name: "sslca", Usage: "require client certificates signed by the CAs in `FILE` (PEM)", EnvVars: env("sslca")},
-		&cli.StringSliceFlag{Name: "client-cn", Usage: "with --sslca, accept only client certificates with this common `NAME`, repeatable", EnvVars: env("client-cn")},
-		&cli.StringSliceFlag{Name: "acme-domain", Usage: "get a certificate for `NAME` from an ACME CA (Let's Encrypt), repeatable; turns on TLS. The CA must reach this server on port 443 (TLS-ALPN-01) or --redirport 80 (HTTP-01)", EnvVars: env("acme-domain")},
-		&cli.StringFlag{Name: "acme-cache", Usage: "`DIR` that keeps ACME account and certificates across restarts (default: the user's cache dir/wsbridge/acme)", EnvVars: env("acme-cache")},
-		&cli.StringFlag{Name: "acme-email", Usage: "contact `ADDRESS` for the ACME account (expiry notices)", EnvVars: env("acme-email")},
-		&cli.StringFlag{Name: "acme-directory", Value: "https://acme-v02.api.letsencrypt.org/directory", Usage: "the ACME CA's directory `URL`", EnvVars: env("acme-directory")},
-		&cli.IntFlag{Name: "redirport", Usage: "also listen on `PORT` and redirect plain HTTP there to the main port", EnvVars: env("redirport")},
+		&cli.IntFlag{Category: catListen, Name: "port", Value: 8080, Usage: "TCP `PORT` to listen on (0 picks a free one)", EnvVars: env("port")},
+		&cli.StringSliceFlag{Category: catListen, Name: "address", Usage: "`ADDRESS` to listen on, repeatable (default: loopback only, 127.0.0.1 and ::1)", EnvVars: env("address")},
+		&cli.StringFlag{Category: catListen, Name: "unixsocket", Usage: "listen on a unix socket at `PATH` instead of TCP", EnvVars: env("unixsocket")},
+		&cli.IntFlag{Category: catListen, Name: "redirport", Usage: "also listen on `PORT` and redirect plain HTTP there to the main port", EnvVars: env("redirport")},
 
-		// What to run and how to frame it.
-		&cli.StringFlag{Name: "dir", Usage: "serve every executable in `DIR`, chosen by URL path, instead of one COMMAND", EnvVars: env("dir")},
-		&cli.StringFlag{Name: "framing", Value: "line", Usage: "`MODE`: line (a message per line), raw (text as it comes, nothing appended to input) or binary (the default with a TCP backend)", EnvVars: env("framing")},
-		&cli.BoolFlag{Name: "binary", Usage: "same as --framing binary (websocketd's name)", EnvVars: env("binary")},
-		&cli.StringFlag{Name: "passenv", Value: "PATH,LD_LIBRARY_PATH", Usage: "comma-separated `NAMES` of variables passed from wsbridge's environment to programs", EnvVars: env("passenv")},
-		&cli.BoolFlag{Name: "passstderr", Usage: "pass programs' stderr to wsbridge's stderr as it is, instead of logging it line by line", EnvVars: env("passstderr")},
-		&cli.BoolFlag{Name: "reverselookup", Usage: "resolve REMOTE_HOST by reverse DNS", EnvVars: env("reverselookup")},
-		&cli.IntFlag{Name: "closems", Usage: "`MS` added to each wait of the signal ladder after a client leaves: stdin EOF, then SIGINT after 100+MS ms, SIGTERM 250+MS ms later, SIGKILL 500+MS ms later; a TCP backend gets 1000+MS ms to finish its reply", EnvVars: env("closems")},
+		&cli.BoolFlag{Category: catTLS, Name: "ssl", Usage: "serve TLS (wss://) with --sslcert and --sslkey", EnvVars: env("ssl")},
+		&cli.StringSliceFlag{Category: catTLS, Name: "sslcert", Aliases: []string{"tls-cert"}, Usage: "certificate chain `FILE` (PEM), re-read when it changes; repeatable with --sslkey, for more names (chosen by SNI)", EnvVars: env("sslcert")},
+		&cli.StringSliceFlag{Category: catTLS, Name: "sslkey", Aliases: []string{"tls-key"}, Usage: "private key `FILE` (PEM) of the --sslcert in the same place; repeatable", EnvVars: env("sslkey")},
+		&cli.StringFlag{Category: catTLS, Name: "sslca", Usage: "require client certificates signed by the CAs in `FILE` (PEM)", EnvVars: env("sslca")},
+		&cli.StringSliceFlag{Category: catTLS, Name: "client-cn", Usage: "with --sslca, accept only client certificates with this common `NAME`, repeatable", EnvVars: env("client-cn")},
+		&cli.StringSliceFlag{Category: catTLS, Name: "acme-domain", Usage: "get a certificate for `NAME` from an ACME CA (Let's Encrypt), repeatable; turns on TLS. The CA must reach port 443 (TLS-ALPN-01) or --redirport 80 (HTTP-01)", EnvVars: env("acme-domain")},
+		&cli.StringFlag{Category: catTLS, Name: "acme-cache", Usage: "`DIR` that keeps the ACME account and certificates (default: the user's cache dir/wsbridge/acme)", EnvVars: env("acme-cache")},
+		&cli.StringFlag{Category: catTLS, Name: "acme-email", Usage: "contact `ADDRESS` for the ACME account (expiry notices)", EnvVars: env("acme-email")},
+		&cli.StringFlag{Category: catTLS, Name: "acme-directory", Value: "https://acme-v02.api.letsencrypt.org/directory", Usage: "the ACME CA's directory `URL`", EnvVars: env("acme-directory")},
 
-		// Or a terminal in the browser.
-		&cli.BoolFlag{Name: "pty", Usage: "run COMMAND on a pseudo-terminal per WebSocket and serve a terminal page (xterm.js) at the URL; see the terminal protocol in docs/", EnvVars: env("pty")},
-		&cli.StringFlag{Name: "title", Usage: "with --pty, the page's `TITLE` (default: what the program sets)", EnvVars: env("title")},
-		&cli.StringSliceFlag{Name: "term-option", Usage: "with --pty, an xterm.js option `NAME=VALUE`, repeatable: fontSize=16, fontFamily=..., cursorStyle=bar, scrollback=10000, theme={\"background\":\"#202020\"}; and the page's disableLeaveAlert=true (no \"leave this page?\" while a session is live)", EnvVars: env("term-option")},
-		&cli.StringFlag{Name: "url-term-options", Value: web.DefaultURLOptions, Usage: "with --pty, the xterm.js options the page's URL may set over --term-option (?fontSize=20&theme={...}): comma-separated `NAMES`; empty: none. Never windowOptions, ignoreBracketedPasteMode, logLevel", EnvVars: env("url-term-options")},
-		&cli.StringFlag{Name: "index", Usage: "with --pty, serve this HTML `FILE` as the page instead of the built-in one (it loads terminal.js and terminal.css)", EnvVars: env("index")},
-		&cli.BoolFlag{Name: "readonly", Usage: "with --pty, ignore what clients type (sizes still apply)", EnvVars: env("readonly")},
-		&cli.StringFlag{Name: "record", Usage: "with --pty, record every session into `DIR` as an asciicast v2 file (asciinema play FILE)", EnvVars: env("record")},
-		&cli.StringFlag{Name: "record-max", Value: "1GiB", Usage: "with --record, stop each recording at `SIZE` (\"50MB\", \"1GiB\", bytes; 0: no limit) with a last line saying so; the session goes on", EnvVars: env("record-max")},
-		&cli.BoolFlag{Name: "url-args", Usage: "append the request's ?arg= values to COMMAND's arguments (off: clients choose nothing)", EnvVars: env("url-args")},
+		&cli.StringFlag{Category: catBackend, Name: "dir", Usage: "serve every executable in `DIR`, chosen by URL path, instead of one COMMAND", EnvVars: env("dir")},
+		&cli.StringFlag{Category: catBackend, Name: "framing", Value: "line", Usage: "`MODE`: line (a message per line), raw (text as it comes, nothing appended to input) or binary (the default with a TCP backend)", EnvVars: env("framing")},
+		&cli.BoolFlag{Category: catBackend, Name: "binary", Usage: "same as --framing binary (websocketd's name)", EnvVars: env("binary")},
+		&cli.StringFlag{Category: catBackend, Name: "passenv", Value: "PATH,LD_LIBRARY_PATH", Usage: "comma-separated `NAMES` of variables passed from wsbridge's environment to programs", EnvVars: env("passenv")},
+		&cli.BoolFlag{Category: catBackend, Name: "passstderr", Usage: "pass programs' stderr to wsbridge's stderr as it is, instead of logging it line by line", EnvVars: env("passstderr")},
+		&cli.BoolFlag{Category: catBackend, Name: "reverselookup", Usage: "resolve REMOTE_HOST by reverse DNS", EnvVars: env("reverselookup")},
+		&cli.BoolFlag{Category: catBackend, Name: "url-args", Usage: "append the request's ?arg= values to COMMAND's arguments (off: clients choose nothing)", EnvVars: env("url-args")},
+		&cli.StringFlag{Category: catBackend, Name: "tcp", Usage: "connect each WebSocket to `HOST:PORT` instead of starting a program", EnvVars: env("tcp")},
+		&cli.StringFlag{Category: catBackend, Name: "unix", Usage: "connect each WebSocket to the unix socket at `PATH`", EnvVars: env("unix")},
+		&cli.StringFlag{Category: catBackend, Name: "token-file", Usage: "connect to the target the request's ?token= names, from `FILE` or a folder of websockify token files (\"token: host:port\" or \"token: unix_socket:/path\"), re-read when they change", EnvVars: env("token-file")},
+		&cli.BoolFlag{Category: catBackend, Name: "host-token", Usage: "take the token from the Host header's name (in any case) instead of ?token=", EnvVars: env("host-token")},
+		&cli.StringFlag{Category: catBackend, Name: "dial-timeout", Value: "10s", Usage: "`DURATION` a backend may take to accept (and finish TLS); longer is HTTP 504", EnvVars: env("dial-timeout")},
+		&cli.BoolFlag{Category: catBackend, Name: "tcp-tls", Usage: "speak TLS to the backend, verifying its certificate", EnvVars: env("tcp-tls")},
+		&cli.StringFlag{Category: catBackend, Name: "tcp-ca", Usage: "verify the backend's certificate against the CAs in `FILE` (PEM) instead of the system's", EnvVars: env("tcp-ca")},
+		&cli.StringFlag{Category: catBackend, Name: "tcp-servername", Usage: "`NAME` the backend's certificate must carry (default: the target's host)", EnvVars: env("tcp-servername")},
+		&cli.StringFlag{Category: catBackend, Name: "proxy-protocol", Usage: "send the backend a PROXY protocol header, `VERSION` v1 or v2, so it learns the client's address", EnvVars: env("proxy-protocol")},
 
-		// Or a TCP or unix-socket backend.
-		&cli.StringFlag{Name: "tcp", Usage: "connect each WebSocket to `HOST:PORT` instead of starting a program", EnvVars: env("tcp")},
-		&cli.StringFlag{Name: "unix", Usage: "connect each WebSocket to the unix socket at `PATH`", EnvVars: env("unix")},
-		&cli.StringFlag{Name: "token-file", Usage: "connect to the target the request's ?token= names, from `FILE` or a folder of files in websockify's format (\"token: host:port\" or \"token: unix_socket:/path\"), re-read when they change", EnvVars: env("token-file")},
-		&cli.BoolFlag{Name: "host-token", Usage: "take the token from the Host header's name (in any case) instead of ?token=", EnvVars: env("host-token")},
-		&cli.StringFlag{Name: "dial-timeout", Value: "10s", Usage: "`DURATION` a backend may take to accept (and finish TLS); longer is HTTP 504", EnvVars: env("dial-timeout")},
-		&cli.BoolFlag{Name: "tcp-tls", Usage: "speak TLS to the backend, verifying its certificate", EnvVars: env("tcp-tls")},
-		&cli.StringFlag{Name: "tcp-ca", Usage: "verify the backend's certificate against the CAs in `FILE` (PEM) instead of the system's", EnvVars: env("tcp-ca")},
-		&cli.StringFlag{Name: "tcp-servername", Usage: "`NAME` the backend's certificate must carry (default: the target's host)", EnvVars: env("tcp-servername")},
-		&cli.StringFlag{Name: "proxy-protocol", Usage: "send the backend a PROXY protocol header, `VERSION` v1 or v2, so it learns the client's address", EnvVars: env("proxy-protocol")},
+		&cli.BoolFlag{Category: catTerminal, Name: "pty", Usage: "run COMMAND on a pseudo-terminal per WebSocket and serve a terminal page (xterm.js) at the URL", EnvVars: env("pty")},
+		&cli.StringFlag{Category: catTerminal, Name: "title", Usage: "the page's `TITLE` (default: what the program sets)", EnvVars: env("title")},
+		&cli.StringSliceFlag{Category: catTerminal, Name: "term-option", Usage: "an xterm.js option `NAME=VALUE`, repeatable: fontSize=16, fontFamily=..., cursorStyle=bar, scrollback=10000, theme={\"background\":\"#202020\"}; and the page's disableLeaveAlert=true (no \"leave this page?\" while a session is live)", EnvVars: env("term-option")},
+		&cli.StringFlag{Category: catTerminal, Name: "url-term-options", Value: web.DefaultURLOptions, Usage: "the xterm.js options the page's URL may set over --term-option (?fontSize=20&theme={...}): comma-separated `NAMES`; empty: none. Never windowOptions, ignoreBracketedPasteMode, logLevel", EnvVars: env("url-term-options")},
+		&cli.StringFlag{Category: catTerminal, Name: "index", Usage: "serve this HTML `FILE` as the page instead of the built-in one (it loads terminal.js and terminal.css)", EnvVars: env("index")},
+		&cli.BoolFlag{Category: catTerminal, Name: "readonly", Usage: "ignore what clients type (sizes still apply)", EnvVars: env("readonly")},
+		&cli.StringFlag{Category: catTerminal, Name: "record", Usage: "record every session into `DIR` as an asciicast v2 file (asciinema play FILE)", EnvVars: env("record")},
+		&cli.StringFlag{Category: catTerminal, Name: "record-max", Value: "1GiB", Usage: "with --record, stop each recording at `SIZE` (\"50MB\", \"1GiB\", bytes; 0: no limit) with a last line saying so; the session goes on", EnvVars: env("record-max")},
 
-		// Limits and liveness.
-		&cli.IntFlag{Name: "maxforks", Aliases: []string{"max-clients"}, Usage: "at most `N` sessions (and CGI runs) at once; more get 429 (0: no limit)", EnvVars: env("maxforks")},
-		&cli.BoolFlag{Name: "once", Usage: "serve one session, then exit; later clients get 503", EnvVars: env("once")},
-		&cli.BoolFlag{Name: "exit-no-conn", Usage: "exit when the last session ends", EnvVars: env("exit-no-conn")},
-		&cli.IntFlag{Name: "maxframesize", Value: 1 << 20, Usage: "largest message in `BYTES`: longer output lines go out in pieces, longer incoming messages close with 1009 (0: the most, 1 GiB)", EnvVars: env("maxframesize")},
-		&cli.IntFlag{Name: "pingms", Usage: "ping clients every `MS` and drop one that stays silent for two intervals (0: no pings)", EnvVars: env("pingms")},
-		&cli.StringFlag{Name: "idle-timeout", Usage: "close a session after `DURATION` without data either way, with 1001 (\"90s\", \"5m\"; a bare number is seconds; default: never)", EnvVars: env("idle-timeout")},
+		&cli.StringSliceFlag{Category: catAccess, Name: "origin", Usage: "browser origins allowed to connect: `LIST` of host[:port] or scheme://host[:port], or '*' for any; repeatable (default: same origin only)", EnvVars: env("origin")},
+		&cli.BoolFlag{Category: catAccess, Name: "sameorigin", Usage: "allow only pages from the same host and port (the default; kept for websocketd command lines)", EnvVars: env("sameorigin")},
+		&cli.StringSliceFlag{Category: catAccess, Name: "allowed-host", Usage: "answer requests for host `NAME` (or *.DOMAIN), repeatable, besides localhost, IP addresses and the certificates' names; others get 421, against DNS rebinding. '*': any (not safe)", EnvVars: env("allowed-host")},
+		&cli.StringSliceFlag{Category: catAccess, Name: "trusted-proxy", Usage: "believe X-Forwarded-For and X-Real-IP from proxies at `CIDR` (or an address, or unix: every peer of --unixsocket), repeatable; logs, REMOTE_ADDR and PROXY headers then show the client", EnvVars: env("trusted-proxy")},
+		&cli.StringSliceFlag{Category: catAccess, Name: "basic-auth", Usage: "require HTTP Basic `USER:PASSWORD`, repeatable", EnvVars: env("basic-auth")},
+		&cli.StringFlag{Category: catAccess, Name: "htpasswd", Usage: "require HTTP Basic credentials from an htpasswd `FILE` (bcrypt: htpasswd -B), re-read when it changes", EnvVars: env("htpasswd")},
+		&cli.StringFlag{Category: catAccess, Name: "bearer-token-file", Usage: "accept the bearer tokens in `FILE`, one per line (\"TOKEN\" or \"USER TOKEN\"), re-read when it changes", EnvVars: env("bearer-token-file")},
+		&cli.StringFlag{Category: catAccess, Name: "jwt-key", Usage: "accept JWTs signed with the key in `FILE`: an RSA or ECDSA public key (PEM) or an HS256 secret", EnvVars: env("jwt-key")},
+		&cli.StringFlag{Category: catAccess, Name: "jwt-audience", Usage: "with --jwt-key, the `AUD` tokens must be for", EnvVars: env("jwt-audience")},
+		&cli.StringFlag{Category: catAccess, Name: "auth-query", Value: "access_token", Usage: "query parameter `NAME` that may carry a bearer token or JWT (browsers can't set headers on a WebSocket); empty: none", EnvVars: env("auth-query")},
+		&cli.StringFlag{Category: catAccess, Name: "auth-cookie", Usage: "cookie `NAME` that may carry a bearer token or JWT", EnvVars: env("auth-cookie")},
+		&cli.IntFlag{Category: catAccess, Name: "auth-fail-limit", Value: 10, Usage: "after `N` wrong credentials in a minute from one client address (an IPv6 /64), answer it 429 unchecked for the rest of the minute (0: no limit)", EnvVars: env("auth-fail-limit")},
+		&cli.StringFlag{Category: catAccess, Name: "auth-fail-delay", Value: "1s", Usage: "`DURATION` to wait before answering wrong credentials, to slow guessing", EnvVars: env("auth-fail-delay")},
 
-		// Who may connect.
-		&cli.StringSliceFlag{Name: "origin", Usage: "browser origins allowed to connect: `LIST` of host[:port] or scheme://host[:port], or '*' for any (default: same origin only)", EnvVars: env("origin")},
-		&cli.BoolFlag{Name: "sameorigin", Usage: "allow only pages from the same host and port (the default; kept for websocketd command lines)", EnvVars: env("sameorigin")},
-		&cli.StringSliceFlag{Name: "subprotocol", Usage: "WebSocket subprotocol `NAME` to accept when a client offers it, repeatable", EnvVars: env("subprotocol")},
-		&cli.StringSliceFlag{Name: "basic-auth", Usage: "require HTTP Basic `USER:PASSWORD`, repeatable", EnvVars: env("basic-auth")},
-		&cli.StringFlag{Name: "htpasswd", Usage: "require HTTP Basic credentials from an htpasswd `FILE` (bcrypt: htpasswd -B), re-read when it changes", EnvVars: env("htpasswd")},
-		&cli.StringFlag{Name: "bearer-token-file", Usage: "accept the bearer tokens in `FILE`, one per line (\"TOKEN\" or \"USER TOKEN\"), re-read when it changes", EnvVars: env("bearer-token-file")},
-		&cli.StringFlag{Name: "jwt-key", Usage: "accept JWTs signed with the key in `FILE`: an RSA or ECDSA public key (PEM) or an HS256 secret", EnvVars: env("jwt-key")},
-		&cli.StringFlag{Name: "jwt-audience", Usage: "with --jwt-key, the `AUD` tokens must be for", EnvVars: env("jwt-audience")},
-		&cli.StringFlag{Name: "auth-query", Value: "access_token", Usage: "query parameter `NAME` that may carry a bearer token or JWT (browsers can't set headers on a WebSocket); empty: none", EnvVars: env("auth-query")},
-		&cli.StringFlag{Name: "auth-cookie", Usage: "cookie `NAME` that may carry a bearer token or JWT", EnvVars: env("auth-cookie")},
-		&cli.IntFlag{Name: "auth-fail-limit", Value: 10, Usage: "after `N` wrong credentials in a minute from one client address (an IPv6 /64), answer it 429 without checking until the minute is over (0: no limit)", EnvVars: env("auth-fail-limit")},
-		&cli.StringFlag{Name: "auth-fail-delay", Value: "1s", Usage: "`DURATION` to wait before answering wrong credentials, to slow guessing", EnvVars: env("auth-fail-delay")},
-		&cli.StringSliceFlag{Name: "allowed-host", Usage: "answer requests for host `NAME` (or *.DOMAIN), repeatable, besides localhost, IP addresses and the TLS certificate's names; others get 421, against DNS rebinding. '*': any (not safe)", EnvVars: env("allowed-host")},
-		&cli.StringSliceFlag{Name: "trusted-proxy", Usage: "believe X-Forwarded-For and X-Real-IP from proxies at `CIDR` (or one address, or unix: every peer of --unixsocket), repeatable; logs, REMOTE_ADDR and PROXY headers then show the client", EnvVars: env("trusted-proxy")},
+		&cli.IntFlag{Category: catLimits, Name: "maxforks", Aliases: []string{"max-clients"}, Usage: "at most `N` sessions (and CGI runs) at once; more get 429 (0: no limit)", EnvVars: env("maxforks")},
+		&cli.BoolFlag{Category: catLimits, Name: "once", Usage: "serve one session, then exit; later clients get 503", EnvVars: env("once")},
+		&cli.BoolFlag{Category: catLimits, Name: "exit-no-conn", Usage: "exit when the last session ends", EnvVars: env("exit-no-conn")},
+		&cli.IntFlag{Category: catLimits, Name: "maxframesize", Value: 1 << 20, Usage: "largest message in `BYTES`: longer output lines go out in pieces, longer incoming messages close with 1009 (0: the most, 1 GiB)", EnvVars: env("maxframesize")},
+		&cli.IntFlag{Category: catLimits, Name: "pingms", Usage: "ping clients every `MS` and drop one that stays silent for two intervals (0: no pings)", EnvVars: env("pingms")},
+		&cli.StringFlag{Category: catLimits, Name: "idle-timeout", Usage: "close a session after `DURATION` without data either way, with 1001 (\"90s\", \"5m\"; a bare number is seconds; default: never)", EnvVars: env("idle-timeout")},
+		&cli.IntFlag{Category: catLimits, Name: "closems", Usage: "`MS` added to each wait after a client leaves: stdin EOF, then SIGINT after 100+MS ms, SIGTERM 250+MS ms later, SIGKILL 500+MS ms later; a TCP backend gets 1000+MS ms to finish its reply", EnvVars: env("closems")},
 
-		// HTTP side.
-		&cli.StringFlag{Name: "staticdir", Usage: "serve static files from `DIR` to plain HTTP requests", EnvVars: env("staticdir")},
-		&cli.StringFlag{Name: "cgidir", Usage: "run CGI scripts from `DIR` for plain HTTP requests", EnvVars: env("cgidir")},
-		&cli.BoolFlag{Name: "devconsole", Usage: "serve a page to try the endpoint from a browser (not with --staticdir or --cgidir)", EnvVars: env("devconsole")},
-		&cli.StringFlag{Name: "base-path", Usage: "serve under `PATH` (such as /term/) where a reverse proxy passes the prefix on; other paths are 404", EnvVars: env("base-path")},
-		&cli.StringSliceFlag{Name: "header", Usage: "add `\"NAME: VALUE\"` to every response, repeatable", EnvVars: env("header")},
-		&cli.StringSliceFlag{Name: "header-ws", Usage: "add `\"NAME: VALUE\"` to WebSocket upgrade responses, repeatable", EnvVars: env("header-ws")},
-		&cli.StringSliceFlag{Name: "header-http", Usage: "add `\"NAME: VALUE\"` to plain HTTP responses, repeatable", EnvVars: env("header-http")},
+		&cli.StringSliceFlag{Category: catHTTP, Name: "subprotocol", Usage: "WebSocket subprotocol `NAME` to accept when a client offers it, repeatable", EnvVars: env("subprotocol")},
+		&cli.StringFlag{Category: catHTTP, Name: "staticdir", Usage: "serve static files from `DIR` to plain HTTP requests", EnvVars: env("staticdir")},
+		&cli.StringFlag{Category: catHTTP, Name: "cgidir", Usage: "run CGI scripts from `DIR` for plain HTTP requests", EnvVars: env("cgidir")},
+		&cli.BoolFlag{Category: catHTTP, Name: "devconsole", Usage: "serve a page to try the endpoint from a browser (not with --staticdir or --cgidir)", EnvVars: env("devconsole")},
+		&cli.StringFlag{Category: catHTTP, Name: "base-path", Usage: "serve under `PATH` (such as /term/) where a reverse proxy passes the prefix on; other paths are 404", EnvVars: env("base-path")},
+		&cli.StringSliceFlag{Category: catHTTP, Name: "header", Usage: "add `\"NAME: VALUE\"` to every response, repeatable", EnvVars: env("header")},
+		&cli.StringSliceFlag{Category: catHTTP, Name: "header-ws", Usage: "add `\"NAME: VALUE\"` to WebSocket upgrade responses, repeatable", EnvVars: env("header-ws")},
+		&cli.StringSliceFlag{Category: catHTTP, Name: "header-http", Usage: "add `\"NAME: VALUE\"` to plain HTTP responses, repeatable", EnvVars: env("header-http")},
 
-		// Logs and information.
-		&cli.StringFlag{Name: "loglevel", Value: "access", Usage: "`LEVEL`: debug, trace, access, info, error or fatal", EnvVars: env("loglevel")},
-		&cli.StringFlag{Name: "logformat", Value: "text", Usage: "`FORMAT` of log lines on stderr: text or json", EnvVars: env("logformat")},
-		&cli.BoolFlag{Name: "license", Usage: "print the license and exit"},
+		&cli.StringFlag{Category: catLog, Name: "loglevel", Value: "access", Usage: "`LEVEL`: debug, trace, access, info, error or fatal", EnvVars: env("loglevel")},
+		&cli.StringFlag{Category: catLog, Name: "logformat", Value: "text", Usage: "`FORMAT` of log lines on stderr: text or json", EnvVars: env("logformat")},
+
+		// --help and --version join it (help.go).
+		&cli.BoolFlag{Category: infoCategory, Name: "license", Usage: "print the license and exit"},
 	}
 }
 
@@ -634,9 +629,10 @@ func buildBackend(c *cli.Context, log *slog.Logger, grace time.Duration, passNam
 }
 
 func buildExec(c *cli.Context, log *slog.Logger, grace time.Duration, passNames, args []string) (*bridge.Exec, error) {
+	v, _ := buildVersion()
 	exe := &bridge.Exec{
 		BaseEnv:        bridge.PassEnv(passNames),
-		ServerSoftware: "wsbridge/" + versionString(),
+		ServerSoftware: "wsbridge/" + v,
 		HTTPS:          tlsOn(c),
 		ReverseLookup:  c.Bool("reverselookup"),
 		PassStderr:     c.Bool("passstderr"),
