@@ -12,6 +12,7 @@ import (
 	"io"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wsbridge/wsbridge/internal/utf8tail"
 )
@@ -90,6 +91,13 @@ func (cw *Writer) event(t time.Time, kind, data string) {
 	secs := json.Number(strconv.FormatFloat(max(t.Sub(cw.start), 0).Seconds(), 'f', 6, 64))
 	line := encode([]any{secs, kind, data})
 	if cw.max > 0 && cw.err == nil && cw.written+int64(len(line)) > cw.max {
+		if kind == "o" {
+			// As much of the output as fits, so the recording fills its cap
+			// however the output was cut into events.
+			if head := cw.fitting(secs, data); head != nil {
+				cw.write(head)
+			}
+		}
 		// Reset the style first, so the note reads plainly whatever came before.
 		note := fmt.Sprintf("\x1b[0m\r\n[wsbridge: the recording stops here: it reached its limit of %d bytes; the session went on]\r\n", cw.max)
 		cw.write(encode([]any{secs, "o", note}))
@@ -99,6 +107,27 @@ func (cw *Writer) event(t time.Time, kind, data string) {
 		return
 	}
 	cw.write(line)
+}
+
+// fitting is the output event of the longest start of data, cut between
+// characters, that keeps the recording within its cap; nil if none does.
+func (cw *Writer) fitting(secs json.Number, data string) []byte {
+	room := cw.max - cw.written
+	var best []byte
+	lo, hi := 1, len(data)-1 // the whole of data did not fit
+	for lo <= hi {
+		k := (lo + hi) / 2
+		for k > 0 && !utf8.RuneStart(data[k]) {
+			k--
+		}
+		line := encode([]any{secs, "o", data[:k]})
+		if k > 0 && int64(len(line)) <= room {
+			best, lo = line, (lo+hi)/2+1
+		} else {
+			hi = (lo+hi)/2 - 1
+		}
+	}
+	return best
 }
 
 func (cw *Writer) line(v any) { cw.write(encode(v)) }

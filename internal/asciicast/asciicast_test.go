@@ -75,3 +75,26 @@ func TestLimit(t *testing.T) {
 		t.Fatalf("got\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestLimitFillsTheCap: of an event that does not fit, the start that fits
+// is recorded, cut between characters, before the note.
+func TestLimitFillsTheCap(t *testing.T) {
+	var out bytes.Buffer
+	t0 := time.Unix(1764000000, 0)
+	w, _ := NewWriter(&out, Header{Width: 80, Height: 24}, t0)
+	header := out.Len()
+	w.Limit(int64(header) + 60)
+	w.Output(t0, []byte("0123456789")) // 28 bytes with its newline: 32 left
+	if err := w.Output(t0.Add(time.Second), []byte(strings.Repeat("é", 40))); !errors.Is(err, ErrFull) {
+		t.Fatalf("the write past the limit: %v", err)
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String()[header:], "\n"), "\n")
+	want := []string{
+		`[0.000000,"o","0123456789"]`,
+		`[1.000000,"o","ééééééé"]`, // 32 bytes with its newline; an eighth é would take 34
+		`[1.000000,"o","\u001b[0m\r\n[wsbridge: the recording stops here: it reached its limit of ` + strconv.Itoa(header+60) + ` bytes; the session went on]\r\n"]`,
+	}
+	if !slices.Equal(lines, want) {
+		t.Fatalf("got\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
