@@ -1,11 +1,15 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 	"golang.org/x/sys/unix"
@@ -72,4 +76,55 @@ func freeFDs(t *testing.T, pid, n int) []int {
 		}
 	}
 	return free
+}
+
+// TestClientGoneWhileBackendDoesNotRead: a client sends more than a backend
+// that never reads its input can take, then leaves without a word. The
+// session still ends (the program is reaped, the connection closed) and
+// gives its --maxforks slot to the next client; --pingms alone did not help.
+func TestClientGoneWhileBackendDoesNotRead(t *testing.T) {
+	t.Run("exec", func(t *testing.T) {
+		mark := newMarker()
+		inst := start(t, "--maxforks", "1", "--pingms", "1000", "/bin/sleep", mark)
+		c := inst.dial("/", nil)
+		waitProcesses(t, mark, 1)
+		c.WriteMessage(websocket.TextMessage, bytes.Repeat([]byte("x"), 512<<10)) // beyond a pipe's 64 KiB
+		c.Close()
+		waitNoProcesses(t, mark)
+		dialFreed(t, inst)
+	})
+	t.Run("tcp", func(t *testing.T) {
+		held := make(chan net.Conn, 2)
+		stopped := make(chan struct{})
+		l := backend(t, "tcp", "127.0.0.1:0", func(c net.Conn) { held <- c; <-stopped })
+		t.Cleanup(func() { close(stopped) })
+		inst := start(t, "--maxforks", "1", "--pingms", "1000", "--maxframesize", "16777216", "--tcp", l.Addr().String())
+		c := inst.dial("/", nil)
+		first := <-held
+		// Beyond what the socket buffers between wsbridge and the backend hold.
+		c.WriteMessage(websocket.BinaryMessage, make([]byte, 12<<20))
+		c.Close()
+		dialFreed(t, inst)
+		first.SetReadDeadline(time.Now().Add(20 * time.Second))
+		if _, err := io.Copy(io.Discard, first); err != nil {
+			t.Fatalf("the backend connection stayed open: %v", err)
+		}
+	})
+}
+
+// dialFreed connects once the session before has given back its slot: the
+// program is reaped just before that.
+func dialFreed(t *testing.T, inst *instance) {
+	t.Helper()
+	for i := 0; ; i++ {
+		c, resp, err := websocket.DefaultDialer.Dial(inst.URL+"/", nil)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if resp == nil || resp.StatusCode != http.StatusTooManyRequests || i == 200 {
+			t.Fatalf("the next client: %v %v", resp, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
