@@ -141,7 +141,7 @@ func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for k, v := range w.Header() {
 		respHeader[k] = v
 	}
-	conn, err := h.upgrader.Upgrade(w, r, respHeader)
+	conn, err := h.upgrader.Upgrade(checkedHijack{w}, r, respHeader)
 	if err != nil {
 		backend.Stop()
 		backend.Close()

@@ -360,6 +360,7 @@ func (s *wsSession) watchClient() {
 // clientSocket is the socket under a client's connection, nil if there is
 // none to watch.
 func clientSocket(c net.Conn) syscall.Conn {
+	c = uncheck(c)
 	if tc, ok := c.(*tls.Conn); ok {
 		c = tc.NetConn()
 	}
@@ -385,6 +386,8 @@ func (s *wsSession) inputEnded(err error) {
 	if errors.Is(err, websocket.ErrReadLimit) {
 		// gorilla has already sent 1009.
 		s.noteClose(websocket.CloseMessageTooBig)
+	} else if errors.Is(err, errCloseOneByte) {
+		s.sendClose(websocket.CloseProtocolError, errCloseOneByte.Error())
 	} else {
 		s.log.Debug("client read", "err", err)
 	}
@@ -400,7 +403,7 @@ func (s *wsSession) inputEnded(err error) {
 // whatever comes is dropped. Pings can't tell here (a client that sent its
 // close sends no pongs); TCP keepalive notices a client that vanished.
 func (s *wsSession) awaitDisconnect() {
-	conn := s.conn.NetConn()
+	conn := uncheck(s.conn.NetConn()) // what follows is not parsed
 	_ = conn.SetReadDeadline(time.Time{})
 	_, _ = io.Copy(io.Discard, conn)
 }

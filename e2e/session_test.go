@@ -128,3 +128,41 @@ func dialFreed(t *testing.T, inst *instance) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestCloseWithOneBytePayloadIs1002: a close frame's payload is empty or
+// holds a 2-byte code; one byte is a protocol error (RFC 6455 5.5.1) and is
+// answered with 1002, while an empty one is a clean close.
+func TestCloseWithOneBytePayloadIs1002(t *testing.T) {
+	inst := start(t, "/bin/cat")
+	for _, tc := range []struct {
+		payload []byte
+		want    int
+	}{
+		{[]byte{0x03}, websocket.CloseProtocolError},
+		{nil, websocket.CloseNormalClosure}, // cat's exit 0 after EOF
+	} {
+		c := rawDial(t, inst.Host, "/")
+		c.send(websocket.TextMessage, []byte("before"))
+		c.send(websocket.CloseMessage, tc.payload)
+		var got []string
+		for {
+			op, payload, err := c.next()
+			if err != nil {
+				t.Fatalf("payload %x: no close frame after %q: %v", tc.payload, got, err)
+			}
+			if op != websocket.CloseMessage {
+				got = append(got, string(payload))
+				continue
+			}
+			if len(payload) < 2 || int(payload[0])<<8|int(payload[1]) != tc.want {
+				t.Fatalf("payload %x: close %x, want code %d", tc.payload, payload, tc.want)
+			}
+			break
+		}
+		// A clean close comes after the rest of the output; a failed
+		// connection ends at once.
+		if tc.want == websocket.CloseNormalClosure && (len(got) != 1 || got[0] != "before") {
+			t.Errorf("payload %x: messages %q before the close, want the echo of the one before it", tc.payload, got)
+		}
+	}
+}
