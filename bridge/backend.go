@@ -1,9 +1,11 @@
 package bridge
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"syscall"
 )
 
 // A Backend opens one Session for each accepted WebSocket. Open runs before
@@ -58,4 +60,21 @@ func (e *HTTPError) Error() string { return fmt.Sprintf("%d %s", e.Status, e.Mes
 
 func httpErrorf(status int, format string, args ...any) *HTTPError {
 	return &HTTPError{Status: status, Message: fmt.Sprintf(format, args...)}
+}
+
+// outOfResources says that err is a limit of wsbridge or the machine (open
+// files, memory), not a fault of the backend: the client may retry.
+func outOfResources(err error) bool {
+	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOMEM} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// busyError answers a session that could not open for outOfResources: 503,
+// and when to try again.
+func busyError(message string) *HTTPError {
+	return &HTTPError{Status: http.StatusServiceUnavailable, Message: message, Header: http.Header{"Retry-After": {"1"}}}
 }

@@ -111,8 +111,9 @@ func (e *Exec) Open(r *http.Request) (Session, error) {
 	}
 	p, err := e.start(spec)
 	if err != nil {
-		if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.ENOMEM) {
-			return nil, httpErrorf(http.StatusServiceUnavailable, "cannot start a process now")
+		// EAGAIN: the process limit; EMFILE: too many open files.
+		if outOfResources(err) || errors.Is(err, syscall.EAGAIN) {
+			return nil, busyError("cannot start a process now")
 		}
 		return nil, httpErrorf(http.StatusInternalServerError, "cannot start the program")
 	}

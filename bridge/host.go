@@ -109,9 +109,11 @@ func (p *HostPolicy) String() string {
 func (p *HostPolicy) guard(next http.Handler, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// A CONNECT request's Host is where it wants a tunnel to, not a
-		// name of ours; it gets no page and no session here either way.
+		// name of ours, and a broken handshake is answered 400 as it is
+		// (checkHandshake): neither gets a page or a session either way.
 		upgrade := websocket.IsWebSocketUpgrade(r)
-		exempt := (r.Method == http.MethodConnect && !upgrade) || (p.HostTokens && upgrade)
+		exempt := (r.Method == http.MethodConnect && !upgrade) ||
+			(upgrade && (p.HostTokens || checkHandshake(r) != nil))
 		if !exempt && !p.Allows(r.Host) {
 			log.Warn("host rejected: not a name this server answers to (see --allowed-host)", "client", r.RemoteAddr, "host", r.Host, "path", r.URL.Path)
 			http.Error(w, "this server does not answer to that host name", http.StatusMisdirectedRequest)

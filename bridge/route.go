@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"strconv"
@@ -120,6 +121,12 @@ func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.plain.ServeHTTP(w, r)
 		return
 	}
+	// Refused here, not by the upgrade, so no program starts for it.
+	if err := checkHandshake(r); err != nil {
+		writeOpenError(w, err)
+		log.Debug("bad handshake", "client", r.RemoteAddr, "err", err)
+		return
+	}
 	if !h.acquire() {
 		writeOpenError(w, errTooMany)
 		return
@@ -141,7 +148,7 @@ func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for k, v := range w.Header() {
 		respHeader[k] = v
 	}
-	conn, err := h.upgrader.Upgrade(w, r, respHeader)
+	conn, err := h.upgrader.Upgrade(checkedHijack{w}, r, respHeader)
 	if err != nil {
 		backend.Stop()
 		backend.Close()
@@ -186,6 +193,40 @@ func (h *routeHandler) underBase(w http.ResponseWriter, r *http.Request) *http.R
 	u.Path, u.RawPath = "/"+rest, ""
 	r2.URL = &u
 	return r2
+}
+
+// checkHandshake refuses what gorilla's Upgrader refuses, with its status
+// and its Sec-WebSocket-Version header, so that the backend opens only for a
+// handshake that will succeed (RFC 6455 section 4.2.1).
+func checkHandshake(r *http.Request) *HTTPError {
+	bad := func(status int, msg string) *HTTPError {
+		return &HTTPError{Status: status, Message: msg, Header: http.Header{"Sec-Websocket-Version": {"13"}}}
+	}
+	switch {
+	case !websocket.IsWebSocketUpgrade(r):
+		return bad(http.StatusBadRequest, "not a WebSocket handshake: no Connection: upgrade and Upgrade: websocket")
+	case r.Method != http.MethodGet:
+		return bad(http.StatusMethodNotAllowed, "a WebSocket handshake is a GET")
+	case !hasToken(r.Header, "Sec-Websocket-Version", "13"):
+		return bad(http.StatusBadRequest, "unsupported WebSocket version: 13 only")
+	}
+	key, err := base64.StdEncoding.DecodeString(r.Header.Get("Sec-Websocket-Key"))
+	if err != nil || len(key) != 16 {
+		return bad(http.StatusBadRequest, "Sec-WebSocket-Key must be 16 bytes in base64")
+	}
+	return nil
+}
+
+// hasToken says whether a comma-separated header lists token.
+func hasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // errTooMany answers a request over MaxSessions (--maxforks).

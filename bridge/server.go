@@ -258,8 +258,11 @@ func (s *Server) shutdown(servers ...*http.Server) {
 	}
 	s.mu.Unlock()
 	s.Log.Info("shutting down", "sessions", len(live))
+	// All at once: a close frame may wait up to closeWait behind output
+	// blocked on a client that does not read, and must not delay the others.
+	var goneAway sync.WaitGroup
 	for _, ws := range live {
-		ws.goingAway()
+		goneAway.Go(ws.goingAway)
 	}
 
 	if !s.waitSessions(ctx.Done()) {
@@ -271,6 +274,7 @@ func (s *Server) shutdown(servers ...*http.Server) {
 		s.mu.Unlock()
 		s.waitSessions(nil)
 	}
+	goneAway.Wait()
 	for _, srv := range servers {
 		_ = srv.Close()
 	}

@@ -1,17 +1,21 @@
 package bridge
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 	"github.com/wsbridge/wsbridge/auth"
+	"github.com/wsbridge/wsbridge/internal/pollwait"
 )
 
 const (
@@ -59,7 +63,21 @@ type wsSession struct {
 	// says the first size message has come (read by the input pump only).
 	flow  *flow
 	sized bool
+
+	watch hangupWatch // of the client, while a write to the backend blocks
 }
+
+// hangupWatch is the state of writeBackend's watch of the client.
+type hangupWatch struct {
+	mu      sync.Mutex
+	writing bool        // a write to the backend is under way
+	timer   *time.Timer // starts the watch when a write takes watchAfter
+	stop    func()      // ends the running watch, nil if none
+}
+
+// watchAfter is how long a write to the backend may block before the
+// client's socket is watched for a hangup.
+const watchAfter = 100 * time.Millisecond
 
 func newSession(conn *websocket.Conn, backend Session, route *Route, r *http.Request, log *slog.Logger) *wsSession {
 	var fl *flow
@@ -304,7 +322,7 @@ func (s *wsSession) input() {
 			if !s.terminalInput(mt, buf) {
 				return
 			}
-		} else if _, err := s.backend.Write(s.route.Framing.Input(buf)); err != nil {
+		} else if err := s.writeBackend(s.route.Framing.Input(buf)); err != nil {
 			// The backend stopped reading its input; its output decides the rest.
 			s.log.Debug("backend write", "err", err)
 			return
@@ -314,6 +332,65 @@ func (s *wsSession) input() {
 			s.extendReadDeadline()
 		}
 	}
+}
+
+// writeBackend writes input to the backend. While a backend that does not
+// read blocks it, nobody reads from the client, so nothing would notice the
+// client leave: a write that takes watchAfter also watches the client's
+// socket, and a hangup stops the backend, which ends the write and, by the
+// signal ladder, the session.
+func (s *wsSession) writeBackend(b []byte) error {
+	w := &s.watch
+	w.mu.Lock()
+	w.writing = true
+	if w.timer == nil {
+		w.timer = time.AfterFunc(watchAfter, s.watchClient)
+	} else {
+		w.timer.Reset(watchAfter)
+	}
+	w.mu.Unlock()
+	_, err := s.backend.Write(b)
+	w.mu.Lock()
+	w.writing = false
+	w.timer.Stop()
+	stop := w.stop
+	w.stop = nil
+	w.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	return err
+}
+
+// watchClient runs on writeBackend's timer: the write blocks, so watch.
+func (s *wsSession) watchClient() {
+	w := &s.watch
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	sc := clientSocket(s.conn.NetConn())
+	if !w.writing || w.stop != nil || sc == nil {
+		return
+	}
+	stop, err := pollwait.WatchHangup(sc, func() {
+		s.log.Debug("the client hung up while the backend was not reading its input")
+		s.backend.Stop()
+	})
+	if err != nil {
+		s.log.Debug("cannot watch the client", "err", err)
+		return
+	}
+	w.stop = stop
+}
+
+// clientSocket is the socket under a client's connection, nil if there is
+// none to watch.
+func clientSocket(c net.Conn) syscall.Conn {
+	c = uncheck(c)
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	sc, _ := c.(syscall.Conn)
+	return sc
 }
 
 // inputEnded handles the end of the client's messages.
@@ -334,6 +411,8 @@ func (s *wsSession) inputEnded(err error) {
 	if errors.Is(err, websocket.ErrReadLimit) {
 		// gorilla has already sent 1009.
 		s.noteClose(websocket.CloseMessageTooBig)
+	} else if errors.Is(err, errCloseOneByte) {
+		s.sendClose(websocket.CloseProtocolError, errCloseOneByte.Error())
 	} else {
 		s.log.Debug("client read", "err", err)
 	}
@@ -349,7 +428,7 @@ func (s *wsSession) inputEnded(err error) {
 // whatever comes is dropped. Pings can't tell here (a client that sent its
 // close sends no pongs); TCP keepalive notices a client that vanished.
 func (s *wsSession) awaitDisconnect() {
-	conn := s.conn.NetConn()
+	conn := uncheck(s.conn.NetConn()) // what follows is not parsed
 	_ = conn.SetReadDeadline(time.Time{})
 	_, _ = io.Copy(io.Discard, conn)
 }

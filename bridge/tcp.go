@@ -134,9 +134,14 @@ func (d *Dial) tlsConfig(t Target) *tls.Config {
 }
 
 // openError logs why the backend could not be reached and turns it into the
-// client's answer: 504 when it did not answer in time, 502 otherwise. The
+// client's answer: 504 when it did not answer in time, 503 when wsbridge is
+// out of descriptors or memory, 502 otherwise. The
 // client hears the kind of failure, never the target's address.
 func (d *Dial) openError(r *http.Request, t Target, step string, err error) error {
+	if outOfResources(err) { // such as EMFILE: wsbridge's limit, not the backend's fault
+		d.Log.Error("cannot dial the backend now", "client", r.RemoteAddr, "target", t.String(), "step", step, "err", err)
+		return busyError("cannot reach the backend now")
+	}
 	d.Log.Warn("backend unreachable", "client", r.RemoteAddr, "target", t.String(), "step", step, "err", err)
 	var ne net.Error
 	switch {

@@ -120,7 +120,7 @@ func (s *wsSession) terminalInput(mt int, msg []byte) bool {
 		case s.route.Terminal.ReadOnly:
 			return true
 		}
-		if _, err := s.backend.Write(msg); err != nil {
+		if err := s.writeBackend(msg); err != nil {
 			s.log.Debug("backend write", "err", err)
 			return false
 		}
