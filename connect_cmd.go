@@ -59,6 +59,8 @@ func connectCommand() *cli.Command {
 			&cli.StringFlag{Name: "ping", Usage: "ping the server every `DURATION` and fail (74) when it stops answering (default: no pings)", EnvVars: connectEnv("ping")},
 			&cli.StringFlag{Name: "ping-timeout", Usage: "with --ping, how long an answer may take (`DURATION`, default: the --ping interval)", EnvVars: connectEnv("ping-timeout")},
 			&cli.StringFlag{Name: "proxy", Usage: "reach the server through the HTTP proxy at `URL` (http://[USER:PASSWORD@]HOST:PORT) with CONNECT", EnvVars: connectEnv("proxy")},
+			&cli.StringFlag{Name: "eof-wait", Value: "2s", Usage: "at the end of stdin, how long a server that does not take close 4500 as a half-close (not wsbridge) may take to answer and close before connect closes (`DURATION`, 0: close at once)", EnvVars: connectEnv("eof-wait")},
+			&cli.BoolFlag{Name: "no-close", Aliases: []string{"n"}, Usage: "never close at the end of stdin: wait for the server to close", EnvVars: connectEnv("no-close")},
 			&cli.StringFlag{Name: "dial-timeout", Value: "10s", Usage: "`DURATION` for connecting, TLS and the handshake together", EnvVars: connectEnv("dial-timeout")},
 			&cli.StringFlag{Name: "loglevel", Value: "access", Usage: "with --listen, `LEVEL` of the log lines on stderr: debug, access (a line per tunnel), error", EnvVars: connectEnv("loglevel")},
 			&cli.StringFlag{Name: "logformat", Value: "text", Usage: "with --listen, `FORMAT` of the log lines: text or json", EnvVars: connectEnv("logformat")},
@@ -175,6 +177,12 @@ func buildConnect(c *cli.Context) (o *connect.Options, listen string, err error)
 	}
 	if o.PingTimeout, err = parseDuration("ping-timeout", c.String("ping-timeout"), maxPing); err != nil {
 		return nil, "", err
+	}
+	if o.EOFWait, err = parseDuration("eof-wait", c.String("eof-wait"), maxPing); err != nil {
+		return nil, "", err
+	}
+	if o.NoClose = c.Bool("no-close"); o.NoClose && c.IsSet("eof-wait") {
+		return nil, "", usageError("--no-close waits for the server however long: --eof-wait means nothing with it")
 	}
 	switch {
 	case o.Ping == 0 && c.IsSet("ping-timeout"):

@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -192,5 +194,53 @@ func TestStdioHalfClose(t *testing.T) {
 	}
 	if !bytes.Equal(out.Bytes(), want) {
 		t.Fatalf("%d of %d bytes came back", out.Len(), len(want))
+	}
+}
+
+// wsbridge's server says in its answer that it takes close 4500 as a
+// half-close; connect sends 4500 only to such servers.
+func TestDialSeesHalfClose(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	echo, stopEcho := echoServer(t)
+	defer stopEcho()
+	u, stopBridge := bridgeTo(t, echo)
+	defer stopBridge()
+	ws, halfClose, err := (&Options{URL: u, DialTimeout: 5 * time.Second}).Dial(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws.Close()
+	if !halfClose {
+		t.Fatal("wsbridge's server did not say it takes the half-close")
+	}
+}
+
+// A server that says it takes the half-close but answers connect's 4500
+// with 4500 (gorilla/websocket's default, websocketd's way) ended normally.
+func TestEchoedEndOfInput(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	up := websocket.Upgrader{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, http.Header{bridge.HalfCloseHeader: {"4500"}})
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		for {
+			typ, p, err := ws.ReadMessage()
+			if err != nil {
+				return // gorilla has echoed the close code
+			}
+			ws.WriteMessage(typ, p)
+		}
+	}))
+	defer srv.Close()
+	u, _ := url.Parse("ws" + strings.TrimPrefix(srv.URL, "http") + "/")
+	var out bytes.Buffer
+	if err := (&Options{URL: u, DialTimeout: 5 * time.Second}).Stdio(context.Background(), strings.NewReader("ping"), &out); err != nil {
+		t.Fatalf("an echoed 4500: %v, want a normal end", err)
+	}
+	if out.String() != "ping" {
+		t.Fatalf("got %q back, want ping", out.String())
 	}
 }

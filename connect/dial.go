@@ -18,10 +18,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/wsbridge/wsbridge/bridge"
 )
 
 // Options say where to connect and how; main fills them from flags.
@@ -35,6 +37,8 @@ type Options struct {
 	Ping         time.Duration                    // ping the server this often (0: never)
 	PingTimeout  time.Duration                    // with Ping: how long the server may stay silent after a ping
 	Text         bool                             // a text message per input line, a line per message
+	EOFWait      time.Duration                    // after the input's end, how long a server without the half-close may take to close first
+	NoClose      bool                             // never close at the input's end: wait for the server
 	TTY          bool                             // the terminal protocol of a --pty endpoint (tty.go)
 }
 
@@ -42,10 +46,11 @@ type Options struct {
 // tunnel (idle ones hold none).
 var writeBuffers = &sync.Pool{}
 
-// Dial opens the WebSocket. Its errors are *Error, carrying the exit status
-// for what failed (unreachable, TLS, refused, ...), or ctx's cause when ctx
-// ended first.
-func (o *Options) Dial(ctx context.Context) (*websocket.Conn, error) {
+// Dial opens the WebSocket. halfClose says that the server takes close 4500
+// as a half-close (wsbridge's server says so in its answer). Its errors are
+// *Error, carrying the exit status for what failed (unreachable, TLS,
+// refused, ...), or ctx's cause when ctx ended first.
+func (o *Options) Dial(ctx context.Context) (ws *websocket.Conn, halfClose bool, err error) {
 	parent := ctx
 	if o.DialTimeout > 0 {
 		var cancel context.CancelFunc
@@ -77,11 +82,11 @@ func (o *Options) Dial(ctx context.Context) (*websocket.Conn, error) {
 	}
 	switch {
 	case err != nil && parent.Err() != nil:
-		return nil, context.Cause(parent)
+		return nil, false, context.Cause(parent)
 	case err != nil:
-		return nil, dialError(o.URL, err, resp)
+		return nil, false, dialError(o.URL, err, resp)
 	}
-	return ws, nil
+	return ws, resp.Header.Get(bridge.HalfCloseHeader) == strconv.Itoa(bridge.CloseEndOfInput), nil
 }
 
 // dialConn is gorilla/websocket's dial for ws:// and wss://: TCP (through

@@ -15,12 +15,12 @@ import (
 // when the server has closed, with nil or an *Error carrying the exit status.
 // Input left unread then is not waited for.
 func (o *Options) Stdio(ctx context.Context, in io.Reader, out io.Writer) error {
-	ws, err := o.Dial(ctx)
+	ws, halfClose, err := o.Dial(ctx)
 	if err != nil {
 		return err
 	}
 	defer ws.Close()
-	_, err = o.run(ctx, ws, in, out)
+	_, err = o.run(ctx, ws, halfClose, in, out)
 	return err
 }
 
@@ -79,7 +79,7 @@ func (l *Listener) Serve(ctx context.Context, ln net.Listener) error {
 // its slot before its last log line, so that the line means there is room.
 func (l *Listener) tunnel(ctx context.Context, conn net.Conn, log *slog.Logger, free func()) {
 	start := time.Now()
-	ws, err := l.Dial(ctx)
+	ws, halfClose, err := l.Dial(ctx)
 	if err != nil {
 		conn.Close()
 		free()
@@ -87,7 +87,7 @@ func (l *Listener) tunnel(ctx context.Context, conn net.Conn, log *slog.Logger, 
 		return
 	}
 	log.Info("tunnel open", "server", Shown(l.URL))
-	s, err := l.run(ctx, ws, conn, conn)
+	s, err := l.run(ctx, ws, halfClose, conn, conn)
 	// The server is done: the client reads EOF and may finish sending.
 	if tc, ok := conn.(interface{ CloseWrite() error }); ok {
 		tc.CloseWrite()
