@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"github.com/wsbridge/wsbridge/bridge"
@@ -41,7 +43,8 @@ func connectCommand() *cli.Command {
 			"URL is ws:// or wss:// (http:// and https:// mean the same). Flags go before the URL.\n" +
 			"HTTPS_PROXY, HTTP_PROXY and NO_PROXY are honoured unless --proxy is given.",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "listen", Usage: "accept TCP connections on `[HOST:]PORT` (host: 127.0.0.1 unless given), each over its own WebSocket", EnvVars: connectEnv("listen")},
+			&cli.StringFlag{Name: "listen", Usage: "accept TCP connections on `[HOST:]PORT` (host: 127.0.0.1 unless given), or unix:PATH, each over its own WebSocket", EnvVars: connectEnv("listen")},
+			&cli.StringFlag{Name: "unix", Usage: "reach the server through the unix socket at `PATH` (as ws+unix:///PATH does)", EnvVars: connectEnv("unix")},
 			&cli.IntFlag{Name: "max-tunnels", Value: 64, Usage: "with --listen, at most `N` tunnels at once; more are closed at once and logged", EnvVars: connectEnv("max-tunnels")},
 			&cli.BoolFlag{Name: "text", Usage: "line mode for people: each line of stdin a text message, each message a line", EnvVars: connectEnv("text")},
 			&cli.BoolFlag{Name: "tty", Usage: "attach this terminal to a wsbridge --pty endpoint (the browser terminal's protocol): keys go raw, the window's size follows", EnvVars: connectEnv("tty")},
@@ -62,8 +65,8 @@ func connectCommand() *cli.Command {
 			&cli.StringFlag{Name: "eof-wait", Value: "2s", Usage: "at the end of stdin, how long a server that does not take close 4500 as a half-close (not wsbridge) may take to answer and close before connect closes (`DURATION`, 0: close at once)", EnvVars: connectEnv("eof-wait")},
 			&cli.BoolFlag{Name: "no-close", Aliases: []string{"n"}, Usage: "never close at the end of stdin: wait for the server to close", EnvVars: connectEnv("no-close")},
 			&cli.StringFlag{Name: "dial-timeout", Value: "10s", Usage: "`DURATION` for connecting, TLS and the handshake together", EnvVars: connectEnv("dial-timeout")},
-			&cli.StringFlag{Name: "loglevel", Value: "access", Usage: "with --listen, `LEVEL` of the log lines on stderr: debug, access (a line per tunnel), error", EnvVars: connectEnv("loglevel")},
-			&cli.StringFlag{Name: "logformat", Value: "text", Usage: "with --listen, `FORMAT` of the log lines: text or json", EnvVars: connectEnv("logformat")},
+			&cli.StringFlag{Name: "loglevel", Value: "access", Usage: "`LEVEL` of the log lines on stderr: debug, access (a line per tunnel or session), error (without --listen the default is error)", EnvVars: connectEnv("loglevel")},
+			&cli.StringFlag{Name: "logformat", Value: "text", Usage: "`FORMAT` of the log lines: text or json", EnvVars: connectEnv("logformat")},
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return cli.Exit(err.Error()+" (see wsbridge connect --help)", exitUsage)
@@ -89,16 +92,13 @@ func runConnect(c *cli.Context) error {
 	}()
 
 	if listen != "" {
-		log, err := newLogger(c.String("loglevel"), c.String("logformat"))
-		if err != nil {
-			return err
-		}
-		ln, err := net.Listen("tcp", listen)
+		ln, err := connectListen(listen)
 		if err != nil {
 			return cli.Exit("connect: "+err.Error(), exitRuntime)
 		}
-		log.Info("listening", "address", ln.Addr().String(), "server", connect.Shown(o.URL))
-		l := &connect.Listener{Options: o, Max: c.Int("max-tunnels"), Log: log}
+		defer ln.Close() // a unix socket's file goes with it
+		o.Log.Info("listening", "address", ln.Addr().String(), "server", connect.Shown(o.URL))
+		l := &connect.Listener{Options: o, Max: c.Int("max-tunnels"), Log: o.Log}
 		if err := l.Serve(ctx, ln); err != nil {
 			return cli.Exit("connect: "+err.Error(), exitRuntime)
 		}
@@ -136,6 +136,7 @@ func buildConnect(c *cli.Context) (o *connect.Options, listen string, err error)
 	case (o.Text || o.TTY) && c.String("listen") != "":
 		return nil, "", usageError("--text and --tty are for people at a terminal; they mean nothing with --listen")
 	}
+	level := c.String("loglevel")
 	if l := c.String("listen"); l != "" {
 		if listen, err = listenAddr(l); err != nil {
 			return nil, "", usageError("--listen: %v", err)
@@ -144,11 +145,19 @@ func buildConnect(c *cli.Context) (o *connect.Options, listen string, err error)
 			return nil, "", usageError("--max-tunnels: must be at least 1, got %d", max)
 		}
 	} else {
-		for _, name := range []string{"max-tunnels", "loglevel", "logformat"} {
-			if c.IsSet(name) {
-				return nil, "", usageError("--%s needs --listen", name)
-			}
+		if c.IsSet("max-tunnels") {
+			return nil, "", usageError("--max-tunnels needs --listen")
 		}
+		// stdin and stdout serve ssh and pipelines: quiet unless asked.
+		if !c.IsSet("loglevel") {
+			level = "error"
+		}
+	}
+	if o.Log, err = newLogger(level, c.String("logformat")); err != nil {
+		return nil, "", err
+	}
+	if err := connectUnix(c, o); err != nil {
+		return nil, "", err
 	}
 	for _, v := range c.StringSlice("header") {
 		if err := bridge.ParseHeader(o.Header, v); err != nil {
@@ -196,7 +205,10 @@ func buildConnect(c *cli.Context) (o *connect.Options, listen string, err error)
 	return o, listen, nil
 }
 
-// parseWSURL accepts ws:// and wss:// URLs, and http:// and https:// as the same.
+// parseWSURL accepts ws:// and wss:// URLs, and http:// and https:// as the
+// same. ws+unix:///PATH[:/REQUEST-PATH] (wss+unix too, as Node's ws writes
+// it) is ws://localhost/REQUEST-PATH over the unix socket at PATH, which
+// goes to u.Opaque for connectUnix.
 func parseWSURL(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil {
@@ -208,6 +220,12 @@ func parseWSURL(s string) (*url.URL, error) {
 	case "https":
 		u.Scheme = "wss"
 	case "ws", "wss":
+	case "ws+unix", "wss+unix":
+		sock, path, _ := strings.Cut(cmp.Or(u.Opaque, u.Path), ":")
+		if sock == "" || u.Host != "" {
+			return nil, fmt.Errorf("%q: want ws+unix:///PATH or ws+unix:///PATH:/REQUEST-PATH", s)
+		}
+		return &url.URL{Scheme: strings.TrimSuffix(u.Scheme, "+unix"), Host: "localhost", Path: cmp.Or(path, "/"), RawQuery: u.RawQuery, Opaque: sock}, nil
 	default:
 		return nil, fmt.Errorf("%q: want a ws:// or wss:// URL", s)
 	}
@@ -220,9 +238,53 @@ func parseWSURL(s string) (*url.URL, error) {
 	return u, nil
 }
 
-// listenAddr reads "PORT", ":PORT" or "HOST:PORT"; the host is loopback
-// unless given, like ssh -L. Port 0 picks a free one (the log line says which).
+// connectUnix takes the unix socket to dial from --unix or a ws+unix:// URL
+// (parseWSURL left its path in Opaque).
+func connectUnix(c *cli.Context, o *connect.Options) error {
+	o.Unix, o.URL.Opaque = o.URL.Opaque, ""
+	if v := c.String("unix"); v != "" {
+		if o.Unix != "" {
+			return usageError("--unix and a ws+unix:// URL: give the socket once")
+		}
+		o.Unix = v
+	}
+	if o.Unix != "" && c.String("proxy") != "" {
+		return usageError("--proxy: a unix socket is reached directly")
+	}
+	return nil
+}
+
+// connectListen listens at "unix:PATH" or a TCP address. Like the server's
+// --unixsocket it removes a stale socket file but not one that a process
+// still answers on, nor anything else.
+func connectListen(addr string) (net.Listener, error) {
+	path, ok := strings.CutPrefix(addr, "unix:")
+	if !ok {
+		return net.Listen("tcp", addr)
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode().Type() != os.ModeSocket {
+			return nil, fmt.Errorf("--listen unix:%s: exists and is not a socket", path)
+		}
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("--listen unix:%s: something is listening there", path)
+		}
+		os.Remove(path)
+	}
+	return net.Listen("unix", path) // closing it removes the file
+}
+
+// listenAddr reads "unix:PATH", or "PORT", ":PORT" or "HOST:PORT"; the host
+// is loopback unless given, like ssh -L. Port 0 picks a free one (the log
+// line says which).
 func listenAddr(s string) (string, error) {
+	if path, ok := strings.CutPrefix(s, "unix:"); ok {
+		if path == "" {
+			return "", fmt.Errorf("%q: want unix:PATH", s)
+		}
+		return s, nil
+	}
 	if !strings.Contains(s, ":") {
 		s = ":" + s
 	}

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -39,6 +40,8 @@ type Options struct {
 	Text         bool                             // a text message per input line, a line per message
 	EOFWait      time.Duration                    // after the input's end, how long a server without the half-close may take to close first
 	NoClose      bool                             // never close at the input's end: wait for the server
+	Unix         string                           // dial this unix socket instead of the URL's host
+	Log          *slog.Logger                     // Stdio's log lines (a Listener has its own); nil: none
 	TTY          bool                             // the terminal protocol of a --pty endpoint (tty.go)
 }
 
@@ -121,11 +124,14 @@ func (o *Options) dialConn(ctx context.Context, network, addr string) (net.Conn,
 func (o *Options) dialTCP(ctx context.Context, network, addr string) (net.Conn, error) {
 	var nd net.Dialer
 	var proxy *url.URL
-	if o.Proxy != nil {
+	if o.Proxy != nil && o.Unix == "" {
 		var err error
 		if proxy, err = o.Proxy(o.URL); err != nil {
 			return nil, &Error{Code: ExitUnreachable, Msg: "proxy: " + err.Error()}
 		}
+	}
+	if o.Unix != "" {
+		return nd.DialContext(ctx, "unix", o.Unix)
 	}
 	if proxy == nil {
 		return nd.DialContext(ctx, network, addr)

@@ -15,13 +15,34 @@ import (
 // when the server has closed, with nil or an *Error carrying the exit status.
 // Input left unread then is not waited for.
 func (o *Options) Stdio(ctx context.Context, in io.Reader, out io.Writer) error {
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	start := time.Now()
 	ws, halfClose, err := o.Dial(ctx)
 	if err != nil {
 		return err
 	}
 	defer ws.Close()
-	_, err = o.run(ctx, ws, halfClose, in, out)
+	log.Info("connected", "server", Shown(o.URL), "half_close", halfClose)
+	s, err := o.run(ctx, ws, halfClose, in, out)
+	log.Info("closed", "up", s.up.Load(), "down", s.down.Load(), "duration", time.Since(start).Round(time.Millisecond), "end", ending(ctx, err))
 	return err
+}
+
+// ending says how a session ended, for its last log line.
+func ending(ctx context.Context, err error) string {
+	var e *Error
+	switch {
+	case ctx.Err() != nil:
+		return "shut down"
+	case errors.As(err, &e) && e.Msg == "":
+		return "remote exit " + strconv.Itoa(e.Code)
+	case err != nil:
+		return err.Error()
+	}
+	return "closed by the server"
 }
 
 // Listener is connect --listen: every connection accepted gets its own
@@ -100,15 +121,5 @@ func (l *Listener) tunnel(ctx context.Context, conn net.Conn, log *slog.Logger, 
 	conn.Close()
 	ws.Close()
 	free()
-	end := "closed by the server"
-	var e *Error
-	switch {
-	case ctx.Err() != nil:
-		end = "shut down"
-	case errors.As(err, &e) && e.Msg == "":
-		end = "remote exit " + strconv.Itoa(e.Code)
-	case err != nil:
-		end = err.Error()
-	}
-	log.Info("tunnel closed", "up", s.up.Load(), "down", s.down.Load(), "duration", time.Since(start).Round(time.Millisecond), "end", end)
+	log.Info("tunnel closed", "up", s.up.Load(), "down", s.down.Load(), "duration", time.Since(start).Round(time.Millisecond), "end", ending(ctx, err))
 }
