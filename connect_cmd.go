@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -20,6 +21,7 @@ import (
 	"github.com/wsbridge/wsbridge/bridge"
 	"github.com/wsbridge/wsbridge/connect"
 	wstls "github.com/wsbridge/wsbridge/tls"
+	"golang.org/x/net/http/httpproxy"
 )
 
 // connectEnv names a connect flag's environment variable:
@@ -377,22 +379,27 @@ func connectTLS(c *cli.Context, u *url.URL) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// connectProxy picks the HTTP proxy: --proxy for every URL, or the one
-// HTTPS_PROXY / HTTP_PROXY / NO_PROXY choose (never for loopback hosts).
+// connectProxy picks the proxy (HTTP CONNECT or SOCKS5): --proxy for every
+// URL, or the one HTTPS_PROXY / HTTP_PROXY, then ALL_PROXY, choose, unless
+// NO_PROXY says otherwise (never for loopback hosts), as curl reads them.
 func connectProxy(v string, set bool) (func(*url.URL) (*url.URL, error), error) {
 	if !set {
+		cfg := httpproxy.FromEnvironment()
+		all := cmp.Or(os.Getenv("ALL_PROXY"), os.Getenv("all_proxy"))
+		cfg.HTTPProxy, cfg.HTTPSProxy = cmp.Or(cfg.HTTPProxy, all), cmp.Or(cfg.HTTPSProxy, all)
+		proxyFor := cfg.ProxyFunc()
 		return func(u *url.URL) (*url.URL, error) {
 			hu := *u
 			hu.Scheme = map[string]string{"ws": "http", "wss": "https"}[u.Scheme]
-			return http.ProxyFromEnvironment(&http.Request{URL: &hu})
+			return proxyFor(&hu)
 		}, nil
 	}
 	if v == "" {
 		return nil, nil
 	}
 	p, err := url.Parse(v)
-	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-		return nil, usageError("--proxy: want http://[USER:PASSWORD@]HOST:PORT, got %q", v)
+	if err != nil || !slices.Contains([]string{"http", "https", "socks5", "socks5h"}, p.Scheme) || p.Host == "" {
+		return nil, usageError("--proxy: want http://[USER:PASSWORD@]HOST:PORT or socks5://, socks5h://, got %q", v)
 	}
 	return func(*url.URL) (*url.URL, error) { return p, nil }, nil
 }

@@ -9,6 +9,7 @@ package connect
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
@@ -20,11 +21,13 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/wsbridge/wsbridge/bridge"
+	xproxy "golang.org/x/net/proxy"
 )
 
 // Options say where to connect and how; main fills them from flags.
@@ -133,8 +136,13 @@ func (o *Options) dialTCP(ctx context.Context, network, addr string) (net.Conn, 
 	if o.Unix != "" {
 		return nd.DialContext(ctx, "unix", o.Unix)
 	}
-	if proxy == nil {
+	switch {
+	case proxy == nil:
 		return nd.DialContext(ctx, network, addr)
+	case proxy.Scheme == "socks5" || proxy.Scheme == "socks5h":
+		return dialSOCKS(ctx, &nd, proxy, addr)
+	case proxy.Scheme != "http" && proxy.Scheme != "https":
+		return nil, &Error{Code: ExitUsage, Msg: "proxy " + Shown(proxy) + ": want http://, https://, socks5:// or socks5h://"}
 	}
 	conn, err := nd.DialContext(ctx, network, proxyAddr(proxy))
 	if err != nil {
@@ -161,15 +169,44 @@ func (o *Options) dialTCP(ctx context.Context, network, addr string) (net.Conn, 
 	return conn, nil
 }
 
-// proxyAddr is the proxy's host:port, 80 or 443 when the URL has none.
+// proxyAddr is the proxy's host:port, 80, 443 or 1080 (SOCKS) when the URL
+// has none.
 func proxyAddr(u *url.URL) string {
 	if u.Port() != "" {
 		return u.Host
 	}
-	if u.Scheme == "https" {
-		return net.JoinHostPort(u.Hostname(), "443")
+	port := map[string]string{"https": "443", "socks5": "1080", "socks5h": "1080"}[u.Scheme]
+	return net.JoinHostPort(u.Hostname(), cmp.Or(port, "80"))
+}
+
+// dialSOCKS reaches addr through a SOCKS5 proxy (golang.org/x/net/proxy),
+// with the credentials of the proxy URL. socks5:// resolves the server's
+// name here, socks5h:// lets the proxy do it (as curl reads them).
+func dialSOCKS(ctx context.Context, nd *net.Dialer, proxy *url.URL, addr string) (net.Conn, error) {
+	var auth *xproxy.Auth
+	if u := proxy.User; u != nil {
+		pass, _ := u.Password()
+		auth = &xproxy.Auth{User: u.Username(), Password: pass}
 	}
-	return net.JoinHostPort(u.Hostname(), "80")
+	if host, port, err := net.SplitHostPort(addr); err == nil && proxy.Scheme == "socks5" {
+		ips, err := net.DefaultResolver.LookupHost(ctx, host)
+		if err != nil {
+			return nil, err
+		}
+		addr = net.JoinHostPort(ips[0], port)
+	}
+	d, err := xproxy.SOCKS5("tcp", proxyAddr(proxy), auth, nd)
+	if err == nil {
+		var conn net.Conn
+		if conn, err = d.(xproxy.ContextDialer).DialContext(ctx, "tcp", addr); err == nil {
+			return conn, nil
+		}
+	}
+	// golang.org/x/net says why only in words: a refusal of our
+	// credentials, or of the tunnel by the proxy's rules, is 77 like 407.
+	msg := err.Error()
+	refused := strings.Contains(msg, "authentication") || strings.Contains(msg, "not allowed by ruleset")
+	return nil, &proxyError{proxy: Shown(proxy), err: err, refused: refused}
 }
 
 // connectThrough asks an HTTP proxy for a tunnel to addr (CONNECT), with
@@ -200,8 +237,9 @@ func connectThrough(conn net.Conn, proxy *url.URL, addr string) error {
 }
 
 type proxyError struct {
-	proxy string
-	err   error
+	proxy   string
+	err     error
+	refused bool // our credentials, or the tunnel, were refused
 }
 
 func (e *proxyError) Error() string { return "proxy " + e.proxy + ": " + e.err.Error() }

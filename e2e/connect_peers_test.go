@@ -95,3 +95,65 @@ func TestConnectUnixSockets(t *testing.T) {
 		t.Errorf("the listener's socket is left behind: %v", err)
 	}
 }
+
+// startSOCKS runs a SOCKS5 proxy on a loopback port: OpenSSH's dynamic
+// forwarding (ssh -D) to the test's sshd. It asks for no credentials.
+func startSOCKS(t *testing.T) (addr string, stop func()) {
+	t.Helper()
+	sshd := startSSHD(t)
+	_, sshPort, _ := net.SplitHostPort(sshd.Addr)
+	for range 5 {
+		addr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp"))
+		args := append(sshd.options("-F", "/dev/null"), "-N", "-D", addr, "-o", "ExitOnForwardFailure=yes", "-p", sshPort, currentUser(t)+"@127.0.0.1")
+		log, stop := runTool(t, "/usr/bin/ssh", nil, args...)
+		if answers(addr) {
+			return addr, stop
+		}
+		stop()
+		if !strings.Contains(log.String(), "in use") {
+			t.Fatalf("ssh -D did not listen at %s:\n%s", addr, log.String())
+		}
+	}
+	t.Fatal("ssh -D did not listen on any of five free ports")
+	return "", nil
+}
+
+// Through a SOCKS5 proxy (--proxy socks5:// and socks5h://, credentials
+// in the URL; ALL_PROXY), and the exit statuses when it fails.
+func TestConnectThroughSOCKS(t *testing.T) {
+	socks, stopSOCKS := startSOCKS(t)
+	inst := start(t, "--binary", "sh", "-c", "cat; exit 3")
+	_, port, _ := net.SplitHostPort(inst.Host)
+
+	runConnect(t, strings.NewReader("via socks5"), nil, "--proxy", "socks5://"+socks, inst.URL+"/").expect(t, 3, "via socks5")
+	// The proxy resolves the name; ssh asks for no credentials, so those
+	// offered are not used.
+	env := []string{"WSBRIDGE_CONNECT_PROXY=socks5h://user:pass@" + socks}
+	runConnect(t, strings.NewReader("via socks5h"), env, "ws://localhost:"+port+"/").expect(t, 3, "via socks5h")
+
+	// ALL_PROXY is used when HTTP(S)_PROXY are not, unless NO_PROXY says
+	// so (loopback hosts always go direct, so a name that nothing resolves
+	// shows which way it went).
+	closed := closedAddr(t)
+	env = []string{"HTTP_PROXY=", "HTTPS_PROXY=", "http_proxy=", "https_proxy=", "NO_PROXY=", "no_proxy=", "ALL_PROXY=socks5h://" + closed}
+	r := runConnect(t, strings.NewReader("x"), env, "ws://wsbridge-test.invalid/")
+	if r.code != 69 || !strings.Contains(r.stderr, "proxy socks5h://"+closed) {
+		t.Errorf("ALL_PROXY: exit %d, stderr %q; want 69 naming the proxy", r.code, r.stderr)
+	}
+	r = runConnect(t, strings.NewReader("x"), append(env, "NO_PROXY=.invalid"), "ws://wsbridge-test.invalid/")
+	if r.code != 69 || strings.Contains(r.stderr, "proxy") {
+		t.Errorf("ALL_PROXY with NO_PROXY: exit %d, stderr %q; want 69 without the proxy", r.code, r.stderr)
+	}
+
+	// The proxy can't reach the server: 69, as for an HTTP proxy.
+	r = runConnect(t, strings.NewReader("x"), nil, "--proxy", "socks5://"+socks, "ws://"+closedAddr(t)+"/")
+	if r.code != 69 || !strings.Contains(r.stderr, "proxy socks5://"+socks) {
+		t.Errorf("a server the proxy can't reach: exit %d, stderr %q; want 69 naming the proxy", r.code, r.stderr)
+	}
+	// No proxy there (it is gone): 69, and the password is not shown.
+	stopSOCKS()
+	r = runConnect(t, strings.NewReader("x"), nil, "--proxy", "socks5://user:s3cret@"+socks, inst.URL+"/")
+	if r.code != 69 || !strings.Contains(r.stderr, "connection refused") || strings.Contains(r.stderr, "s3cret") {
+		t.Errorf("a proxy that is gone: exit %d, stderr %q; want 69, refused, no password", r.code, r.stderr)
+	}
+}
