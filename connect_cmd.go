@@ -66,6 +66,8 @@ func connectCommand() *cli.Command {
 			&cli.StringFlag{Name: "proxy", Usage: "reach the server through the HTTP proxy at `URL` (http://[USER:PASSWORD@]HOST:PORT) with CONNECT", EnvVars: connectEnv("proxy")},
 			&cli.StringFlag{Name: "eof-wait", Value: "2s", Usage: "at the end of stdin, how long a server that does not take close 4500 as a half-close (not wsbridge) may take to answer and close before connect closes (`DURATION`, 0: close at once)", EnvVars: connectEnv("eof-wait")},
 			&cli.BoolFlag{Name: "no-close", Aliases: []string{"n"}, Usage: "never close at the end of stdin: wait for the server to close", EnvVars: connectEnv("no-close")},
+			&cli.BoolFlag{Name: "reconnect", Usage: "try a failed dial again, waiting longer each time (with --listen: each tunnel's); without --listen also dial again when the connection is lost before stdin ends", EnvVars: connectEnv("reconnect")},
+			&cli.IntFlag{Name: "reconnect-max", Usage: "with --reconnect, give up after `N` retries in a row (default: never)", EnvVars: connectEnv("reconnect-max")},
 			&cli.StringFlag{Name: "dial-timeout", Value: "10s", Usage: "`DURATION` for connecting, TLS and the handshake together", EnvVars: connectEnv("dial-timeout")},
 			&cli.StringFlag{Name: "loglevel", Value: "access", Usage: "`LEVEL` of the log lines on stderr: debug, access (a line per tunnel or session), error (without --listen the default is error)", EnvVars: connectEnv("loglevel")},
 			&cli.StringFlag{Name: "logformat", Value: "text", Usage: "`FORMAT` of the log lines: text or json", EnvVars: connectEnv("logformat")},
@@ -160,6 +162,15 @@ func buildConnect(c *cli.Context) (o *connect.Options, listen string, err error)
 	}
 	if err := connectUnix(c, o); err != nil {
 		return nil, "", err
+	}
+	o.Reconnect, o.ReconnectMax = c.Bool("reconnect"), c.Int("reconnect-max")
+	switch {
+	case o.Reconnect && o.TTY:
+		return nil, "", usageError("--reconnect: a terminal session can't go on over a new connection")
+	case c.IsSet("reconnect-max") && !o.Reconnect:
+		return nil, "", usageError("--reconnect-max needs --reconnect")
+	case o.ReconnectMax < 0:
+		return nil, "", usageError("--reconnect-max: must be 0 (no limit) or more, got %d", o.ReconnectMax)
 	}
 	for _, v := range c.StringSlice("header") {
 		if err := bridge.ParseHeader(o.Header, v); err != nil {

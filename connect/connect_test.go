@@ -244,3 +244,65 @@ func TestEchoedEndOfInput(t *testing.T) {
 		t.Fatalf("got %q back, want ping", out.String())
 	}
 }
+
+// hangUps is a TCP listener that accepts connections and closes them at
+// once (a server that is not up yet behind something that accepts), and
+// counts them.
+func hangUps(t *testing.T) (addr string, count func() int, stop func()) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	n := 0
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			n++
+			mu.Unlock()
+			c.Close()
+		}
+	}()
+	return l.Addr().String(), func() int { mu.Lock(); defer mu.Unlock(); return n }, func() { l.Close(); <-done }
+}
+
+// --reconnect-max N: N retries after the first try, no more; without
+// --reconnect, one try.
+func TestReconnectMax(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	for _, tc := range []struct {
+		reconnect bool
+		max, want int
+	}{{false, 0, 1}, {true, 1, 2}, {true, 3, 4}} {
+		addr, count, stop := hangUps(t)
+		defer stop()
+		u, _ := url.Parse("ws://" + addr + "/")
+		o := &Options{URL: u, DialTimeout: 5 * time.Second, Reconnect: tc.reconnect, ReconnectMax: tc.max}
+		err := o.Stdio(context.Background(), strings.NewReader("x"), io.Discard)
+		var e *Error
+		if !errors.As(err, &e) || e.Code != ExitProtocol {
+			t.Errorf("reconnect %v max %d: %v, want exit %d", tc.reconnect, tc.max, err, ExitProtocol)
+		}
+		if got := count(); got != tc.want {
+			t.Errorf("reconnect %v max %d: %d tries, want %d", tc.reconnect, tc.max, got, tc.want)
+		}
+	}
+}
+
+// The waits between tries grow, within their bounds.
+func TestBackoff(t *testing.T) {
+	for n, want := range []time.Duration{firstRetry, 2 * firstRetry, 4 * firstRetry} {
+		if d := backoff(n); d < want/2 || d > want {
+			t.Errorf("wait before retry %d: %v, want %v to %v", n+1, d, want/2, want)
+		}
+	}
+	if d := backoff(1000); d < maxRetry/2 || d > maxRetry {
+		t.Errorf("wait before retry 1001: %v, want %v to %v", d, maxRetry/2, maxRetry)
+	}
+}

@@ -45,6 +45,8 @@ type Options struct {
 	NoClose      bool                             // never close at the input's end: wait for the server
 	Unix         string                           // dial this unix socket instead of the URL's host
 	Log          *slog.Logger                     // Stdio's log lines (a Listener has its own); nil: none
+	Reconnect    bool                             // try a failed dial again, with backoff (reconnect.go)
+	ReconnectMax int                              // with Reconnect, retries in a row before giving up; 0: no limit
 	TTY          bool                             // the terminal protocol of a --pty endpoint (tty.go)
 }
 
@@ -90,7 +92,11 @@ func (o *Options) Dial(ctx context.Context) (ws *websocket.Conn, halfClose bool,
 	case err != nil && parent.Err() != nil:
 		return nil, false, context.Cause(parent)
 	case err != nil:
-		return nil, false, dialError(o.URL, err, resp)
+		e := dialError(o.URL, err, resp)
+		if ee, ok := e.(*Error); ok && isRetryable(ee, err) {
+			return nil, false, retryable{ee}
+		}
+		return nil, false, e
 	}
 	return ws, resp.Header.Get(bridge.HalfCloseHeader) == strconv.Itoa(bridge.CloseEndOfInput), nil
 }

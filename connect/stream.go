@@ -26,6 +26,8 @@ type stream struct {
 	writeMu   sync.Mutex    // one writer of data messages at a time (gorilla's rule)
 	up, down  atomic.Int64  // bytes sent to and received from the server
 	sentClose atomic.Int32  // the close code sent at the input's end, if any
+	eof       atomic.Bool   // the input has ended (not failed)
+	lost      bool          // the connection was lost (lostConnection), set by ended
 	inDone    chan struct{} // closed when the input has ended
 	readDone  chan struct{} // closed when the server's side has ended
 }
@@ -127,6 +129,7 @@ func (s *stream) receive(out io.Writer) error {
 // default, websocketd's) ended normally.
 func (s *stream) ended(err error) error {
 	err = refusedClose(s.ws, err)
+	s.lost = lostConnection(err)
 	var ce *websocket.CloseError
 	if errors.As(err, &ce) && ce.Code == bridge.CloseEndOfInput && s.sentClose.Load() == bridge.CloseEndOfInput {
 		return nil
@@ -177,7 +180,13 @@ func (s *stream) send(in io.Reader) {
 		err = s.sendBytes(in)
 	}
 	var gone serverGone
-	if errors.As(err, &gone) {
+	_, handedOff := in.(*handoffReader)
+	switch {
+	case errors.Is(err, errConnEnded):
+		return
+	case errors.As(err, &gone) && handedOff:
+		return // the next connection reads on
+	case errors.As(err, &gone):
 		io.Copy(io.Discard, in)
 		return
 	}
@@ -185,6 +194,7 @@ func (s *stream) send(in io.Reader) {
 		s.close(websocket.CloseGoingAway, "client input failed")
 		return
 	}
+	s.eof.Store(true)
 	s.endInput()
 }
 

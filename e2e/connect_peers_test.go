@@ -1,13 +1,16 @@
 package e2e
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -155,5 +158,143 @@ func TestConnectThroughSOCKS(t *testing.T) {
 	r = runConnect(t, strings.NewReader("x"), nil, "--proxy", "socks5://user:s3cret@"+socks, inst.URL+"/")
 	if r.code != 69 || !strings.Contains(r.stderr, "connection refused") || strings.Contains(r.stderr, "s3cret") {
 		t.Errorf("a proxy that is gone: exit %d, stderr %q; want 69, refused, no password", r.code, r.stderr)
+	}
+}
+
+// logged is a running `wsbridge connect --text --loglevel access
+// --logformat json` whose stdin the test holds and whose log lines it reads.
+type logged struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stdout *bufio.Reader
+	mu     sync.Mutex
+	lines  []string
+	more   chan struct{} // poked on every line
+	exited chan struct{}
+}
+
+func startLogged(t *testing.T, args ...string) *logged {
+	t.Helper()
+	p := &logged{more: make(chan struct{}, 1), exited: make(chan struct{})}
+	p.cmd = exec.Command(binary, append([]string{"connect", "--text", "--loglevel", "access", "--logformat", "json"}, args...)...)
+	stdin, err := p.cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.stdin, p.stdout = stdin, bufio.NewReader(stdout)
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(p.exited)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.lines = append(p.lines, sc.Text())
+			p.mu.Unlock()
+			select {
+			case p.more <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		stdin.Close()
+		p.cmd.Process.Kill()
+		<-p.exited
+		p.cmd.Wait()
+		if t.Failed() {
+			t.Logf("connect's log:\n%s", strings.Join(p.lines, "\n"))
+		}
+	})
+	return p
+}
+
+// waitLines waits until n log lines hold s.
+func (p *logged) waitLines(t *testing.T, s string, n int) {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		p.mu.Lock()
+		got := 0
+		for _, l := range p.lines {
+			if strings.Contains(l, s) {
+				got++
+			}
+		}
+		p.mu.Unlock()
+		if got >= n {
+			return
+		}
+		select {
+		case <-p.more:
+		case <-p.exited:
+			t.Fatalf("connect exited before %d log lines with %q", n, s)
+		case <-deadline:
+			t.Fatalf("no %d log lines with %q within 30s", n, s)
+		}
+	}
+}
+
+func (p *logged) echo(t *testing.T, line string) {
+	t.Helper()
+	fmt.Fprintln(p.stdin, line)
+	if got, err := p.stdout.ReadString('\n'); err != nil || got != line+"\n" {
+		t.Fatalf("echo of %q: %q %v", line, got, err)
+	}
+}
+
+// hangUps accepts connections and closes them at once, and counts them.
+func hangUps(t *testing.T) (addr string, count func() int) {
+	var mu sync.Mutex
+	n := 0
+	l := backend(t, "tcp", "127.0.0.1:0", func(c net.Conn) {
+		mu.Lock()
+		n++
+		mu.Unlock()
+	})
+	return l.Addr().String(), func() int { mu.Lock(); defer mu.Unlock(); return n }
+}
+
+// --reconnect: a server down at the start is dialed until it is up; a
+// connection lost before the end of stdin (the server restarts) is dialed
+// again and stdin goes on over it; --reconnect-max N makes N+1 tries, also
+// for each tunnel of --listen.
+func TestConnectReconnect(t *testing.T) {
+	port := fmt.Sprint(freePort(t, "tcp"))
+	p := startLogged(t, "--reconnect", "ws://127.0.0.1:"+port+"/")
+	p.waitLines(t, "dial failed, trying again", 2)
+	server := startOn(t, port, "/bin/cat")
+	p.waitLines(t, `"msg":"connected"`, 1)
+	p.echo(t, "after the server came up")
+
+	server.stop()
+	p.waitLines(t, "connection lost, dialing again", 1)
+	startOn(t, port, "/bin/cat")
+	p.waitLines(t, `"msg":"connected"`, 2)
+	p.echo(t, "after the server came back")
+	p.stdin.Close()
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("connect after the end of stdin: %v, want exit 0", err)
+	}
+
+	addr, count := hangUps(t)
+	r := runConnect(t, strings.NewReader("x"), nil, "--reconnect", "--reconnect-max", "3", "ws://"+addr+"/")
+	if r.code != 76 || count() != 4 {
+		t.Errorf("--reconnect-max 3: exit %d after %d tries, want 76 after 4; stderr %q", r.code, count(), r.stderr)
+	}
+	addr, count = hangUps(t)
+	_, local := listener(t, "--reconnect", "--reconnect-max", "2", "ws://"+addr+"/")
+	expectNoTunnel(t, local, 30*time.Second, "a tunnel to a server that hangs up")
+	if count() != 3 {
+		t.Errorf("--listen --reconnect-max 2: %d tries, want 3", count())
 	}
 }
