@@ -28,50 +28,70 @@ import (
 // --bearer-token is WSBRIDGE_CONNECT_BEARER_TOKEN (apart from the server's).
 func connectEnv(name string) []string { return env("connect-" + name) }
 
+// connect's flag categories, in the order --help lists them.
+const (
+	catLocal     = "The local side"
+	catEOF       = "The end of stdin"
+	catServer    = "Reaching the server"
+	catHandshake = "The handshake"
+	catTLS       = "TLS (wss://)"
+	catLog       = "Logs"
+)
+
 func connectCommand() *cli.Command {
+	flags := []cli.Flag{
+		&cli.StringFlag{Category: catLocal, Name: "listen", Usage: "accept connections on `[HOST:]PORT` (host: 127.0.0.1 unless given) or unix:PATH, each over its own WebSocket", EnvVars: connectEnv("listen")},
+		&cli.IntFlag{Category: catLocal, Name: "max-tunnels", Value: 64, Usage: "with --listen, at most `N` tunnels at once; more are closed at once and logged", EnvVars: connectEnv("max-tunnels")},
+		&cli.BoolFlag{Category: catLocal, Name: "text", Usage: "line mode for people: each line of stdin a text message, each message a line", EnvVars: connectEnv("text")},
+		&cli.BoolFlag{Category: catLocal, Name: "tty", Usage: "attach this terminal to a wsbridge --pty endpoint (the browser terminal's protocol): keys go raw, the window's size follows", EnvVars: connectEnv("tty")},
+
+		&cli.StringFlag{Category: catEOF, Name: "eof-wait", Value: "2s", Usage: "how long a server that does not take close 4500 as a half-close (any but wsbridge) has to answer and close before connect closes (`DURATION`; 0: at once)", EnvVars: connectEnv("eof-wait")},
+		&cli.BoolFlag{Category: catEOF, Name: "no-close", Aliases: []string{"n"}, Usage: "never close at the end of stdin: wait for the server to close", EnvVars: connectEnv("no-close")},
+
+		&cli.StringFlag{Category: catServer, Name: "unix", Usage: "reach the server through the unix socket at `PATH` (as ws+unix:///PATH does)", EnvVars: connectEnv("unix")},
+		&cli.StringFlag{Category: catServer, Name: "proxy", Usage: "reach the server through the proxy at `URL`: http://[USER:PASSWORD@]HOST:PORT (CONNECT), https://, socks5:// or socks5h:// (the proxy resolves the name)", EnvVars: connectEnv("proxy")},
+		&cli.StringFlag{Category: catServer, Name: "dial-timeout", Value: "10s", Usage: "`DURATION` for connecting, proxy, TLS and the handshake together", EnvVars: connectEnv("dial-timeout")},
+		&cli.BoolFlag{Category: catServer, Name: "reconnect", Usage: "try a failed dial again, waiting longer each time (with --listen: each tunnel's); without --listen also dial again when the connection is lost before stdin ends", EnvVars: connectEnv("reconnect")},
+		&cli.IntFlag{Category: catServer, Name: "reconnect-max", Usage: "with --reconnect, give up after `N` retries in a row (default: never)", EnvVars: connectEnv("reconnect-max")},
+		&cli.StringFlag{Category: catServer, Name: "ping", Usage: "ping the server every `DURATION` and fail (74) when it stops answering (default: no pings)", EnvVars: connectEnv("ping")},
+		&cli.StringFlag{Category: catServer, Name: "ping-timeout", Usage: "with --ping, how long an answer may take (`DURATION`, default: the --ping interval)", EnvVars: connectEnv("ping-timeout")},
+
+		&cli.StringSliceFlag{Category: catHandshake, Name: "header", Aliases: []string{"H"}, Usage: "send `\"NAME: VALUE\"` with the handshake, repeatable", EnvVars: connectEnv("header")},
+		&cli.StringFlag{Category: catHandshake, Name: "basic-auth", Usage: "send HTTP Basic `USER:PASSWORD`", EnvVars: connectEnv("basic-auth")},
+		&cli.StringFlag{Category: catHandshake, Name: "bearer-token", Usage: "send `TOKEN` as \"Authorization: Bearer\" (visible to other users in ps: prefer the file or the variable)", EnvVars: connectEnv("bearer-token")},
+		&cli.StringFlag{Category: catHandshake, Name: "bearer-token-file", Usage: "send the bearer token in `FILE` (one line)", EnvVars: connectEnv("bearer-token-file")},
+		&cli.StringFlag{Category: catHandshake, Name: "origin", Usage: "send Origin: `ORIGIN` (such as https://example.com), for servers that check it", EnvVars: connectEnv("origin")},
+		&cli.StringSliceFlag{Category: catHandshake, Name: "subprotocol", Usage: "offer WebSocket subprotocol `NAME`, repeatable", EnvVars: connectEnv("subprotocol")},
+
+		&cli.StringFlag{Category: catTLS, Name: "ca", Usage: "verify the server's certificate against the CAs in `FILE` (PEM) instead of the system's", EnvVars: connectEnv("ca")},
+		&cli.BoolFlag{Category: catTLS, Name: "insecure", Usage: "do NOT verify the server's certificate (anyone on the way can read and change the session)", EnvVars: connectEnv("insecure")},
+		&cli.StringFlag{Category: catTLS, Name: "servername", Usage: "`NAME` to send in SNI and to verify the certificate against (default: the URL's host)", EnvVars: connectEnv("servername")},
+		&cli.StringFlag{Category: catTLS, Name: "cert", Usage: "client certificate `FILE` (PEM), with --key", EnvVars: connectEnv("cert")},
+		&cli.StringFlag{Category: catTLS, Name: "key", Usage: "the client certificate's key `FILE` (PEM)", EnvVars: connectEnv("key")},
+
+		&cli.StringFlag{Category: catLog, Name: "loglevel", Value: "access", Usage: "`LEVEL` of the log lines on stderr: debug, access (a line per tunnel or session), error (default: access with --listen, error without)", EnvVars: connectEnv("loglevel")},
+		&cli.StringFlag{Category: catLog, Name: "logformat", Value: "text", Usage: "`FORMAT` of the log lines: text or json", EnvVars: connectEnv("logformat")},
+	}
 	return &cli.Command{
 		Name:      "connect",
-		Usage:     "the client: join a WebSocket to stdin and stdout, or to each connection of a local TCP port",
-		UsageText: "wsbridge connect [flags] URL\nwsbridge connect --listen [HOST:]PORT [flags] URL",
+		Usage:     "the client: a WebSocket on stdin and stdout, or on each local connection",
+		UsageText: "wsbridge connect [flags] URL\nwsbridge connect --listen [HOST:]PORT|unix:PATH [flags] URL",
 		Description: "Bytes from stdin go to the server in binary messages and messages received go to stdout,\n" +
-			"so ssh can use it as its ProxyCommand. At the end of stdin the server gets a close frame\n" +
-			"(4500, end of input) and its reply still arrives. --text is a line mode for people; --tty\n" +
-			"attaches this terminal to a wsbridge --pty endpoint. The exit status is the remote\n" +
-			"program's (exec bridge, --pty), 0 after a normal close, or one of these (README):\n" +
+			"so ssh can use it as its ProxyCommand. At the end of stdin a wsbridge server gets a close\n" +
+			"frame (4500, end of input) and its reply still arrives; other servers get --eof-wait to\n" +
+			"answer and close first. --text is a line mode for people; --tty attaches this terminal to\n" +
+			"a wsbridge --pty endpoint. The exit status is the remote program's (exec bridge, --pty),\n" +
+			"0 after a normal close, or one of these (README):\n" +
 			"  2 bad flag or argument, 68 the bridge's backend failed (502, 504, 1014), 69 unreachable\n" +
 			"  or timed out, 74 session lost (no close frame, no answer to pings), 75 busy (429, 503),\n" +
 			"  76 not accepted as a WebSocket (404, headers over 64 KiB, ...), 77 credentials refused\n" +
-			"  (401, 403, 407), 78 TLS failed.\n" +
-			"URL is ws:// or wss:// (http:// and https:// mean the same). Flags go before the URL.\n" +
-			"HTTPS_PROXY, HTTP_PROXY and NO_PROXY are honoured unless --proxy is given.",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "listen", Usage: "accept TCP connections on `[HOST:]PORT` (host: 127.0.0.1 unless given), or unix:PATH, each over its own WebSocket", EnvVars: connectEnv("listen")},
-			&cli.StringFlag{Name: "unix", Usage: "reach the server through the unix socket at `PATH` (as ws+unix:///PATH does)", EnvVars: connectEnv("unix")},
-			&cli.IntFlag{Name: "max-tunnels", Value: 64, Usage: "with --listen, at most `N` tunnels at once; more are closed at once and logged", EnvVars: connectEnv("max-tunnels")},
-			&cli.BoolFlag{Name: "text", Usage: "line mode for people: each line of stdin a text message, each message a line", EnvVars: connectEnv("text")},
-			&cli.BoolFlag{Name: "tty", Usage: "attach this terminal to a wsbridge --pty endpoint (the browser terminal's protocol): keys go raw, the window's size follows", EnvVars: connectEnv("tty")},
-			&cli.StringSliceFlag{Name: "header", Aliases: []string{"H"}, Usage: "send `\"NAME: VALUE\"` with the handshake, repeatable", EnvVars: connectEnv("header")},
-			&cli.StringFlag{Name: "basic-auth", Usage: "send HTTP Basic `USER:PASSWORD`", EnvVars: connectEnv("basic-auth")},
-			&cli.StringFlag{Name: "bearer-token", Usage: "send `TOKEN` as \"Authorization: Bearer\" (visible to other users in ps: prefer the file or the variable)", EnvVars: connectEnv("bearer-token")},
-			&cli.StringFlag{Name: "bearer-token-file", Usage: "send the bearer token in `FILE` (one line)", EnvVars: connectEnv("bearer-token-file")},
-			&cli.StringFlag{Name: "origin", Usage: "send Origin: `ORIGIN` (such as https://example.com), for servers that check it", EnvVars: connectEnv("origin")},
-			&cli.StringSliceFlag{Name: "subprotocol", Usage: "offer WebSocket subprotocol `NAME`, repeatable", EnvVars: connectEnv("subprotocol")},
-			&cli.StringFlag{Name: "ca", Usage: "verify the server's certificate against the CAs in `FILE` (PEM) instead of the system's", EnvVars: connectEnv("ca")},
-			&cli.BoolFlag{Name: "insecure", Usage: "do NOT verify the server's certificate (anyone on the way can read and change the session)", EnvVars: connectEnv("insecure")},
-			&cli.StringFlag{Name: "servername", Usage: "`NAME` to send in SNI and to verify the certificate against (default: the URL's host)", EnvVars: connectEnv("servername")},
-			&cli.StringFlag{Name: "cert", Usage: "client certificate `FILE` (PEM), with --key", EnvVars: connectEnv("cert")},
-			&cli.StringFlag{Name: "key", Usage: "the client certificate's key `FILE` (PEM)", EnvVars: connectEnv("key")},
-			&cli.StringFlag{Name: "ping", Usage: "ping the server every `DURATION` and fail (74) when it stops answering (default: no pings)", EnvVars: connectEnv("ping")},
-			&cli.StringFlag{Name: "ping-timeout", Usage: "with --ping, how long an answer may take (`DURATION`, default: the --ping interval)", EnvVars: connectEnv("ping-timeout")},
-			&cli.StringFlag{Name: "proxy", Usage: "reach the server through the HTTP proxy at `URL` (http://[USER:PASSWORD@]HOST:PORT) with CONNECT", EnvVars: connectEnv("proxy")},
-			&cli.StringFlag{Name: "eof-wait", Value: "2s", Usage: "at the end of stdin, how long a server that does not take close 4500 as a half-close (not wsbridge) may take to answer and close before connect closes (`DURATION`, 0: close at once)", EnvVars: connectEnv("eof-wait")},
-			&cli.BoolFlag{Name: "no-close", Aliases: []string{"n"}, Usage: "never close at the end of stdin: wait for the server to close", EnvVars: connectEnv("no-close")},
-			&cli.BoolFlag{Name: "reconnect", Usage: "try a failed dial again, waiting longer each time (with --listen: each tunnel's); without --listen also dial again when the connection is lost before stdin ends", EnvVars: connectEnv("reconnect")},
-			&cli.IntFlag{Name: "reconnect-max", Usage: "with --reconnect, give up after `N` retries in a row (default: never)", EnvVars: connectEnv("reconnect-max")},
-			&cli.StringFlag{Name: "dial-timeout", Value: "10s", Usage: "`DURATION` for connecting, TLS and the handshake together", EnvVars: connectEnv("dial-timeout")},
-			&cli.StringFlag{Name: "loglevel", Value: "access", Usage: "`LEVEL` of the log lines on stderr: debug, access (a line per tunnel or session), error (without --listen the default is error)", EnvVars: connectEnv("loglevel")},
-			&cli.StringFlag{Name: "logformat", Value: "text", Usage: "`FORMAT` of the log lines: text or json", EnvVars: connectEnv("logformat")},
-		},
+			"  (401, 403, 407, SOCKS), 78 TLS failed.\n" +
+			"URL is ws:// or wss:// (http:// and https:// mean the same), or ws+unix:///PATH[:/PATH]\n" +
+			"for a unix socket. Flags go before the URL. Unless --proxy is given, HTTPS_PROXY and\n" +
+			"HTTP_PROXY, then ALL_PROXY, and NO_PROXY choose the proxy. Every flag can also be set as\n" +
+			"WSBRIDGE_CONNECT_<NAME> (--eof-wait: WSBRIDGE_CONNECT_EOF_WAIT).",
+		Flags:              flags,
+		CustomHelpTemplate: connectHelp(flags),
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return cli.Exit(err.Error()+" (see wsbridge connect --help)", exitUsage)
 		},
@@ -413,4 +433,72 @@ func connectProxy(v string, set bool) (func(*url.URL) (*url.URL, error), error) 
 		return nil, usageError("--proxy: want http://[USER:PASSWORD@]HOST:PORT or socks5://, socks5h://, got %q", v)
 	}
 	return func(*url.URL) (*url.URL, error) { return p, nil }, nil
+}
+
+// helpWidth bounds the lines of `wsbridge connect --help`.
+const helpWidth = 100
+
+// connectHelp is connect's help: urfave/cli's own, with the options in
+// their categories, each flag's text wrapped under it instead of on one
+// line of several hundred columns (the variables are named once, in the
+// description).
+func connectHelp(flags []cli.Flag) string {
+	var b strings.Builder
+	b.WriteString("NAME:\n   {{template \"helpNameTemplate\" .}}\n\nUSAGE:\n   {{template \"usageTemplate\" .}}\n\n" +
+		"DESCRIPTION:\n   {{template \"descriptionTemplate\" .}}\n\nOPTIONS:")
+	category := ""
+	for _, f := range flags {
+		if c := f.(cli.CategorizableFlag).GetCategory(); c != category {
+			category = c
+			fmt.Fprintf(&b, "\n   %s:\n", c)
+		}
+		writeFlagHelp(&b, f.(cli.DocGenerationFlag))
+	}
+	b.WriteString("\n   --help, -h  show this help\n")
+	return b.String()
+}
+
+// writeFlagHelp writes "--name VALUE, -n VALUE  usage (default: D)", the
+// usage wrapped at helpWidth in a column of its own, or under the names
+// when they are long.
+func writeFlagHelp(b *strings.Builder, f cli.DocGenerationFlag) {
+	const col = 32
+	// The `NAME` in a flag's usage is its value's name (urfave/cli's way).
+	before, rest, _ := strings.Cut(f.GetUsage(), "`")
+	placeholder, after, ok := strings.Cut(rest, "`")
+	usage := before + placeholder + after
+	if !ok {
+		placeholder, usage = "", f.GetUsage()
+	}
+	if f.TakesValue() && placeholder == "" {
+		placeholder = "VALUE"
+	}
+	var names []string
+	for _, n := range f.Names() {
+		dash := "--"
+		if len(n) == 1 {
+			dash = "-"
+		}
+		names = append(names, strings.TrimSpace(dash+n+" "+placeholder))
+	}
+	if v := f.GetValue(); f.TakesValue() && v != "" && v != "0" && !strings.Contains(usage, "default") {
+		usage += " (default: " + v + ")"
+	}
+	line := "   " + strings.Join(names, ", ")
+	if len(line) > col-2 {
+		b.WriteString(line + "\n")
+		line = ""
+	}
+	for _, word := range strings.Fields(usage) {
+		if line != "" && len(line)+1+len(word) > helpWidth {
+			b.WriteString(line + "\n")
+			line = ""
+		}
+		if len(line) < col {
+			line += strings.Repeat(" ", col-len(line)) + word
+		} else {
+			line += " " + word
+		}
+	}
+	b.WriteString(line + "\n")
 }

@@ -1,8 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"io"
 	"net/url"
+	"strings"
 	"testing"
+
+	"github.com/urfave/cli/v2"
 )
 
 // Without --proxy, the proxy variables decide, by the URL's scheme (ws: like
@@ -59,6 +64,32 @@ func TestConnectAllProxy(t *testing.T) {
 		}
 		if (got == nil && want != "") || (got != nil && got.String() != want) {
 			t.Errorf("%s: proxy %v, want %q", target, got, want)
+		}
+	}
+}
+
+// `wsbridge connect --help` lists every flag under its category, in lines
+// of at most 100 columns.
+func TestConnectHelp(t *testing.T) {
+	var out bytes.Buffer
+	app := newApp()
+	app.Writer, app.ErrWriter = &out, io.Discard
+	if err := app.Run([]string{"wsbridge", "connect", "--help"}); err != nil {
+		t.Fatal(err)
+	}
+	help := out.String()
+	for i, line := range strings.Split(help, "\n") {
+		if len(line) > helpWidth {
+			t.Errorf("line %d has %d columns: %q", i+1, len(line), line)
+		}
+	}
+	for _, f := range connectCommand().Flags {
+		cat := f.(cli.CategorizableFlag).GetCategory()
+		if cat == "" || !strings.Contains(help, "\n   "+cat+":\n") {
+			t.Errorf("--%s: category %q is not in the help", f.Names()[0], cat)
+		}
+		if !strings.Contains(help, "--"+f.Names()[0]) {
+			t.Errorf("--%s is not in the help", f.Names()[0])
 		}
 	}
 }
