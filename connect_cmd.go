@@ -88,8 +88,7 @@ func connectCommand() *cli.Command {
 			"  (401, 403, 407, SOCKS), 78 TLS failed.\n" +
 			"URL is ws:// or wss:// (http:// and https:// mean the same), or ws+unix:///PATH[:/PATH]\n" +
 			"for a unix socket. Flags go before the URL. Unless --proxy is given, HTTPS_PROXY and\n" +
-			"HTTP_PROXY, then ALL_PROXY, and NO_PROXY choose the proxy. Every flag can also be set as\n" +
-			"WSBRIDGE_CONNECT_<NAME> (--eof-wait: WSBRIDGE_CONNECT_EOF_WAIT).",
+			"HTTP_PROXY, then ALL_PROXY, and NO_PROXY choose the proxy.",
 		Flags:              flags,
 		CustomHelpTemplate: connectHelp(flags),
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
@@ -433,72 +432,4 @@ func connectProxy(v string, set bool) (func(*url.URL) (*url.URL, error), error) 
 		return nil, usageError("--proxy: want http://[USER:PASSWORD@]HOST:PORT or socks5://, socks5h://, got %q", v)
 	}
 	return func(*url.URL) (*url.URL, error) { return p, nil }, nil
-}
-
-// helpWidth bounds the lines of `wsbridge connect --help`.
-const helpWidth = 100
-
-// connectHelp is connect's help: urfave/cli's own, with the options in
-// their categories, each flag's text wrapped under it instead of on one
-// line of several hundred columns (the variables are named once, in the
-// description).
-func connectHelp(flags []cli.Flag) string {
-	var b strings.Builder
-	b.WriteString("NAME:\n   {{template \"helpNameTemplate\" .}}\n\nUSAGE:\n   {{template \"usageTemplate\" .}}\n\n" +
-		"DESCRIPTION:\n   {{template \"descriptionTemplate\" .}}\n\nOPTIONS:")
-	category := ""
-	for _, f := range flags {
-		if c := f.(cli.CategorizableFlag).GetCategory(); c != category {
-			category = c
-			fmt.Fprintf(&b, "\n   %s:\n", c)
-		}
-		writeFlagHelp(&b, f.(cli.DocGenerationFlag))
-	}
-	b.WriteString("\n   --help, -h  show this help\n")
-	return b.String()
-}
-
-// writeFlagHelp writes "--name VALUE, -n VALUE  usage (default: D)", the
-// usage wrapped at helpWidth in a column of its own, or under the names
-// when they are long.
-func writeFlagHelp(b *strings.Builder, f cli.DocGenerationFlag) {
-	const col = 32
-	// The `NAME` in a flag's usage is its value's name (urfave/cli's way).
-	before, rest, _ := strings.Cut(f.GetUsage(), "`")
-	placeholder, after, ok := strings.Cut(rest, "`")
-	usage := before + placeholder + after
-	if !ok {
-		placeholder, usage = "", f.GetUsage()
-	}
-	if f.TakesValue() && placeholder == "" {
-		placeholder = "VALUE"
-	}
-	var names []string
-	for _, n := range f.Names() {
-		dash := "--"
-		if len(n) == 1 {
-			dash = "-"
-		}
-		names = append(names, strings.TrimSpace(dash+n+" "+placeholder))
-	}
-	if v := f.GetValue(); f.TakesValue() && v != "" && v != "0" && !strings.Contains(usage, "default") {
-		usage += " (default: " + v + ")"
-	}
-	line := "   " + strings.Join(names, ", ")
-	if len(line) > col-2 {
-		b.WriteString(line + "\n")
-		line = ""
-	}
-	for _, word := range strings.Fields(usage) {
-		if line != "" && len(line)+1+len(word) > helpWidth {
-			b.WriteString(line + "\n")
-			line = ""
-		}
-		if len(line) < col {
-			line += strings.Repeat(" ", col-len(line)) + word
-		} else {
-			line += " " + word
-		}
-	}
-	b.WriteString(line + "\n")
 }
