@@ -30,47 +30,47 @@ func connectEnv(name string) []string { return env("connect-" + name) }
 
 // connect's flag categories, in the order --help lists them.
 const (
-	catLocal     = "The local side"
-	catEOF       = "The end of stdin"
-	catServer    = "Reaching the server"
-	catHandshake = "The handshake"
-	catTLS       = "TLS (wss://)"
-	catLog       = "Logs"
+	connCatLocal     = "The local side"
+	connCatEOF       = "The end of stdin"
+	connCatServer    = "Reaching the server"
+	connCatHandshake = "The handshake"
+	connCatTLS       = "TLS (wss://)"
+	connCatLog       = "Logs"
 )
 
 func connectCommand() *cli.Command {
 	flags := []cli.Flag{
-		&cli.StringFlag{Category: catLocal, Name: "listen", Usage: "accept connections on `[HOST:]PORT` (host: 127.0.0.1 unless given) or unix:PATH, each over its own WebSocket", EnvVars: connectEnv("listen")},
-		&cli.IntFlag{Category: catLocal, Name: "max-tunnels", Value: 64, Usage: "with --listen, at most `N` tunnels at once; more are closed at once and logged", EnvVars: connectEnv("max-tunnels")},
-		&cli.BoolFlag{Category: catLocal, Name: "text", Usage: "line mode for people: each line of stdin a text message, each message a line", EnvVars: connectEnv("text")},
-		&cli.BoolFlag{Category: catLocal, Name: "tty", Usage: "attach this terminal to a wsbridge --pty endpoint (the browser terminal's protocol): keys go raw, the window's size follows", EnvVars: connectEnv("tty")},
+		&cli.StringFlag{Category: connCatLocal, Name: "listen", Usage: "accept connections on `[HOST:]PORT` (host: 127.0.0.1 unless given) or unix:PATH, each over its own WebSocket", EnvVars: connectEnv("listen")},
+		&cli.IntFlag{Category: connCatLocal, Name: "max-tunnels", Value: 64, Usage: "with --listen, at most `N` tunnels at once; more are closed at once and logged", EnvVars: connectEnv("max-tunnels")},
+		&cli.BoolFlag{Category: connCatLocal, Name: "text", Usage: "line mode for people: each line of stdin a text message, each message a line", EnvVars: connectEnv("text")},
+		&cli.BoolFlag{Category: connCatLocal, Name: "tty", Usage: "attach this terminal to a wsbridge --pty endpoint (the browser terminal's protocol): keys go raw, the window's size follows", EnvVars: connectEnv("tty")},
 
-		&cli.StringFlag{Category: catEOF, Name: "eof-wait", Value: "2s", Usage: "how long a server that does not take close 4500 as a half-close (any but wsbridge) has to answer and close before connect closes (`DURATION`; 0: at once)", EnvVars: connectEnv("eof-wait")},
-		&cli.BoolFlag{Category: catEOF, Name: "no-close", Aliases: []string{"n"}, Usage: "never close at the end of stdin: wait for the server to close", EnvVars: connectEnv("no-close")},
+		&cli.StringFlag{Category: connCatEOF, Name: "eof-wait", Value: "2s", Usage: "how long a server that does not take close 4500 as a half-close (any but wsbridge) has to answer and close before connect closes (`DURATION`; 0: at once)", EnvVars: connectEnv("eof-wait")},
+		&cli.BoolFlag{Category: connCatEOF, Name: "no-close", Aliases: []string{"n"}, Usage: "never close at the end of stdin: wait for the server to close", EnvVars: connectEnv("no-close")},
 
-		&cli.StringFlag{Category: catServer, Name: "unix", Usage: "reach the server through the unix socket at `PATH` (as ws+unix:///PATH does)", EnvVars: connectEnv("unix")},
-		&cli.StringFlag{Category: catServer, Name: "proxy", Usage: "reach the server through the proxy at `URL`: http://[USER:PASSWORD@]HOST:PORT (CONNECT), https://, socks5:// or socks5h:// (the proxy resolves the name)", EnvVars: connectEnv("proxy")},
-		&cli.StringFlag{Category: catServer, Name: "dial-timeout", Value: "10s", Usage: "`DURATION` for connecting, proxy, TLS and the handshake together", EnvVars: connectEnv("dial-timeout")},
-		&cli.BoolFlag{Category: catServer, Name: "reconnect", Usage: "try a failed dial again, waiting longer each time (with --listen: each tunnel's); without --listen also dial again when the connection is lost before stdin ends", EnvVars: connectEnv("reconnect")},
-		&cli.IntFlag{Category: catServer, Name: "reconnect-max", Usage: "with --reconnect, give up after `N` retries in a row (default: never)", EnvVars: connectEnv("reconnect-max")},
-		&cli.StringFlag{Category: catServer, Name: "ping", Usage: "ping the server every `DURATION` and fail (74) when it stops answering (default: no pings)", EnvVars: connectEnv("ping")},
-		&cli.StringFlag{Category: catServer, Name: "ping-timeout", Usage: "with --ping, how long an answer may take (`DURATION`, default: the --ping interval)", EnvVars: connectEnv("ping-timeout")},
+		&cli.StringFlag{Category: connCatServer, Name: "unix", Usage: "reach the server through the unix socket at `PATH` (as ws+unix:///PATH does)", EnvVars: connectEnv("unix")},
+		&cli.StringFlag{Category: connCatServer, Name: "proxy", Usage: "reach the server through the proxy at `URL`: http://[USER:PASSWORD@]HOST:PORT (CONNECT), https://, socks5:// or socks5h:// (the proxy resolves the name)", EnvVars: connectEnv("proxy")},
+		&cli.StringFlag{Category: connCatServer, Name: "dial-timeout", Value: "10s", Usage: "`DURATION` for connecting, proxy, TLS and the handshake together", EnvVars: connectEnv("dial-timeout")},
+		&cli.BoolFlag{Category: connCatServer, Name: "reconnect", Usage: "try a failed dial again, waiting longer each time (with --listen: each tunnel's); without --listen also dial again when the connection is lost before stdin ends", EnvVars: connectEnv("reconnect")},
+		&cli.IntFlag{Category: connCatServer, Name: "reconnect-max", Usage: "with --reconnect, give up after `N` retries in a row (default: never)", EnvVars: connectEnv("reconnect-max")},
+		&cli.StringFlag{Category: connCatServer, Name: "ping", Usage: "ping the server every `DURATION` and fail (74) when it stops answering (default: no pings)", EnvVars: connectEnv("ping")},
+		&cli.StringFlag{Category: connCatServer, Name: "ping-timeout", Usage: "with --ping, how long an answer may take (`DURATION`, default: the --ping interval)", EnvVars: connectEnv("ping-timeout")},
 
-		&cli.StringSliceFlag{Category: catHandshake, Name: "header", Aliases: []string{"H"}, Usage: "send `\"NAME: VALUE\"` with the handshake, repeatable", EnvVars: connectEnv("header")},
-		&cli.StringFlag{Category: catHandshake, Name: "basic-auth", Usage: "send HTTP Basic `USER:PASSWORD`", EnvVars: connectEnv("basic-auth")},
-		&cli.StringFlag{Category: catHandshake, Name: "bearer-token", Usage: "send `TOKEN` as \"Authorization: Bearer\" (visible to other users in ps: prefer the file or the variable)", EnvVars: connectEnv("bearer-token")},
-		&cli.StringFlag{Category: catHandshake, Name: "bearer-token-file", Usage: "send the bearer token in `FILE` (one line)", EnvVars: connectEnv("bearer-token-file")},
-		&cli.StringFlag{Category: catHandshake, Name: "origin", Usage: "send Origin: `ORIGIN` (such as https://example.com), for servers that check it", EnvVars: connectEnv("origin")},
-		&cli.StringSliceFlag{Category: catHandshake, Name: "subprotocol", Usage: "offer WebSocket subprotocol `NAME`, repeatable", EnvVars: connectEnv("subprotocol")},
+		&cli.StringSliceFlag{Category: connCatHandshake, Name: "header", Aliases: []string{"H"}, Usage: "send `\"NAME: VALUE\"` with the handshake, repeatable", EnvVars: connectEnv("header")},
+		&cli.StringFlag{Category: connCatHandshake, Name: "basic-auth", Usage: "send HTTP Basic `USER:PASSWORD`", EnvVars: connectEnv("basic-auth")},
+		&cli.StringFlag{Category: connCatHandshake, Name: "bearer-token", Usage: "send `TOKEN` as \"Authorization: Bearer\" (visible to other users in ps: prefer the file or the variable)", EnvVars: connectEnv("bearer-token")},
+		&cli.StringFlag{Category: connCatHandshake, Name: "bearer-token-file", Usage: "send the bearer token in `FILE` (one line)", EnvVars: connectEnv("bearer-token-file")},
+		&cli.StringFlag{Category: connCatHandshake, Name: "origin", Usage: "send Origin: `ORIGIN` (such as https://example.com), for servers that check it", EnvVars: connectEnv("origin")},
+		&cli.StringSliceFlag{Category: connCatHandshake, Name: "subprotocol", Usage: "offer WebSocket subprotocol `NAME`, repeatable", EnvVars: connectEnv("subprotocol")},
 
-		&cli.StringFlag{Category: catTLS, Name: "ca", Usage: "verify the server's certificate against the CAs in `FILE` (PEM) instead of the system's", EnvVars: connectEnv("ca")},
-		&cli.BoolFlag{Category: catTLS, Name: "insecure", Usage: "do NOT verify the server's certificate (anyone on the way can read and change the session)", EnvVars: connectEnv("insecure")},
-		&cli.StringFlag{Category: catTLS, Name: "servername", Usage: "`NAME` to send in SNI and to verify the certificate against (default: the URL's host)", EnvVars: connectEnv("servername")},
-		&cli.StringFlag{Category: catTLS, Name: "cert", Usage: "client certificate `FILE` (PEM), with --key", EnvVars: connectEnv("cert")},
-		&cli.StringFlag{Category: catTLS, Name: "key", Usage: "the client certificate's key `FILE` (PEM)", EnvVars: connectEnv("key")},
+		&cli.StringFlag{Category: connCatTLS, Name: "ca", Usage: "verify the server's certificate against the CAs in `FILE` (PEM) instead of the system's", EnvVars: connectEnv("ca")},
+		&cli.BoolFlag{Category: connCatTLS, Name: "insecure", Usage: "do NOT verify the server's certificate (anyone on the way can read and change the session)", EnvVars: connectEnv("insecure")},
+		&cli.StringFlag{Category: connCatTLS, Name: "servername", Usage: "`NAME` to send in SNI and to verify the certificate against (default: the URL's host)", EnvVars: connectEnv("servername")},
+		&cli.StringFlag{Category: connCatTLS, Name: "cert", Usage: "client certificate `FILE` (PEM), with --key", EnvVars: connectEnv("cert")},
+		&cli.StringFlag{Category: connCatTLS, Name: "key", Usage: "the client certificate's key `FILE` (PEM)", EnvVars: connectEnv("key")},
 
-		&cli.StringFlag{Category: catLog, Name: "loglevel", Value: "access", Usage: "`LEVEL` of the log lines on stderr: debug, access (a line per tunnel or session), error (default: access with --listen, error without)", EnvVars: connectEnv("loglevel")},
-		&cli.StringFlag{Category: catLog, Name: "logformat", Value: "text", Usage: "`FORMAT` of the log lines: text or json", EnvVars: connectEnv("logformat")},
+		&cli.StringFlag{Category: connCatLog, Name: "loglevel", Value: "access", Usage: "`LEVEL` of the log lines on stderr: debug, access (a line per tunnel or session), error (default: access with --listen, error without)", EnvVars: connectEnv("loglevel")},
+		&cli.StringFlag{Category: connCatLog, Name: "logformat", Value: "text", Usage: "`FORMAT` of the log lines: text or json", EnvVars: connectEnv("logformat")},
 	}
 	return &cli.Command{
 		Name:      "connect",
