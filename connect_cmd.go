@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -10,59 +11,86 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"github.com/wsbridge/wsbridge/bridge"
 	"github.com/wsbridge/wsbridge/connect"
 	wstls "github.com/wsbridge/wsbridge/tls"
+	"golang.org/x/net/http/httpproxy"
 )
 
 // connectEnv names a connect flag's environment variable:
 // --bearer-token is WSBRIDGE_CONNECT_BEARER_TOKEN (apart from the server's).
 func connectEnv(name string) []string { return env("connect-" + name) }
 
+// connect's flag categories, in the order --help lists them.
+const (
+	connCatLocal     = "The local side"
+	connCatEOF       = "The end of stdin"
+	connCatServer    = "Reaching the server"
+	connCatHandshake = "The handshake"
+	connCatTLS       = "TLS (wss://)"
+	connCatLog       = "Logs"
+)
+
 func connectCommand() *cli.Command {
+	flags := []cli.Flag{
+		&cli.StringFlag{Category: connCatLocal, Name: "listen", Usage: "accept connections on `[HOST:]PORT` (host: 127.0.0.1 unless given) or unix:PATH, each over its own WebSocket", EnvVars: connectEnv("listen")},
+		&cli.IntFlag{Category: connCatLocal, Name: "max-tunnels", Value: 64, Usage: "with --listen, at most `N` tunnels at once; more are closed at once and logged", EnvVars: connectEnv("max-tunnels")},
+		&cli.BoolFlag{Category: connCatLocal, Name: "text", Usage: "line mode for people: each line of stdin a text message, each message a line", EnvVars: connectEnv("text")},
+		&cli.BoolFlag{Category: connCatLocal, Name: "tty", Usage: "attach this terminal to a wsbridge --pty endpoint (the browser terminal's protocol): keys go raw, the window's size follows", EnvVars: connectEnv("tty")},
+
+		&cli.StringFlag{Category: connCatEOF, Name: "eof-wait", Value: "2s", Usage: "how long a server that does not take close 4500 as a half-close (any but wsbridge) has to answer and close before connect closes (`DURATION`; 0: at once)", EnvVars: connectEnv("eof-wait")},
+		&cli.BoolFlag{Category: connCatEOF, Name: "no-close", Aliases: []string{"n"}, Usage: "never close at the end of stdin: wait for the server to close", EnvVars: connectEnv("no-close")},
+
+		&cli.StringFlag{Category: connCatServer, Name: "unix", Usage: "reach the server through the unix socket at `PATH` (as ws+unix:///PATH does)", EnvVars: connectEnv("unix")},
+		&cli.StringFlag{Category: connCatServer, Name: "proxy", Usage: "reach the server through the proxy at `URL`: http://[USER:PASSWORD@]HOST:PORT (CONNECT), https://, socks5:// or socks5h:// (the proxy resolves the name)", EnvVars: connectEnv("proxy")},
+		&cli.StringFlag{Category: connCatServer, Name: "dial-timeout", Value: "10s", Usage: "`DURATION` for connecting, proxy, TLS and the handshake together", EnvVars: connectEnv("dial-timeout")},
+		&cli.BoolFlag{Category: connCatServer, Name: "reconnect", Usage: "try a failed dial again, waiting longer each time (with --listen: each tunnel's); without --listen also dial again when the connection is lost before stdin ends", EnvVars: connectEnv("reconnect")},
+		&cli.IntFlag{Category: connCatServer, Name: "reconnect-max", Usage: "with --reconnect, give up after `N` retries in a row (default: never)", EnvVars: connectEnv("reconnect-max")},
+		&cli.StringFlag{Category: connCatServer, Name: "ping", Usage: "ping the server every `DURATION` and fail (74) when it stops answering (default: no pings)", EnvVars: connectEnv("ping")},
+		&cli.StringFlag{Category: connCatServer, Name: "ping-timeout", Usage: "with --ping, how long an answer may take (`DURATION`, default: the --ping interval)", EnvVars: connectEnv("ping-timeout")},
+
+		&cli.StringSliceFlag{Category: connCatHandshake, Name: "header", Aliases: []string{"H"}, Usage: "send `\"NAME: VALUE\"` with the handshake, repeatable", EnvVars: connectEnv("header")},
+		&cli.StringFlag{Category: connCatHandshake, Name: "basic-auth", Usage: "send HTTP Basic `USER:PASSWORD`", EnvVars: connectEnv("basic-auth")},
+		&cli.StringFlag{Category: connCatHandshake, Name: "bearer-token", Usage: "send `TOKEN` as \"Authorization: Bearer\" (visible to other users in ps: prefer the file or the variable)", EnvVars: connectEnv("bearer-token")},
+		&cli.StringFlag{Category: connCatHandshake, Name: "bearer-token-file", Usage: "send the bearer token in `FILE` (one line)", EnvVars: connectEnv("bearer-token-file")},
+		&cli.StringFlag{Category: connCatHandshake, Name: "origin", Usage: "send Origin: `ORIGIN` (such as https://example.com), for servers that check it", EnvVars: connectEnv("origin")},
+		&cli.StringSliceFlag{Category: connCatHandshake, Name: "subprotocol", Usage: "offer WebSocket subprotocol `NAME`, repeatable", EnvVars: connectEnv("subprotocol")},
+
+		&cli.StringFlag{Category: connCatTLS, Name: "ca", Usage: "verify the server's certificate against the CAs in `FILE` (PEM) instead of the system's", EnvVars: connectEnv("ca")},
+		&cli.BoolFlag{Category: connCatTLS, Name: "insecure", Usage: "do NOT verify the server's certificate (anyone on the way can read and change the session)", EnvVars: connectEnv("insecure")},
+		&cli.StringFlag{Category: connCatTLS, Name: "servername", Usage: "`NAME` to send in SNI and to verify the certificate against (default: the URL's host)", EnvVars: connectEnv("servername")},
+		&cli.StringFlag{Category: connCatTLS, Name: "cert", Usage: "client certificate `FILE` (PEM), with --key", EnvVars: connectEnv("cert")},
+		&cli.StringFlag{Category: connCatTLS, Name: "key", Usage: "the client certificate's key `FILE` (PEM)", EnvVars: connectEnv("key")},
+
+		&cli.StringFlag{Category: connCatLog, Name: "loglevel", Value: "access", Usage: "`LEVEL` of the log lines on stderr: debug, access (a line per tunnel or session), error (default: access with --listen, error without)", EnvVars: connectEnv("loglevel")},
+		&cli.StringFlag{Category: connCatLog, Name: "logformat", Value: "text", Usage: "`FORMAT` of the log lines: text or json", EnvVars: connectEnv("logformat")},
+	}
 	return &cli.Command{
 		Name:      "connect",
-		Usage:     "the client: join a WebSocket to stdin and stdout, or to each connection of a local TCP port",
-		UsageText: "wsbridge connect [flags] URL\nwsbridge connect --listen [HOST:]PORT [flags] URL",
+		Usage:     "the client: a WebSocket on stdin and stdout, or on each local connection",
+		UsageText: "wsbridge connect [flags] URL\nwsbridge connect --listen [HOST:]PORT|unix:PATH [flags] URL",
 		Description: "Bytes from stdin go to the server in binary messages and messages received go to stdout,\n" +
-			"so ssh can use it as its ProxyCommand. At the end of stdin the server gets a close frame\n" +
-			"(4500, end of input) and its reply still arrives. --text is a line mode for people; --tty\n" +
-			"attaches this terminal to a wsbridge --pty endpoint. The exit status is the remote\n" +
-			"program's (exec bridge, --pty), 0 after a normal close, or one of these (README):\n" +
+			"so ssh can use it as its ProxyCommand. At the end of stdin a wsbridge server gets a close\n" +
+			"frame (4500, end of input) and its reply still arrives; other servers get --eof-wait to\n" +
+			"answer and close first. --text is a line mode for people; --tty attaches this terminal to\n" +
+			"a wsbridge --pty endpoint. The exit status is the remote program's (exec bridge, --pty),\n" +
+			"0 after a normal close, or one of these (README):\n" +
 			"  2 bad flag or argument, 68 the bridge's backend failed (502, 504, 1014), 69 unreachable\n" +
 			"  or timed out, 74 session lost (no close frame, no answer to pings), 75 busy (429, 503),\n" +
 			"  76 not accepted as a WebSocket (404, headers over 64 KiB, ...), 77 credentials refused\n" +
-			"  (401, 403, 407), 78 TLS failed.\n" +
-			"URL is ws:// or wss:// (http:// and https:// mean the same). Flags go before the URL.\n" +
-			"HTTPS_PROXY, HTTP_PROXY and NO_PROXY are honoured unless --proxy is given.",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "listen", Usage: "accept TCP connections on `[HOST:]PORT` (host: 127.0.0.1 unless given), each over its own WebSocket", EnvVars: connectEnv("listen")},
-			&cli.IntFlag{Name: "max-tunnels", Value: 64, Usage: "with --listen, at most `N` tunnels at once; more are closed at once and logged", EnvVars: connectEnv("max-tunnels")},
-			&cli.BoolFlag{Name: "text", Usage: "line mode for people: each line of stdin a text message, each message a line", EnvVars: connectEnv("text")},
-			&cli.BoolFlag{Name: "tty", Usage: "attach this terminal to a wsbridge --pty endpoint (the browser terminal's protocol): keys go raw, the window's size follows", EnvVars: connectEnv("tty")},
-			&cli.StringSliceFlag{Name: "header", Aliases: []string{"H"}, Usage: "send `\"NAME: VALUE\"` with the handshake, repeatable", EnvVars: connectEnv("header")},
-			&cli.StringFlag{Name: "basic-auth", Usage: "send HTTP Basic `USER:PASSWORD`", EnvVars: connectEnv("basic-auth")},
-			&cli.StringFlag{Name: "bearer-token", Usage: "send `TOKEN` as \"Authorization: Bearer\" (visible to other users in ps: prefer the file or the variable)", EnvVars: connectEnv("bearer-token")},
-			&cli.StringFlag{Name: "bearer-token-file", Usage: "send the bearer token in `FILE` (one line)", EnvVars: connectEnv("bearer-token-file")},
-			&cli.StringFlag{Name: "origin", Usage: "send Origin: `ORIGIN` (such as https://example.com), for servers that check it", EnvVars: connectEnv("origin")},
-			&cli.StringSliceFlag{Name: "subprotocol", Usage: "offer WebSocket subprotocol `NAME`, repeatable", EnvVars: connectEnv("subprotocol")},
-			&cli.StringFlag{Name: "ca", Usage: "verify the server's certificate against the CAs in `FILE` (PEM) instead of the system's", EnvVars: connectEnv("ca")},
-			&cli.BoolFlag{Name: "insecure", Usage: "do NOT verify the server's certificate (anyone on the way can read and change the session)", EnvVars: connectEnv("insecure")},
-			&cli.StringFlag{Name: "servername", Usage: "`NAME` to send in SNI and to verify the certificate against (default: the URL's host)", EnvVars: connectEnv("servername")},
-			&cli.StringFlag{Name: "cert", Usage: "client certificate `FILE` (PEM), with --key", EnvVars: connectEnv("cert")},
-			&cli.StringFlag{Name: "key", Usage: "the client certificate's key `FILE` (PEM)", EnvVars: connectEnv("key")},
-			&cli.StringFlag{Name: "ping", Usage: "ping the server every `DURATION` and fail (74) when it stops answering (default: no pings)", EnvVars: connectEnv("ping")},
-			&cli.StringFlag{Name: "ping-timeout", Usage: "with --ping, how long an answer may take (`DURATION`, default: the --ping interval)", EnvVars: connectEnv("ping-timeout")},
-			&cli.StringFlag{Name: "proxy", Usage: "reach the server through the HTTP proxy at `URL` (http://[USER:PASSWORD@]HOST:PORT) with CONNECT", EnvVars: connectEnv("proxy")},
-			&cli.StringFlag{Name: "dial-timeout", Value: "10s", Usage: "`DURATION` for connecting, TLS and the handshake together", EnvVars: connectEnv("dial-timeout")},
-			&cli.StringFlag{Name: "loglevel", Value: "access", Usage: "with --listen, `LEVEL` of the log lines on stderr: debug, access (a line per tunnel), error", EnvVars: connectEnv("loglevel")},
-			&cli.StringFlag{Name: "logformat", Value: "text", Usage: "with --listen, `FORMAT` of the log lines: text or json", EnvVars: connectEnv("logformat")},
-		},
+			"  (401, 403, 407, SOCKS), 78 TLS failed.\n" +
+			"URL is ws:// or wss:// (http:// and https:// mean the same), or ws+unix:///PATH[:/PATH]\n" +
+			"for a unix socket. Flags go before the URL. Unless --proxy is given, HTTPS_PROXY and\n" +
+			"HTTP_PROXY, then ALL_PROXY, and NO_PROXY choose the proxy.",
+		Flags:              flags,
+		CustomHelpTemplate: connectHelp(flags),
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return cli.Exit(err.Error()+" (see wsbridge connect --help)", exitUsage)
 		},
@@ -87,16 +115,13 @@ func runConnect(c *cli.Context) error {
 	}()
 
 	if listen != "" {
-		log, err := newLogger(c.String("loglevel"), c.String("logformat"))
-		if err != nil {
-			return err
-		}
-		ln, err := net.Listen("tcp", listen)
+		ln, err := connectListen(listen)
 		if err != nil {
 			return cli.Exit("connect: "+err.Error(), exitRuntime)
 		}
-		log.Info("listening", "address", ln.Addr().String(), "server", connect.Shown(o.URL))
-		l := &connect.Listener{Options: o, Max: c.Int("max-tunnels"), Log: log}
+		defer ln.Close() // a unix socket's file goes with it
+		o.Log.Info("listening", "address", ln.Addr().String(), "server", connect.Shown(o.URL))
+		l := &connect.Listener{Options: o, Max: c.Int("max-tunnels"), Log: o.Log}
 		if err := l.Serve(ctx, ln); err != nil {
 			return cli.Exit("connect: "+err.Error(), exitRuntime)
 		}
@@ -134,6 +159,7 @@ func buildConnect(c *cli.Context) (o *connect.Options, listen string, err error)
 	case (o.Text || o.TTY) && c.String("listen") != "":
 		return nil, "", usageError("--text and --tty are for people at a terminal; they mean nothing with --listen")
 	}
+	level := c.String("loglevel")
 	if l := c.String("listen"); l != "" {
 		if listen, err = listenAddr(l); err != nil {
 			return nil, "", usageError("--listen: %v", err)
@@ -142,11 +168,28 @@ func buildConnect(c *cli.Context) (o *connect.Options, listen string, err error)
 			return nil, "", usageError("--max-tunnels: must be at least 1, got %d", max)
 		}
 	} else {
-		for _, name := range []string{"max-tunnels", "loglevel", "logformat"} {
-			if c.IsSet(name) {
-				return nil, "", usageError("--%s needs --listen", name)
-			}
+		if c.IsSet("max-tunnels") {
+			return nil, "", usageError("--max-tunnels needs --listen")
 		}
+		// stdin and stdout serve ssh and pipelines: quiet unless asked.
+		if !c.IsSet("loglevel") {
+			level = "error"
+		}
+	}
+	if o.Log, err = newLogger(level, c.String("logformat")); err != nil {
+		return nil, "", err
+	}
+	if err := connectUnix(c, o); err != nil {
+		return nil, "", err
+	}
+	o.Reconnect, o.ReconnectMax = c.Bool("reconnect"), c.Int("reconnect-max")
+	switch {
+	case o.Reconnect && o.TTY:
+		return nil, "", usageError("--reconnect: a terminal session can't go on over a new connection")
+	case c.IsSet("reconnect-max") && !o.Reconnect:
+		return nil, "", usageError("--reconnect-max needs --reconnect")
+	case o.ReconnectMax < 0:
+		return nil, "", usageError("--reconnect-max: must be 0 (no limit) or more, got %d", o.ReconnectMax)
 	}
 	for _, v := range c.StringSlice("header") {
 		if err := bridge.ParseHeader(o.Header, v); err != nil {
@@ -176,6 +219,12 @@ func buildConnect(c *cli.Context) (o *connect.Options, listen string, err error)
 	if o.PingTimeout, err = parseDuration("ping-timeout", c.String("ping-timeout"), maxPing); err != nil {
 		return nil, "", err
 	}
+	if o.EOFWait, err = parseDuration("eof-wait", c.String("eof-wait"), maxPing); err != nil {
+		return nil, "", err
+	}
+	if o.NoClose = c.Bool("no-close"); o.NoClose && c.IsSet("eof-wait") {
+		return nil, "", usageError("--no-close waits for the server however long: --eof-wait means nothing with it")
+	}
 	switch {
 	case o.Ping == 0 && c.IsSet("ping-timeout"):
 		return nil, "", usageError("--ping-timeout needs --ping")
@@ -188,7 +237,10 @@ func buildConnect(c *cli.Context) (o *connect.Options, listen string, err error)
 	return o, listen, nil
 }
 
-// parseWSURL accepts ws:// and wss:// URLs, and http:// and https:// as the same.
+// parseWSURL accepts ws:// and wss:// URLs, and http:// and https:// as the
+// same. ws+unix:///PATH[:/REQUEST-PATH] (wss+unix too, as Node's ws writes
+// it) is ws://localhost/REQUEST-PATH over the unix socket at PATH, which
+// goes to u.Opaque for connectUnix.
 func parseWSURL(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil {
@@ -200,6 +252,12 @@ func parseWSURL(s string) (*url.URL, error) {
 	case "https":
 		u.Scheme = "wss"
 	case "ws", "wss":
+	case "ws+unix", "wss+unix":
+		sock, path, _ := strings.Cut(cmp.Or(u.Opaque, u.Path), ":")
+		if sock == "" || u.Host != "" {
+			return nil, fmt.Errorf("%q: want ws+unix:///PATH or ws+unix:///PATH:/REQUEST-PATH", s)
+		}
+		return &url.URL{Scheme: strings.TrimSuffix(u.Scheme, "+unix"), Host: "localhost", Path: cmp.Or(path, "/"), RawQuery: u.RawQuery, Opaque: sock}, nil
 	default:
 		return nil, fmt.Errorf("%q: want a ws:// or wss:// URL", s)
 	}
@@ -212,9 +270,53 @@ func parseWSURL(s string) (*url.URL, error) {
 	return u, nil
 }
 
-// listenAddr reads "PORT", ":PORT" or "HOST:PORT"; the host is loopback
-// unless given, like ssh -L. Port 0 picks a free one (the log line says which).
+// connectUnix takes the unix socket to dial from --unix or a ws+unix:// URL
+// (parseWSURL left its path in Opaque).
+func connectUnix(c *cli.Context, o *connect.Options) error {
+	o.Unix, o.URL.Opaque = o.URL.Opaque, ""
+	if v := c.String("unix"); v != "" {
+		if o.Unix != "" {
+			return usageError("--unix and a ws+unix:// URL: give the socket once")
+		}
+		o.Unix = v
+	}
+	if o.Unix != "" && c.String("proxy") != "" {
+		return usageError("--proxy: a unix socket is reached directly")
+	}
+	return nil
+}
+
+// connectListen listens at "unix:PATH" or a TCP address. Like the server's
+// --unixsocket it removes a stale socket file but not one that a process
+// still answers on, nor anything else.
+func connectListen(addr string) (net.Listener, error) {
+	path, ok := strings.CutPrefix(addr, "unix:")
+	if !ok {
+		return net.Listen("tcp", addr)
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode().Type() != os.ModeSocket {
+			return nil, fmt.Errorf("--listen unix:%s: exists and is not a socket", path)
+		}
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("--listen unix:%s: something is listening there", path)
+		}
+		os.Remove(path)
+	}
+	return net.Listen("unix", path) // closing it removes the file
+}
+
+// listenAddr reads "unix:PATH", or "PORT", ":PORT" or "HOST:PORT"; the host
+// is loopback unless given, like ssh -L. Port 0 picks a free one (the log
+// line says which).
 func listenAddr(s string) (string, error) {
+	if path, ok := strings.CutPrefix(s, "unix:"); ok {
+		if path == "" {
+			return "", fmt.Errorf("%q: want unix:PATH", s)
+		}
+		return s, nil
+	}
 	if !strings.Contains(s, ":") {
 		s = ":" + s
 	}
@@ -307,22 +409,27 @@ func connectTLS(c *cli.Context, u *url.URL) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// connectProxy picks the HTTP proxy: --proxy for every URL, or the one
-// HTTPS_PROXY / HTTP_PROXY / NO_PROXY choose (never for loopback hosts).
+// connectProxy picks the proxy (HTTP CONNECT or SOCKS5): --proxy for every
+// URL, or the one HTTPS_PROXY / HTTP_PROXY, then ALL_PROXY, choose, unless
+// NO_PROXY says otherwise (never for loopback hosts), as curl reads them.
 func connectProxy(v string, set bool) (func(*url.URL) (*url.URL, error), error) {
 	if !set {
+		cfg := httpproxy.FromEnvironment()
+		all := cmp.Or(os.Getenv("ALL_PROXY"), os.Getenv("all_proxy"))
+		cfg.HTTPProxy, cfg.HTTPSProxy = cmp.Or(cfg.HTTPProxy, all), cmp.Or(cfg.HTTPSProxy, all)
+		proxyFor := cfg.ProxyFunc()
 		return func(u *url.URL) (*url.URL, error) {
 			hu := *u
 			hu.Scheme = map[string]string{"ws": "http", "wss": "https"}[u.Scheme]
-			return http.ProxyFromEnvironment(&http.Request{URL: &hu})
+			return proxyFor(&hu)
 		}, nil
 	}
 	if v == "" {
 		return nil, nil
 	}
 	p, err := url.Parse(v)
-	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-		return nil, usageError("--proxy: want http://[USER:PASSWORD@]HOST:PORT, got %q", v)
+	if err != nil || !slices.Contains([]string{"http", "https", "socks5", "socks5h"}, p.Scheme) || p.Host == "" {
+		return nil, usageError("--proxy: want http://[USER:PASSWORD@]HOST:PORT or socks5://, socks5h://, got %q", v)
 	}
 	return func(*url.URL) (*url.URL, error) { return p, nil }, nil
 }

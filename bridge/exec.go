@@ -72,6 +72,12 @@ const (
 // end of its input. Any other close gives the backend EOF, then the ladder.
 const CloseEndOfInput = 4500
 
+// HalfCloseHeader, in the handshake's answer, tells a client that this
+// server takes CloseEndOfInput as a half-close (its value is the code), so
+// the client may close at the end of its input without cutting the answer
+// short. Other servers (websocketd, websockify) end the session at any close.
+const HalfCloseHeader = "Wsbridge-Half-Close"
+
 // Open resolves the script (in ScriptDir mode) and starts the program with
 // the request's CGI environment.
 func (e *Exec) Open(r *http.Request) (Session, error) {

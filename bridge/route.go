@@ -144,6 +144,7 @@ func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	respHeader := http.Header{}
+	respHeader.Set(HalfCloseHeader, strconv.Itoa(CloseEndOfInput))
 	addHeaders(respHeader, h.route.HeaderWS)
 	for k, v := range w.Header() {
 		respHeader[k] = v

@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -192,5 +194,115 @@ func TestStdioHalfClose(t *testing.T) {
 	}
 	if !bytes.Equal(out.Bytes(), want) {
 		t.Fatalf("%d of %d bytes came back", out.Len(), len(want))
+	}
+}
+
+// wsbridge's server says in its answer that it takes close 4500 as a
+// half-close; connect sends 4500 only to such servers.
+func TestDialSeesHalfClose(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	echo, stopEcho := echoServer(t)
+	defer stopEcho()
+	u, stopBridge := bridgeTo(t, echo)
+	defer stopBridge()
+	ws, halfClose, err := (&Options{URL: u, DialTimeout: 5 * time.Second}).Dial(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws.Close()
+	if !halfClose {
+		t.Fatal("wsbridge's server did not say it takes the half-close")
+	}
+}
+
+// A server that says it takes the half-close but answers connect's 4500
+// with 4500 (gorilla/websocket's default, websocketd's way) ended normally.
+func TestEchoedEndOfInput(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	up := websocket.Upgrader{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, http.Header{bridge.HalfCloseHeader: {"4500"}})
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		for {
+			typ, p, err := ws.ReadMessage()
+			if err != nil {
+				return // gorilla has echoed the close code
+			}
+			ws.WriteMessage(typ, p)
+		}
+	}))
+	defer srv.Close()
+	u, _ := url.Parse("ws" + strings.TrimPrefix(srv.URL, "http") + "/")
+	var out bytes.Buffer
+	if err := (&Options{URL: u, DialTimeout: 5 * time.Second}).Stdio(context.Background(), strings.NewReader("ping"), &out); err != nil {
+		t.Fatalf("an echoed 4500: %v, want a normal end", err)
+	}
+	if out.String() != "ping" {
+		t.Fatalf("got %q back, want ping", out.String())
+	}
+}
+
+// hangUps is a TCP listener that accepts connections and closes them at
+// once (a server that is not up yet behind something that accepts), and
+// counts them.
+func hangUps(t *testing.T) (addr string, count func() int, stop func()) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	n := 0
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			n++
+			mu.Unlock()
+			c.Close()
+		}
+	}()
+	return l.Addr().String(), func() int { mu.Lock(); defer mu.Unlock(); return n }, func() { l.Close(); <-done }
+}
+
+// --reconnect-max N: N retries after the first try, no more; without
+// --reconnect, one try.
+func TestReconnectMax(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	for _, tc := range []struct {
+		reconnect bool
+		max, want int
+	}{{false, 0, 1}, {true, 1, 2}, {true, 3, 4}} {
+		addr, count, stop := hangUps(t)
+		defer stop()
+		u, _ := url.Parse("ws://" + addr + "/")
+		o := &Options{URL: u, DialTimeout: 5 * time.Second, Reconnect: tc.reconnect, ReconnectMax: tc.max}
+		err := o.Stdio(context.Background(), strings.NewReader("x"), io.Discard)
+		var e *Error
+		if !errors.As(err, &e) || e.Code != ExitProtocol {
+			t.Errorf("reconnect %v max %d: %v, want exit %d", tc.reconnect, tc.max, err, ExitProtocol)
+		}
+		if got := count(); got != tc.want {
+			t.Errorf("reconnect %v max %d: %d tries, want %d", tc.reconnect, tc.max, got, tc.want)
+		}
+	}
+}
+
+// The waits between tries grow, within their bounds.
+func TestBackoff(t *testing.T) {
+	for n, want := range []time.Duration{firstRetry, 2 * firstRetry, 4 * firstRetry} {
+		if d := backoff(n); d < want/2 || d > want {
+			t.Errorf("wait before retry %d: %v, want %v to %v", n+1, d, want/2, want)
+		}
+	}
+	if d := backoff(1000); d < maxRetry/2 || d > maxRetry {
+		t.Errorf("wait before retry 1001: %v, want %v to %v", d, maxRetry/2, maxRetry)
 	}
 }

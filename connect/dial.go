@@ -9,19 +9,25 @@ package connect
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/wsbridge/wsbridge/bridge"
+	xproxy "golang.org/x/net/proxy"
 )
 
 // Options say where to connect and how; main fills them from flags.
@@ -35,6 +41,12 @@ type Options struct {
 	Ping         time.Duration                    // ping the server this often (0: never)
 	PingTimeout  time.Duration                    // with Ping: how long the server may stay silent after a ping
 	Text         bool                             // a text message per input line, a line per message
+	EOFWait      time.Duration                    // after the input's end, how long a server without the half-close may take to close first
+	NoClose      bool                             // never close at the input's end: wait for the server
+	Unix         string                           // dial this unix socket instead of the URL's host
+	Log          *slog.Logger                     // Stdio's log lines (a Listener has its own); nil: none
+	Reconnect    bool                             // try a failed dial again, with backoff (reconnect.go)
+	ReconnectMax int                              // with Reconnect, retries in a row before giving up; 0: no limit
 	TTY          bool                             // the terminal protocol of a --pty endpoint (tty.go)
 }
 
@@ -42,10 +54,11 @@ type Options struct {
 // tunnel (idle ones hold none).
 var writeBuffers = &sync.Pool{}
 
-// Dial opens the WebSocket. Its errors are *Error, carrying the exit status
-// for what failed (unreachable, TLS, refused, ...), or ctx's cause when ctx
-// ended first.
-func (o *Options) Dial(ctx context.Context) (*websocket.Conn, error) {
+// Dial opens the WebSocket. halfClose says that the server takes close 4500
+// as a half-close (wsbridge's server says so in its answer). Its errors are
+// *Error, carrying the exit status for what failed (unreachable, TLS,
+// refused, ...), or ctx's cause when ctx ended first.
+func (o *Options) Dial(ctx context.Context) (ws *websocket.Conn, halfClose bool, err error) {
 	parent := ctx
 	if o.DialTimeout > 0 {
 		var cancel context.CancelFunc
@@ -77,11 +90,15 @@ func (o *Options) Dial(ctx context.Context) (*websocket.Conn, error) {
 	}
 	switch {
 	case err != nil && parent.Err() != nil:
-		return nil, context.Cause(parent)
+		return nil, false, context.Cause(parent)
 	case err != nil:
-		return nil, dialError(o.URL, err, resp)
+		e := dialError(o.URL, err, resp)
+		if ee, ok := e.(*Error); ok && isRetryable(ee, err) {
+			return nil, false, retryable{ee}
+		}
+		return nil, false, e
 	}
-	return ws, nil
+	return ws, resp.Header.Get(bridge.HalfCloseHeader) == strconv.Itoa(bridge.CloseEndOfInput), nil
 }
 
 // dialConn is gorilla/websocket's dial for ws:// and wss://: TCP (through
@@ -116,14 +133,22 @@ func (o *Options) dialConn(ctx context.Context, network, addr string) (net.Conn,
 func (o *Options) dialTCP(ctx context.Context, network, addr string) (net.Conn, error) {
 	var nd net.Dialer
 	var proxy *url.URL
-	if o.Proxy != nil {
+	if o.Proxy != nil && o.Unix == "" {
 		var err error
 		if proxy, err = o.Proxy(o.URL); err != nil {
 			return nil, &Error{Code: ExitUnreachable, Msg: "proxy: " + err.Error()}
 		}
 	}
-	if proxy == nil {
+	if o.Unix != "" {
+		return nd.DialContext(ctx, "unix", o.Unix)
+	}
+	switch {
+	case proxy == nil:
 		return nd.DialContext(ctx, network, addr)
+	case proxy.Scheme == "socks5" || proxy.Scheme == "socks5h":
+		return dialSOCKS(ctx, &nd, proxy, addr)
+	case proxy.Scheme != "http" && proxy.Scheme != "https":
+		return nil, &Error{Code: ExitUsage, Msg: "proxy " + Shown(proxy) + ": want http://, https://, socks5:// or socks5h://"}
 	}
 	conn, err := nd.DialContext(ctx, network, proxyAddr(proxy))
 	if err != nil {
@@ -150,15 +175,44 @@ func (o *Options) dialTCP(ctx context.Context, network, addr string) (net.Conn, 
 	return conn, nil
 }
 
-// proxyAddr is the proxy's host:port, 80 or 443 when the URL has none.
+// proxyAddr is the proxy's host:port, 80, 443 or 1080 (SOCKS) when the URL
+// has none.
 func proxyAddr(u *url.URL) string {
 	if u.Port() != "" {
 		return u.Host
 	}
-	if u.Scheme == "https" {
-		return net.JoinHostPort(u.Hostname(), "443")
+	port := map[string]string{"https": "443", "socks5": "1080", "socks5h": "1080"}[u.Scheme]
+	return net.JoinHostPort(u.Hostname(), cmp.Or(port, "80"))
+}
+
+// dialSOCKS reaches addr through a SOCKS5 proxy (golang.org/x/net/proxy),
+// with the credentials of the proxy URL. socks5:// resolves the server's
+// name here, socks5h:// lets the proxy do it (as curl reads them).
+func dialSOCKS(ctx context.Context, nd *net.Dialer, proxy *url.URL, addr string) (net.Conn, error) {
+	var auth *xproxy.Auth
+	if u := proxy.User; u != nil {
+		pass, _ := u.Password()
+		auth = &xproxy.Auth{User: u.Username(), Password: pass}
 	}
-	return net.JoinHostPort(u.Hostname(), "80")
+	if host, port, err := net.SplitHostPort(addr); err == nil && proxy.Scheme == "socks5" {
+		ips, err := net.DefaultResolver.LookupHost(ctx, host)
+		if err != nil {
+			return nil, err
+		}
+		addr = net.JoinHostPort(ips[0], port)
+	}
+	d, err := xproxy.SOCKS5("tcp", proxyAddr(proxy), auth, nd)
+	if err == nil {
+		var conn net.Conn
+		if conn, err = d.(xproxy.ContextDialer).DialContext(ctx, "tcp", addr); err == nil {
+			return conn, nil
+		}
+	}
+	// golang.org/x/net says why only in words: a refusal of our
+	// credentials, or of the tunnel by the proxy's rules, is 77 like 407.
+	msg := err.Error()
+	refused := strings.Contains(msg, "authentication") || strings.Contains(msg, "not allowed by ruleset")
+	return nil, &proxyError{proxy: Shown(proxy), err: err, refused: refused}
 }
 
 // connectThrough asks an HTTP proxy for a tunnel to addr (CONNECT), with
@@ -189,8 +243,9 @@ func connectThrough(conn net.Conn, proxy *url.URL, addr string) error {
 }
 
 type proxyError struct {
-	proxy string
-	err   error
+	proxy   string
+	err     error
+	refused bool // our credentials, or the tunnel, were refused
 }
 
 func (e *proxyError) Error() string { return "proxy " + e.proxy + ": " + e.err.Error() }

@@ -66,6 +66,9 @@ func dialError(u *url.URL, err error, resp *http.Response) error {
 		return &Error{ExitProtocol, msg}
 	}
 	msg := fmt.Sprintf("%s: %v", where, err)
+	if pe := (*proxyError)(nil); errors.As(err, &pe) && pe.refused {
+		return &Error{ExitRefused, msg}
+	}
 	var ps *proxyStatus
 	if errors.As(err, &ps) {
 		switch ps.code { // tinyproxy refuses credentials with 401

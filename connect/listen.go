@@ -13,15 +13,63 @@ import (
 
 // Stdio joins the WebSocket to stdin and stdout (or any pair): it returns
 // when the server has closed, with nil or an *Error carrying the exit status.
-// Input left unread then is not waited for.
+// Input left unread then is not waited for. With Reconnect, a connection
+// lost before the input's end is dialed again (with the same handshake
+// headers), and the input goes on over the new one.
 func (o *Options) Stdio(ctx context.Context, in io.Reader, out io.Writer) error {
-	ws, err := o.Dial(ctx)
-	if err != nil {
-		return err
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	defer ws.Close()
-	_, err = o.run(ctx, ws, in, out)
-	return err
+	var h *handoff
+	if o.Reconnect {
+		h = newHandoff(in)
+		defer close(h.stop)
+	}
+	for failed := 0; ; {
+		start := time.Now()
+		ws, halfClose, err := o.dialRetry(ctx, log, failed)
+		if err != nil {
+			return err
+		}
+		log.Info("connected", "server", Shown(o.URL), "half_close", halfClose)
+		input, ended := in, make(chan struct{})
+		if h != nil {
+			input = h.reader(ended)
+		}
+		s, err := o.run(ctx, ws, halfClose, input, out)
+		ws.Close()
+		close(ended)
+		log.Info("closed", "up", s.up.Load(), "down", s.down.Load(), "duration", time.Since(start).Round(time.Millisecond), "end", ending(ctx, err))
+		if !o.Reconnect || !s.lost || ctx.Err() != nil {
+			return err
+		}
+		<-s.inDone // its sender lets go of the input
+		if s.eof.Load() {
+			return err // the answer to a whole input is what was lost
+		}
+		if s.up.Load()+s.down.Load() > 0 {
+			failed = 0 // it worked for a while
+		}
+		if failed++; o.ReconnectMax > 0 && failed > o.ReconnectMax {
+			return err
+		}
+		log.Warn("connection lost, dialing again", "err", err)
+	}
+}
+
+// ending says how a session ended, for its last log line.
+func ending(ctx context.Context, err error) string {
+	var e *Error
+	switch {
+	case ctx.Err() != nil:
+		return "shut down"
+	case errors.As(err, &e) && e.Msg == "":
+		return "remote exit " + strconv.Itoa(e.Code)
+	case err != nil:
+		return err.Error()
+	}
+	return "closed by the server"
 }
 
 // Listener is connect --listen: every connection accepted gets its own
@@ -79,7 +127,7 @@ func (l *Listener) Serve(ctx context.Context, ln net.Listener) error {
 // its slot before its last log line, so that the line means there is room.
 func (l *Listener) tunnel(ctx context.Context, conn net.Conn, log *slog.Logger, free func()) {
 	start := time.Now()
-	ws, err := l.Dial(ctx)
+	ws, halfClose, err := l.dialRetry(ctx, log, 0)
 	if err != nil {
 		conn.Close()
 		free()
@@ -87,7 +135,7 @@ func (l *Listener) tunnel(ctx context.Context, conn net.Conn, log *slog.Logger, 
 		return
 	}
 	log.Info("tunnel open", "server", Shown(l.URL))
-	s, err := l.run(ctx, ws, conn, conn)
+	s, err := l.run(ctx, ws, halfClose, conn, conn)
 	// The server is done: the client reads EOF and may finish sending.
 	if tc, ok := conn.(interface{ CloseWrite() error }); ok {
 		tc.CloseWrite()
@@ -100,15 +148,5 @@ func (l *Listener) tunnel(ctx context.Context, conn net.Conn, log *slog.Logger, 
 	conn.Close()
 	ws.Close()
 	free()
-	end := "closed by the server"
-	var e *Error
-	switch {
-	case ctx.Err() != nil:
-		end = "shut down"
-	case errors.As(err, &e) && e.Msg == "":
-		end = "remote exit " + strconv.Itoa(e.Code)
-	case err != nil:
-		end = err.Error()
-	}
-	log.Info("tunnel closed", "up", s.up.Load(), "down", s.down.Load(), "duration", time.Since(start).Round(time.Millisecond), "end", end)
+	log.Info("tunnel closed", "up", s.up.Load(), "down", s.down.Load(), "duration", time.Since(start).Round(time.Millisecond), "end", ending(ctx, err))
 }

@@ -20,11 +20,16 @@ import (
 
 // stream joins one WebSocket to one byte stream.
 type stream struct {
-	o        *Options
-	ws       *websocket.Conn
-	writeMu  sync.Mutex    // one writer of data messages at a time (gorilla's rule)
-	up, down atomic.Int64  // bytes sent to and received from the server
-	inDone   chan struct{} // closed when the input has ended
+	o         *Options
+	ws        *websocket.Conn
+	halfClose bool          // the server takes CloseEndOfInput as a half-close
+	writeMu   sync.Mutex    // one writer of data messages at a time (gorilla's rule)
+	up, down  atomic.Int64  // bytes sent to and received from the server
+	sentClose atomic.Int32  // the close code sent at the input's end, if any
+	eof       atomic.Bool   // the input has ended (not failed)
+	lost      bool          // the connection was lost (lostConnection), set by ended
+	inDone    chan struct{} // closed when the input has ended
+	readDone  chan struct{} // closed when the server's side has ended
 }
 
 // bufSize is each direction's copy buffer: large, so that a bulk transfer
@@ -38,13 +43,13 @@ var buffers = sync.Pool{New: func() any { return new([bufSize]byte) }}
 
 // run copies in to the server and the server's messages to out until the
 // server's side ends: its close frame (nil for a normal close, else an *Error
-// with the exit status it means) or a failure. When in ends first, the server
-// gets a close frame (a half-close: its reply still arrives). The input side
-// may still be running when run returns; s.inDone tells when it ends. When
-// ctx ends, the server gets 1001 and run returns ctx's error.
-func (o *Options) run(ctx context.Context, ws *websocket.Conn, in io.Reader, out io.Writer) (*stream, error) {
-	s := &stream{o: o, ws: ws, inDone: make(chan struct{})}
-	readDone := make(chan struct{})
+// with the exit status it means) or a failure. When in ends first, the
+// server's reply still arrives (see send). The input side may still be
+// running when run returns; s.inDone tells when it ends. When ctx ends, the
+// server gets 1001 and run returns ctx's error.
+func (o *Options) run(ctx context.Context, ws *websocket.Conn, halfClose bool, in io.Reader, out io.Writer) (*stream, error) {
+	s := &stream{o: o, ws: ws, halfClose: halfClose, inDone: make(chan struct{}), readDone: make(chan struct{})}
+	readDone := s.readDone
 	defer close(readDone)
 	if o.Ping > 0 {
 		ws.SetPongHandler(func(string) error { return s.extendDeadline() })
@@ -119,9 +124,17 @@ func (s *stream) receive(out io.Writer) error {
 }
 
 // ended is how the session ended, from the error that ended it
-// (closeError), with the close frame gorilla/websocket may have refused.
+// (closeError), with the close frame gorilla/websocket may have refused. A
+// server that answers our end-of-input close with the same code (gorilla's
+// default, websocketd's) ended normally.
 func (s *stream) ended(err error) error {
-	return closeError(refusedClose(s.ws, err))
+	err = refusedClose(s.ws, err)
+	s.lost = lostConnection(err)
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) && ce.Code == bridge.CloseEndOfInput && s.sentClose.Load() == bridge.CloseEndOfInput {
+		return nil
+	}
+	return closeError(err)
 }
 
 // copyOut copies one message as it arrives (a message may be larger than
@@ -155,10 +168,9 @@ func (s *stream) receiveLine(r io.Reader, out io.Writer, buf []byte) error {
 	return nil
 }
 
-// send copies the input to the server, then half-closes: a close frame
-// (CloseEndOfInput at EOF, 1001 when reading failed). Once the server is
-// gone, the rest of the input is read and dropped, so a local client is not
-// left blocked.
+// send copies the input to the server, then says that it ended (endInput),
+// or closes with 1001 when reading failed. Once the server is gone, the rest
+// of the input is read and dropped, so a local client is not left blocked.
 func (s *stream) send(in io.Reader) {
 	defer close(s.inDone)
 	var err error
@@ -168,16 +180,49 @@ func (s *stream) send(in io.Reader) {
 		err = s.sendBytes(in)
 	}
 	var gone serverGone
-	if errors.As(err, &gone) {
+	_, handedOff := in.(*handoffReader)
+	switch {
+	case errors.Is(err, errConnEnded):
+		return
+	case errors.As(err, &gone) && handedOff:
+		return // the next connection reads on
+	case errors.As(err, &gone):
 		io.Copy(io.Discard, in)
 		return
 	}
-	// The end of input is a half-close: the bridge lets its backend finish.
-	msg := websocket.FormatCloseMessage(bridge.CloseEndOfInput, "end of input")
 	if err != io.EOF {
-		msg = websocket.FormatCloseMessage(websocket.CloseGoingAway, "client input failed")
+		s.close(websocket.CloseGoingAway, "client input failed")
+		return
 	}
-	s.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(5*time.Second))
+	s.eof.Store(true)
+	s.endInput()
+}
+
+// endInput tells the server that the input has ended, in a way that lets
+// its answer arrive whole: a server that said it takes CloseEndOfInput as a
+// half-close gets it at once. Any other server may end its program at our
+// close frame (websocketd kills it, websockify drops the session), so it
+// gets EOFWait to answer and close first, then a normal close; with NoClose
+// it gets all the time it takes.
+func (s *stream) endInput() {
+	switch {
+	case s.o.NoClose:
+	case s.halfClose:
+		s.close(bridge.CloseEndOfInput, "end of input")
+	default:
+		t := time.NewTimer(s.o.EOFWait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			s.close(websocket.CloseNormalClosure, "end of input")
+		case <-s.readDone:
+		}
+	}
+}
+
+func (s *stream) close(code int, reason string) {
+	s.sentClose.Store(int32(code))
+	s.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(5*time.Second))
 }
 
 // write sends one data message.

@@ -111,7 +111,7 @@ func TestDialBoundsTheAnswer(t *testing.T) {
 		{"endless proxy answer", "HTTP/1.1 200 Connection established\r\n", headers, true, ExitUnreachable, "answer to CONNECT is too long"},
 	} {
 		h := hostile(t, tc.answer, tc.fill, 0)
-		_, err := h.options(tc.proxy).Dial(context.Background())
+		_, _, err := h.options(tc.proxy).Dial(context.Background())
 		wantError(t, tc.name, err, tc.code, tc.want)
 		// What the client did not read is in socket buffers: a few MiB at most.
 		sent := h.sent()
@@ -155,7 +155,7 @@ func TestDialTrickle(t *testing.T) {
 		} else {
 			o.DialTimeout = 200 * time.Millisecond
 		}
-		_, err := o.Dial(ctx)
+		_, _, err := o.Dial(ctx)
 		cancel()
 		if tc.interrupt && !errors.Is(err, context.Canceled) {
 			t.Errorf("%s: got %v, want ctx's cause", tc.name, err)
@@ -285,7 +285,7 @@ func TestDialBusy(t *testing.T) {
 		}))
 		u, _ := url.Parse(srv.URL)
 		u.Scheme = "ws"
-		_, err := (&Options{URL: u, DialTimeout: 10 * time.Second}).Dial(context.Background())
+		_, _, err := (&Options{URL: u, DialTimeout: 10 * time.Second}).Dial(context.Background())
 		wantError(t, http.StatusText(status), err, ExitBusy, http.StatusText(status)+": try later")
 		srv.Close()
 	}
