@@ -90,7 +90,6 @@ func connectCommand() *cli.Command {
 			"for a unix socket. Flags go before the URL. Unless --proxy is given, HTTPS_PROXY and\n" +
 			"HTTP_PROXY, then ALL_PROXY, and NO_PROXY choose the proxy.",
 		Flags:              flags,
-		CustomHelpTemplate: connectHelp(flags),
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return cli.Exit(err.Error()+" (see wsbridge connect --help)", exitUsage)
 		},
