@@ -89,7 +89,7 @@ func connectCommand() *cli.Command {
 			"URL is ws:// or wss:// (http:// and https:// mean the same), or ws+unix:///PATH[:/PATH]\n" +
 			"for a unix socket. Flags go before the URL. Unless --proxy is given, HTTPS_PROXY and\n" +
 			"HTTP_PROXY, then ALL_PROXY, and NO_PROXY choose the proxy.",
-		Flags:              flags,
+		Flags: flags,
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return cli.Exit(err.Error()+" (see wsbridge connect --help)", exitUsage)
 		},
