@@ -17,25 +17,12 @@ func TestConnectProxyFromEnvironment(t *testing.T) {
 	t.Setenv("HTTPS_PROXY", "http://secure-proxy.example:3128")
 	t.Setenv("HTTP_PROXY", "http://plain-proxy.example:8080")
 	t.Setenv("NO_PROXY", "inside.example")
-	proxyFor, err := connectProxy("", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for target, want := range map[string]string{
+	expectProxies(t, map[string]string{
 		"wss://remote.example/ssh": "http://secure-proxy.example:3128",
 		"ws://remote.example/ssh":  "http://plain-proxy.example:8080",
 		"wss://inside.example/":    "",
 		"ws://127.0.0.1:8080/":     "",
-	} {
-		u, _ := url.Parse(target)
-		got, err := proxyFor(u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if (got == nil && want != "") || (got != nil && got.String() != want) {
-			t.Errorf("%s: proxy %v, want %q", target, got, want)
-		}
-	}
+	})
 }
 
 // ALL_PROXY (a SOCKS5 proxy, say) is taken where HTTPS_PROXY or HTTP_PROXY
@@ -47,25 +34,12 @@ func TestConnectAllProxy(t *testing.T) {
 	t.Setenv("HTTPS_PROXY", "http://secure-proxy.example:3128")
 	t.Setenv("ALL_PROXY", "socks5h://user:pw@socks.example:1080")
 	t.Setenv("NO_PROXY", "inside.example")
-	proxyFor, err := connectProxy("", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for target, want := range map[string]string{
+	expectProxies(t, map[string]string{
 		"wss://remote.example/": "http://secure-proxy.example:3128",
 		"ws://remote.example/":  "socks5h://user:pw@socks.example:1080",
 		"ws://inside.example/":  "",
 		"ws://localhost:8080/":  "",
-	} {
-		u, _ := url.Parse(target)
-		got, err := proxyFor(u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if (got == nil && want != "") || (got != nil && got.String() != want) {
-			t.Errorf("%s: proxy %v, want %q", target, got, want)
-		}
-	}
+	})
 }
 
 // `wsbridge connect --help` lists every flag under the heading of its
@@ -96,6 +70,25 @@ func TestConnectHelp(t *testing.T) {
 		name := "--" + f.Names()[0]
 		if cat := f.(cli.CategorizableFlag).GetCategory(); cat == "" || under[name] != cat {
 			t.Errorf("%s is under %q, want its category %q", name, under[name], cat)
+		}
+	}
+}
+
+// expectProxies checks the proxy the variables choose for each URL (none: "").
+func expectProxies(t *testing.T, want map[string]string) {
+	t.Helper()
+	proxyFor, err := connectProxy("", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for target, want := range want {
+		u, _ := url.Parse(target)
+		got, err := proxyFor(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (got == nil && want != "") || (got != nil && got.String() != want) {
+			t.Errorf("%s: proxy %v, want %q", target, got, want)
 		}
 	}
 }

@@ -517,9 +517,17 @@ func TestTerminalRecording(t *testing.T) {
 	if output.String() != "héllo wörld\r\n\r\n20 90\r\n" || len(resizes) != 1 || resizes[0] != "90x20" {
 		t.Fatalf("output %q, resizes %v", output.String(), resizes)
 	}
-	// asciinema plays it (on a terminal: it reads keys from /dev/tty).
+	if played := asciinemaPlay(t, files[0]); !strings.Contains(played, "héllo wörld") || !strings.Contains(played, "20 90") {
+		t.Fatalf("asciinema play: %q", played)
+	}
+}
+
+// asciinemaPlay is what Debian's asciinema shows when it plays a recording
+// (on a terminal: it reads keys from /dev/tty).
+func asciinemaPlay(t *testing.T, file string) string {
+	t.Helper()
 	requireTool(t, "/usr/bin/asciinema", "Debian package asciinema")
-	play := exec.Command("/usr/bin/asciinema", "play", "--speed", "10", files[0])
+	play := exec.Command("/usr/bin/asciinema", "play", "--speed", "10", file)
 	play.Env = append(os.Environ(), "HOME="+t.TempDir())
 	tty, err := pty.Start(play)
 	if err != nil {
@@ -527,9 +535,10 @@ func TestTerminalRecording(t *testing.T) {
 	}
 	defer tty.Close()
 	played, _ := io.ReadAll(tty) // EIO once asciinema has exited
-	if err := play.Wait(); err != nil || !strings.Contains(string(played), "héllo wörld") || !strings.Contains(string(played), "20 90") {
+	if err := play.Wait(); err != nil {
 		t.Fatalf("asciinema play: %v\n%q", err, played)
 	}
+	return string(played)
 }
 
 // TestTerminalRecordingLimit: --record-max stops a recording at its size
@@ -573,17 +582,8 @@ func TestTerminalRecordingLimit(t *testing.T) {
 		t.Fatal("output after the limit was recorded")
 	}
 	// asciinema still plays it, note and all.
-	requireTool(t, "/usr/bin/asciinema", "Debian package asciinema")
-	play := exec.Command("/usr/bin/asciinema", "play", "--speed", "10", files[0])
-	play.Env = append(os.Environ(), "HOME="+t.TempDir())
-	tty, err := pty.Start(play)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tty.Close()
-	played, _ := io.ReadAll(tty) // EIO once asciinema has exited
-	if err := play.Wait(); err != nil || !strings.Contains(string(played), "the recording stops here") {
-		t.Fatalf("asciinema play: %v\n%q", err, played)
+	if played := asciinemaPlay(t, files[0]); !strings.Contains(played, "the recording stops here") {
+		t.Fatalf("asciinema play: %q", played)
 	}
 }
 
