@@ -194,10 +194,8 @@ func findScript(dir, urlPath string) (scriptPaths, error) {
 }
 
 // environment builds the program's CGI environment (RFC 3875, as websocketd
-// sets it) from the request. Headers become HTTP_* variables, except two
-// holes websocketd leaves open: "Proxy" (HTTP_PROXY would redirect the
-// program's own HTTP client, "httpoxy") and names spelled with "_" (they
-// would collide with, and could override, their dashed twin).
+// sets it) from the request. Headers become HTTP_* variables, except those
+// passedHeader refuses: two holes websocketd leaves open.
 func (e *Exec) environment(r *http.Request, script scriptPaths) []string {
 	env := append([]string(nil), e.BaseEnv...)
 	set := func(k, v string) { env = append(env, k+"="+cleanEnvValue(v)) }
@@ -240,12 +238,19 @@ func (e *Exec) environment(r *http.Request, script scriptPaths) []string {
 		set("HTTPS", "on")
 	}
 	for name, values := range requestHeader(r) {
-		if strings.ContainsRune(name, '_') || strings.EqualFold(name, "Proxy") {
-			continue
+		if passedHeader(name) {
+			set("HTTP_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_")), strings.Join(values, ", "))
 		}
-		set("HTTP_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_")), strings.Join(values, ", "))
 	}
 	return env
+}
+
+// passedHeader says whether a request header reaches programs (exec and CGI)
+// as an HTTP_* variable. Not "Proxy": HTTP_PROXY would redirect the program's
+// own HTTP client ("httpoxy"). Not a name spelled with "_": it would become
+// the same variable as its dashed twin (X_Foo as X-Foo) and could override it.
+func passedHeader(name string) bool {
+	return !strings.ContainsRune(name, '_') && !strings.EqualFold(name, "Proxy")
 }
 
 // identityEnv is who the request proved to be: REMOTE_USER and AUTH_TYPE

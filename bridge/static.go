@@ -87,6 +87,12 @@ func (c *cgiHandler) serve(w http.ResponseWriter, r *http.Request) bool {
 	}
 	r = r.Clone(r.Context())
 	r.Header = requestHeader(r)
+	// net/http/cgi turns X_Foo into HTTP_X_FOO too: the same rule as exec's.
+	for name := range r.Header {
+		if !passedHeader(name) {
+			delete(r.Header, name)
+		}
+	}
 	h.ServeHTTP(w, r)
 	return true
 }

@@ -136,3 +136,55 @@ func TestDevConsolePage(t *testing.T) {
 		t.Errorf("no CSP: %v", resp.Header)
 	}
 }
+
+// cgiEnvTree is a --cgidir with env.sh, a CGI script that answers with
+// the environment it was started with (examples/env.sh), one variable a line.
+func cgiEnvTree(t *testing.T) string {
+	t.Helper()
+	return tree(t, map[string]string{
+		"env.sh": "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\nexec " + example("env.sh") + "\n",
+	})
+}
+
+// cgiEnv requests a CGI script that prints its environment and returns it.
+func cgiEnv(t *testing.T, url string, header http.Header) map[string]string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	for k, v := range header {
+		req.Header[k] = v // as given: underscores stay underscores
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s: %d %q", url, resp.StatusCode, body)
+	}
+	env := map[string]string{}
+	for _, line := range strings.Split(string(body), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			env[k] = v
+		}
+	}
+	return env
+}
+
+func TestCGIHeaderWithUnderscoresCannotPoseAsDashed(t *testing.T) {
+	inst := start(t, "--cgidir", cgiEnvTree(t), "/bin/cat")
+	url := "http://" + inst.Host + "/env.sh"
+	env := cgiEnv(t, url, http.Header{"X_Forwarded_User": {"mallory"}, "X_Only_Underscores": {"sneaky"}})
+	for _, k := range []string{"HTTP_X_FORWARDED_USER", "HTTP_X_ONLY_UNDERSCORES"} {
+		if v, ok := env[k]; ok {
+			t.Errorf("a header spelled with underscores reached the script as %s=%q", k, v)
+		}
+	}
+	// Sent beside its dashed twin, it never wins.
+	for range 5 {
+		env = cgiEnv(t, url, http.Header{"X_Forwarded_User": {"mallory"}, "X-Forwarded-User": {"alice"}})
+		if env["HTTP_X_FORWARDED_USER"] != "alice" {
+			t.Fatalf("HTTP_X_FORWARDED_USER=%q, want alice", env["HTTP_X_FORWARDED_USER"])
+		}
+	}
+}
