@@ -237,7 +237,7 @@ func (e *Exec) environment(r *http.Request, script scriptPaths) []string {
 	if e.HTTPS {
 		set("HTTPS", "on")
 	}
-	for name, values := range requestHeader(r) {
+	for name, values := range r.Header { // without credentials: auth.Checker took them out
 		if passedHeader(name) {
 			set("HTTP_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_")), strings.Join(values, ", "))
 		}
@@ -264,17 +264,6 @@ func identityEnv(r *http.Request) [][2]string {
 		vars = append(vars, [2]string{k, cert[k]})
 	}
 	return vars
-}
-
-// requestHeader is the request's header as programs see it: once wsbridge
-// has checked the credentials, the program gets REMOTE_USER, not them.
-func requestHeader(r *http.Request) http.Header {
-	if _, ok := auth.FromContext(r.Context()); !ok {
-		return r.Header
-	}
-	h := r.Header.Clone()
-	h.Del("Authorization")
-	return h
 }
 
 // splitHost splits a Host header into name and port, with the scheme's

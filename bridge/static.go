@@ -86,7 +86,6 @@ func (c *cgiHandler) serve(w http.ResponseWriter, r *http.Request) bool {
 		h.Env = append(h.Env, kv[0]+"="+cleanEnvValue(kv[1]))
 	}
 	r = r.Clone(r.Context())
-	r.Header = requestHeader(r)
 	// net/http/cgi turns X_Foo into HTTP_X_FOO too: the same rule as exec's.
 	for name := range r.Header {
 		if !passedHeader(name) {
