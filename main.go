@@ -355,6 +355,8 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 			StaticDir:    c.String("staticdir"),
 			CGIDir:       c.String("cgidir"),
 			CGIEnv:       passNames,
+			CGISoftware:  "wsbridge/" + versionString(),
+			CGIGrace:     grace,
 			DevConsole:   c.Bool("devconsole"),
 			Terminal:     terminal,
 			BasePath:     basePath,

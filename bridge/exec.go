@@ -87,7 +87,7 @@ func (e *Exec) Open(r *http.Request) (Session, error) {
 	spec := process.Spec{
 		Path:  prog,
 		Args:  args,
-		Env:   e.environment(r, script),
+		Env:   e.gateway().environment(r, script),
 		Grace: e.Grace,
 	}
 	if e.TTY {
@@ -193,11 +193,24 @@ func findScript(dir, urlPath string) (scriptPaths, error) {
 	return scriptPaths{}, httpErrorf(http.StatusNotFound, "no script at this path")
 }
 
+// gateway is what a program's CGI environment holds besides the request;
+// exec programs and CGI scripts share it, and so every rule of it.
+type gateway struct {
+	baseEnv        []string // passed through from wsbridge's environment
+	serverSoftware string
+	https          bool
+	reverseLookup  bool
+}
+
+func (e *Exec) gateway() gateway {
+	return gateway{e.BaseEnv, e.ServerSoftware, e.HTTPS, e.ReverseLookup}
+}
+
 // environment builds the program's CGI environment (RFC 3875, as websocketd
 // sets it) from the request. Headers become HTTP_* variables, except those
 // passedHeader refuses: two holes websocketd leaves open.
-func (e *Exec) environment(r *http.Request, script scriptPaths) []string {
-	env := append([]string(nil), e.BaseEnv...)
+func (g gateway) environment(r *http.Request, script scriptPaths) []string {
+	env := append([]string(nil), g.baseEnv...)
 	set := func(k, v string) { env = append(env, k+"="+cleanEnvValue(v)) }
 
 	host, port, err := net.SplitHostPort(r.RemoteAddr)
@@ -205,14 +218,14 @@ func (e *Exec) environment(r *http.Request, script scriptPaths) []string {
 		host, port = r.RemoteAddr, ""
 	}
 	remoteHost := host
-	if e.ReverseLookup {
+	if g.reverseLookup {
 		if names, err := net.LookupAddr(host); err == nil && len(names) > 0 {
 			remoteHost = strings.TrimSuffix(names[0], ".")
 		}
 	}
-	serverName, serverPort := splitHost(r.Host, e.HTTPS)
+	serverName, serverPort := splitHost(r.Host, g.https)
 
-	set("SERVER_SOFTWARE", e.ServerSoftware)
+	set("SERVER_SOFTWARE", g.serverSoftware)
 	set("GATEWAY_INTERFACE", "CGI/1.1")
 	set("SERVER_PROTOCOL", r.Proto)
 	set("SERVER_NAME", serverName)
@@ -234,12 +247,16 @@ func (e *Exec) environment(r *http.Request, script scriptPaths) []string {
 	for _, kv := range identityEnv(r) {
 		set(kv[0], kv[1])
 	}
-	if e.HTTPS {
+	if g.https {
 		set("HTTPS", "on")
 	}
 	for name, values := range r.Header { // without credentials: auth.Checker took them out
 		if passedHeader(name) {
-			set("HTTP_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_")), strings.Join(values, ", "))
+			sep := ", "
+			if name == "Cookie" {
+				sep = "; " // RFC 6265: one Cookie header, pairs joined by "; "
+			}
+			set("HTTP_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_")), strings.Join(values, sep))
 		}
 	}
 	return env

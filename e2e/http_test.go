@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"bufio"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 )
@@ -187,4 +189,76 @@ func TestCGIHeaderWithUnderscoresCannotPoseAsDashed(t *testing.T) {
 			t.Fatalf("HTTP_X_FORWARDED_USER=%q, want alice", env["HTTP_X_FORWARDED_USER"])
 		}
 	}
+}
+
+// hangingCGI is a --cgidir whose hang.sh answers "started" (and 8 KiB,
+// more than any buffer holds back), then hangs
+// with a background child; both ignore SIGINT and SIGTERM, so only the
+// ladder's SIGKILL to the whole group ends them. quick.sh answers at once.
+// (Their stderr is not wsbridge's, so that a leftover, the failure looked
+// for, can't keep the harness waiting for wsbridge's log to end.)
+func hangingCGI(t *testing.T, mark string) string {
+	t.Helper()
+	t.Cleanup(func() { killProcesses(mark) })
+	return tree(t, map[string]string{
+		"hang.sh":  "#!/bin/sh\nexec 2>/dev/null\ntrap '' INT TERM\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\nsleep " + mark + " &\necho started\nprintf '%8192s\\n'\nsleep " + mark + "\n",
+		"quick.sh": "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\nquick\\n'\n",
+	})
+}
+
+// startHanging requests hang.sh and returns once the script has answered
+// "started" and both its sleeps run.
+func startHanging(t *testing.T, inst *instance, mark string) *http.Response {
+	t.Helper()
+	transport := &http.Transport{ResponseHeaderTimeout: 10 * time.Second}
+	resp, err := (&http.Client{Transport: transport}).Get("http://" + inst.Host + "/hang.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		resp.Body.Close()
+		transport.CloseIdleConnections()
+	})
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if resp.StatusCode != 200 || line != "started\n" {
+		t.Fatalf("hang.sh: %d %q %v", resp.StatusCode, line, err)
+	}
+	waitProcesses(t, "sleep\x00"+mark, 2)
+	return resp
+}
+
+func TestCGIScriptEndsWithItsClient(t *testing.T) {
+	mark := newMarker()
+	inst := start(t, "--maxforks", "1", "--closems", "50", "--cgidir", hangingCGI(t, mark), "/bin/cat")
+	resp := startHanging(t, inst, mark)
+	if code, _ := get(t, "http://"+inst.Host+"/quick.sh"); code != http.StatusTooManyRequests {
+		t.Fatalf("a second script while one runs under --maxforks 1: %d", code)
+	}
+	resp.Body.Close() // the client leaves
+	waitNoProcesses(t, mark)
+	// Its slot is free again.
+	for i := 0; ; i++ {
+		code, body := get(t, "http://"+inst.Host+"/quick.sh")
+		if code == 200 && body == "quick\n" {
+			break
+		}
+		if i == 250 {
+			t.Fatalf("after the script was stopped: %d %q", code, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if kids := childrenOf(inst.cmd.Process.Pid); len(kids) != 0 {
+		t.Fatalf("unreaped children: %v", kids)
+	}
+}
+
+func TestCGIScriptEndsWithTheServer(t *testing.T) {
+	mark := newMarker()
+	inst := start(t, "--closems", "50", "--cgidir", hangingCGI(t, mark), "/bin/cat")
+	startHanging(t, inst, mark)
+	inst.stop()
+	if inst.err != nil {
+		t.Errorf("wsbridge exit: %v", inst.err)
+	}
+	waitNoProcesses(t, mark)
 }
