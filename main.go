@@ -30,6 +30,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"github.com/wsbridge/wsbridge/auth"
 	"github.com/wsbridge/wsbridge/bridge"
+	"github.com/wsbridge/wsbridge/process"
 	wstls "github.com/wsbridge/wsbridge/tls"
 	"github.com/wsbridge/wsbridge/web"
 )
@@ -217,6 +218,13 @@ func serve(c *cli.Context) error {
 	}
 	log.Info("serving", "backend", fmt.Sprint(srv.Route.Backend), "framing", srv.Route.Framing.String())
 
+	// Orphans of programs (setsid, double forks) become wsbridge's, so that
+	// they end with their session and are reaped.
+	if stopReaping, err := process.Subreaper(); err != nil {
+		log.Warn("orphans of programs will outlive their sessions", "err", err)
+	} else {
+		defer stopReaping()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := srv.Serve(ctx); err != nil {

@@ -65,7 +65,8 @@ func (c *cgiHandler) run(w http.ResponseWriter, r *http.Request, script scriptPa
 	// Appended after the shared variables, so these win (os/exec keeps the
 	// last of duplicates): the request body's, and what CGI scripts get
 	// beyond exec programs.
-	env := append(g.environment(r, script), "SCRIPT_FILENAME="+script.file, "HTTP_HOST="+cleanEnvValue(r.Host))
+	id := uniqueID()
+	env := append(g.environment(r, script, id), "SCRIPT_FILENAME="+script.file, "HTTP_HOST="+cleanEnvValue(r.Host))
 	if r.ContentLength > 0 {
 		env = append(env, "CONTENT_LENGTH="+strconv.FormatInt(r.ContentLength, 10))
 	}
@@ -76,6 +77,7 @@ func (c *cgiHandler) run(w http.ResponseWriter, r *http.Request, script scriptPa
 	p, err := process.Start(process.Spec{
 		Path:   script.file,
 		Env:    env,
+		Mark:   "UNIQUE_ID=" + id,
 		Dir:    c.dir,
 		Stderr: os.Stderr, // as net/http/cgi did
 		Grace:  c.grace,

@@ -84,10 +84,12 @@ func (e *Exec) Open(r *http.Request) (Session, error) {
 	if e.URLArgs {
 		args = append(slices.Clip(args), r.URL.Query()["arg"]...)
 	}
+	id := uniqueID()
 	spec := process.Spec{
 		Path:  prog,
 		Args:  args,
-		Env:   e.gateway().environment(r, script),
+		Env:   e.gateway().environment(r, script, id),
+		Mark:  "UNIQUE_ID=" + id, // how escaped descendants are known
 		Grace: e.Grace,
 	}
 	if e.TTY {
@@ -209,7 +211,7 @@ func (e *Exec) gateway() gateway {
 // environment builds the program's CGI environment (RFC 3875, as websocketd
 // sets it) from the request. Headers become HTTP_* variables, except those
 // passedHeader refuses: two holes websocketd leaves open.
-func (g gateway) environment(r *http.Request, script scriptPaths) []string {
+func (g gateway) environment(r *http.Request, script scriptPaths, uniqueID string) []string {
 	env := append([]string(nil), g.baseEnv...)
 	set := func(k, v string) { env = append(env, k+"="+cleanEnvValue(v)) }
 
@@ -239,7 +241,7 @@ func (g gateway) environment(r *http.Request, script scriptPaths) []string {
 	set("PATH_TRANSLATED", r.URL.Path)
 	set("QUERY_STRING", r.URL.RawQuery)
 	set("REQUEST_URI", cmp.Or(r.RequestURI, r.URL.RequestURI())) // as sent, before --base-path is cut
-	set("UNIQUE_ID", uniqueID())
+	set("UNIQUE_ID", uniqueID)
 	// Cleared so nothing passed through can pose as the request's own.
 	for _, k := range []string{"CONTENT_LENGTH", "CONTENT_TYPE", "REMOTE_IDENT"} {
 		set(k, "")
