@@ -29,6 +29,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"github.com/wsbridge/wsbridge/auth"
 	"github.com/wsbridge/wsbridge/bridge"
+	"github.com/wsbridge/wsbridge/process"
 	wstls "github.com/wsbridge/wsbridge/tls"
 	"github.com/wsbridge/wsbridge/web"
 )
@@ -221,6 +222,13 @@ func serve(c *cli.Context) error {
 	}
 	log.Info("serving", "backend", fmt.Sprint(srv.Route.Backend), "framing", srv.Route.Framing.String())
 
+	// Orphans of programs (setsid, double forks) become wsbridge's, so that
+	// they end with their session and are reaped.
+	if stopReaping, err := process.Subreaper(); err != nil {
+		log.Warn("orphans of programs will outlive their sessions", "err", err)
+	} else {
+		defer stopReaping()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := srv.Serve(ctx); err != nil {
@@ -410,6 +418,8 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 			StaticDir:    c.String("staticdir"),
 			CGIDir:       c.String("cgidir"),
 			CGIEnv:       passNames,
+			CGISoftware:  "wsbridge/" + versionString(),
+			CGIGrace:     grace,
 			DevConsole:   c.Bool("devconsole"),
 			Terminal:     terminal,
 			BasePath:     basePath,

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -48,8 +49,10 @@ type Checker struct {
 	Log   *slog.Logger
 }
 
-// Authenticate returns the request with its identity in the context, or
-// answers 401 (429 over Limit) and returns nil.
+// Authenticate returns the request with its identity in the context and
+// without the credentials it carried, or answers 401 (429 over Limit) and
+// returns nil. Everything after it (programs, CGI scripts, backends, logs)
+// gets the user, never the password.
 func (c *Checker) Authenticate(w http.ResponseWriter, r *http.Request) *http.Request {
 	if wait, ok := c.Limit.take(r.RemoteAddr); !ok {
 		c.Log.Debug("authentication refused: too many failures", "client", r.RemoteAddr, "path", r.URL.Path, "retry_after", wait)
@@ -62,7 +65,7 @@ func (c *Checker) Authenticate(w http.ResponseWriter, r *http.Request) *http.Req
 		id, err := m.Check(r)
 		if err == nil {
 			c.Limit.giveBack(r.RemoteAddr)
-			return r.WithContext(context.WithValue(r.Context(), identityKey{}, id))
+			return c.withoutCredentials(r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
 		}
 		if err != errNoCredentials {
 			failures = append(failures, m.Name()+": "+err.Error())
@@ -88,6 +91,76 @@ func (c *Checker) Authenticate(w http.ResponseWriter, r *http.Request) *http.Req
 }
 
 type identityKey struct{}
+
+// withoutCredentials is a copy of r without any credentials the methods
+// read: the Authorization header, and the token's query parameter and
+// cookie where a method takes the token from them. Other parameters and
+// cookies stay as they were sent.
+func (c *Checker) withoutCredentials(r *http.Request) *http.Request {
+	r = r.Clone(r.Context())
+	r.Header.Del("Authorization")
+	for _, m := range c.Methods {
+		s, ok := m.(interface{ tokenSource() TokenSource })
+		if !ok {
+			continue
+		}
+		if name := s.tokenSource().Query; name != "" {
+			r.URL.RawQuery = dropParam(r.URL.RawQuery, name)
+			if path, query, ok := strings.Cut(r.RequestURI, "?"); ok {
+				r.RequestURI = joinQuery(path, dropParam(query, name))
+			}
+		}
+		if name := s.tokenSource().Cookie; name != "" {
+			dropCookie(r.Header, name)
+		}
+	}
+	return r
+}
+
+// dropParam removes the parameter name from a raw query, leaving the
+// others untouched. A key is compared as url.ParseQuery reads it.
+func dropParam(rawQuery, name string) string {
+	if rawQuery == "" {
+		return ""
+	}
+	var kept []string
+	for _, kv := range strings.Split(rawQuery, "&") {
+		k, _, _ := strings.Cut(kv, "=")
+		if uk, err := url.QueryUnescape(k); err == nil && uk == name {
+			continue
+		}
+		kept = append(kept, kv)
+	}
+	return strings.Join(kept, "&")
+}
+
+func joinQuery(path, query string) string {
+	if query == "" {
+		return path
+	}
+	return path + "?" + query
+}
+
+// dropCookie removes the cookie name from the Cookie header, leaving the
+// others untouched.
+func dropCookie(h http.Header, name string) {
+	var lines []string
+	for _, line := range h.Values("Cookie") {
+		var kept []string
+		for _, part := range strings.Split(line, ";") {
+			if k, _, _ := strings.Cut(part, "="); strings.TrimSpace(k) != name {
+				kept = append(kept, strings.TrimSpace(part))
+			}
+		}
+		if len(kept) > 0 {
+			lines = append(lines, strings.Join(kept, "; "))
+		}
+	}
+	h.Del("Cookie")
+	for _, l := range lines {
+		h.Add("Cookie", l)
+	}
+}
 
 // FromContext returns the identity Authenticate found, if any.
 func FromContext(ctx context.Context) (Identity, bool) {

@@ -194,8 +194,9 @@ func parseBearer(line string) (bearerEntry, error) {
 	return bearerEntry{}, errors.New(`want "TOKEN" or "USER TOKEN"`)
 }
 
-func (b *BearerFile) Name() string      { return "bearer token" }
-func (b *BearerFile) Challenge() string { return `Bearer realm="wsbridge"` }
+func (b *BearerFile) Name() string             { return "bearer token" }
+func (b *BearerFile) Challenge() string        { return `Bearer realm="wsbridge"` }
+func (b *BearerFile) tokenSource() TokenSource { return b.source }
 
 func (b *BearerFile) Check(r *http.Request) (Identity, error) {
 	tok := b.source.token(r)

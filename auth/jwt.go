@@ -67,8 +67,9 @@ func NewJWT(keyFile, audience string, source TokenSource) (*JWT, error) {
 	return j, nil
 }
 
-func (j *JWT) Name() string      { return "jwt" }
-func (j *JWT) Challenge() string { return `Bearer realm="wsbridge"` }
+func (j *JWT) Name() string             { return "jwt" }
+func (j *JWT) Challenge() string        { return `Bearer realm="wsbridge"` }
+func (j *JWT) tokenSource() TokenSource { return j.source }
 
 func (j *JWT) Check(r *http.Request) (Identity, error) {
 	tok := j.source.token(r)

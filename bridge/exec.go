@@ -93,10 +93,12 @@ func (e *Exec) Open(r *http.Request) (Session, error) {
 	if e.URLArgs {
 		args = append(slices.Clip(args), r.URL.Query()["arg"]...)
 	}
+	id := uniqueID()
 	spec := process.Spec{
 		Path:  prog,
 		Args:  args,
-		Env:   e.environment(r, script),
+		Env:   e.gateway().environment(r, script, id),
+		Mark:  "UNIQUE_ID=" + id, // how escaped descendants are known
 		Grace: e.Grace,
 	}
 	if e.TTY {
@@ -203,13 +205,24 @@ func findScript(dir, urlPath string) (scriptPaths, error) {
 	return scriptPaths{}, httpErrorf(http.StatusNotFound, "no script at this path")
 }
 
+// gateway is what a program's CGI environment holds besides the request;
+// exec programs and CGI scripts share it, and so every rule of it.
+type gateway struct {
+	baseEnv        []string // passed through from wsbridge's environment
+	serverSoftware string
+	https          bool
+	reverseLookup  bool
+}
+
+func (e *Exec) gateway() gateway {
+	return gateway{e.BaseEnv, e.ServerSoftware, e.HTTPS, e.ReverseLookup}
+}
+
 // environment builds the program's CGI environment (RFC 3875, as websocketd
-// sets it) from the request. Headers become HTTP_* variables, except two
-// holes websocketd leaves open: "Proxy" (HTTP_PROXY would redirect the
-// program's own HTTP client, "httpoxy") and names spelled with "_" (they
-// would collide with, and could override, their dashed twin).
-func (e *Exec) environment(r *http.Request, script scriptPaths) []string {
-	env := append([]string(nil), e.BaseEnv...)
+// sets it) from the request. Headers become HTTP_* variables, except those
+// passedHeader refuses: two holes websocketd leaves open.
+func (g gateway) environment(r *http.Request, script scriptPaths, uniqueID string) []string {
+	env := append([]string(nil), g.baseEnv...)
 	set := func(k, v string) { env = append(env, k+"="+cleanEnvValue(v)) }
 
 	host, port, err := net.SplitHostPort(r.RemoteAddr)
@@ -217,14 +230,14 @@ func (e *Exec) environment(r *http.Request, script scriptPaths) []string {
 		host, port = r.RemoteAddr, ""
 	}
 	remoteHost := host
-	if e.ReverseLookup {
+	if g.reverseLookup {
 		if names, err := net.LookupAddr(host); err == nil && len(names) > 0 {
 			remoteHost = strings.TrimSuffix(names[0], ".")
 		}
 	}
-	serverName, serverPort := splitHost(r.Host, e.HTTPS)
+	serverName, serverPort := splitHost(r.Host, g.https)
 
-	set("SERVER_SOFTWARE", e.ServerSoftware)
+	set("SERVER_SOFTWARE", g.serverSoftware)
 	set("GATEWAY_INTERFACE", "CGI/1.1")
 	set("SERVER_PROTOCOL", r.Proto)
 	set("SERVER_NAME", serverName)
@@ -238,7 +251,7 @@ func (e *Exec) environment(r *http.Request, script scriptPaths) []string {
 	set("PATH_TRANSLATED", r.URL.Path)
 	set("QUERY_STRING", r.URL.RawQuery)
 	set("REQUEST_URI", cmp.Or(r.RequestURI, r.URL.RequestURI())) // as sent, before --base-path is cut
-	set("UNIQUE_ID", uniqueID())
+	set("UNIQUE_ID", uniqueID)
 	// Cleared so nothing passed through can pose as the request's own.
 	for _, k := range []string{"CONTENT_LENGTH", "CONTENT_TYPE", "REMOTE_IDENT"} {
 		set(k, "")
@@ -246,16 +259,27 @@ func (e *Exec) environment(r *http.Request, script scriptPaths) []string {
 	for _, kv := range identityEnv(r) {
 		set(kv[0], kv[1])
 	}
-	if e.HTTPS {
+	if g.https {
 		set("HTTPS", "on")
 	}
-	for name, values := range requestHeader(r) {
-		if strings.ContainsRune(name, '_') || strings.EqualFold(name, "Proxy") {
-			continue
+	for name, values := range r.Header { // without credentials: auth.Checker took them out
+		if passedHeader(name) {
+			sep := ", "
+			if name == "Cookie" {
+				sep = "; " // RFC 6265: one Cookie header, pairs joined by "; "
+			}
+			set("HTTP_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_")), strings.Join(values, sep))
 		}
-		set("HTTP_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_")), strings.Join(values, ", "))
 	}
 	return env
+}
+
+// passedHeader says whether a request header reaches programs (exec and CGI)
+// as an HTTP_* variable. Not "Proxy": HTTP_PROXY would redirect the program's
+// own HTTP client ("httpoxy"). Not a name spelled with "_": it would become
+// the same variable as its dashed twin (X_Foo as X-Foo) and could override it.
+func passedHeader(name string) bool {
+	return !strings.ContainsRune(name, '_') && !strings.EqualFold(name, "Proxy")
 }
 
 // identityEnv is who the request proved to be: REMOTE_USER and AUTH_TYPE
@@ -269,17 +293,6 @@ func identityEnv(r *http.Request) [][2]string {
 		vars = append(vars, [2]string{k, cert[k]})
 	}
 	return vars
-}
-
-// requestHeader is the request's header as programs see it: once wsbridge
-// has checked the credentials, the program gets REMOTE_USER, not them.
-func requestHeader(r *http.Request) http.Header {
-	if _, ok := auth.FromContext(r.Context()); !ok {
-		return r.Header
-	}
-	h := r.Header.Clone()
-	h.Del("Authorization")
-	return h
 }
 
 // splitHost splits a Host header into name and port, with the scheme's

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,9 +34,13 @@ type Route struct {
 	HeaderWS   http.Header // on upgrade responses
 	HeaderHTTP http.Header // on every other response
 
-	StaticDir  string
-	CGIDir     string
-	CGIEnv     []string // variables CGI scripts get from wsbridge's environment
+	StaticDir string
+	CGIDir    string
+	CGIEnv    []string // variables CGI scripts get from wsbridge's environment
+	// CGISoftware is CGI scripts' SERVER_SOFTWARE, e.g. "wsbridge/1.0.0".
+	CGISoftware string
+	// CGIGrace is added to each wait of a CGI script's signal ladder (--closems).
+	CGIGrace   time.Duration
 	DevConsole bool
 
 	// Terminal, with the Terminal framing and a PTY backend, serves the
@@ -278,7 +283,15 @@ func (h *routeHandler) plainHandler() http.Handler {
 	}
 	var cgi *cgiHandler
 	if h.route.CGIDir != "" {
-		cgi = &cgiHandler{dir: h.route.CGIDir, env: h.route.CGIEnv, limit: h}
+		// Absolute: a script runs in dir, where a relative path would miss it.
+		dir, _ := filepath.Abs(h.route.CGIDir)
+		cgi = &cgiHandler{
+			dir:     dir,
+			gateway: gateway{baseEnv: PassEnv(h.route.CGIEnv), serverSoftware: h.route.CGISoftware},
+			grace:   h.route.CGIGrace,
+			limit:   h,
+			log:     h.server.Log,
+		}
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {

@@ -57,6 +57,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	sessions map[*wsSession]struct{}
+	cgiRuns  int // CGI scripts running; shutdown waits for them too
 	closing  bool
 	ended    chan struct{} // a session ended; buffered, for shutdown to recount
 
@@ -176,7 +177,12 @@ func (s *Server) URLs() []string {
 // to every client, every backend stopped, within ShutdownGrace.
 func (s *Server) Serve(ctx context.Context) error {
 	headerTimeout := cmp.Or(s.HeaderTimeout, 10*time.Second)
+	// Requests' contexts end when shutdown begins: a CGI script still
+	// running then is stopped by the ladder instead of holding shutdown.
+	base, endRequests := context.WithCancel(context.Background())
+	defer endRequests()
 	srv := &http.Server{
+		BaseContext:       func(net.Listener) context.Context { return base },
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: headerTimeout,
 		IdleTimeout:       60 * time.Second,
@@ -234,6 +240,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	case <-s.lastEnded:
 		s.Log.Info("the last session ended; exiting", "once", s.Once, "exit_no_conn", s.ExitNoConn)
 	}
+	endRequests()
 	s.shutdown(srv, redir)
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
@@ -272,6 +279,9 @@ func (s *Server) shutdown(servers ...*http.Server) {
 			_ = ws.conn.Close()
 		}
 		s.mu.Unlock()
+		for _, srv := range servers {
+			_ = srv.Close() // a CGI run's client may be stuck too
+		}
 		s.waitSessions(nil)
 	}
 	goneAway.Wait()
@@ -286,7 +296,7 @@ func (s *Server) shutdown(servers ...*http.Server) {
 func (s *Server) waitSessions(stop <-chan struct{}) bool {
 	for {
 		s.mu.Lock()
-		n, ended := len(s.sessions), s.ended
+		n, ended := len(s.sessions)+s.cgiRuns, s.ended
 		s.mu.Unlock()
 		if n == 0 {
 			return true
@@ -304,12 +314,34 @@ func (s *Server) waitSessions(stop <-chan struct{}) bool {
 func (s *Server) track(ws *wsSession) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.initLocked()
+	s.sessions[ws] = struct{}{}
+	return !s.closing
+}
+
+func (s *Server) initLocked() {
 	if s.sessions == nil {
 		s.sessions = make(map[*wsSession]struct{})
 		s.ended = make(chan struct{}, 1)
 	}
-	s.sessions[ws] = struct{}{}
-	return !s.closing
+}
+
+// cgiStarted and cgiEnded count CGI runs, for shutdown to wait for.
+func (s *Server) cgiStarted() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.initLocked()
+	s.cgiRuns++
+}
+
+func (s *Server) cgiEnded() {
+	s.mu.Lock()
+	s.cgiRuns--
+	s.mu.Unlock()
+	select {
+	case s.ended <- struct{}{}:
+	default:
+	}
 }
 
 func (s *Server) untrack(ws *wsSession) {

@@ -1,10 +1,8 @@
 package bridge
 
 import (
-	"errors"
 	"io/fs"
 	"net/http"
-	"net/http/cgi"
 	"os"
 	"path"
 	"strings"
@@ -51,42 +49,4 @@ func servableName(urlPath string) (string, bool) {
 		}
 	}
 	return p, true
-}
-
-// cgiHandler runs CGI scripts from dir, confined to it like --dir scripts.
-type cgiHandler struct {
-	dir   string
-	env   []string // names passed through from wsbridge's environment
-	limit *routeHandler
-}
-
-// serve answers r if its path names a script in dir, and says whether it did.
-func (c *cgiHandler) serve(w http.ResponseWriter, r *http.Request) bool {
-	script, err := findScript(c.dir, r.URL.Path)
-	var he *HTTPError
-	if errors.As(err, &he) && he.Status == http.StatusNotFound {
-		return false
-	}
-	if err != nil {
-		writeOpenError(w, err)
-		return true
-	}
-	if !c.limit.acquire() {
-		writeOpenError(w, errTooMany)
-		return true
-	}
-	defer c.limit.release()
-	h := &cgi.Handler{
-		Path:       script.file,
-		Root:       script.scriptName,
-		Dir:        c.dir,
-		InheritEnv: c.env,
-	}
-	for _, kv := range identityEnv(r) {
-		h.Env = append(h.Env, kv[0]+"="+cleanEnvValue(kv[1]))
-	}
-	r = r.Clone(r.Context())
-	r.Header = requestHeader(r)
-	h.ServeHTTP(w, r)
-	return true
 }

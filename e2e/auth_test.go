@@ -244,3 +244,53 @@ func TestJWT(t *testing.T) {
 		t.Errorf("a short HS256 secret: %q", out)
 	}
 }
+
+// TestCredentialsNeverReachPrograms: once wsbridge has checked a token sent
+// as ?access_token= or as the --auth-cookie, neither the program nor a CGI
+// script sees it; other parameters and cookies stay as sent.
+func TestCredentialsNeverReachPrograms(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "tokens")
+	writeFile(t, file, "alice s3cr3t-alice\n")
+	inst := start(t, "--bearer-token-file", file, "--auth-cookie", "wsb", "--cgidir", cgiEnvTree(t), example("env.sh"))
+	query := "?x=1&access_token=s3cr3t-alice&y=a%20b"
+	cookie := http.Header{"Cookie": {"a=1; wsb=s3cr3t-alice; b=2"}}
+	check := func(kind string, env map[string]string, uri string) {
+		t.Helper()
+		for k, want := range map[string]string{
+			"QUERY_STRING": "x=1&y=a%20b",
+			"REQUEST_URI":  uri + "?x=1&y=a%20b",
+			"HTTP_COOKIE":  "a=1; b=2",
+			"REMOTE_USER":  "alice",
+		} {
+			if env[k] != want {
+				t.Errorf("%s: %s=%q, want %q", kind, k, env[k], want)
+			}
+		}
+		for k, v := range env {
+			if strings.Contains(v, "s3cr3t") {
+				t.Errorf("%s: the token reached the program in %s=%q", kind, k, v)
+			}
+		}
+	}
+	c := inst.dial("/p"+query, cookie)
+	execEnv := map[string]string{}
+	for _, line := range readAll(t, c).texts {
+		k, v, _ := strings.Cut(line, "=")
+		execEnv[k] = v
+	}
+	check("exec", execEnv, "/p")
+	check("cgi", cgiEnv(t, "http://"+inst.Host+"/env.sh"+query, cookie), "/env.sh")
+
+	// Without a method that reads them, they are not credentials: they stay.
+	basicOnly := start(t, "--basic-auth", "alice:pw", "--auth-cookie", "wsb", example("env.sh"))
+	c = basicOnly.dial("/"+query, basic("alice", "pw"))
+	var got []string
+	for _, line := range readAll(t, c).texts {
+		if strings.HasPrefix(line, "QUERY_STRING=") || strings.HasPrefix(line, "HTTP_AUTHORIZATION=") {
+			got = append(got, line)
+		}
+	}
+	if strings.Join(got, " ") != "QUERY_STRING=x=1&access_token=s3cr3t-alice&y=a%20b" {
+		t.Errorf("with --basic-auth only: %q", got)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -355,6 +356,16 @@ func processesWith(marker string) []string {
 		found = append(found, e.Name()+":"+strings.ReplaceAll(string(cmdline), "\x00", " "))
 	}
 	return found
+}
+
+// killProcesses kills what a failed test left running with marker.
+func killProcesses(marker string) {
+	for _, p := range processesWith(marker) {
+		pid, _, _ := strings.Cut(p, ":")
+		if n, err := strconv.Atoi(pid); err == nil {
+			_ = syscall.Kill(n, syscall.SIGKILL)
+		}
+	}
 }
 
 // waitProcesses fails unless exactly n processes with marker are running

@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"bufio"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 )
@@ -135,4 +137,128 @@ func TestDevConsolePage(t *testing.T) {
 	if !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") {
 		t.Errorf("no CSP: %v", resp.Header)
 	}
+}
+
+// cgiEnvTree is a --cgidir with env.sh, a CGI script that answers with
+// the environment it was started with (examples/env.sh), one variable a line.
+func cgiEnvTree(t *testing.T) string {
+	t.Helper()
+	return tree(t, map[string]string{
+		"env.sh": "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\nexec " + example("env.sh") + "\n",
+	})
+}
+
+// cgiEnv requests a CGI script that prints its environment and returns it.
+func cgiEnv(t *testing.T, url string, header http.Header) map[string]string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	for k, v := range header {
+		req.Header[k] = v // as given: underscores stay underscores
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s: %d %q", url, resp.StatusCode, body)
+	}
+	env := map[string]string{}
+	for _, line := range strings.Split(string(body), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			env[k] = v
+		}
+	}
+	return env
+}
+
+func TestCGIHeaderWithUnderscoresCannotPoseAsDashed(t *testing.T) {
+	inst := start(t, "--cgidir", cgiEnvTree(t), "/bin/cat")
+	url := "http://" + inst.Host + "/env.sh"
+	env := cgiEnv(t, url, http.Header{"X_Forwarded_User": {"mallory"}, "X_Only_Underscores": {"sneaky"}})
+	for _, k := range []string{"HTTP_X_FORWARDED_USER", "HTTP_X_ONLY_UNDERSCORES"} {
+		if v, ok := env[k]; ok {
+			t.Errorf("a header spelled with underscores reached the script as %s=%q", k, v)
+		}
+	}
+	// Sent beside its dashed twin, it never wins.
+	for range 5 {
+		env = cgiEnv(t, url, http.Header{"X_Forwarded_User": {"mallory"}, "X-Forwarded-User": {"alice"}})
+		if env["HTTP_X_FORWARDED_USER"] != "alice" {
+			t.Fatalf("HTTP_X_FORWARDED_USER=%q, want alice", env["HTTP_X_FORWARDED_USER"])
+		}
+	}
+}
+
+// hangingCGI is a --cgidir whose hang.sh answers "started" (and 8 KiB,
+// more than any buffer holds back), then hangs
+// with a background child; both ignore SIGINT and SIGTERM, so only the
+// ladder's SIGKILL to the whole group ends them. quick.sh answers at once.
+// (Their stderr is not wsbridge's, so that a leftover, the failure looked
+// for, can't keep the harness waiting for wsbridge's log to end.)
+func hangingCGI(t *testing.T, mark string) string {
+	t.Helper()
+	t.Cleanup(func() { killProcesses(mark) })
+	return tree(t, map[string]string{
+		"hang.sh":  "#!/bin/sh\nexec 2>/dev/null\ntrap '' INT TERM\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\nsleep " + mark + " &\necho started\nprintf '%8192s\\n'\nsleep " + mark + "\n",
+		"quick.sh": "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\nquick\\n'\n",
+	})
+}
+
+// startHanging requests hang.sh and returns once the script has answered
+// "started" and both its sleeps run.
+func startHanging(t *testing.T, inst *instance, mark string) *http.Response {
+	t.Helper()
+	transport := &http.Transport{ResponseHeaderTimeout: 10 * time.Second}
+	resp, err := (&http.Client{Transport: transport}).Get("http://" + inst.Host + "/hang.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		resp.Body.Close()
+		transport.CloseIdleConnections()
+	})
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if resp.StatusCode != 200 || line != "started\n" {
+		t.Fatalf("hang.sh: %d %q %v", resp.StatusCode, line, err)
+	}
+	waitProcesses(t, "sleep\x00"+mark, 2)
+	return resp
+}
+
+func TestCGIScriptEndsWithItsClient(t *testing.T) {
+	mark := newMarker()
+	inst := start(t, "--maxforks", "1", "--closems", "50", "--cgidir", hangingCGI(t, mark), "/bin/cat")
+	resp := startHanging(t, inst, mark)
+	if code, _ := get(t, "http://"+inst.Host+"/quick.sh"); code != http.StatusTooManyRequests {
+		t.Fatalf("a second script while one runs under --maxforks 1: %d", code)
+	}
+	resp.Body.Close() // the client leaves
+	waitNoProcesses(t, mark)
+	// Its slot is free again.
+	for i := 0; ; i++ {
+		code, body := get(t, "http://"+inst.Host+"/quick.sh")
+		if code == 200 && body == "quick\n" {
+			break
+		}
+		if i == 250 {
+			t.Fatalf("after the script was stopped: %d %q", code, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if kids := childrenOf(inst.cmd.Process.Pid); len(kids) != 0 {
+		t.Fatalf("unreaped children: %v", kids)
+	}
+}
+
+func TestCGIScriptEndsWithTheServer(t *testing.T) {
+	mark := newMarker()
+	inst := start(t, "--closems", "50", "--cgidir", hangingCGI(t, mark), "/bin/cat")
+	startHanging(t, inst, mark)
+	inst.stop()
+	if inst.err != nil {
+		t.Errorf("wsbridge exit: %v", inst.err)
+	}
+	waitNoProcesses(t, mark)
 }

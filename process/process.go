@@ -38,6 +38,11 @@ type Spec struct {
 	// Grace is added to every wait of the signal ladder (websocketd's --closems).
 	Grace time.Duration
 
+	// Mark, if set, is an entry of Env ("NAME=VALUE") unique to this run.
+	// Descendants inherit it, so an orphan adopted by the Subreaper is known
+	// as this run's until Close, and killed then.
+	Mark string
+
 	// TTY, if set, starts the program on a new pseudo-terminal of this size,
 	// as the leader of a new session: its stdin, stdout and stderr are the
 	// terminal, and Stderr and StderrLine are unused.
@@ -71,6 +76,7 @@ type Process struct {
 	out    syscall.RawConn
 	stderr *os.File // our read end, nil when Spec.Stderr was given or on a terminal
 	tty    bool
+	mark   string
 	grown  bool        // stdout's pipe was grown (used by Read only)
 	cut    atomic.Bool // reap ended the output: Read takes what is left, then EOF
 	grace  time.Duration
@@ -126,7 +132,7 @@ func Start(spec Spec) (*Process, error) {
 	if cmd.Env == nil {
 		cmd.Env = []string{} // nil would mean "inherit everything"
 	}
-	err = cmd.Start()
+	err = startCmd(cmd, spec.Mark)
 	closeAll(childEnds...) // the child has its own copies now
 	if err != nil {
 		closeAll(inW, outR, errR)
@@ -143,6 +149,18 @@ func Start(spec Spec) (*Process, error) {
 	return p, nil
 }
 
+// startCmd starts cmd and registers the child before the Subreaper's
+// sweeper can see it.
+func startCmd(cmd *exec.Cmd, mark string) error {
+	children.starting.RLock()
+	defer children.starting.RUnlock()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	register(cmd.Process.Pid, mark)
+	return nil
+}
+
 func newProcess(cmd *exec.Cmd, stdin, stdout, stderr *os.File, spec Spec) *Process {
 	out, _ := stdout.SyscallConn() // a pipe or a terminal: never fails
 	return &Process{
@@ -152,6 +170,7 @@ func newProcess(cmd *exec.Cmd, stdin, stdout, stderr *os.File, spec Spec) *Proce
 		stdout:     stdout,
 		stderr:     stderr,
 		tty:        spec.TTY != nil,
+		mark:       spec.Mark,
 		grace:      spec.Grace,
 		done:       make(chan struct{}),
 		stdoutEOF:  make(chan struct{}),
@@ -167,6 +186,7 @@ func newProcess(cmd *exec.Cmd, stdin, stdout, stderr *os.File, spec Spec) *Proce
 func (p *Process) reap() {
 	awaitExit(p.cmd.Process.Pid)
 	err := p.cmd.Wait()
+	reaped(p.cmd.Process.Pid)
 	p.status = statusOf(p.cmd.ProcessState, err)
 	close(p.done)
 
@@ -346,12 +366,14 @@ func (p *Process) climbLadder() {
 
 // Close ends the program if it still runs (the ladder, as Stop), waits for it,
 // kills whatever is left of its process group (on a terminal: of its session)
-// and releases every descriptor. It is safe to call more than once.
+// and, with the Subreaper, the orphans that carry its Mark, and releases every
+// descriptor. It is safe to call more than once.
 func (p *Process) Close() error {
 	p.Stop()
 	<-p.done
 	p.closeOnce.Do(func() {
 		p.killAll()
+		closed(p.mark) // and what escaped the group or session with it
 		closeAll(p.stdin, p.stdout)
 		p.eofOnce.Do(func() { close(p.stdoutEOF) })
 	})

@@ -58,7 +58,7 @@ func startTTY(spec Spec) (*Process, error) {
 	if cmd.Env == nil {
 		cmd.Env = []string{}
 	}
-	err = cmd.Start()
+	err = startCmd(cmd, spec.Mark)
 	closeAll(tty) // the child has its own; the master reads EIO once they are all closed
 	if err != nil {
 		closeAll(master)

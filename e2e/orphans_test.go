@@ -1,0 +1,72 @@
+package e2e
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// escaping is a program that starts a background job and a `setsid` child
+// (out of its group and session), both ignoring the ladder's SIGINT, SIGTERM
+// and SIGHUP, says "started" and waits for a line.
+func escaping(mark string) []string {
+	return []string{"/bin/sh", "-c", "trap '' HUP INT TERM; sleep " + mark + " & setsid sleep " + mark + " & echo started; read x"}
+}
+
+// TestEscapedDescendantsEndWithTheSession: nothing a program started,
+// whatever group or session it moved to, outlives its session, and none is
+// left unreaped.
+func TestEscapedDescendantsEndWithTheSession(t *testing.T) {
+	mark := newMarker()
+	t.Cleanup(func() { killProcesses(mark) })
+	inst := start(t, append([]string{"--closems", "50"}, escaping(mark)...)...)
+	c := inst.dial("/", nil)
+	expectMessage(t, c, websocket.TextMessage, "started")
+	waitProcesses(t, "sleep\x00"+mark, 2)
+	c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""))
+	readAll(t, c)
+	waitNoProcesses(t, mark)
+	waitNoChildren(t, inst)
+
+	// So does a setsid typed in a terminal, and the shell's job.
+	pty := start(t, "--closems", "50", "--pty", "/bin/sh")
+	c = termDial(t, pty, "/", 80, 24, false)
+	c.WriteMessage(websocket.BinaryMessage, []byte("trap '' HUP INT TERM; sleep "+mark+" & setsid sleep "+mark+" & echo st''arted\r"))
+	var out bytes.Buffer
+	readTerminalUntil(t, c, &out, "started")
+	waitProcesses(t, "sleep\x00"+mark, 2)
+	c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""))
+	readAll(t, c)
+	waitNoProcesses(t, mark)
+	waitNoChildren(t, pty)
+}
+
+// TestEscapedDescendantsEndWithWsbridge: SIGTERM to wsbridge ends them too.
+func TestEscapedDescendantsEndWithWsbridge(t *testing.T) {
+	mark := newMarker()
+	t.Cleanup(func() { killProcesses(mark) })
+	inst := start(t, append([]string{"--closems", "50"}, escaping(mark)...)...)
+	c := inst.dial("/", nil)
+	expectMessage(t, c, websocket.TextMessage, "started")
+	waitProcesses(t, "sleep\x00"+mark, 2)
+	inst.stop()
+	if inst.err != nil {
+		t.Errorf("wsbridge exit: %v", inst.err)
+	}
+	waitNoProcesses(t, mark)
+}
+
+// waitNoChildren fails unless wsbridge has no child left, dead or alive,
+// within 5s.
+func waitNoChildren(t *testing.T, inst *instance) {
+	t.Helper()
+	pid := inst.cmd.Process.Pid
+	for i := 0; len(childrenOf(pid)) > 0 && i < 250; i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if kids := childrenOf(pid); len(kids) != 0 {
+		t.Fatalf("children left: %v", kids)
+	}
+}

@@ -1,0 +1,82 @@
+package process
+
+import (
+	"slices"
+	"sync"
+)
+
+// Orphans. A program's descendant that leaves its process group (setsid, a
+// daemon's double fork) is out of reach of the ladder's group signals. With
+// Subreaper, such a process, once its parent has gone, becomes wsbridge's
+// child instead of init's; it is then known by its run's Spec.Mark, which it
+// inherited in its environment, and killed once that run is closed. A dead
+// one is reaped by its pid, never by wait(-1), which would steal the status
+// of a program that os/exec waits for.
+
+// children is what the sweeper must know of the children Start made.
+var children struct {
+	// starting is held (read) across each fork and its registration, and
+	// (write) by the sweeper, so it never takes a child Start just made for
+	// an orphan.
+	starting sync.RWMutex
+	mu       sync.Mutex
+	pids     map[int]int    // started and not yet reaped; counts, as a pid may be reused
+	marks    map[string]int // marks of runs not yet closed
+	poke     chan struct{}  // asks the sweeper to look (nil: no sweeper)
+}
+
+// register records a child Start made; the caller holds starting.
+func register(pid int, mark string) {
+	children.mu.Lock()
+	defer children.mu.Unlock()
+	if children.pids == nil {
+		children.pids, children.marks = map[int]int{}, map[string]int{}
+	}
+	children.pids[pid]++
+	if mark != "" {
+		children.marks[mark]++
+	}
+}
+
+// reaped forgets a child os/exec has reaped.
+func reaped(pid int) {
+	children.mu.Lock()
+	defer children.mu.Unlock()
+	if children.pids[pid]--; children.pids[pid] <= 0 {
+		delete(children.pids, pid)
+	}
+}
+
+// closed ends a run's mark: orphans that carry it are killed now.
+func closed(mark string) {
+	if mark == "" {
+		return
+	}
+	children.mu.Lock()
+	if children.marks[mark]--; children.marks[mark] <= 0 {
+		delete(children.marks, mark)
+	}
+	poke := children.poke
+	children.mu.Unlock()
+	if poke != nil {
+		select {
+		case poke <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// started says whether pid is a child Start made.
+func started(pid int) bool {
+	children.mu.Lock()
+	defer children.mu.Unlock()
+	return children.pids[pid] > 0
+}
+
+// liveMark says whether an orphan's environment holds the mark of a run
+// that is not closed yet.
+func liveMark(environ []string) bool {
+	children.mu.Lock()
+	defer children.mu.Unlock()
+	return slices.ContainsFunc(environ, func(kv string) bool { return children.marks[kv] > 0 })
+}
