@@ -132,7 +132,7 @@ func flags() []cli.Flag {
 		&cli.StringFlag{Category: catBackend, Name: "dir", Usage: "serve every executable in `DIR`, chosen by URL path, instead of one COMMAND", EnvVars: env("dir")},
 		&cli.StringFlag{Category: catBackend, Name: "framing", Value: "line", Usage: "`MODE`: line (a message per line), raw (text as it comes, nothing appended to input) or binary (the default with a TCP backend)", EnvVars: env("framing")},
 		&cli.BoolFlag{Category: catBackend, Name: "binary", Usage: "same as --framing binary (websocketd's name)", EnvVars: env("binary")},
-		&cli.StringFlag{Category: catBackend, Name: "passenv", Value: "PATH,LD_LIBRARY_PATH", Usage: "comma-separated `NAMES` of variables passed from wsbridge's environment to programs", EnvVars: env("passenv")},
+		&cli.StringFlag{Category: catBackend, Name: "passenv", Value: "PATH,LD_LIBRARY_PATH", Usage: "comma-separated `NAMES` of variables passed from wsbridge's environment to programs; with --pty they win over a login's HOME, USER, LOGNAME, SHELL, LANG, LC_*, TERM", EnvVars: env("passenv")},
 		&cli.BoolFlag{Category: catBackend, Name: "passstderr", Usage: "pass programs' stderr to wsbridge's stderr as it is, instead of logging it line by line", EnvVars: env("passstderr")},
 		&cli.BoolFlag{Category: catBackend, Name: "reverselookup", Usage: "resolve REMOTE_HOST by reverse DNS", EnvVars: env("reverselookup")},
 		&cli.BoolFlag{Category: catBackend, Name: "url-args", Usage: "append the request's ?arg= values to COMMAND's arguments (off: clients choose nothing)", EnvVars: env("url-args")},
@@ -651,6 +651,9 @@ func buildExec(c *cli.Context, log *slog.Logger, grace time.Duration, passNames,
 		Record:         c.String("record"),
 		Grace:          grace,
 		Log:            log,
+	}
+	if exe.TTY {
+		exe.LoginEnv = bridge.LoginEnv()
 	}
 	if exe.Record != "" {
 		var err error

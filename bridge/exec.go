@@ -38,6 +38,9 @@ type Exec struct {
 	// TTY starts each program on its own pseudo-terminal, at the size the
 	// client's first message gives (the Terminal framing).
 	TTY bool
+	// LoginEnv, with TTY, is a login's environment (see LoginEnv), under
+	// BaseEnv and the request's variables: they win.
+	LoginEnv []string
 	// URLArgs appends the request's ?arg= values to the arguments.
 	URLArgs bool
 	// Record, if set, writes each terminal session into this folder as an
@@ -102,7 +105,8 @@ func (e *Exec) Open(r *http.Request) (Session, error) {
 		Grace: e.Grace,
 	}
 	if e.TTY {
-		spec.Env = append(spec.Env, "TERM=xterm-256color", "COLORTERM=truecolor")
+		// os/exec keeps the last of duplicate names: LoginEnv goes first.
+		spec.Env = append(slices.Clip(e.LoginEnv), spec.Env...)
 		s := newPTYSession(spec, e.start)
 		if e.Record != "" {
 			return &recording{ptySession: s, dir: e.Record, max: e.RecordMax, command: commandLine(prog, args), log: e.Log}, nil

@@ -11,7 +11,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -646,5 +648,58 @@ func TestTerminalNoLeftovers(t *testing.T) {
 	}
 	if fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid)); len(fds) > 20 {
 		t.Fatalf("%d descriptors open after every session ended", len(fds))
+	}
+}
+
+// TestTerminalLoginEnvironment: a shell on the terminal starts with what a
+// login gives (HOME, USER, LOGNAME and SHELL of wsbridge's account, its
+// locale or C.UTF-8, TERM, COLORTERM), --passenv wins over those, typed CJK
+// comes back whole through readline, and programs without --pty still get
+// none of it.
+func TestTerminalLoginEnvironment(t *testing.T) {
+	u, err := user.Current()
+	if err != nil {
+		t.Skip("no account to compare with:", err)
+	}
+	shell := "/bin/sh"
+	if out, err := exec.Command("getent", "passwd", u.Uid).Output(); err == nil {
+		if f := strings.Split(strings.TrimSpace(string(out)), ":"); len(f) == 7 && f[6] != "" {
+			shell = f[6]
+		}
+	}
+	const script = `for v in HOME USER LOGNAME SHELL LANG LC_ALL LC_TIME TERM COLORTERM; do printf '%s=%s;' "$v" "$(printenv $v)"; done; echo
+read -e -r x; echo "[$x] ${#x}"`
+	for _, tc := range []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"no locale", []string{"LANG=", "LC_ALL=", "LC_CTYPE=", "LC_TIME=POSIX"}, nil,
+			fmt.Sprintf("HOME=%s;USER=%s;LOGNAME=%s;SHELL=%s;LANG=C.UTF-8;LC_ALL=;LC_TIME=POSIX;TERM=xterm-256color;COLORTERM=truecolor;",
+				u.HomeDir, u.Username, u.Username, shell)},
+		{"wsbridge's locale, --passenv wins", []string{"LANG=C.utf8", "LC_TIME=", "HOME=/elsewhere", "TERM=vt100"}, []string{"--passenv", "PATH,HOME,TERM"},
+			fmt.Sprintf("HOME=/elsewhere;USER=%s;LOGNAME=%s;SHELL=%s;LANG=C.utf8;LC_ALL=;LC_TIME=;TERM=vt100;COLORTERM=truecolor;",
+				u.Username, u.Username, shell)},
+	} {
+		inst := startEnv(t, tc.env, append(tc.args, "--pty", "--", "/bin/bash", "--norc", "--noprofile", "-c", script)...)
+		c := termDial(t, inst, "/", 80, 24, false)
+		var out bytes.Buffer
+		readTerminalUntil(t, c, &out, ";\r\n")
+		if got := out.String(); !strings.Contains(got, tc.want+"\r\n") {
+			t.Errorf("%s: environment %q, want %q", tc.name, got, tc.want)
+		}
+		c.WriteMessage(websocket.BinaryMessage, []byte("日本語\r"))
+		r := readAll(t, c)
+		if got := r.output(); !strings.Contains(got, "[日本語] 3\r\n") {
+			t.Errorf("%s: typed 日本語, the shell read %q", tc.name, got)
+		}
+	}
+
+	plain := startEnv(t, []string{"LANG=C.UTF-8"}, example("env.sh"))
+	for _, line := range readAll(t, plain.dial("/", nil)).texts {
+		if k, _, _ := strings.Cut(line, "="); slices.Contains([]string{"HOME", "USER", "LOGNAME", "SHELL", "LANG", "TERM", "COLORTERM"}, k) {
+			t.Errorf("a program without --pty got %s", line)
+		}
 	}
 }
