@@ -34,6 +34,10 @@ type Spec struct {
 	// Stderr is nil. The rest of an overlong line is read and dropped so the child
 	// never blocks on a full pipe.
 	StderrLine func(line string, truncated bool)
+	// StderrPieces hands an overlong line to StderrLine in pieces of
+	// MaxStderrLine bytes (truncated: more follows) instead of dropping its
+	// rest, for a caller that sends stderr on rather than logging it.
+	StderrPieces bool
 
 	// Grace is added to every wait of the signal ladder (websocketd's --closems).
 	Grace time.Duration
@@ -75,6 +79,7 @@ type Process struct {
 	stdout *os.File // on a terminal, the same file as stdin: its master side
 	out    syscall.RawConn
 	stderr *os.File // our read end, nil when Spec.Stderr was given or on a terminal
+	pieces bool     // Spec.StderrPieces
 	tty    bool
 	mark   string
 	grown  bool        // stdout's pipe was grown (used by Read only)
@@ -170,6 +175,7 @@ func newProcess(cmd *exec.Cmd, stdin, stdout, stderr *os.File, spec Spec) *Proce
 		stdout:     stdout,
 		stderr:     stderr,
 		tty:        spec.TTY != nil,
+		pieces:     spec.StderrPieces,
 		mark:       spec.Mark,
 		grace:      spec.Grace,
 		done:       make(chan struct{}),
@@ -331,6 +337,10 @@ func (p *Process) Pid() int { return p.cmd.Process.Pid }
 // Done is closed once the child has been reaped.
 func (p *Process) Done() <-chan struct{} { return p.done }
 
+// StderrDone is closed once stderr has been read to its end (or cut, after
+// the child is gone): StderrLine is not called again.
+func (p *Process) StderrDone() <-chan struct{} { return p.stderrDone }
+
 // Wait blocks until the child has been reaped and says how it ended.
 func (p *Process) Wait() Status {
 	<-p.done
@@ -405,7 +415,7 @@ func (p *Process) readStderr(fn func(string, bool)) {
 	if pollwait.Readable(p.stderr) != nil {
 		return // reap's deadline: nothing came
 	}
-	br := bufio.NewReaderSize(p.stderr, MaxStderrLine)
+	br := bufio.NewReaderSize(&stderrReader{f: p.stderr}, MaxStderrLine)
 	skipping := false // inside the dropped rest of an overlong line
 	for {
 		line, err := br.ReadSlice('\n')
@@ -414,7 +424,7 @@ func (p *Process) readStderr(fn func(string, bool)) {
 			if !skipping && fn != nil {
 				fn(string(line), true)
 			}
-			skipping = true
+			skipping = !p.pieces
 			continue
 		case len(line) > 0 && !skipping && fn != nil:
 			fn(string(trimEOL(line)), false)
@@ -424,6 +434,35 @@ func (p *Process) readStderr(fn func(string, bool)) {
 			return
 		}
 	}
+}
+
+// stderrReader reads stderr until reap's deadline, then only what is in
+// the pipe at that moment: a descendant that holds stderr open holds up
+// nothing, and what the program wrote is not lost to a slow StderrLine.
+type stderrReader struct {
+	f    *os.File
+	cut  bool // the deadline has passed
+	left int  // with cut, what is left to read
+}
+
+func (r *stderrReader) Read(b []byte) (int, error) {
+	if !r.cut {
+		n, err := r.f.Read(b)
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			return n, err
+		}
+		r.cut = true
+		if rc, err := r.f.SyscallConn(); err == nil {
+			_ = rc.Control(func(fd uintptr) { r.left, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ) })
+		}
+		_ = r.f.SetReadDeadline(time.Time{}) // the bytes are there: no read waits
+	}
+	if r.left <= 0 {
+		return 0, io.EOF
+	}
+	n, err := r.f.Read(b[:min(len(b), r.left)])
+	r.left -= n
+	return n, err
 }
 
 func trimEOL(b []byte) []byte {

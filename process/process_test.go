@@ -225,6 +225,41 @@ func TestStderrLinesBoundedAndNeverBlock(t *testing.T) {
 	}
 }
 
+// TestStderrPiecesAllAfterExit: with StderrPieces an overlong line comes
+// whole, in pieces, and a StderrLine slower than the time stderr gets after
+// the child's exit still gets everything the child wrote.
+func TestStderrPiecesAllAfterExit(t *testing.T) {
+	var got strings.Builder // only StderrLine's goroutine writes it until Close
+	goOn := make(chan struct{})
+	p, err := Start(Spec{
+		Path:         "/bin/sh",
+		Args:         []string{"-c", "head -c 10000 /dev/zero | tr '\\0' a >&2; echo >&2; seq 5000 >&2"},
+		Env:          []string{"PATH=/usr/bin:/bin"},
+		StderrPieces: true,
+		StderrLine: func(s string, more bool) {
+			<-goOn
+			got.WriteString(s)
+			if !more {
+				got.WriteString("\n")
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadAll(p)
+	p.Wait()
+	// Past the time stderr is given after the exit: what the pipe holds
+	// must still come (without the wait, this test would pass anyway).
+	time.Sleep(3 * ladder[0].wait)
+	close(goOn)
+	p.Close()
+	seq, _ := exec.Command("seq", "5000").Output()
+	if want := strings.Repeat("a", 10000) + "\n" + string(seq); got.String() != want {
+		t.Errorf("stderr: %d bytes, want %d", got.Len(), len(want))
+	}
+}
+
 func TestStartErrors(t *testing.T) {
 	if _, err := Start(Spec{Path: "/nonexistent/prog"}); err == nil {
 		t.Fatal("starting a missing program succeeded")
