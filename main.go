@@ -133,7 +133,8 @@ func flags() []cli.Flag {
 		&cli.StringFlag{Category: catBackend, Name: "framing", Value: "line", Usage: "`MODE`: line (a message per line), raw (text as it comes, nothing appended to input) or binary (the default with a TCP backend)", EnvVars: env("framing")},
 		&cli.BoolFlag{Category: catBackend, Name: "binary", Usage: "same as --framing binary (websocketd's name)", EnvVars: env("binary")},
 		&cli.StringFlag{Category: catBackend, Name: "passenv", Value: "PATH,LD_LIBRARY_PATH", Usage: "comma-separated `NAMES` of variables passed from wsbridge's environment to programs; with --pty they win over a login's HOME, USER, LOGNAME, SHELL, LANG, LC_*, TERM", EnvVars: env("passenv")},
-		&cli.BoolFlag{Category: catBackend, Name: "passstderr", Usage: "pass programs' stderr to wsbridge's stderr as it is, instead of logging it line by line", EnvVars: env("passstderr")},
+		&cli.StringFlag{Category: catBackend, Name: "stderr", Value: "log", Usage: "what becomes of programs' stderr, `MODE`: log (logged a line at a time), pass (to wsbridge's stderr as it is) or json (to the client with stdout, every line of both a JSON message {\"stream\":\"stdout\"|\"stderr\",\"data\":\"...\"}, as websocketd 0.5's --passstderr)", EnvVars: env("stderr")},
+		&cli.BoolFlag{Category: catBackend, Name: "passstderr", Usage: "same as --stderr pass (websocketd 0.4's --passstderr; 0.5's is --stderr json)", EnvVars: env("passstderr")},
 		&cli.BoolFlag{Category: catBackend, Name: "reverselookup", Usage: "resolve REMOTE_HOST by reverse DNS", EnvVars: env("reverselookup")},
 		&cli.BoolFlag{Category: catBackend, Name: "url-args", Usage: "append the request's ?arg= values to COMMAND's arguments (off: clients choose nothing)", EnvVars: env("url-args")},
 		&cli.StringFlag{Category: catBackend, Name: "tcp", Usage: "connect each WebSocket to `HOST:PORT` instead of starting a program", EnvVars: env("tcp")},
@@ -350,6 +351,12 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if exe, ok := backend.(*bridge.Exec); ok {
+		if exe.Stderr, err = buildStderr(c, framing, maxMsg); err != nil {
+			return nil, err
+		}
+		exe.MaxMessage = maxMsg
+	}
 	subprotocols := splitLists(c.StringSlice("subprotocol"))
 	if _, ok := backend.(*bridge.Dial); ok {
 		// websockify's clients send bytes in binary messages and may offer
@@ -539,7 +546,7 @@ func buildAuth(c *cli.Context, log *slog.Logger) (*auth.Checker, error) {
 
 // Flags that only mean something for one kind of backend.
 var (
-	execOnly = []string{"passstderr", "reverselookup", "url-args", "pty"}
+	execOnly = []string{"passstderr", "stderr", "reverselookup", "url-args", "pty"}
 	dialOnly = []string{"host-token", "dial-timeout", "tcp-tls", "tcp-ca", "tcp-servername", "proxy-protocol"}
 	ptyOnly  = []string{"title", "term-option", "url-term-options", "index", "readonly", "record", "record-max"}
 )
@@ -554,8 +561,10 @@ func buildTerminal(c *cli.Context) (*web.Terminal, error) {
 		}
 		return nil, nil
 	}
-	if c.Bool("passstderr") {
-		return nil, usageError("--passstderr means nothing with --pty: stderr is the terminal")
+	for _, name := range []string{"passstderr", "stderr"} {
+		if c.IsSet(name) {
+			return nil, usageError("--%s means nothing with --pty: stderr is the terminal", name)
+		}
 	}
 	t := &web.Terminal{Title: c.String("title"), ReadOnly: c.Bool("readonly"), Options: map[string]any{}}
 	var err error
@@ -588,6 +597,33 @@ func buildTerminal(c *cli.Context) (*web.Terminal, error) {
 		os.Remove(probe.Name())
 	}
 	return t, nil
+}
+
+// buildStderr reads --stderr, and --passstderr, websocketd 0.4's name for
+// --stderr pass.
+func buildStderr(c *cli.Context, framing bridge.Framing, maxMsg int) (bridge.StderrMode, error) {
+	mode, err := bridge.ParseStderrMode(c.String("stderr"))
+	if err != nil {
+		return 0, usageError("--stderr: %v", err)
+	}
+	if c.Bool("passstderr") {
+		if c.IsSet("stderr") && mode != bridge.StderrPass {
+			return 0, usageError("--passstderr (--stderr pass) contradicts --stderr %s", mode)
+		}
+		mode = bridge.StderrPass
+	}
+	if mode != bridge.StderrJSON {
+		return mode, nil
+	}
+	switch {
+	case c.Bool("binary"):
+		return 0, usageError("--stderr json contradicts --binary: it sends a JSON text message per line")
+	case framing != bridge.Line:
+		return 0, usageError("--stderr json contradicts --framing %s: it sends a JSON text message per line", framing)
+	case maxMsg < bridge.MinJSONMessage:
+		return 0, usageError("--stderr json needs --maxframesize %d or more: a message holds a line and the JSON around it", bridge.MinJSONMessage)
+	}
+	return mode, nil
 }
 
 // parseBasePath reads --base-path into "/" or "/a/b/".
@@ -645,7 +681,6 @@ func buildExec(c *cli.Context, log *slog.Logger, grace time.Duration, passNames,
 		ServerSoftware: "wsbridge/" + v,
 		HTTPS:          tlsOn(c),
 		ReverseLookup:  c.Bool("reverselookup"),
-		PassStderr:     c.Bool("passstderr"),
 		TTY:            c.Bool("pty"),
 		URLArgs:        c.Bool("url-args"),
 		Record:         c.String("record"),

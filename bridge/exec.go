@@ -34,7 +34,10 @@ type Exec struct {
 	ServerSoftware string   // SERVER_SOFTWARE, e.g. "wsbridge/1.0.0"
 	HTTPS          bool     // sets HTTPS=on
 	ReverseLookup  bool     // resolve REMOTE_HOST by DNS
-	PassStderr     bool     // child stderr goes to wsbridge's stderr as it is
+	Stderr         StderrMode
+	// MaxMessage, with StderrJSON, is the largest message: the Line
+	// framing's limit, which no JSON line may pass.
+	MaxMessage int
 	// TTY starts each program on its own pseudo-terminal, at the size the
 	// client's first message gives (the Terminal framing).
 	TTY bool
@@ -113,10 +116,14 @@ func (e *Exec) Open(r *http.Request) (Session, error) {
 		}
 		return s, nil
 	}
-	if e.PassStderr {
+	log := e.Log.With("path", r.URL.Path, "client", r.RemoteAddr)
+	var merged *jsonSession
+	switch e.Stderr {
+	case StderrPass:
 		spec.Stderr = os.Stderr
-	} else {
-		log := e.Log.With("path", r.URL.Path, "client", r.RemoteAddr)
+	case StderrJSON:
+		merged = newJSONSession(&spec, e.MaxMessage, log)
+	default:
 		spec.StderrLine = func(line string, truncated bool) {
 			log.Error("stderr", "line", line, "truncated", truncated) // websocketd's level
 		}
@@ -128,6 +135,9 @@ func (e *Exec) Open(r *http.Request) (Session, error) {
 			return nil, busyError("cannot start a process now")
 		}
 		return nil, httpErrorf(http.StatusInternalServerError, "cannot start the program")
+	}
+	if merged != nil {
+		return merged.start(p), nil
 	}
 	return processSession{p}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 )
@@ -213,6 +215,56 @@ func TestStderrNeverBlocks(t *testing.T) {
 	}
 	if !strings.Contains(passed.output(), "to-stderr-directly\n") {
 		t.Errorf("--passstderr: the line did not reach wsbridge's stderr")
+	}
+}
+
+// TestStderrJSON: --stderr json sends stdout and stderr as websocketd 0.5
+// does with --passstderr, a JSON message a line, in the order written
+// (the script waits for input between streams), the close carrying the exit
+// status; input is unchanged; long lines come whole, in messages within
+// --maxframesize, cut between characters.
+func TestStderrJSON(t *testing.T) {
+	script := `echo 'out one'; read x; printf 'err <%s> "q"\t日本\n' "$x" >&2; read y; printf 'bad \377\n'; read z; printf tail >&2; printf 'no newline'; exit 3`
+	inst := start(t, "--stderr", "json", "/bin/sh", "-c", script)
+	c := inst.dial("/", nil)
+	expectMessage(t, c, websocket.TextMessage, `{"stream":"stdout","data":"out one"}`)
+	c.WriteMessage(websocket.TextMessage, []byte("two"))
+	expectMessage(t, c, websocket.TextMessage, `{"stream":"stderr","data":"err \u003ctwo\u003e \"q\"\t日本"}`)
+	c.WriteMessage(websocket.TextMessage, []byte("three"))
+	expectMessage(t, c, websocket.TextMessage, `{"stream":"stdout","data":"bad \ufffd"}`)
+	c.WriteMessage(websocket.TextMessage, []byte("four"))
+	r := readAll(t, c)
+	slices.Sort(r.texts) // two pipes: either may come first
+	if want := []string{`{"stream":"stderr","data":"tail"}`, `{"stream":"stdout","data":"no newline"}`}; !slices.Equal(r.texts, want) || len(r.binary) > 0 {
+		t.Errorf("last lines %q %q, want %q", r.texts, r.binary, want)
+	}
+	if r.code != 4003 || r.reason != "exit 3" {
+		t.Errorf("closed %d %q, want 4003 \"exit 3\"", r.code, r.reason)
+	}
+	// Still logged, as websocketd does.
+	inst.waitLog(func(m map[string]any) bool { return m["msg"] == "stderr" && m["line"] == "tail" })
+
+	long := `head -c 300 /dev/zero | tr '\0' '<'; echo; awk 'BEGIN { for (i = 0; i < 3000; i++) printf "é"; print "" }' >&2`
+	inst = start(t, "--stderr", "json", "--maxframesize", "100", "/bin/sh", "-c", long)
+	r = readAll(t, inst.dial("/", nil))
+	got := map[string]string{}
+	for _, m := range r.texts {
+		var msg struct{ Stream, Data string }
+		if err := json.Unmarshal([]byte(m), &msg); err != nil || len(m) > 100 || !utf8.ValidString(msg.Data) || strings.Contains(msg.Data, "\ufffd") {
+			t.Fatalf("message %q (%d bytes): %v", m, len(m), err)
+		}
+		got[msg.Stream] += msg.Data
+	}
+	if got["stdout"] != strings.Repeat("<", 300) || got["stderr"] != strings.Repeat("é", 3000) || r.code != 1000 {
+		t.Errorf("stdout %d bytes, stderr %d bytes, close %d; want 300, 6000, 1000", len(got["stdout"]), len(got["stderr"]), r.code)
+	}
+
+	// websocketd 0.4's --passstderr is --stderr pass, and may say so.
+	passed := start(t, "--passstderr", "--stderr", "pass", "/bin/sh", "-c", "echo to-wsbridge-stderr >&2")
+	readAll(t, passed.dial("/", nil))
+	passed.stop()
+	if !strings.Contains(passed.output(), "to-wsbridge-stderr\n") {
+		t.Errorf("--passstderr --stderr pass: the line did not reach wsbridge's stderr")
 	}
 }
 
@@ -675,6 +727,15 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"--pty", "--tcp", "127.0.0.1:1"}, 2, "--pty is for programs"},
 		{[]string{"--pty", "--binary", "sh"}, 2, "--pty has its own framing"},
 		{[]string{"--pty", "--passstderr", "sh"}, 2, "--passstderr means nothing with --pty"},
+		{[]string{"--pty", "--stderr", "json", "sh"}, 2, "--stderr means nothing with --pty"},
+		{[]string{"--tcp", "127.0.0.1:1", "--stderr", "json"}, 2, "--stderr is for programs"},
+		{[]string{"--stderr", "loud", "cat"}, 2, `--stderr: unknown mode "loud" (want log, pass or json)`},
+		{[]string{"--stderr", "json", "--binary", "cat"}, 2, "--stderr json contradicts --binary"},
+		{[]string{"--stderr", "json", "--framing", "raw", "cat"}, 2, "--stderr json contradicts --framing raw"},
+		{[]string{"--stderr", "json", "--framing", "binary", "cat"}, 2, "--stderr json contradicts --framing binary"},
+		{[]string{"--stderr", "json", "--maxframesize", "63", "cat"}, 2, "--stderr json needs --maxframesize 64 or more"},
+		{[]string{"--passstderr", "--stderr", "json", "cat"}, 2, "--passstderr (--stderr pass) contradicts --stderr json"},
+		{[]string{"--passstderr", "--stderr", "log", "cat"}, 2, "--passstderr (--stderr pass) contradicts --stderr log"},
 		{[]string{"--pty", "--devconsole", "sh"}, 2, "--devconsole"},
 		{[]string{"--title", "x", "sh"}, 2, "--title needs --pty"},
 		{[]string{"--record", dir, "sh"}, 2, "--record needs --pty"},
