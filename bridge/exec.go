@@ -36,7 +36,7 @@ type Exec struct {
 	ReverseLookup  bool     // resolve REMOTE_HOST by DNS
 	Stderr         StderrMode
 	// MaxMessage, with StderrJSON, is the largest message: the Line
-	// framing's limit, which no JSON line may pass.
+	// framing's limit, which no JSON line may pass (MinJSONMessage at least).
 	MaxMessage int
 	// TTY starts each program on its own pseudo-terminal, at the size the
 	// client's first message gives (the Terminal framing).

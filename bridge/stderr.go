@@ -65,15 +65,15 @@ type jsonSession struct {
 }
 
 // newJSONSession prepares spec's stderr for the session that start makes.
-func newJSONSession(spec *process.Spec, max int, log *slog.Logger) *jsonSession {
+func newJSONSession(spec *process.Spec, limit int, log *slog.Logger) *jsonSession {
 	j := &jsonSession{
-		max:        max,
+		max:        max(limit, MinJSONMessage), // 0 would send nothing
 		lines:      make(chan []byte),
 		done:       make(chan struct{}),
 		stdoutDone: make(chan struct{}),
 		log:        log,
 	}
-	j.stderr = lineSplitter{stream: "stderr", max: max}
+	j.stderr = lineSplitter{stream: "stderr", max: j.max}
 	spec.StderrPieces = true
 	spec.StderrLine = j.stderrLine
 	return j
