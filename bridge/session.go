@@ -180,9 +180,9 @@ func (s *wsSession) checkIdle() {
 		}
 		return
 	}
+	s.cutAfter(closeWait) // first, as in goingAway
 	s.sendClose(websocket.CloseGoingAway, "idle timeout")
 	s.backend.Stop()
-	s.cutAfter(closeWait)
 }
 
 // cutAfter closes the connection after d unless the session has ended. It
@@ -491,9 +491,11 @@ func (s *wsSession) noteClose(code int) bool {
 // goingAway is the server's shutdown: the client hears 1001 and the backend
 // is stopped.
 func (s *wsSession) goingAway() {
+	// The cut is set first: the close frame itself may wait up to closeWait
+	// behind output blocked on a client that does not read.
+	s.cutAfter(closeWait)
 	s.sendClose(websocket.CloseGoingAway, "server shutting down")
 	s.backend.Stop()
-	s.cutAfter(closeWait)
 }
 
 func (s *wsSession) pinger() {
