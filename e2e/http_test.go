@@ -123,6 +123,49 @@ func TestCGIDirIsConfined(t *testing.T) {
 	}
 }
 
+// TestRelativeCGIDir: a relative --cgidir is taken from wsbridge's working
+// directory, though each script runs inside the folder.
+func TestRelativeCGIDir(t *testing.T) {
+	dir := tree(t, map[string]string{
+		"pwd.sh": "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\npwd\n",
+	})
+	inst := startIn(t, filepath.Dir(dir), "--cgidir", "served", "/bin/cat")
+	if code, body := get(t, "http://"+inst.Host+"/pwd.sh"); code != 200 || body != dir+"\n" {
+		t.Errorf("pwd.sh: %d %q, want 200 %q", code, body, dir+"\n")
+	}
+}
+
+// TestCGIDirMissingScriptIs404: under --cgidir a path that names no script
+// is 404, as websocketd answers; the root, which names none, still says
+// what the server is (426).
+func TestCGIDirMissingScriptIs404(t *testing.T) {
+	dir := tree(t, map[string]string{
+		"hello.sh":  "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\nhello'\n",
+		"sub/x.txt": "not a script",
+	})
+	inst := start(t, "--cgidir", dir, "/bin/cat")
+	base := "http://" + inst.Host
+	for path, want := range map[string]int{
+		"/hello.sh":    200,
+		"/missing.sh":  404,
+		"/sub/none.sh": 404,
+		"/sub":         404,
+		"/.hidden.sh":  404,
+		"/link.sh":     404,
+		"/sub/x.txt":   403,
+		"/":            426,
+		"/favicon.ico": 404,
+	} {
+		if code, _ := get(t, base+path); code != want {
+			t.Errorf("%s: %d, want %d", path, code, want)
+		}
+	}
+	// A WebSocket still opens at any path, as without --cgidir.
+	c := inst.dial("/missing.sh", nil)
+	c.WriteMessage(websocket.TextMessage, []byte("x"))
+	expectMessage(t, c, websocket.TextMessage, "x")
+}
+
 func TestDevConsolePage(t *testing.T) {
 	inst := start(t, "--devconsole", "/bin/cat")
 	resp, err := http.Get("http://" + inst.Host + "/any/path")
