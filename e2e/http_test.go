@@ -305,3 +305,119 @@ func TestCGIScriptEndsWithTheServer(t *testing.T) {
 	}
 	waitNoProcesses(t, mark)
 }
+
+// linkTree makes base/served with symlinks that stay inside it (absolute,
+// relative, a folder, a chain) and others that leave it for base/outside,
+// and base/www, a symlink to served. Scripts answer "inside" or "outside"
+// (with a CGI header under --cgidir).
+func linkTree(t *testing.T) (base string) {
+	t.Helper()
+	base = t.TempDir()
+	script := func(word string) string {
+		return "#!/bin/sh\n[ -n \"$SCRIPT_FILENAME\" ] && printf 'Content-Type: text/plain\\r\\n\\r\\n'\necho " + word + "\n"
+	}
+	for name, body := range map[string]string{
+		"served/in.txt":       "inside",
+		"served/.env":         "SECRET=1",
+		"served/s.sh":         script("inside"),
+		"served/real/a.txt":   "inside a",
+		"served/real/a.sh":    script("inside a"),
+		"outside/secret.txt":  "outside",
+		"outside/secret.sh":   script("outside"),
+		"outside/dir/b.txt":   "outside b",
+		"outside/dir/b.sh":    script("outside b"),
+		"served/sub/deep.txt": "deep",
+	} {
+		p := filepath.Join(base, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for link, target := range map[string]string{
+		"www":                  "served",
+		"served/abs-in.txt":    filepath.Join(base, "served/in.txt"),
+		"served/abs-www.txt":   filepath.Join(base, "www/in.txt"), // through the folder's own link
+		"served/rel-in.txt":    "in.txt",
+		"served/sub/up.txt":    "../in.txt",
+		"served/abs-out.txt":   filepath.Join(base, "outside/secret.txt"),
+		"served/rel-out.txt":   "../outside/secret.txt",
+		"served/alias":         filepath.Join(base, "served/real"),
+		"served/outdir":        filepath.Join(base, "outside/dir"),
+		"served/chain-in.txt":  "abs-in.txt",
+		"served/chain-out.txt": "sub/hop.txt",
+		"served/sub/hop.txt":   "../rel-out.txt",
+		"served/dot.txt":       ".env",
+		"served/abs-in.sh":     filepath.Join(base, "served/s.sh"),
+		"served/rel-in.sh":     "s.sh",
+		"served/abs-out.sh":    filepath.Join(base, "outside/secret.sh"),
+		"served/rel-out.sh":    "../outside/secret.sh",
+		"served/chain-out.sh":  "rel-out.sh",
+	} {
+		if err := os.Symlink(target, filepath.Join(base, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return base
+}
+
+// TestStaticDirFollowsLinksInside: a symlink is served when what it points
+// to (followed to the end) is inside the folder, absolute or not, as
+// websocketd serves it; one that ends outside, or on a dotfile, is 404.
+func TestStaticDirFollowsLinksInside(t *testing.T) {
+	base := linkTree(t)
+	inst := start(t, "--staticdir", filepath.Join(base, "www"), "/bin/cat")
+	for path, want := range map[string]string{
+		"/in.txt":        "inside",
+		"/abs-in.txt":    "inside",
+		"/abs-www.txt":   "inside",
+		"/rel-in.txt":    "inside",
+		"/sub/up.txt":    "inside",
+		"/alias/a.txt":   "inside a",
+		"/chain-in.txt":  "inside",
+		"/abs-out.txt":   "",
+		"/rel-out.txt":   "",
+		"/outdir/b.txt":  "",
+		"/chain-out.txt": "",
+		"/sub/hop.txt":   "",
+		"/dot.txt":       "",
+		"/alias/":        "", // a folder: no listing
+	} {
+		code, body := get(t, "http://"+inst.Host+path)
+		if want == "" && code != 404 || want != "" && (code != 200 || body != want) {
+			t.Errorf("%s: %d %q, want %q", path, code, body, want)
+		}
+	}
+}
+
+// TestScriptDirsFollowLinksInside: --dir and --cgidir run a script through
+// a symlink that ends inside the folder, and not one that ends outside.
+func TestScriptDirsFollowLinksInside(t *testing.T) {
+	base := linkTree(t)
+	dir := filepath.Join(base, "served")
+	want := map[string]string{
+		"/s.sh":         "inside",
+		"/abs-in.sh":    "inside",
+		"/rel-in.sh":    "inside",
+		"/alias/a.sh":   "inside a",
+		"/abs-out.sh":   "",
+		"/rel-out.sh":   "",
+		"/outdir/b.sh":  "",
+		"/chain-out.sh": "",
+	}
+	ws := start(t, "--dir", dir)
+	cgi := start(t, "--cgidir", dir, "/bin/cat")
+	for path, w := range want {
+		if w == "" {
+			if code, _ := handshakeStatus(t, ws.URL+path, nil); code != 404 {
+				t.Errorf("--dir %s: %d, want 404", path, code)
+			}
+		} else if r := readAll(t, ws.dial(path, nil)); strings.Join(r.texts, "|") != w {
+			t.Errorf("--dir %s: %q, want %q", path, r.texts, w)
+		}
+		code, body := get(t, "http://"+cgi.Host+path)
+		if w == "" && code != 404 || w != "" && (code != 200 || body != w+"\n") {
+			t.Errorf("--cgidir %s: %d %q, want %q", path, code, body, w)
+		}
+	}
+}
