@@ -181,7 +181,7 @@ type scriptPaths struct {
 // stays inside dir (symlinks too), and dotfiles are never served, so the
 // answer is an HTTP error before any upgrade.
 func findScript(dir, urlPath string) (scriptPaths, error) {
-	root, err := os.OpenRoot(dir)
+	root, err := openFolder(dir)
 	if err != nil {
 		return scriptPaths{}, httpErrorf(http.StatusInternalServerError, "script folder unavailable")
 	}

@@ -275,7 +275,9 @@ func writeOpenError(w http.ResponseWriter, err error) {
 }
 
 // plainHandler is what a request without an upgrade gets, in websocketd's
-// order: a CGI script, a static file, the dev console, or 426.
+// order: a CGI script, a static file, the dev console, or 426. A path
+// under --cgidir that names no script is 404 (websocketd's answer), but
+// the root names none: it still says what the server is.
 func (h *routeHandler) plainHandler() http.Handler {
 	var static http.Handler
 	if h.route.StaticDir != "" {
@@ -301,8 +303,8 @@ func (h *routeHandler) plainHandler() http.Handler {
 			static.ServeHTTP(w, r)
 		case h.route.DevConsole:
 			web.ServeDevConsole(w, r)
-		case r.URL.Path == "/favicon.ico":
-			// Every browser asks for it; it is no WebSocket endpoint.
+		case r.URL.Path == "/favicon.ico", cgi != nil && r.URL.Path != "/":
+			// The icon every browser asks for, or no such script.
 			http.NotFound(w, r)
 		default:
 			w.Header().Set("Upgrade", "websocket")

@@ -3,20 +3,18 @@ package bridge
 import (
 	"io/fs"
 	"net/http"
-	"os"
 	"path"
 	"strings"
 )
 
 // staticHandler serves files under dir and nothing else: no dotfiles, no
-// directory listings, and no way out of dir, symlinks included (os.Root).
+// directory listings, and no way out of dir, symlinks included (folder).
 func staticHandler(dir string) http.Handler {
-	root, err := os.OpenRoot(dir)
+	fsys, err := openFolder(dir)
 	if err != nil {
 		// Checked at start; a folder removed since then serves nothing.
 		return http.NotFoundHandler()
 	}
-	fsys := root.FS()
 	files := http.FileServerFS(fsys)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name, ok := servableName(r.URL.Path)

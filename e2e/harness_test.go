@@ -131,8 +131,24 @@ func launch(t *testing.T, args ...string) *instance {
 
 func launchEnv(t *testing.T, env []string, args ...string) *instance {
 	t.Helper()
+	return launchIn(t, "", env, args...)
+}
+
+// startIn is start with wsbridge's working directory set to wd.
+func startIn(t *testing.T, wd string, args ...string) *instance {
+	t.Helper()
+	inst := launchIn(t, wd, nil, append([]string{"--port", "0", "--logformat", "json"}, args...)...)
+	if err := inst.awaitListening(); err != nil {
+		t.Fatalf("%v:\n%s", err, inst.output())
+	}
+	return inst
+}
+
+func launchIn(t *testing.T, wd string, env []string, args ...string) *instance {
+	t.Helper()
 	inst := &instance{t: t, logged: make(chan struct{}, 1), exited: make(chan struct{})}
 	inst.cmd = exec.Command(binary, args...)
+	inst.cmd.Dir = wd
 	inst.cmd.Env = append(append(os.Environ(), "WSBRIDGE_TEST_SECRET=do-not-pass"), env...)
 	stderr, err := inst.cmd.StderrPipe()
 	if err != nil {

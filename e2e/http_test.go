@@ -123,6 +123,49 @@ func TestCGIDirIsConfined(t *testing.T) {
 	}
 }
 
+// TestRelativeCGIDir: a relative --cgidir is taken from wsbridge's working
+// directory, though each script runs inside the folder.
+func TestRelativeCGIDir(t *testing.T) {
+	dir := tree(t, map[string]string{
+		"pwd.sh": "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\npwd\n",
+	})
+	inst := startIn(t, filepath.Dir(dir), "--cgidir", "served", "/bin/cat")
+	if code, body := get(t, "http://"+inst.Host+"/pwd.sh"); code != 200 || body != dir+"\n" {
+		t.Errorf("pwd.sh: %d %q, want 200 %q", code, body, dir+"\n")
+	}
+}
+
+// TestCGIDirMissingScriptIs404: under --cgidir a path that names no script
+// is 404, as websocketd answers; the root, which names none, still says
+// what the server is (426).
+func TestCGIDirMissingScriptIs404(t *testing.T) {
+	dir := tree(t, map[string]string{
+		"hello.sh":  "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\nhello'\n",
+		"sub/x.txt": "not a script",
+	})
+	inst := start(t, "--cgidir", dir, "/bin/cat")
+	base := "http://" + inst.Host
+	for path, want := range map[string]int{
+		"/hello.sh":    200,
+		"/missing.sh":  404,
+		"/sub/none.sh": 404,
+		"/sub":         404,
+		"/.hidden.sh":  404,
+		"/link.sh":     404,
+		"/sub/x.txt":   403,
+		"/":            426,
+		"/favicon.ico": 404,
+	} {
+		if code, _ := get(t, base+path); code != want {
+			t.Errorf("%s: %d, want %d", path, code, want)
+		}
+	}
+	// A WebSocket still opens at any path, as without --cgidir.
+	c := inst.dial("/missing.sh", nil)
+	c.WriteMessage(websocket.TextMessage, []byte("x"))
+	expectMessage(t, c, websocket.TextMessage, "x")
+}
+
 func TestDevConsolePage(t *testing.T) {
 	inst := start(t, "--devconsole", "/bin/cat")
 	resp, err := http.Get("http://" + inst.Host + "/any/path")
@@ -261,4 +304,120 @@ func TestCGIScriptEndsWithTheServer(t *testing.T) {
 		t.Errorf("wsbridge exit: %v", inst.err)
 	}
 	waitNoProcesses(t, mark)
+}
+
+// linkTree makes base/served with symlinks that stay inside it (absolute,
+// relative, a folder, a chain) and others that leave it for base/outside,
+// and base/www, a symlink to served. Scripts answer "inside" or "outside"
+// (with a CGI header under --cgidir).
+func linkTree(t *testing.T) (base string) {
+	t.Helper()
+	base = t.TempDir()
+	script := func(word string) string {
+		return "#!/bin/sh\n[ -n \"$SCRIPT_FILENAME\" ] && printf 'Content-Type: text/plain\\r\\n\\r\\n'\necho " + word + "\n"
+	}
+	for name, body := range map[string]string{
+		"served/in.txt":       "inside",
+		"served/.env":         "SECRET=1",
+		"served/s.sh":         script("inside"),
+		"served/real/a.txt":   "inside a",
+		"served/real/a.sh":    script("inside a"),
+		"outside/secret.txt":  "outside",
+		"outside/secret.sh":   script("outside"),
+		"outside/dir/b.txt":   "outside b",
+		"outside/dir/b.sh":    script("outside b"),
+		"served/sub/deep.txt": "deep",
+	} {
+		p := filepath.Join(base, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for link, target := range map[string]string{
+		"www":                  "served",
+		"served/abs-in.txt":    filepath.Join(base, "served/in.txt"),
+		"served/abs-www.txt":   filepath.Join(base, "www/in.txt"), // through the folder's own link
+		"served/rel-in.txt":    "in.txt",
+		"served/sub/up.txt":    "../in.txt",
+		"served/abs-out.txt":   filepath.Join(base, "outside/secret.txt"),
+		"served/rel-out.txt":   "../outside/secret.txt",
+		"served/alias":         filepath.Join(base, "served/real"),
+		"served/outdir":        filepath.Join(base, "outside/dir"),
+		"served/chain-in.txt":  "abs-in.txt",
+		"served/chain-out.txt": "sub/hop.txt",
+		"served/sub/hop.txt":   "../rel-out.txt",
+		"served/dot.txt":       ".env",
+		"served/abs-in.sh":     filepath.Join(base, "served/s.sh"),
+		"served/rel-in.sh":     "s.sh",
+		"served/abs-out.sh":    filepath.Join(base, "outside/secret.sh"),
+		"served/rel-out.sh":    "../outside/secret.sh",
+		"served/chain-out.sh":  "rel-out.sh",
+	} {
+		if err := os.Symlink(target, filepath.Join(base, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return base
+}
+
+// TestStaticDirFollowsLinksInside: a symlink is served when what it points
+// to (followed to the end) is inside the folder, absolute or not, as
+// websocketd serves it; one that ends outside, or on a dotfile, is 404.
+func TestStaticDirFollowsLinksInside(t *testing.T) {
+	base := linkTree(t)
+	inst := start(t, "--staticdir", filepath.Join(base, "www"), "/bin/cat")
+	for path, want := range map[string]string{
+		"/in.txt":        "inside",
+		"/abs-in.txt":    "inside",
+		"/abs-www.txt":   "inside",
+		"/rel-in.txt":    "inside",
+		"/sub/up.txt":    "inside",
+		"/alias/a.txt":   "inside a",
+		"/chain-in.txt":  "inside",
+		"/abs-out.txt":   "",
+		"/rel-out.txt":   "",
+		"/outdir/b.txt":  "",
+		"/chain-out.txt": "",
+		"/sub/hop.txt":   "",
+		"/dot.txt":       "",
+		"/alias/":        "", // a folder: no listing
+	} {
+		code, body := get(t, "http://"+inst.Host+path)
+		if want == "" && code != 404 || want != "" && (code != 200 || body != want) {
+			t.Errorf("%s: %d %q, want %q", path, code, body, want)
+		}
+	}
+}
+
+// TestScriptDirsFollowLinksInside: --dir and --cgidir run a script through
+// a symlink that ends inside the folder, and not one that ends outside.
+func TestScriptDirsFollowLinksInside(t *testing.T) {
+	base := linkTree(t)
+	dir := filepath.Join(base, "served")
+	want := map[string]string{
+		"/s.sh":         "inside",
+		"/abs-in.sh":    "inside",
+		"/rel-in.sh":    "inside",
+		"/alias/a.sh":   "inside a",
+		"/abs-out.sh":   "",
+		"/rel-out.sh":   "",
+		"/outdir/b.sh":  "",
+		"/chain-out.sh": "",
+	}
+	ws := start(t, "--dir", dir)
+	cgi := start(t, "--cgidir", dir, "/bin/cat")
+	for path, w := range want {
+		if w == "" {
+			if code, _ := handshakeStatus(t, ws.URL+path, nil); code != 404 {
+				t.Errorf("--dir %s: %d, want 404", path, code)
+			}
+		} else if r := readAll(t, ws.dial(path, nil)); strings.Join(r.texts, "|") != w {
+			t.Errorf("--dir %s: %q, want %q", path, r.texts, w)
+		}
+		code, body := get(t, "http://"+cgi.Host+path)
+		if w == "" && code != 404 || w != "" && (code != 200 || body != w+"\n") {
+			t.Errorf("--cgidir %s: %d %q, want %q", path, code, body, w)
+		}
+	}
 }

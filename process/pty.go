@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"syscall"
+	"time"
 
 	"github.com/creack/pty"
 	"github.com/wsbridge/wsbridge/internal/procfs"
@@ -117,19 +118,28 @@ func (p *Process) Resize(s Size) error {
 	return setSize(p.stdout, ws)
 }
 
-// killSession kills every process of the session sid. A terminal's shell
-// puts each job in a process group of its own, out of reach of the group
-// kill; a job that ignores the hangup still belongs to the session.
-// A process forking meanwhile is caught by the next pass.
+// sessionKillWait bounds how long Close waits for the killed members of a
+// session to die: SIGKILL cannot be caught, but a process stuck in the
+// kernel (on a dead NFS server) dies only when it comes out.
+const sessionKillWait = 5 * time.Second
+
+// killSession kills every process of the session sid and waits until each
+// has died, so that none runs once Close returns. A terminal's shell puts
+// each job in a process group of its own, out of reach of the group kill;
+// a job that ignores the hangup still belongs to the session. A process
+// forking meanwhile is caught by the next pass.
 func killSession(sid int) {
-	for range 3 {
+	inSession := func(pid int) bool {
+		p, ok := procfs.Read(pid)
+		return ok && p.SID == sid && p.State != 'Z'
+	}
+	deadline := time.Now().Add(sessionKillWait)
+	for {
 		members := sessionMembers(sid)
-		if len(members) == 0 {
+		if len(members) == 0 || time.Now().After(deadline) {
 			return
 		}
-		for _, pid := range members {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
+		killAndAwait(members, inSession, deadline)
 	}
 }
 

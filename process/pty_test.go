@@ -3,6 +3,9 @@ package process
 import (
 	"bytes"
 	"io"
+	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -132,4 +135,42 @@ func TestTTYBackgroundJobDoesNotHoldOutput(t *testing.T) {
 	if m := sessionMembers(p.Pid()); len(m) != 0 {
 		t.Fatalf("left in the session after Close: %v", m)
 	}
+}
+
+// TestTTYCloseWaitsForKilledJobs: when Close returns, the session's jobs
+// have died, not just been sent SIGKILL. The job here is run late by the
+// scheduler, as on a loaded machine: SCHED_IDLE, on a CPU that a busy loop
+// (outside the session) holds, it takes some 100 ms to die.
+func TestTTYCloseWaitsForKilledJobs(t *testing.T) {
+	for _, tool := range []string{"taskset", "chrt"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s (util-linux)", tool)
+		}
+	}
+	busy := exec.Command("taskset", "-c", "0", "sh", "-c", "while :; do :; done")
+	if err := busy.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Wait()
+	defer busy.Process.Kill()
+	p := terminal(t, "set -m; (trap '' HUP; exec taskset -c 0 chrt --idle 0 sleep 1000) & echo started; wait", Size{Cols: 80, Rows: 24})
+	var out bytes.Buffer
+	readUntil(t, p, &out, "started")
+	for i := 0; len(sessionMembers(p.Pid())) < 2 || !onCPU(busy.Process.Pid); i++ {
+		if i == 500 {
+			t.Fatalf("want the shell and its job in the session, found %v, and the busy loop running", sessionMembers(p.Pid()))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.Close()
+	if m := sessionMembers(p.Pid()); len(m) != 0 {
+		t.Fatalf("left in the session after Close: %v", m)
+	}
+}
+
+// onCPU says whether pid has run in user space for a clock tick or more.
+func onCPU(pid int) bool {
+	stat, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	return len(f) > 11 && f[11] != "0" // utime
 }
