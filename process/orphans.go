@@ -22,7 +22,8 @@ var children struct {
 	mu       sync.Mutex
 	pids     map[int]int    // started and not yet reaped; counts, as a pid may be reused
 	marks    map[string]int // marks of runs not yet closed
-	poke     chan struct{}  // asks the sweeper to look (nil: no sweeper)
+	reaping  bool           // Subreaper is on: orphans are ours to end
+	unread   map[int]int    // orphans whose environment could not be read yet: tries (under starting)
 }
 
 // register records a child Start made; the caller holds starting.
@@ -47,7 +48,9 @@ func reaped(pid int) {
 	}
 }
 
-// closed ends a run's mark: orphans that carry it are killed now.
+// closed ends a run's mark: orphans that carry it are killed now, and those
+// already dead (the run's group, killed by Close) reaped before it returns,
+// so that a closed run leaves no zombie behind.
 func closed(mark string) {
 	if mark == "" {
 		return
@@ -56,13 +59,18 @@ func closed(mark string) {
 	if children.marks[mark]--; children.marks[mark] <= 0 {
 		delete(children.marks, mark)
 	}
-	poke := children.poke
 	children.mu.Unlock()
-	if poke != nil {
-		select {
-		case poke <- struct{}{}:
-		default:
-		}
+	reapOrphans()
+}
+
+// reapOrphans sweeps now, when Subreaper is on, rather than at the next
+// SIGCHLD: orphans just killed are reaped before the caller goes on.
+func reapOrphans() {
+	children.mu.Lock()
+	reaping := children.reaping
+	children.mu.Unlock()
+	if reaping {
+		sweep(false)
 	}
 }
 

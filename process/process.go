@@ -87,6 +87,7 @@ type Process struct {
 	grace  time.Duration
 
 	done       chan struct{} // closed once the child is reaped
+	settled    chan struct{} // closed once reap has also dealt with what the child left
 	status     Status
 	stdoutEOF  chan struct{} // closed when Read has seen the end of output
 	eofOnce    sync.Once
@@ -179,6 +180,7 @@ func newProcess(cmd *exec.Cmd, stdin, stdout, stderr *os.File, spec Spec) *Proce
 		mark:       spec.Mark,
 		grace:      spec.Grace,
 		done:       make(chan struct{}),
+		settled:    make(chan struct{}),
 		stdoutEOF:  make(chan struct{}),
 		stderrDone: make(chan struct{}),
 	}
@@ -195,6 +197,7 @@ func (p *Process) reap() {
 	reaped(p.cmd.Process.Pid)
 	p.status = statusOf(p.cmd.ProcessState, err)
 	close(p.done)
+	defer close(p.settled)
 
 	t := time.NewTimer(p.grace + ladder[0].wait)
 	defer t.Stop()
@@ -341,9 +344,12 @@ func (p *Process) Done() <-chan struct{} { return p.done }
 // the child is gone): StderrLine is not called again.
 func (p *Process) StderrDone() <-chan struct{} { return p.stderrDone }
 
-// Wait blocks until the child has been reaped and says how it ended.
+// Wait blocks until the child has been reaped, and what it left holding its
+// output has been ended (killed, dead and reaped: see reap), and says how the
+// child ended. So whoever reports the end reports it once nothing of the
+// program runs on its output any more.
 func (p *Process) Wait() Status {
-	<-p.done
+	<-p.settled
 	return p.status
 }
 
@@ -398,12 +404,16 @@ func (p *Process) killGroup(sig syscall.Signal) {
 }
 
 // killAll kills what is left of the program: its process group or, on a
-// terminal, its whole session, where a shell's jobs have groups of their own.
+// terminal, its whole session, where a shell's jobs have groups of their own;
+// it returns once each of them has died.
 func (p *Process) killAll() {
-	p.killGroup(syscall.SIGKILL)
 	if p.tty {
+		p.killGroup(syscall.SIGKILL)
 		killSession(p.cmd.Process.Pid)
+	} else {
+		killGroupAwaiting(p.cmd.Process.Pid)
 	}
+	reapOrphans() // those of them wsbridge adopted: no zombie is left
 }
 
 // readStderr hands stderr to fn a line at a time, bounded, until every holder

@@ -118,28 +118,49 @@ func (p *Process) Resize(s Size) error {
 	return setSize(p.stdout, ws)
 }
 
-// sessionKillWait bounds how long Close waits for the killed members of a
-// session to die: SIGKILL cannot be caught, but a process stuck in the
+// killWait bounds how long Close waits for the killed members of a group
+// or session to die: SIGKILL cannot be caught, but a process stuck in the
 // kernel (on a dead NFS server) dies only when it comes out.
-const sessionKillWait = 5 * time.Second
+const killWait = 5 * time.Second
 
 // killSession kills every process of the session sid and waits until each
 // has died, so that none runs once Close returns. A terminal's shell puts
 // each job in a process group of its own, out of reach of the group kill;
-// a job that ignores the hangup still belongs to the session. A process
-// forking meanwhile is caught by the next pass.
+// a job that ignores the hangup still belongs to the session.
 func killSession(sid int) {
-	inSession := func(pid int) bool {
-		p, ok := procfs.Read(pid)
-		return ok && p.SID == sid && p.State != 'Z'
+	killAwaiting(func(p procfs.Proc) bool { return p.SID == sid })
+}
+
+// killGroupAwaiting kills every process of the group pgid and waits until
+// each has died, as killSession does for a session. Most groups are empty
+// by then: that costs one kill, not a look through /proc.
+func killGroupAwaiting(pgid int) {
+	if syscall.Kill(-pgid, syscall.SIGKILL) == syscall.ESRCH {
+		return
 	}
-	deadline := time.Now().Add(sessionKillWait)
+	killAwaiting(func(p procfs.Proc) bool { return p.PGID == pgid })
+}
+
+// killAwaiting kills the live processes that match and waits, bounded by
+// killWait, until each has died. A process forking meanwhile is caught by
+// the next pass.
+func killAwaiting(match func(procfs.Proc) bool) {
+	still := func(pid int) bool {
+		p, ok := procfs.Read(pid)
+		return ok && match(p) && p.State != 'Z'
+	}
+	deadline := time.Now().Add(killWait)
 	for {
-		members := sessionMembers(sid)
-		if len(members) == 0 || time.Now().After(deadline) {
+		var live []int
+		for _, p := range procfs.List() {
+			if match(p) && p.State != 'Z' {
+				live = append(live, p.PID)
+			}
+		}
+		if len(live) == 0 || time.Now().After(deadline) {
 			return
 		}
-		killAndAwait(members, inSession, deadline)
+		killAndAwait(live, still, deadline)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/wsbridge/wsbridge/internal/procfs"
 	"golang.org/x/sys/unix"
@@ -24,9 +25,8 @@ func Subreaper() (stop func(), err error) {
 	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGCHLD)
-	poke := make(chan struct{}, 1)
 	children.mu.Lock()
-	children.poke = poke
+	children.reaping = true
 	children.mu.Unlock()
 	quit, done := make(chan struct{}), make(chan struct{})
 	go func() {
@@ -34,7 +34,6 @@ func Subreaper() (stop func(), err error) {
 		for {
 			select {
 			case <-sigs:
-			case <-poke:
 			case <-quit:
 				signal.Stop(sigs)
 				sweep(true)
@@ -47,37 +46,82 @@ func Subreaper() (stop func(), err error) {
 		close(quit)
 		<-done
 		children.mu.Lock()
-		children.poke = nil
+		children.reaping = false
 		children.mu.Unlock()
 		_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
 	}, nil
 }
 
 // sweep reaps dead orphans and kills live ones whose run is closed (all of
-// them with all). A killed orphan's end brings a SIGCHLD, and so the sweep
-// that reaps it and kills its own orphans, now ours.
+// them with all), then waits until those it killed have died and reaps them,
+// so that a sweep leaves no zombie behind. A killed orphan's end also
+// brings a SIGCHLD, and so a sweep that kills its own orphans, now ours.
 func sweep(all bool) {
+	var killed []int
 	children.starting.Lock()
-	defer children.starting.Unlock()
+	if children.unread == nil {
+		children.unread = map[int]int{}
+	}
 	for _, pid := range ownChildren() {
 		if started(pid) {
 			continue // os/exec reaps it
 		}
 		if stateOf(pid) == 'Z' {
-			var info unix.Siginfo
-			_ = unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOHANG, nil)
+			delete(children.unread, pid)
+			reap(pid)
 			continue
 		}
-		if !all && liveMark(environOf(pid)) {
-			continue
+		if !all {
+			env, ok := environOf(pid)
+			if ok {
+				delete(children.unread, pid)
+			} else if children.unread[pid] < unreadTries {
+				// Between fork and exec, or in exec, a process shows no
+				// environment for a moment: look again soon.
+				children.unread[pid]++
+				time.AfterFunc(unreadWait, reapOrphans)
+				continue
+			}
+			if ok && liveMark(env) {
+				continue
+			}
 		}
+		delete(children.unread, pid)
 		// Our child: its pid is ours until we reap it, so this hits no
 		// other process. Its group too if it leads one (setsid).
 		if pgid, _ := syscall.Getpgid(pid); pgid == pid {
 			_ = syscall.Kill(-pid, syscall.SIGKILL)
 		}
 		_ = syscall.Kill(pid, syscall.SIGKILL)
+		killed = append(killed, pid)
 	}
+	children.starting.Unlock()
+	// Our children, dead or dying: nobody else reaps them, and their pids
+	// stay ours until we do, so this waits on them without the lock.
+	deadline := time.Now().Add(killWait)
+	for _, pid := range killed {
+		if fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK); err == nil {
+			f := os.NewFile(uintptr(fd), "pidfd")
+			awaitPidfd(f, deadline)
+			f.Close()
+		}
+		reap(pid)
+	}
+}
+
+// unreadTries and unreadWait bound how long an orphan whose environment
+// cannot be read is given to show it (about half a second) before it counts
+// as carrying no mark.
+const (
+	unreadTries = 20
+	unreadWait  = 25 * time.Millisecond
+)
+
+// reap reaps a dead child by its pid, never by wait(-1); a child that has
+// not died yet stays.
+func reap(pid int) {
+	var info unix.Siginfo
+	_ = unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOHANG, nil)
 }
 
 // ownChildren lists this process's children, from each thread's children
@@ -119,8 +163,12 @@ func stateOf(pid int) byte {
 	return 0
 }
 
-// environOf is the environment a process was started with.
-func environOf(pid int) []string {
-	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
-	return strings.Split(string(b), "\x00")
+// environOf is the environment a process was started with; false when it
+// cannot be read or is empty (in exec, or another user's process).
+func environOf(pid int) ([]string, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	if err != nil || len(b) == 0 {
+		return nil, false
+	}
+	return strings.Split(string(b), "\x00"), true
 }
