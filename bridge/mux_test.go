@@ -53,7 +53,8 @@ func logLines(t *testing.T, log string, msg string) []map[string]any {
 }
 
 // TestMuxLongestMatch: the longest route path wins; a prefix is stripped,
-// an exact path is seen as "/", and "" serves what no other route takes.
+// an exact path is seen as "/", and "" serves what no other route takes. An
+// exact route beats a prefix route's redirect from the same path.
 func TestMuxLongestMatch(t *testing.T) {
 	addr, _ := serve(t, func(s *Server) {
 		s.Routes = []*Route{
@@ -61,6 +62,8 @@ func TestMuxLongestMatch(t *testing.T) {
 			sayRoute("a", "/a/", s.Log),
 			sayRoute("ab", "/a/b/", s.Log),
 			sayRoute("x", "/x", s.Log),
+			sayRoute("c", "/c", s.Log),
+			sayRoute("cdir", "/c/", s.Log),
 		}
 	})
 	for path, want := range map[string]string{
@@ -76,6 +79,8 @@ func TestMuxLongestMatch(t *testing.T) {
 		"/xy":       "root /xy",
 		"/a%2Fb/c":  "ab /c", // the decoded path is matched, as --base-path did
 		"/a/b/?q=1": "ab /",
+		"/c":        "c /", // an exact path, not the slashless redirect
+		"/c/z":      "cdir /z",
 	} {
 		c, _, err := websocket.DefaultDialer.Dial("ws://"+addr+path, nil)
 		if err != nil {

@@ -70,7 +70,8 @@ type Server struct {
 	stopOnce  sync.Once
 }
 
-// Handler is the server's HTTP handler, for tests and for embedding.
+// Handler is the server's HTTP handler, for tests and for embedding; call
+// Validate first (Listen does).
 func (s *Server) Handler() http.Handler {
 	return s.Hosts.guard(newMux(s), s.Log)
 }
