@@ -221,7 +221,7 @@ func serve(c *cli.Context) error {
 	if err := srv.Listen(); err != nil {
 		return cli.Exit(err.Error(), exitRuntime)
 	}
-	log.Info("serving", "backend", fmt.Sprint(srv.Route.Backend), "framing", srv.Route.Framing.String())
+	log.Info("serving", "backend", fmt.Sprint(srv.Routes[0].Backend), "framing", srv.Routes[0].Framing.String())
 
 	// Orphans of programs (setsid, double forks) become wsbridge's, so that
 	// they end with their session and are reaped.
@@ -410,7 +410,7 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 		ShutdownGrace:  3*grace + 5*time.Second, // the ladder's length, and then some
 		Once:           c.Bool("once"),
 		ExitNoConn:     c.Bool("exit-no-conn"),
-		Route: &bridge.Route{
+		Routes: []*bridge.Route{{
 			Backend:      backend,
 			Framing:      framing,
 			MaxMessage:   maxMsg,
@@ -429,10 +429,10 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 			CGIGrace:     grace,
 			DevConsole:   c.Bool("devconsole"),
 			Terminal:     terminal,
-			BasePath:     basePath,
-		},
+			Path:         basePath,
+		}},
 	}
-	if srv.Route.Auth, err = buildAuth(c, log); err != nil {
+	if srv.Routes[0].Auth, err = buildAuth(c, log); err != nil {
 		return nil, err
 	}
 	tlsServer, err := buildTLS(c, log)

@@ -49,8 +49,10 @@ func noteUser(w http.ResponseWriter, r *http.Request) {
 
 // logPlain writes the access line of a plain HTTP request: pages, files,
 // CGI runs and refusals alike. The query is left out: it may hold a token.
-func logPlain(log *slog.Logger, r *http.Request, w *plainRecorder, start time.Time) {
+// route is the name of the route that answered, "" if none matched.
+func logPlain(log *slog.Logger, r *http.Request, w *plainRecorder, start time.Time, route string) {
 	log.Info("http",
+		"route", route,
 		"client", r.RemoteAddr,
 		"method", r.Method,
 		"path", r.URL.Path,

@@ -47,8 +47,8 @@ func (c *cgiHandler) serve(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	defer c.limit.release()
-	c.limit.server.cgiStarted()
-	defer c.limit.server.cgiEnded()
+	c.limit.adm.cgiStarted()
+	defer c.limit.adm.cgiEnded()
 	c.run(w, r, script)
 	return true
 }

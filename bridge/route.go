@@ -3,6 +3,7 @@ package bridge
 import (
 	"encoding/base64"
 	"errors"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -16,10 +17,19 @@ import (
 	"github.com/wsbridge/wsbridge/web"
 )
 
-// Route holds everything one endpoint needs: its backend, framing, limits and
-// checks, and what plain HTTP requests get. The command-line flags fill one
-// Route today; a config file can fill several later.
+// Route holds everything one endpoint needs: its path, backend, framing,
+// limits and checks, and what plain HTTP requests get. The command-line
+// flags fill one Route today; a config file can fill several later.
 type Route struct {
+	Name string // in log lines as "route"; empty: its path
+	// Path is where the route is served. Empty or "/": every path no other
+	// route takes. Ending in "/", such as "/term/" where a reverse proxy
+	// mounts it: a prefix, stripped, so that backends, pages and folders see
+	// what follows it (from a "/"); the prefix without its slash is
+	// redirected to it. Otherwise an exact path, which the backend sees as
+	// "/".
+	Path string
+
 	Backend      Backend
 	Framing      Framing
 	MaxMessage   int           // largest message, each way (--maxframesize)
@@ -46,24 +56,41 @@ type Route struct {
 	// Terminal, with the Terminal framing and a PTY backend, serves the
 	// browser terminal's page to plain requests and its options to sessions.
 	Terminal *web.Terminal
-	// BasePath is where a reverse proxy mounts the route, such as "/term/":
-	// other paths are 404, and what follows it is the path backends, pages
-	// and folders see. Empty or "/": the whole server.
-	BasePath string
+}
+
+// admission is what a route handler needs of the server it runs in, instead
+// of the server itself: the server-wide rule on sessions (--once) and the
+// tracking that shutdown, --once and --exit-no-conn wait on. A route's own
+// limits (MaxSessions) stay in its handler. *Server implements it.
+type admission interface {
+	// admit takes the server's leave for a session; false: refused
+	// (--once has served its one session).
+	admit() bool
+	// unadmit gives the leave back for a session that never opened.
+	unadmit()
+	// track registers a live session; false means the server is shutting
+	// down (the session is tracked all the same, so shutdown waits for it).
+	track(*wsSession) bool
+	untrack(*wsSession)
+	// cgiStarted and cgiEnded count CGI runs, for shutdown to wait for.
+	cgiStarted()
+	cgiEnded()
 }
 
 // routeHandler serves one Route: WebSocket upgrades go to the backend, other
-// requests to CGI, static files or the dev console.
+// requests to CGI, static files or the dev console. The mux has matched the
+// route and stripped its path before.
 type routeHandler struct {
 	route    *Route
-	server   *Server
+	adm      admission
+	log      *slog.Logger // the server's, with the route's name
 	upgrader websocket.Upgrader
 	plain    http.Handler
 	active   atomic.Int64 // sessions and CGI runs under way
 }
 
-func newRouteHandler(route *Route, server *Server) *routeHandler {
-	h := &routeHandler{route: route, server: server}
+func newRouteHandler(route *Route, adm admission, log *slog.Logger) *routeHandler {
+	h := &routeHandler{route: route, adm: adm, log: log}
 	h.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
 		// Frame headers and small messages go through this buffer; large
@@ -87,19 +114,9 @@ func newRouteHandler(route *Route, server *Server) *routeHandler {
 var writeBufferPool = &sync.Pool{}
 
 func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r.RemoteAddr = h.server.TrustedProxies.ClientAddr(r)
-	if !websocket.IsWebSocketUpgrade(r) {
-		// An upgrade has its session line; a plain request gets this one.
-		rec, start := &plainRecorder{ResponseWriter: w}, time.Now()
-		defer logPlain(h.server.Log, r, rec, start)
-		w = rec
-	}
 	addHeaders(w.Header(), h.route.Header)
-	if r = h.underBase(w, r); r == nil {
-		return
-	}
 	upgrade := websocket.IsWebSocketUpgrade(r)
-	log := h.server.Log
+	log := h.log
 	rel := strings.TrimPrefix(r.URL.Path, "/") // a CONNECT request's is empty
 	if !upgrade && h.route.Terminal != nil && web.IsTerminalAsset(rel) {
 		// The same public bytes for everyone: no credentials needed, so a
@@ -136,7 +153,7 @@ func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeOpenError(w, errTooMany)
 		return
 	}
-	if h.server.Once && !h.server.onceTaken.CompareAndSwap(false, true) {
+	if !h.adm.admit() {
 		h.release()
 		writeOpenError(w, errOnce)
 		return
@@ -163,42 +180,15 @@ func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	conn.SetReadLimit(int64(h.route.MaxMessage))
 	s := newSession(conn, backend, h.route, r, log)
-	if !h.server.track(s) {
+	if !h.adm.track(s) {
 		s.goingAway()
 	}
 	// The handler returns now; its goroutine and buffers go back to the server.
 	go func() {
 		defer h.release()
-		defer h.server.untrack(s)
+		defer h.adm.untrack(s)
 		s.run()
 	}()
-}
-
-// underBase strips BasePath from the request's path. A request outside it
-// gets 404 (nil); the base without its slash is redirected to it.
-func (h *routeHandler) underBase(w http.ResponseWriter, r *http.Request) *http.Request {
-	base := h.route.BasePath
-	if base == "" || base == "/" {
-		return r
-	}
-	rest, ok := strings.CutPrefix(r.URL.Path, base)
-	if !ok {
-		if r.URL.Path+"/" == base && !websocket.IsWebSocketUpgrade(r) {
-			target := base
-			if r.URL.RawQuery != "" {
-				target += "?" + r.URL.RawQuery
-			}
-			http.Redirect(w, r, target, http.StatusMovedPermanently)
-		} else {
-			http.NotFound(w, r)
-		}
-		return nil
-	}
-	r2 := r.WithContext(r.Context())
-	u := *r.URL
-	u.Path, u.RawPath = "/"+rest, ""
-	r2.URL = &u
-	return r2
 }
 
 // checkHandshake refuses what gorilla's Upgrader refuses, with its status
@@ -257,9 +247,7 @@ func (h *routeHandler) release() { h.active.Add(-1) }
 // --once's too.
 func (h *routeHandler) releaseUnopened() {
 	h.release()
-	if h.server.Once {
-		h.server.onceTaken.Store(false)
-	}
+	h.adm.unadmit()
 }
 
 // errOnce answers a session after the one --once serves.
@@ -292,7 +280,7 @@ func (h *routeHandler) plainHandler() http.Handler {
 			gateway: gateway{baseEnv: PassEnv(h.route.CGIEnv), serverSoftware: h.route.CGISoftware},
 			grace:   h.route.CGIGrace,
 			limit:   h,
-			log:     h.server.Log,
+			log:     h.log,
 		}
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -96,7 +96,7 @@ func TestBadHandshakeStartsNothing(t *testing.T) {
 	t.Run("exec", func(t *testing.T) {
 		started := filepath.Join(t.TempDir(), "started")
 		addr, stop := serve(t, func(s *Server) {
-			s.Route.Backend = &Exec{Command: "/bin/sh", Args: []string{"-c", "touch " + started + "; exec cat"}, Log: s.Log}
+			s.Routes[0].Backend = &Exec{Command: "/bin/sh", Args: []string{"-c", "touch " + started + "; exec cat"}, Log: s.Log}
 		})
 		sendBadHandshakes(t, addr)
 		stop() // every session (there should be none) has ended
@@ -123,7 +123,7 @@ func TestBadHandshakeStartsNothing(t *testing.T) {
 			}
 		}()
 		addr, stop := serve(t, func(s *Server) {
-			s.Route.Backend = &Dial{Target: Target{"tcp", l.Addr().String()}, Timeout: time.Second, Log: slog.New(slog.DiscardHandler)}
+			s.Routes[0].Backend = &Dial{Target: Target{"tcp", l.Addr().String()}, Timeout: time.Second, Log: slog.New(slog.DiscardHandler)}
 		})
 		sendBadHandshakes(t, addr)
 		stop()

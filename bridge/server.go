@@ -22,7 +22,9 @@ import (
 	"time"
 )
 
-// Server listens and serves one Route.
+// Server listens and serves its Routes. A request goes through the Host
+// check, then the mux (the route with the longest matching path), then that
+// route's checks, backend and pumps.
 type Server struct {
 	Addresses  []string    // hosts or IPs to listen on; empty: loopback only
 	Port       int         // 0 picks a free port
@@ -38,8 +40,10 @@ type Server struct {
 	// Hosts are the Host names the server answers to (DNS rebinding);
 	// others get 421 before anything else happens.
 	Hosts HostPolicy
-	Route *Route
-	Log   *slog.Logger
+	// Routes are the endpoints served; no two have the same Path (Validate).
+	// A request that none matches is 404.
+	Routes []*Route
+	Log    *slog.Logger
 	// ShutdownGrace bounds shutdown: sessions still open after it are cut.
 	ShutdownGrace time.Duration
 	// HeaderTimeout bounds how long a client may take to send its request
@@ -66,14 +70,18 @@ type Server struct {
 	stopOnce  sync.Once
 }
 
-// Handler is the server's HTTP handler, for tests and for embedding.
+// Handler is the server's HTTP handler, for tests and for embedding; call
+// Validate first (Listen does).
 func (s *Server) Handler() http.Handler {
-	return s.Hosts.guard(newRouteHandler(s.Route, s), s.Log)
+	return s.Hosts.guard(newMux(s), s.Log)
 }
 
-// Listen binds every listener, so that a port in use is an error before
-// anything is served.
+// Listen checks the routes (Validate) and binds every listener, so that a
+// port in use is an error before anything is served.
 func (s *Server) Listen() error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
 	s.lastEnded = make(chan struct{})
 	if s.UnixSocket != "" {
 		l, err := listenUnix(s.UnixSocket)
@@ -224,12 +232,15 @@ func (s *Server) Serve(ctx context.Context) error {
 		if !strings.HasPrefix(u, "ws") {
 			continue
 		}
-		// What a person opens: the page, or the endpoint under its base path.
-		base := strings.TrimPrefix(cmp.Or(s.Route.BasePath, "/"), "/")
-		if r := s.Route; r.Terminal != nil || r.DevConsole || r.StaticDir != "" {
-			s.Log.Info("open in a browser", "url", "http"+strings.TrimPrefix(u, "ws")+base)
-		} else if base != "" {
-			s.Log.Info("WebSocket endpoint", "url", u+base)
+		// What a person opens: each route's page, or its endpoint when it
+		// is not the server's root.
+		for _, r := range s.Routes {
+			rel := strings.TrimPrefix(r.routePath(), "/")
+			if r.Terminal != nil || r.DevConsole || r.StaticDir != "" {
+				s.Log.Info("open in a browser", "url", "http"+strings.TrimPrefix(u, "ws")+rel, "route", r.routeName())
+			} else if rel != "" {
+				s.Log.Info("WebSocket endpoint", "url", u+rel, "route", r.routeName())
+			}
 		}
 	}
 
@@ -306,6 +317,15 @@ func (s *Server) waitSessions(stop <-chan struct{}) bool {
 		case <-stop:
 			return false
 		}
+	}
+}
+
+// admit and unadmit hold --once's one session (see admission).
+func (s *Server) admit() bool { return !s.Once || s.onceTaken.CompareAndSwap(false, true) }
+
+func (s *Server) unadmit() {
+	if s.Once {
+		s.onceTaken.Store(false)
 	}
 }
 

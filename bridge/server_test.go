@@ -33,10 +33,10 @@ func serve(t testing.TB, configure func(*Server)) (addr string, stop func()) {
 		Addresses:     []string{"127.0.0.1"},
 		Log:           log,
 		ShutdownGrace: 5 * time.Second,
-		Route: &Route{
+		Routes: []*Route{{
 			Backend:    &Exec{Command: "/bin/cat", Log: log},
 			MaxMessage: 1 << 20,
-		},
+		}},
 	}
 	if configure != nil {
 		configure(s)
@@ -74,11 +74,11 @@ func TestNoGoroutineLeaks(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			terminal := name == "pty"
 			addr, stop := serve(t, func(s *Server) {
-				s.Route.Backend = backend
-				s.Route.PingInterval = time.Second
-				s.Route.IdleTimeout = time.Minute
+				s.Routes[0].Backend = backend
+				s.Routes[0].PingInterval = time.Second
+				s.Routes[0].IdleTimeout = time.Minute
 				if terminal {
-					s.Route.Framing, s.Route.Terminal = Terminal, &web.Terminal{}
+					s.Routes[0].Framing, s.Routes[0].Terminal = Terminal, &web.Terminal{}
 				}
 			})
 			manySessions(t, "ws://"+addr+"/", terminal)
@@ -198,8 +198,8 @@ func TestDefaultLoopbackPortTakenOnIPv6(t *testing.T) {
 func BenchmarkExecDown(b *testing.B) {
 	const size = 64 << 20
 	addr, _ := serve(b, func(s *Server) {
-		s.Route.Backend = &Exec{Command: "/usr/bin/head", Args: []string{"-c", fmt.Sprint(size), "/dev/zero"}, Log: s.Log}
-		s.Route.Framing = Binary
+		s.Routes[0].Backend = &Exec{Command: "/usr/bin/head", Args: []string{"-c", fmt.Sprint(size), "/dev/zero"}, Log: s.Log}
+		s.Routes[0].Framing = Binary
 	})
 	buf := make([]byte, 64<<10)
 	b.SetBytes(size)
@@ -233,7 +233,7 @@ func BenchmarkExecDown(b *testing.B) {
 // connection must end (a close code or a drop) without hanging the session,
 // and the server keeps serving. goleak then checks nothing was left behind.
 func TestGarbageFramesNeverHang(t *testing.T) {
-	addr, stop := serve(t, func(s *Server) { s.Route.MaxMessage = 4096 })
+	addr, stop := serve(t, func(s *Server) { s.Routes[0].MaxMessage = 4096 })
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range 100 {
 		c, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/", nil)

@@ -70,8 +70,8 @@ func TestShutdownWithClientsThatDoNotRead(t *testing.T) {
 	addr, stop := serve(t, func(s *Server) {
 		s.Log = slog.New(slog.NewTextHandler(&logs, nil))
 		s.ShutdownGrace = stuck * closeWait * 3 / 4 // well below stuck × closeWait
-		s.Route.Framing = Binary
-		s.Route.Backend = &Exec{
+		s.Routes[0].Framing = Binary
+		s.Routes[0].Backend = &Exec{
 			Command: "/bin/sh",
 			Args:    []string{"-c", `if [ "$1" = flood ]; then exec cat /dev/zero; fi; exec sleep 1000`, "sh"},
 			URLArgs: true,

@@ -13,8 +13,8 @@ import (
 // server's shutdown; goleak (TestMain) fails on any goroutine left.
 func TestStderrJSONEndsEveryWay(t *testing.T) {
 	addr, stop := serve(t, func(s *Server) {
-		s.Route.Backend = &Exec{Command: "/bin/sh", Args: []string{"-c", "yes err >&2 & exec yes out"},
-			Stderr: StderrJSON, MaxMessage: s.Route.MaxMessage, Log: slog.New(slog.DiscardHandler)}
+		s.Routes[0].Backend = &Exec{Command: "/bin/sh", Args: []string{"-c", "yes err >&2 & exec yes out"},
+			Stderr: StderrJSON, MaxMessage: s.Routes[0].MaxMessage, Log: slog.New(slog.DiscardHandler)}
 	})
 	var open []*websocket.Conn
 	for i := range 9 {

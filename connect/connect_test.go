@@ -58,11 +58,11 @@ func bridgeTo(t *testing.T, target string) (*url.URL, func()) {
 		Addresses:     []string{"127.0.0.1"},
 		Log:           log,
 		ShutdownGrace: 5 * time.Second,
-		Route: &bridge.Route{
+		Routes: []*bridge.Route{{
 			Backend:    &bridge.Dial{Target: bridge.Target{Network: "tcp", Address: target}, Timeout: time.Second, Grace: time.Second, Log: log},
 			Framing:    bridge.Binary,
 			MaxMessage: 1 << 20,
-		},
+		}},
 	}
 	if err := s.Listen(); err != nil {
 		t.Fatal(err)
