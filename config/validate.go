@@ -338,7 +338,7 @@ func (f *File) validateRoute(r *Route, key string) error {
 		}
 		tf := &bridge.TokenFile{Path: r.Tokens.File, Log: slog.New(slog.DiscardHandler)}
 		if terr := tf.Load(); terr != nil {
-			return f.errorf(key+".tokens.file", "%v", terr)
+			return f.errorf(key+".tokens.file", "%s: %v", r.Tokens.File, terr) // bridge leaves the path to its caller
 		}
 		err = f.validateDial(&r.Tokens.DialOptions, key+".tokens", false)
 	}
@@ -461,7 +461,7 @@ func (f *File) validatePTY(p *PTY, key string) error {
 
 func (f *File) validateDial(o *DialOptions, key string, unix bool) error {
 	if o.DialTimeout <= 0 || o.DialTimeout > maxDial {
-		return f.errorf(key+".dial_timeout", "%s is out of range (more than 0, at most 1h)", o.DialTimeout)
+		return f.errorf(key+".dial_timeout", "%s is out of range (more than 0, at most 1h)", shortDuration(o.DialTimeout))
 	}
 	if o.ProxyProtocol != "" {
 		if _, err := bridge.ParseProxyProtocol(o.ProxyProtocol); err != nil {
@@ -539,7 +539,7 @@ func oneOf(v string, allowed ...string) error {
 
 func inRange(d, max time.Duration) error {
 	if d < 0 || d > max {
-		return fmt.Errorf("%s is out of range (0 to %s)", d, shortDuration(max))
+		return fmt.Errorf("%s is out of range (0 to %s)", shortDuration(d), shortDuration(max))
 	}
 	return nil
 }
