@@ -93,7 +93,7 @@ func newApp() *cli.App {
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run prints and exits
 		Action:         serve,
-		Commands:       []*cli.Command{connectCommand(), completionCommand(), manCommand()},
+		Commands:       []*cli.Command{connectCommand(), checkConfigCommand(), completionCommand(), manCommand()},
 		// For the completion scripts: wsbridge ARGS... --generate-bash-completion
 		// prints the flags or commands that may come next.
 		EnableBashCompletion: true,
