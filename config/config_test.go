@@ -243,6 +243,17 @@ func TestLoadMinimal(t *testing.T) {
 	}
 }
 
+// TestAnchors: YAML anchors and aliases stand for their values.
+func TestAnchors(t *testing.T) {
+	f, err := loadText(t, t.TempDir(), "routes:\n  - {path: /a, exec: &cat {command: cat, framing: raw}}\n  - {path: /b, exec: *cat}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := f.Routes[1].Exec; b.Command != "cat" || b.Framing != "raw" {
+		t.Errorf("routes[1].exec = %+v", *b)
+	}
+}
+
 // TestBadFiles: each mistake is one error that names the file, the line and
 // column, and the key.
 func TestBadFiles(t *testing.T) {
