@@ -29,6 +29,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"github.com/wsbridge/wsbridge/auth"
 	"github.com/wsbridge/wsbridge/bridge"
+	"github.com/wsbridge/wsbridge/internal/size"
 	"github.com/wsbridge/wsbridge/process"
 	wstls "github.com/wsbridge/wsbridge/tls"
 	"github.com/wsbridge/wsbridge/web"
@@ -92,7 +93,7 @@ func newApp() *cli.App {
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run prints and exits
 		Action:         serve,
-		Commands:       []*cli.Command{connectCommand(), completionCommand(), manCommand()},
+		Commands:       []*cli.Command{connectCommand(), checkConfigCommand(), completionCommand(), manCommand()},
 		// For the completion scripts: wsbridge ARGS... --generate-bash-completion
 		// prints the flags or commands that may come next.
 		EnableBashCompletion: true,
@@ -794,25 +795,9 @@ func parseDuration(name, s string, max time.Duration) (time.Duration, error) {
 	return d, nil
 }
 
-// sizeUnits are the units parseSize takes, in lower case: SI for kB to TB
-// (disks and asciinema count so), binary for KiB to TiB.
-var sizeUnits = map[string]float64{
-	"": 1, "b": 1,
-	"kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
-	"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
-}
-
-// parseSize reads a size in bytes: "1048576", "50MB", "1.5GiB". Bare K, M
-// and G are refused: they mean 1000s to some and 1024s to others.
-func parseSize(s string) (int64, error) {
-	num := strings.TrimRight(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ ")
-	unit, ok := sizeUnits[strings.ToLower(strings.TrimSpace(s[len(num):]))]
-	f, err := strconv.ParseFloat(num, 64)
-	if !ok || err != nil || strings.Trim(num, "0123456789.") != "" || f*unit >= 1<<62 {
-		return 0, fmt.Errorf("%q is not a size such as 50MB, 1GiB or 1048576 (bytes)", s)
-	}
-	return int64(f * unit), nil
-}
+// parseSize reads a size in bytes: "1048576", "50MB", "1.5GiB" (see
+// internal/size, which the config file shares).
+func parseSize(s string) (int64, error) { return size.Parse(s) }
 
 // shortDuration writes 1h for 1h0m0s.
 func shortDuration(d time.Duration) string {
