@@ -103,6 +103,7 @@ func newApp() *cli.App {
 // The server's flag categories, in the order --help lists them: a category
 // comes where its first flag is declared.
 const (
+	catConfig   = "Config file"
 	catListen   = "Listening"
 	catTLS      = "TLS"
 	catBackend  = "Backends (what to run)"
@@ -115,6 +116,8 @@ const (
 
 func flags() []cli.Flag {
 	return []cli.Flag{
+		&cli.StringFlag{Category: catConfig, Name: "config", Usage: "serve the listener and routes in YAML `FILE` (see README); no other server flag but --loglevel and --logformat", EnvVars: env("config")},
+
 		&cli.IntFlag{Category: catListen, Name: "port", Value: 8080, Usage: "TCP `PORT` to listen on (0 picks a free one)", EnvVars: env("port")},
 		&cli.StringSliceFlag{Category: catListen, Name: "address", Usage: "`ADDRESS` to listen on, repeatable (default: loopback only, 127.0.0.1 and ::1)", EnvVars: env("address")},
 		&cli.StringFlag{Category: catListen, Name: "unixsocket", Usage: "listen on a unix socket at `PATH` instead of TCP", EnvVars: env("unixsocket")},
@@ -210,6 +213,9 @@ func serve(c *cli.Context) error {
 		fmt.Fprint(c.App.Writer, license)
 		return nil
 	}
+	if c.IsSet("config") {
+		return serveConfig(c)
+	}
 	log, err := newLogger(c.String("loglevel"), c.String("logformat"))
 	if err != nil {
 		return err
@@ -223,7 +229,12 @@ func serve(c *cli.Context) error {
 		return cli.Exit(err.Error(), exitRuntime)
 	}
 	log.Info("serving", "backend", fmt.Sprint(srv.Routes[0].Backend), "framing", srv.Routes[0].Framing.String())
+	return runServer(srv, log)
+}
 
+// runServer serves srv, which listens, until SIGINT or SIGTERM (or --once,
+// --exit-no-conn).
+func runServer(srv *bridge.Server, log *slog.Logger) error {
 	// Orphans of programs (setsid, double forks) become wsbridge's, so that
 	// they end with their session and are reaped.
 	if stopReaping, err := process.Subreaper(); err != nil {
@@ -360,9 +371,7 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 	}
 	subprotocols := splitLists(c.StringSlice("subprotocol"))
 	if _, ok := backend.(*bridge.Dial); ok {
-		// websockify's clients send bytes in binary messages and may offer
-		// "binary"; echo it back.
-		subprotocols = append([]string{"binary"}, subprotocols...)
+		subprotocols = dialSubprotocols(subprotocols)
 		if !c.IsSet("framing") {
 			framing = bridge.Binary
 		}
@@ -392,12 +401,8 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 	if err != nil {
 		return nil, usageError("--allowed-host: %v", err)
 	}
-	if d, ok := backend.(*bridge.Dial); ok && d.HostToken {
-		hosts.HostTokens = true
-		hosts.Also = append(hosts.Also, bridge.HostSource{What: "host tokens", Has: func(h string) bool {
-			_, ok := d.Tokens.LookupHost(h)
-			return ok
-		}})
+	if d, ok := backend.(*bridge.Dial); ok {
+		allowHostTokens(&hosts, d)
 	}
 
 	srv := &bridge.Server{
@@ -408,7 +413,7 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 		TrustedProxies: trusted,
 		Hosts:          hosts,
 		Log:            log,
-		ShutdownGrace:  3*grace + 5*time.Second, // the ladder's length, and then some
+		ShutdownGrace:  shutdownGrace(grace),
 		Once:           c.Bool("once"),
 		ExitNoConn:     c.Bool("exit-no-conn"),
 		Routes: []*bridge.Route{{
@@ -426,7 +431,7 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 			StaticDir:    c.String("staticdir"),
 			CGIDir:       c.String("cgidir"),
 			CGIEnv:       passNames,
-			CGISoftware:  "wsbridge/" + versionString(),
+			CGISoftware:  cgiSoftware(),
 			CGIGrace:     grace,
 			DevConsole:   c.Bool("devconsole"),
 			Terminal:     terminal,
@@ -440,10 +445,7 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if tlsServer != nil {
-		srv.TLS, srv.RedirHandler = tlsServer.Config, tlsServer.HTTPHandler
-		srv.Hosts.Also = append(srv.Hosts.Also, bridge.HostSource{What: "certificate names and ACME domains", Has: tlsServer.HasName})
-	}
+	useTLS(srv, tlsServer)
 	return srv, nil
 }
 
@@ -476,13 +478,9 @@ func buildTLS(c *cli.Context, log *slog.Logger) (*wstls.Server, error) {
 		opts.Pairs = append(opts.Pairs, wstls.Pair{Cert: certs[i], Key: keys[i]})
 	}
 	if len(domains) > 0 {
-		cache := c.String("acme-cache")
-		if cache == "" {
-			dir, err := os.UserCacheDir()
-			if err != nil {
-				return nil, usageError("--acme-domain needs --acme-cache: %v", err)
-			}
-			cache = filepath.Join(dir, "wsbridge", "acme")
+		cache, err := acmeCache(c.String("acme-cache"))
+		if err != nil {
+			return nil, usageError("--acme-domain needs --acme-cache: %v", err)
 		}
 		opts.ACME = &wstls.ACME{Domains: domains, CacheDir: cache, Email: c.String("acme-email"), Directory: c.String("acme-directory")}
 	}
@@ -535,14 +533,7 @@ func buildAuth(c *cli.Context, log *slog.Logger) (*auth.Checker, error) {
 	if limit < 0 {
 		return nil, usageError("--auth-fail-limit: must not be negative, got %d", limit)
 	}
-	if len(methods) == 0 {
-		return nil, nil
-	}
-	checker := &auth.Checker{Methods: methods, FailDelay: delay, Log: log}
-	if limit > 0 {
-		checker.Limit = &auth.FailLimit{Max: limit, Window: time.Minute}
-	}
-	return checker, nil
+	return newChecker(methods, delay, limit, log), nil
 }
 
 // Flags that only mean something for one kind of backend.
@@ -676,21 +667,8 @@ func buildBackend(c *cli.Context, log *slog.Logger, grace time.Duration, passNam
 }
 
 func buildExec(c *cli.Context, log *slog.Logger, grace time.Duration, passNames, args []string) (*bridge.Exec, error) {
-	v, _ := buildVersion()
-	exe := &bridge.Exec{
-		BaseEnv:        bridge.PassEnv(passNames),
-		ServerSoftware: "wsbridge/" + v,
-		HTTPS:          tlsOn(c),
-		ReverseLookup:  c.Bool("reverselookup"),
-		TTY:            c.Bool("pty"),
-		URLArgs:        c.Bool("url-args"),
-		Record:         c.String("record"),
-		Grace:          grace,
-		Log:            log,
-	}
-	if exe.TTY {
-		exe.LoginEnv = bridge.LoginEnv()
-	}
+	exe := newExec(log, grace, passNames, tlsOn(c), c.Bool("pty"))
+	exe.ReverseLookup, exe.URLArgs, exe.Record = c.Bool("reverselookup"), c.Bool("url-args"), c.String("record")
 	if exe.Record != "" {
 		var err error
 		if exe.RecordMax, err = parseSize(c.String("record-max")); err != nil {
@@ -717,14 +695,15 @@ func buildExec(c *cli.Context, log *slog.Logger, grace time.Duration, passNames,
 }
 
 func buildDial(c *cli.Context, log *slog.Logger, grace time.Duration) (*bridge.Dial, error) {
-	d := &bridge.Dial{Grace: time.Second + grace, HostToken: c.Bool("host-token"), Log: log}
-	var err error
-	if d.Timeout, err = parseDuration("dial-timeout", c.String("dial-timeout"), maxDial); err != nil {
+	timeout, err := parseDuration("dial-timeout", c.String("dial-timeout"), maxDial)
+	if err != nil {
 		return nil, err
 	}
-	if d.Timeout == 0 {
+	if timeout == 0 {
 		return nil, usageError("--dial-timeout: must be more than 0")
 	}
+	d := newDial(log, grace, timeout)
+	d.HostToken = c.Bool("host-token")
 	switch {
 	case c.String("tcp") != "":
 		addr, err := bridge.ParseHostPort(c.String("tcp"))

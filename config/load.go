@@ -517,3 +517,10 @@ func distance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// Errorf is an *Error at key's value (or its nearest enclosing key's), for
+// what the file's user finds wrong after Validate: a certificate that no
+// longer loads, a port in use.
+func (f *File) Errorf(key, format string, args ...any) *Error {
+	return f.errorf(key, format, args...)
+}

@@ -1,0 +1,360 @@
+package main
+
+import (
+	"cmp"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"github.com/wsbridge/wsbridge/auth"
+	"github.com/wsbridge/wsbridge/bridge"
+	"github.com/wsbridge/wsbridge/config"
+	wstls "github.com/wsbridge/wsbridge/tls"
+	"github.com/wsbridge/wsbridge/web"
+)
+
+// configFlags are the server flags that go with --config: the log's, which
+// override the file's, and --license, which serves nothing.
+var configFlags = []string{"config", "loglevel", "logformat", "license"}
+
+// serveConfig serves what the --config file says.
+func serveConfig(c *cli.Context) error {
+	for _, f := range c.App.Flags {
+		name := f.Names()[0]
+		if !slices.Contains(configFlags, name) && c.IsSet(name) {
+			return usageError("--%s goes into the config file with --config", name)
+		}
+	}
+	if c.NArg() > 0 {
+		return usageError("COMMAND %q goes into the config file with --config (a route's exec or pty)", c.Args().First())
+	}
+	f, err := config.Load(c.String("config"))
+	if err == nil {
+		err = f.Validate()
+	}
+	if err != nil {
+		return usageError("%v", err)
+	}
+	level, format := cmp.Or(f.Log.Level, "access"), cmp.Or(f.Log.Format, "text")
+	if c.IsSet("loglevel") {
+		level = c.String("loglevel")
+	}
+	if c.IsSet("logformat") {
+		format = c.String("logformat")
+	}
+	log, err := newLogger(level, format)
+	if err != nil {
+		return err
+	}
+	defer ignoreHangups(log)()
+	srv, err := buildConfigServer(f, log)
+	if err != nil {
+		return err
+	}
+	if err := srv.Listen(); err != nil {
+		return cli.Exit(f.Errorf("listen[0]", "%v", err).Error(), exitRuntime)
+	}
+	for _, r := range srv.Routes {
+		log.Info("serving", "route", r.Name, "path", r.Path, "backend", fmt.Sprint(r.Backend), "framing", r.Framing.String())
+	}
+	return runServer(srv, log)
+}
+
+// buildConfigServer turns a validated file into the server. What Validate
+// could not foresee (a file changed since, a certificate that does not
+// load) is a usage error at its key.
+func buildConfigServer(f *config.File, log *slog.Logger) (*bridge.Server, error) {
+	// One listener for now: bridge.Server has one set of listeners.
+	if len(f.Listen) > 1 {
+		return nil, usageError("%v", f.Errorf("listen[1]", "serving several listeners is not built yet: one for now"))
+	}
+	l := f.Listen[0]
+	srv := &bridge.Server{
+		Port:          l.Port,
+		UnixSocket:    l.Unix,
+		RedirPort:     l.RedirectPort,
+		Log:           log,
+		HeaderTimeout: f.Timeouts.Header,
+		ShutdownGrace: f.Timeouts.Shutdown,
+	}
+	if l.Address != "" {
+		srv.Addresses = []string{l.Address}
+	}
+	for _, v := range f.TrustedProxies {
+		p, err := bridge.ParseTrustedProxy(v)
+		if err != nil {
+			return nil, usageError("%v", f.Errorf("trusted_proxies", "%v", err))
+		}
+		srv.TrustedProxies = append(srv.TrustedProxies, p)
+	}
+	var err error
+	if srv.Hosts, err = bridge.ParseAllowedHosts(f.AllowedHosts); err != nil {
+		return nil, usageError("%v", f.Errorf("allowed_hosts", "%v", err))
+	}
+	if f.Limits.MaxSessions > 0 && len(f.Routes) > 1 {
+		return nil, usageError("%v", f.Errorf("limits.max_sessions", "a limit over several routes together is not built yet: give each route max_sessions"))
+	}
+
+	var clientCNs []string
+	for i := range f.Routes {
+		key := fmt.Sprintf("routes[%d]", i)
+		r, err := buildConfigRoute(f, &f.Routes[i], key, l.TLS != nil, log)
+		if err != nil {
+			return nil, err
+		}
+		if m := f.Limits.MaxSessions; m > 0 && (r.MaxSessions == 0 || m < r.MaxSessions) {
+			r.MaxSessions = m // the one route: the smaller limit
+		}
+		if d, ok := r.Backend.(*bridge.Dial); ok {
+			allowHostTokens(&srv.Hosts, d)
+		}
+		if f.Timeouts.Shutdown == 0 {
+			srv.ShutdownGrace = max(srv.ShutdownGrace, shutdownGrace(f.Routes[i].CloseGrace))
+		}
+		for _, cn := range f.Routes[i].Auth.ClientCN {
+			if !slices.Contains(clientCNs, cn) {
+				clientCNs = append(clientCNs, cn)
+			}
+		}
+		srv.Routes = append(srv.Routes, r)
+	}
+	if len(clientCNs) > 0 && len(f.Routes) > 1 {
+		// The TLS handshake comes before the path is known, and the tls
+		// package checks names there: every route accepts them all.
+		log.Warn("auth.client_cn is server-wide for now: every route accepts the client certificates of every route's names", "names", strings.Join(clientCNs, ","))
+	}
+	if t := l.TLS; t != nil {
+		tlsServer, err := buildConfigTLS(f, t, clientCNs, log)
+		if err != nil {
+			return nil, err
+		}
+		useTLS(srv, tlsServer)
+	}
+	return srv, nil
+}
+
+func buildConfigTLS(f *config.File, t *config.ServerTLS, clientCNs []string, log *slog.Logger) (*wstls.Server, error) {
+	key := "listen[0].tls"
+	opts := wstls.Options{ClientCA: t.ClientCA, ClientCNs: clientCNs, Log: log}
+	for _, p := range t.Certs {
+		opts.Pairs = append(opts.Pairs, wstls.Pair{Cert: p.Cert, Key: p.Key})
+	}
+	if a := t.ACME; a != nil {
+		cache, err := acmeCache(a.Cache)
+		if err != nil {
+			return nil, usageError("%v", f.Errorf(key+".acme.cache", "missing, and there is no default: %v", err))
+		}
+		dir := cmp.Or(a.Directory, "https://acme-v02.api.letsencrypt.org/directory")
+		opts.ACME = &wstls.ACME{Domains: a.Domains, CacheDir: cache, Email: a.Email, Directory: dir}
+	}
+	s, err := wstls.NewServer(opts)
+	if err != nil {
+		return nil, usageError("%v", f.Errorf(key, "%v", err))
+	}
+	return s, nil
+}
+
+// buildConfigRoute builds one route, its backend and its auth.
+func buildConfigRoute(f *config.File, cr *config.Route, key string, https bool, log *slog.Logger) (*bridge.Route, error) {
+	fail := func(k, format string, args ...any) error {
+		return usageError("%v", f.Errorf(key+k, format, args...))
+	}
+	log = log.With("route", cr.Name)
+	r := &bridge.Route{
+		Name:         cr.Name,
+		Path:         cr.Path,
+		MaxMessage:   int(cr.MaxMessage),
+		PingInterval: cr.PingInterval,
+		IdleTimeout:  cr.IdleTimeout,
+		MaxSessions:  cr.MaxSessions,
+		StaticDir:    cr.Static,
+		CGIDir:       cr.CGI,
+		CGIEnv:       []string{"PATH", "LD_LIBRARY_PATH"},
+		CGISoftware:  cgiSoftware(),
+		CGIGrace:     cr.CloseGrace,
+		DevConsole:   cr.DevConsole,
+		Subprotocols: cr.Subprotocols,
+	}
+	var err error
+	if r.Origins, err = bridge.ParseOrigins(cr.Origins); err != nil {
+		return nil, fail(".origins", "%v", err)
+	}
+	for _, h := range []struct {
+		name   string
+		values map[string]string
+		into   *http.Header
+	}{{"all", cr.Headers.All, &r.Header}, {"ws", cr.Headers.WS, &r.HeaderWS}, {"http", cr.Headers.HTTP, &r.HeaderHTTP}} {
+		*h.into = http.Header{}
+		for name, v := range h.values {
+			if err := bridge.ParseHeader(*h.into, name+": "+v); err != nil {
+				return nil, fail(".headers."+h.name+"."+name, "%v", err)
+			}
+		}
+	}
+
+	switch {
+	case cr.Exec != nil:
+		e := cr.Exec
+		exe, err := configProgram(&e.Program, log, cr.CloseGrace, https, false)
+		if err != nil {
+			return nil, fail(".exec.command", "%v", err)
+		}
+		exe.ScriptDir = e.Dir
+		exe.MaxMessage = r.MaxMessage
+		if r.Framing, err = bridge.ParseFraming(e.Framing); err != nil {
+			return nil, fail(".exec.framing", "%v", err)
+		}
+		if exe.Stderr, err = bridge.ParseStderrMode(e.Stderr); err != nil {
+			return nil, fail(".exec.stderr", "%v", err)
+		}
+		r.CGIEnv, r.Backend = e.PassEnv, exe
+	case cr.PTY != nil:
+		p := cr.PTY
+		exe, err := configProgram(&p.Program, log, cr.CloseGrace, https, true)
+		if err != nil {
+			return nil, fail(".pty.command", "%v", err)
+		}
+		exe.MaxMessage = r.MaxMessage
+		exe.Record, exe.RecordMax = p.Record, int64(p.RecordMax)
+		if r.Terminal, err = configTerminal(p); err != nil {
+			return nil, fail(".pty", "%v", err)
+		}
+		r.Framing, r.CGIEnv, r.Backend = bridge.Terminal, p.PassEnv, exe
+	default:
+		d, err := configDial(cr, log)
+		if err != nil {
+			return nil, fail("."+cr.Kind(), "%v", err)
+		}
+		r.Framing, r.Backend = bridge.Binary, d
+		r.Subprotocols = dialSubprotocols(r.Subprotocols)
+	}
+
+	if r.Auth, err = configAuth(&cr.Auth, log); err != nil {
+		return nil, fail(".auth", "%v", err)
+	}
+	return r, nil
+}
+
+// configProgram is an exec or pty backend with its command (Validate has
+// looked it up) and switches; a folder of scripts has no command.
+func configProgram(p *config.Program, log *slog.Logger, grace time.Duration, https, tty bool) (*bridge.Exec, error) {
+	exe := newExec(log, grace, p.PassEnv, https, tty)
+	exe.ReverseLookup, exe.URLArgs = p.ReverseLookup, p.URLArgs
+	if p.Command == "" {
+		return exe, nil
+	}
+	path, err := exec.LookPath(p.Command)
+	if err != nil {
+		return nil, fmt.Errorf("%q: not found or not executable", p.Command)
+	}
+	if exe.Command, err = filepath.Abs(path); err != nil {
+		return nil, err
+	}
+	exe.Args = p.Args
+	return exe, nil
+}
+
+func configTerminal(p *config.PTY) (*web.Terminal, error) {
+	t := &web.Terminal{Title: p.Title, ReadOnly: p.ReadOnly, Options: map[string]any{}}
+	for name, v := range p.TermOptions {
+		name, value, err := web.ParseTermOption(name + "=" + v)
+		if err != nil {
+			return nil, err
+		}
+		t.Options[name] = value
+	}
+	var err error
+	if t.URLOptions, err = web.ParseURLOptions(strings.Join(p.URLTermOptions, ",")); err != nil {
+		return nil, err
+	}
+	if p.Index != "" {
+		if t.Index, err = os.ReadFile(p.Index); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+func configDial(cr *config.Route, log *slog.Logger) (*bridge.Dial, error) {
+	var o config.DialOptions
+	var target bridge.Target
+	var tokens *bridge.TokenFile
+	switch {
+	case cr.TCP != nil:
+		addr, err := bridge.ParseHostPort(cr.TCP.Target)
+		if err != nil {
+			return nil, err
+		}
+		o, target = cr.TCP.DialOptions, bridge.Target{Network: "tcp", Address: addr}
+	case cr.Unix != nil:
+		o, target = cr.Unix.DialOptions, bridge.Target{Network: "unix", Address: cr.Unix.Target}
+	default:
+		o = cr.Tokens.DialOptions
+		tokens = &bridge.TokenFile{Path: cr.Tokens.File, Log: log}
+		if err := tokens.Load(); err != nil {
+			return nil, fmt.Errorf("%s: %v", tokens.Path, err)
+		}
+	}
+	d := newDial(log, cr.CloseGrace, o.DialTimeout)
+	d.Target, d.Tokens = target, tokens
+	d.HostToken = cr.Tokens != nil && cr.Tokens.HostToken
+	var err error
+	if t := o.TLS; t != nil {
+		c := wstls.Client{CA: t.CA, ServerName: t.ServerName, CAFlag: "tls.ca"}
+		if d.TLS, err = c.Config(); err != nil {
+			return nil, err
+		}
+	}
+	if o.ProxyProtocol != "" {
+		if d.ProxyProtocol, err = bridge.ParseProxyProtocol(o.ProxyProtocol); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// configAuth builds a route's auth; nil without any method.
+func configAuth(a *config.Auth, log *slog.Logger) (*auth.Checker, error) {
+	source := auth.TokenSource{Query: a.Query, Cookie: a.Cookie}
+	var methods []auth.Method
+	for _, u := range a.Basic {
+		pw, err := u.Secret()
+		if err != nil {
+			return nil, err
+		}
+		b, err := auth.ParseBasic(u.User + ":" + pw)
+		if err != nil {
+			return nil, err
+		}
+		methods = append(methods, b)
+	}
+	if a.Htpasswd != "" {
+		h, err := auth.NewHtpasswd(a.Htpasswd, log)
+		if err != nil {
+			return nil, err
+		}
+		methods = append(methods, h)
+	}
+	if a.BearerTokenFile != "" {
+		b, err := auth.NewBearerFile(a.BearerTokenFile, source, log)
+		if err != nil {
+			return nil, err
+		}
+		methods = append(methods, b)
+	}
+	if j := a.JWT; j != nil {
+		m, err := auth.NewJWT(j.Key, j.Audience, source)
+		if err != nil {
+			return nil, err
+		}
+		methods = append(methods, m)
+	}
+	return newChecker(methods, a.FailDelay, a.FailLimit, log), nil
+}
