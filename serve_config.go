@@ -59,7 +59,14 @@ func serveConfig(c *cli.Context) error {
 		return err
 	}
 	if err := srv.Listen(); err != nil {
-		return cli.Exit(f.Errorf("listen[0]", "%v", err).Error(), exitRuntime)
+		// bridge's listen errors name the command line's flags; here the
+		// key is named instead.
+		msg := strings.NewReplacer("--unixsocket ", "", " (--redirport)", "").Replace(err.Error())
+		key := "listen[0]"
+		if strings.Contains(err.Error(), "(--redirport)") {
+			key += ".redirect_port"
+		}
+		return cli.Exit(f.Errorf(key, "%s", msg).Error(), exitRuntime)
 	}
 	for _, r := range srv.Routes {
 		log.Info("serving", "route", r.Name, "path", r.Path, "backend", fmt.Sprint(r.Backend), "framing", r.Framing.String())
@@ -222,7 +229,9 @@ func buildConfigRoute(f *config.File, cr *config.Route, key string, https bool, 
 			return nil, fail(".pty.command", "%v", err)
 		}
 		exe.MaxMessage = r.MaxMessage
-		exe.Record, exe.RecordMax = p.Record, int64(p.RecordMax)
+		if exe.Record = p.Record; exe.Record != "" {
+			exe.RecordMax = int64(p.RecordMax)
+		}
 		if r.Terminal, err = configTerminal(p); err != nil {
 			return nil, fail(".pty", "%v", err)
 		}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/urfave/cli/v2"
+	"github.com/wsbridge/wsbridge/bridge"
+	"github.com/wsbridge/wsbridge/config"
+)
+
+var discard = slog.New(slog.DiscardHandler)
+
+// flagServer builds the server a command line describes, without listening.
+func flagServer(t *testing.T, args ...string) *bridge.Server {
+	t.Helper()
+	var srv *bridge.Server
+	app := newApp()
+	app.Writer, app.ErrWriter = io.Discard, io.Discard
+	app.Action = func(c *cli.Context) (err error) {
+		srv, err = buildServer(c, discard)
+		return err
+	}
+	if err := app.Run(append([]string{"wsbridge"}, args...)); err != nil {
+		t.Fatalf("%v: %v", args, err)
+	}
+	return srv
+}
+
+// fileServer builds the server a config file (its text) describes, in a
+// folder of its own, without listening.
+func fileServer(t *testing.T, text string) (*bridge.Server, error) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "wsbridge.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := config.Load(path)
+	if err == nil {
+		err = f.Validate()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return buildConfigServer(f, discard)
+}
+
+// sameRoute compares what a route serves, leaving out loggers (a file's
+// routes log with their names).
+func sameRoute(t *testing.T, what string, flags, file *bridge.Route) {
+	t.Helper()
+	for _, b := range []bridge.Backend{flags.Backend, file.Backend} {
+		switch b := b.(type) {
+		case *bridge.Exec:
+			b.Log = nil
+			if len(b.Args) == 0 {
+				b.Args = nil // none either way
+			}
+		case *bridge.Dial:
+			b.Log = nil
+		}
+	}
+	for _, f := range []struct {
+		name       string
+		flag, file any
+	}{
+		{"backend", flags.Backend, file.Backend},
+		{"framing", flags.Framing, file.Framing},
+		{"max message", flags.MaxMessage, file.MaxMessage},
+		{"ping", flags.PingInterval, file.PingInterval},
+		{"subprotocols", flags.Subprotocols, file.Subprotocols},
+		{"terminal", flags.Terminal, file.Terminal},
+		{"max sessions", flags.MaxSessions, file.MaxSessions},
+		{"headers", flags.Header, file.Header},
+	} {
+		if !reflect.DeepEqual(f.flag, f.file) {
+			t.Errorf("%s: %s from flags %#v, from the file %#v", what, f.name, f.flag, f.file)
+		}
+	}
+}
+
+// TestConfigSameAsFlags: the same settings by flags and by a file build the
+// same route, since both paths share their constructors.
+func TestConfigSameAsFlags(t *testing.T) {
+	for _, tc := range []struct {
+		what  string
+		flags []string
+		file  string
+	}{
+		{"pty", []string{"--pty", "--closems", "200", "--passenv", "PATH,HOME", "--url-args", "--title", "T", "--term-option", "fontSize=16", "--maxforks", "3", "--header", "X-A: b", "--", "sh", "-c", "true"},
+			"routes:\n  - path: /\n    close_grace: 200ms\n    max_sessions: 3\n    headers: {all: {X-A: b}}\n    pty: {command: sh, args: [-c, 'true'], pass_env: [PATH, HOME], url_args: true, title: T, term_options: {fontSize: '16'}}\n"},
+		{"exec", []string{"--maxframesize", "4096", "--pingms", "1500", "--stderr", "json", "cat"},
+			"routes:\n  - path: /\n    max_message: 4096\n    ping_interval: 1.5s\n    exec: {command: cat, stderr: json}\n"},
+		{"tcp", []string{"--tcp", "127.0.0.1:9", "--dial-timeout", "3s", "--proxy-protocol", "v2", "--subprotocol", "x"},
+			"routes:\n  - path: /\n    subprotocols: [x]\n    tcp: {target: 127.0.0.1:9, dial_timeout: 3s, proxy_protocol: v2}\n"},
+	} {
+		file, err := fileServer(t, tc.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameRoute(t, tc.what, flagServer(t, tc.flags...).Routes[0], file.Routes[0])
+	}
+}
+
+func TestConfigServer(t *testing.T) {
+	tokens := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(tokens, []byte("vnc: 127.0.0.1:5900\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := fileServer(t, `
+listen: [{port: 0}]
+limits: {max_sessions: 2}
+timeouts: {header: 3s}
+routes:
+  - path: /vnc/
+    close_grace: 2s
+    max_sessions: 5
+    tokens: {file: `+tokens+`, host_token: true}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := srv.Routes[0]
+	if r.MaxSessions != 2 {
+		t.Errorf("the one route's max_sessions %d, want the server's smaller 2", r.MaxSessions)
+	}
+	if srv.HeaderTimeout.Seconds() != 3 || srv.ShutdownGrace != shutdownGrace(2e9) {
+		t.Errorf("header timeout %v, shutdown %v", srv.HeaderTimeout, srv.ShutdownGrace)
+	}
+	if !srv.Hosts.HostTokens {
+		t.Error("host tokens are not answered")
+	}
+	if r.Framing != bridge.Binary || r.Subprotocols[0] != "binary" || r.Auth != nil {
+		t.Errorf("framing %v, subprotocols %v, auth %v", r.Framing, r.Subprotocols, r.Auth)
+	}
+
+	_, err = fileServer(t, "limits: {max_sessions: 2}\nroutes:\n  - {path: /a, exec: {command: cat}}\n  - {path: /b, exec: {command: cat}}\n")
+	if err == nil || !strings.Contains(err.Error(), ":1:24: limits.max_sessions: a limit over several routes together is not built yet") {
+		t.Errorf("limits.max_sessions over two routes: %v", err)
+	}
+}
