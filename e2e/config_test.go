@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -218,5 +220,72 @@ func TestConfigExampleServed(t *testing.T) {
 	}
 	if got, _ := handshake(t, inst.URL+"/term/", nil); got != 401 {
 		t.Errorf("/term/ without the password: HTTP %d", got)
+	}
+}
+
+// TestConfigTLSAndSockets: a TLS listener with client certificates, routes
+// to a program, a unix socket and a token file's target; each route's
+// client_cn joins one server-wide list (said in the log).
+func TestConfigTLSAndSockets(t *testing.T) {
+	ca, clients := newCA(t, "server CA"), newCA(t, "client CA")
+	cert, key := ca.issue(t, "server", false)
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "echo.sock")
+	backend(t, "unix", sock, echo)
+	writeFiles(t, dir, map[string]string{
+		"targets": "tok: unix_socket:" + sock + "\n",
+		"wsbridge.yaml": `listen:
+  - port: 0
+    tls:
+      certs: [{cert: ` + cert + `, key: ` + key + `}]
+      client_ca: ` + clients.File + `
+routes:
+  - path: /env
+    exec: {command: /bin/sh, args: [-c, 'echo $HTTPS $SSL_CLIENT_S_DN_CN']}
+    auth: {client_cn: [alice]}
+  - path: /sock
+    unix: {target: echo.sock}
+    auth: {client_cn: [bob]}
+  - path: /tokens
+    tokens: {file: targets}
+`,
+	})
+	inst := launchConfig(t, filepath.Join(dir, "wsbridge.yaml"))
+	if !strings.HasPrefix(inst.URL, "wss://") {
+		t.Fatalf("listening on %s", inst.URL)
+	}
+	inst.waitLog(func(m map[string]any) bool {
+		return strings.HasPrefix(fmt.Sprint(m["msg"]), "auth.client_cn is server-wide")
+	})
+	dial := func(cn, path string) (*websocket.Conn, error) {
+		d := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: ca.Pool, Certificates: []tls.Certificate{clients.clientCert(t, cn)}}}
+		c, _, err := d.Dial(inst.URL+path, nil)
+		if err == nil {
+			t.Cleanup(func() { c.Close() })
+		}
+		return c, err
+	}
+	c, err := dial("alice", "/env")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := readAll(t, c); len(r.texts) != 1 || r.texts[0] != "on alice" {
+		t.Fatalf("/env: %q", r.texts)
+	}
+	for _, path := range []string{"/sock", "/tokens?token=tok"} {
+		c, err := dial("bob", path)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if err := c.WriteMessage(websocket.BinaryMessage, []byte("over "+path)); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, msg, err := c.ReadMessage(); err != nil || string(msg) != "over "+path {
+			t.Fatalf("%s: %q %v", path, msg, err)
+		}
+	}
+	if _, err := dial("carol", "/env"); err == nil {
+		t.Error("carol, in no route's client_cn, got in")
 	}
 }
