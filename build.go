@@ -16,6 +16,9 @@ import (
 // both paths build the same server from the same settings; the callers
 // check the values and name the flag or the key when one is wrong.
 
+// letsEncrypt is the ACME CA's directory unless one is given.
+const letsEncrypt = "https://acme-v02.api.letsencrypt.org/directory"
+
 // newExec is a program backend with what exec and pty share; the caller
 // sets the command or the folder, and the per-route switches.
 func newExec(log *slog.Logger, grace time.Duration, passNames []string, https, tty bool) *bridge.Exec {

@@ -131,7 +131,7 @@ func flags() []cli.Flag {
 		&cli.StringSliceFlag{Category: catTLS, Name: "acme-domain", Usage: "get a certificate for `NAME` from an ACME CA (Let's Encrypt), repeatable; turns on TLS. The CA must reach port 443 (TLS-ALPN-01) or --redirport 80 (HTTP-01)", EnvVars: env("acme-domain")},
 		&cli.StringFlag{Category: catTLS, Name: "acme-cache", Usage: "`DIR` that keeps the ACME account and certificates (default: the user's cache dir/wsbridge/acme)", EnvVars: env("acme-cache")},
 		&cli.StringFlag{Category: catTLS, Name: "acme-email", Usage: "contact `ADDRESS` for the ACME account (expiry notices)", EnvVars: env("acme-email")},
-		&cli.StringFlag{Category: catTLS, Name: "acme-directory", Value: "https://acme-v02.api.letsencrypt.org/directory", Usage: "the ACME CA's directory `URL`", EnvVars: env("acme-directory")},
+		&cli.StringFlag{Category: catTLS, Name: "acme-directory", Value: letsEncrypt, Usage: "the ACME CA's directory `URL`", EnvVars: env("acme-directory")},
 
 		&cli.StringFlag{Category: catBackend, Name: "dir", Usage: "serve every executable in `DIR`, chosen by URL path, instead of one COMMAND", EnvVars: env("dir")},
 		&cli.StringFlag{Category: catBackend, Name: "framing", Value: "line", Usage: "`MODE`: line (a message per line), raw (text as it comes, nothing appended to input) or binary (the default with a TCP backend)", EnvVars: env("framing")},

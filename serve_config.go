@@ -158,7 +158,7 @@ func buildConfigTLS(f *config.File, t *config.ServerTLS, clientCNs []string, log
 		if err != nil {
 			return nil, usageError("%v", f.Errorf(key+".acme.cache", "missing, and there is no default: %v", err))
 		}
-		dir := cmp.Or(a.Directory, "https://acme-v02.api.letsencrypt.org/directory")
+		dir := cmp.Or(a.Directory, letsEncrypt)
 		opts.ACME = &wstls.ACME{Domains: a.Domains, CacheDir: cache, Email: a.Email, Directory: dir}
 	}
 	s, err := wstls.NewServer(opts)

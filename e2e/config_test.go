@@ -289,3 +289,35 @@ routes:
 		t.Error("carol, in no route's client_cn, got in")
 	}
 }
+
+// TestConfigACME: a config file's listener gets its certificate from Pebble
+// by HTTP-01, answered on its redirect_port.
+func TestConfigACME(t *testing.T) {
+	for range 3 { // ports picked free may be taken meanwhile
+		httpPort, tlsPort := freePort(t, "tcp"), freePort(t, "tcp")
+		ca := startPebble(t, httpPort, tlsPort)
+		dir := t.TempDir()
+		writeFiles(t, dir, map[string]string{"wsbridge.yaml": `listen:
+  - port: 0
+    redirect_port: ` + strconv.Itoa(httpPort) + `
+    tls:
+      acme: {domains: [wsbridge.test], directory: '` + ca.directory + `', cache: acme}
+routes:
+  - path: /
+    exec: {command: /bin/cat}
+`})
+		inst := launchEnv(t, []string{"SSL_CERT_FILE=" + ca.caFile}, "--config", filepath.Join(dir, "wsbridge.yaml"), "--logformat", "json")
+		if err := inst.awaitListening(); err != nil {
+			if strings.Contains(inst.output(), "address already in use") {
+				continue
+			}
+			t.Fatalf("%v\n%s", err, inst.output())
+		}
+		acmeSession(t, inst, "wsbridge.test", ca.roots)
+		if entries, _ := os.ReadDir(filepath.Join(dir, "acme")); len(entries) == 0 {
+			t.Error("nothing was kept in the cache, acme beside the file")
+		}
+		return
+	}
+	t.Fatal("no free ports for wsbridge and Pebble after 3 tries")
+}
