@@ -185,6 +185,7 @@ func TestConfigRefusals(t *testing.T) {
 		{[]string{"--config", file("bad.yaml")}, 2, "wsbridge: " + file("bad.yaml") + ":5:26: routes[0].exec.framin: unknown key (did you mean framing?)"},
 		{[]string{"--config", file("good.yaml"), "--port", "8080"}, 2, "wsbridge: --port goes into the config file with --config"},
 		{[]string{"--config", file("good.yaml"), "cat"}, 2, `wsbridge: COMMAND "cat" goes into the config file with --config (a route's exec or pty)`},
+		{[]string{"--config", file("good.yaml"), "--loglevel", "loud"}, 2, `wsbridge: --loglevel: "loud" is not one of`},
 		{[]string{"--config", file("two.yaml")}, 2, "wsbridge: " + file("two.yaml") + ":6:5: listen[1]: serving several listeners is not built yet: one for now"},
 		{[]string{"--config", file("busy.yaml")}, 1, "wsbridge: " + file("busy.yaml") + ":2:5: listen[0]: listen on 127.0.0.1 port " + strconv.Itoa(busyPort)},
 	} {
@@ -320,4 +321,18 @@ routes:
 		return
 	}
 	t.Fatal("no free ports for wsbridge and Pebble after 3 tries")
+}
+
+// TestConfigLogFromFile: the file's log format holds without --logformat
+// (the other tests' --logformat json overrides the example's text).
+func TestConfigLogFromFile(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"wsbridge.yaml": "log: {format: json, level: debug}\nlisten: [{port: 0}]\nroutes:\n  - {path: /, exec: {command: /bin/cat}}\n"})
+	inst := launch(t, "--config", filepath.Join(dir, "wsbridge.yaml"))
+	if err := inst.awaitListening(); err != nil {
+		t.Fatalf("no JSON listening line: %v\n%s", err, inst.output())
+	}
+	c := inst.dial("/", nil)
+	c.WriteMessage(websocket.TextMessage, []byte("json"))
+	expectMessage(t, c, websocket.TextMessage, "json")
 }
