@@ -213,7 +213,7 @@ func serve(c *cli.Context) error {
 		fmt.Fprint(c.App.Writer, license)
 		return nil
 	}
-	if c.IsSet("config") {
+	if c.String("config") != "" { // an empty WSBRIDGE_CONFIG names no file
 		return serveConfig(c)
 	}
 	log, err := newLogger(c.String("loglevel"), c.String("logformat"))

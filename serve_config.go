@@ -28,9 +28,13 @@ var configFlags = []string{"config", "loglevel", "logformat", "license"}
 func serveConfig(c *cli.Context) error {
 	for _, f := range c.App.Flags {
 		name := f.Names()[0]
-		if !slices.Contains(configFlags, name) && c.IsSet(name) {
-			return usageError("--%s goes into the config file with --config", name)
+		if slices.Contains(configFlags, name) || !c.IsSet(name) {
+			continue
 		}
+		if v := env(name)[0]; os.Getenv(v) != "" { // a variable set long ago is easy to forget
+			return usageError("--%s goes into the config file with --config (%s is set)", name, v)
+		}
+		return usageError("--%s goes into the config file with --config", name)
 	}
 	if c.NArg() > 0 {
 		return usageError("COMMAND %q goes into the config file with --config (a route's exec or pty)", c.Args().First())

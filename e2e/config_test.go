@@ -194,6 +194,11 @@ func TestConfigRefusals(t *testing.T) {
 			t.Errorf("%v: exit %d, %q; want %d, %q", tc.args, code, out, tc.code, tc.want)
 		}
 	}
+	// A flag's variable counts as the flag; WSBRIDGE_CONFIG as --config.
+	code, out := launchEnv(t, []string{"WSBRIDGE_CONFIG=" + file("good.yaml"), "WSBRIDGE_IDLE_TIMEOUT=5m"}).exitCode(t)
+	if want := "wsbridge: --idle-timeout goes into the config file with --config (WSBRIDGE_IDLE_TIMEOUT is set)"; code != 2 || out != want {
+		t.Errorf("WSBRIDGE_IDLE_TIMEOUT: exit %d, %q; want 2, %q", code, out, want)
+	}
 }
 
 // TestConfigExampleServed: examples/wsbridge.yaml, beside the files it
