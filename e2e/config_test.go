@@ -171,10 +171,11 @@ func TestConfigRefusals(t *testing.T) {
 	busyPort := busy.Addr().(*net.TCPAddr).Port
 	good := "routes:\n  - path: /\n    exec: {command: cat}\nlisten:\n  - port: 0\n"
 	writeFiles(t, dir, map[string]string{
-		"good.yaml": good,
-		"bad.yaml":  "listen:\n  - port: 0\nroutes:\n  - path: /\n    exec: {command: cat, framin: line}\n",
-		"two.yaml":  good + "  - port: 0\n    address: 127.0.0.2\n",
-		"busy.yaml": "listen:\n  - address: 127.0.0.1\n    port: " + strconv.Itoa(busyPort) + "\nroutes:\n  - path: /\n    exec: {command: cat}\n",
+		"good.yaml":  good,
+		"bad.yaml":   "listen:\n  - port: 0\nroutes:\n  - path: /\n    exec: {command: cat, framin: line}\n",
+		"two.yaml":   good + "  - port: 0\n    address: 127.0.0.2\n",
+		"busy.yaml":  "listen:\n  - address: 127.0.0.1\n    port: " + strconv.Itoa(busyPort) + "\nroutes:\n  - path: /\n    exec: {command: cat}\n",
+		"redir.yaml": "listen:\n  - address: 127.0.0.1\n    port: 0\n    redirect_port: " + strconv.Itoa(busyPort) + "\nroutes:\n  - path: /\n    exec: {command: cat}\n",
 	})
 	file := func(name string) string { return filepath.Join(dir, name) }
 	for _, tc := range []struct {
@@ -187,6 +188,7 @@ func TestConfigRefusals(t *testing.T) {
 		{[]string{"--config", file("good.yaml"), "cat"}, 2, `wsbridge: COMMAND "cat" goes into the config file with --config (a route's exec or pty)`},
 		{[]string{"--config", file("good.yaml"), "--loglevel", "loud"}, 2, `wsbridge: --loglevel: "loud" is not one of`},
 		{[]string{"--config", file("two.yaml")}, 2, "wsbridge: " + file("two.yaml") + ":6:5: listen[1]: serving several listeners is not built yet: one for now"},
+		{[]string{"--config", file("redir.yaml")}, 1, "wsbridge: " + file("redir.yaml") + ":4:20: listen[0].redirect_port: listen on 127.0.0.1 port " + strconv.Itoa(busyPort) + ": address already in use"},
 		{[]string{"--config", file("busy.yaml")}, 1, "wsbridge: " + file("busy.yaml") + ":2:5: listen[0]: listen on 127.0.0.1 port " + strconv.Itoa(busyPort)},
 	} {
 		code, out := launch(t, tc.args...).exitCode(t)
