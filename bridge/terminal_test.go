@@ -11,56 +11,6 @@ import (
 	"github.com/wsbridge/wsbridge/web"
 )
 
-func TestParseControl(t *testing.T) {
-	for _, tc := range []struct {
-		msg  string
-		want control
-		err  string
-	}{
-		{`{"type":"size","cols":80,"rows":24}`, control{Type: "size", Cols: 80, Rows: 24}, ""},
-		{`{"type":"size","cols":80,"rows":24,"flow":true}`, control{Type: "size", Cols: 80, Rows: 24, Flow: true}, ""},
-		{`{"type":"size","cols":65535,"rows":1}`, control{Type: "size", Cols: 65535, Rows: 1}, ""},
-		{`{"type":"ack","bytes":4096}`, control{Type: "ack", Bytes: 4096}, ""},
-		{`{"type":"future","x":[1,2]}`, control{Type: "future"}, ""},
-		{`{"type":"size","cols":0,"rows":24}`, control{}, "size 0x24 out of range"},
-		{`{"type":"size","cols":80,"rows":65536}`, control{}, "size 80x65536 out of range"},
-		{`{"type":"size","cols":-1,"rows":5}`, control{}, "size -1x5 out of range"},
-		{`{"type":"ack","bytes":-1}`, control{}, "negative ack"},
-		{`{"type":"size","cols":"80","rows":24}`, control{}, "a text message must be a JSON control message"},
-		{`{"cols":80}`, control{}, "a control message needs a type"},
-		{`ls -l`, control{}, "a text message must be a JSON control message"},
-		{``, control{}, "a text message must be a JSON control message"},
-	} {
-		got, err := parseControl([]byte(tc.msg))
-		switch {
-		case tc.err != "" && (err == nil || err.Error() != tc.err):
-			t.Errorf("%s: error %v, want %q", tc.msg, err, tc.err)
-		case tc.err == "" && (err != nil || got != tc.want):
-			t.Errorf("%s: %+v %v, want %+v", tc.msg, got, err, tc.want)
-		}
-	}
-}
-
-// FuzzControl: any text message is refused or read into a size the kernel
-// takes or a non-negative ack; it never panics.
-func FuzzControl(f *testing.F) {
-	f.Add([]byte(`{"type":"size","cols":80,"rows":24,"flow":true}`))
-	f.Add([]byte(`{"type":"ack","bytes":1e3}`))
-	f.Add([]byte(`{"type":"size","cols":1e10}`))
-	f.Fuzz(func(t *testing.T, msg []byte) {
-		c, err := parseControl(msg)
-		if err != nil {
-			return
-		}
-		if c.Type == "size" && (c.Cols < 1 || c.Rows < 1 || c.Cols > 65535 || c.Rows > 65535) {
-			t.Fatalf("accepted size %dx%d", c.Cols, c.Rows)
-		}
-		if c.Type == "ack" && c.Bytes < 0 {
-			t.Fatalf("accepted ack %d", c.Bytes)
-		}
-	})
-}
-
 func TestFlowWindow(t *testing.T) {
 	f := newFlow()
 	gone := make(chan struct{})
