@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"syscall"
+
+	"github.com/wsbridge/wsbridge/wire"
 )
 
 // A Backend opens one Session for each accepted WebSocket. Open runs before
@@ -42,11 +44,12 @@ type readWaiter interface {
 	WaitRead() error
 }
 
-// Ending is why a session ended, in WebSocket terms.
+// Ending is why a session ended, in WebSocket terms: the close frame
+// (wire.Ending) and a word for the access log.
 type Ending struct {
-	Code   int    // close code
-	Reason string // close reason, at most 123 bytes
-	Status string // for the access log, e.g. "exit 3"
+	Code   wire.CloseCode // close code
+	Reason string         // close reason, at most 123 bytes
+	Status string         // for the access log, e.g. "exit 3"
 }
 
 // HTTPError is an answer given instead of the upgrade.

@@ -17,10 +17,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/wsbridge/wsbridge/auth"
 	"github.com/wsbridge/wsbridge/process"
 	wstls "github.com/wsbridge/wsbridge/tls"
+	"github.com/wsbridge/wsbridge/wire"
 )
 
 // Exec is the backend that starts a program for each WebSocket: one fixed
@@ -63,26 +63,6 @@ func (e *Exec) String() string {
 	}
 	return strings.TrimSpace(e.Command + " " + strings.Join(e.Args, " "))
 }
-
-// Close codes for a program's ending. A client reads the exact exit status or
-// signal from the code alone; the reason says the same in words.
-const (
-	CloseExitBase   = 4000 // + exit status 1..255
-	CloseSignalBase = 4300 // + signal number
-)
-
-// CloseEndOfInput is a client's close code for "my input is over; send the
-// rest of your answer": the backend gets EOF and runs to its end while the
-// client stays connected, instead of climbing the signal ladder (exec) or
-// being cut after the grace (TCP). `wsbridge connect` closes with it at the
-// end of its input. Any other close gives the backend EOF, then the ladder.
-const CloseEndOfInput = 4500
-
-// HalfCloseHeader, in the handshake's answer, tells a client that this
-// server takes CloseEndOfInput as a half-close (its value is the code), so
-// the client may close at the end of its input without cutting the answer
-// short. Other servers (websocketd, websockify) end the session at any close.
-const HalfCloseHeader = "Wsbridge-Half-Close"
 
 // Open resolves the script (in ScriptDir mode) and starts the program with
 // the request's CGI environment.
@@ -159,13 +139,11 @@ func (s processSession) Wait() Ending {
 	e := Ending{Status: st.String(), Reason: st.String()}
 	switch {
 	case st.Err != nil:
-		e.Code, e.Reason = websocket.CloseInternalServerErr, "exit status unknown"
+		e.Code, e.Reason = wire.InternalError, "exit status unknown"
 	case st.Signal != 0:
-		e.Code = CloseSignalBase + int(st.Signal)
-	case st.Code == 0:
-		e.Code = websocket.CloseNormalClosure
+		e.Code = wire.SignalCode(int(st.Signal))
 	default:
-		e.Code = CloseExitBase + st.Code
+		e.Code = wire.ExitCode(st.Code)
 	}
 	return e
 }

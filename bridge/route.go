@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/wsbridge/wsbridge/auth"
 	"github.com/wsbridge/wsbridge/web"
+	"github.com/wsbridge/wsbridge/wire"
 )
 
 // Route holds everything one endpoint needs: its path, backend, framing,
@@ -166,7 +167,7 @@ func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	respHeader := http.Header{}
-	respHeader.Set(HalfCloseHeader, strconv.Itoa(CloseEndOfInput))
+	respHeader.Set(wire.HalfCloseHeader, strconv.Itoa(int(wire.EndOfInput)))
 	addHeaders(respHeader, h.route.HeaderWS)
 	for k, v := range w.Header() {
 		respHeader[k] = v

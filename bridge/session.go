@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/wsbridge/wsbridge/auth"
 	"github.com/wsbridge/wsbridge/internal/pollwait"
+	"github.com/wsbridge/wsbridge/wire"
 )
 
 const (
@@ -125,7 +126,7 @@ func (s *wsSession) run() {
 
 	var outErr error
 	if t := s.route.Terminal; t != nil && t.Title != "" {
-		outErr = s.sendControl(map[string]string{"type": "title", "title": t.Title})
+		outErr = s.sendControl(wire.Title{Title: t.Title}.Marshal())
 	}
 	if outErr == nil {
 		outErr = s.output()
@@ -138,10 +139,10 @@ func (s *wsSession) run() {
 	}
 	ending := s.backend.Wait()
 	if outErr == nil && s.route.Terminal != nil {
-		outErr = s.sendControl(exitMessage{Type: "exit", Code: ending.Code, Reason: ending.Reason})
+		outErr = s.sendControl(wire.Exit{Code: ending.Code, Reason: ending.Reason}.Marshal())
 	}
 	if outErr == nil {
-		s.sendClose(ending.Code, ending.Reason)
+		s.sendClose(int(ending.Code), ending.Reason)
 		select {
 		case <-s.inputDone:
 		case <-time.After(closeWait):
@@ -402,7 +403,7 @@ func (s *wsSession) inputEnded(err error) {
 		// client that closed with CloseEndOfInput waits for the whole answer.
 		s.clientClosed.Store(true)
 		_ = s.backend.CloseWrite()
-		if ce.Code == CloseEndOfInput && s.route.Terminal == nil {
+		if wire.CloseCode(ce.Code) == wire.EndOfInput && s.route.Terminal == nil {
 			s.awaitDisconnect()
 		}
 		s.backend.Stop()

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/wsbridge/wsbridge/internal/pollwait"
+	"github.com/wsbridge/wsbridge/wire"
 )
 
 // Dial is the backend that connects each WebSocket to its own TCP or
@@ -243,10 +244,7 @@ func (s *connSession) endingFor(err error) Ending {
 		}
 		return Ending{Code: websocket.CloseNormalClosure, Status: "stopped"}
 	case errors.Is(err, syscall.ECONNRESET):
-		return Ending{Code: CloseBadGateway, Reason: "backend reset the connection", Status: "backend reset"}
+		return Ending{Code: wire.BadGateway, Reason: "backend reset the connection", Status: "backend reset"}
 	}
-	return Ending{Code: CloseBadGateway, Reason: "backend error", Status: fmt.Sprintf("backend error: %v", unwrapOp(err))}
+	return Ending{Code: wire.BadGateway, Reason: "backend error", Status: fmt.Sprintf("backend error: %v", unwrapOp(err))}
 }
-
-// CloseBadGateway is 1014: the backend failed (RFC 6455's registry).
-const CloseBadGateway = 1014

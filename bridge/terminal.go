@@ -1,8 +1,6 @@
 package bridge
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,41 +9,13 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/wsbridge/wsbridge/process"
+	"github.com/wsbridge/wsbridge/wire"
 )
 
 // The terminal protocol (docs/terminal-protocol.md): binary messages carry
 // terminal bytes both ways; text messages carry small JSON control messages.
-// The client's first message is its size, and the program starts at it.
-
-// control is a control message from the client.
-type control struct {
-	Type  string `json:"type"`  // "size" or "ack"; others are ignored
-	Cols  int    `json:"cols"`  // size
-	Rows  int    `json:"rows"`  // size
-	Flow  bool   `json:"flow"`  // first size: the client acknowledges output
-	Bytes int64  `json:"bytes"` // ack: this many more bytes were rendered
-}
-
-// parseControl reads a control message. It is pure, for tests and fuzzing.
-func parseControl(msg []byte) (control, error) {
-	var c control
-	if err := json.Unmarshal(msg, &c); err != nil {
-		return c, errors.New("a text message must be a JSON control message")
-	}
-	switch c.Type {
-	case "size":
-		if c.Cols < 1 || c.Rows < 1 || c.Cols > process.MaxSize || c.Rows > process.MaxSize {
-			return c, fmt.Errorf("size %dx%d out of range", c.Cols, c.Rows)
-		}
-	case "ack":
-		if c.Bytes < 0 {
-			return c, errors.New("negative ack")
-		}
-	case "":
-		return c, errors.New("a control message needs a type")
-	}
-	return c, nil
-}
+// The client's first message is its size, and the program starts at it. The
+// control messages and their parser are in package wire.
 
 // A Resizer is a session on a terminal, sized by its client. The first size
 // starts it.
@@ -126,7 +96,7 @@ func (s *wsSession) terminalInput(mt int, msg []byte) bool {
 		}
 		return true
 	}
-	c, err := parseControl(msg)
+	c, err := wire.ParseControl(msg)
 	if err != nil {
 		return s.protocolError(err.Error())
 	}
@@ -162,22 +132,10 @@ func (s *wsSession) protocolError(reason string) bool {
 	return false
 }
 
-// sendControl sends a control message to the client; called only from the
-// output goroutine, the connection's one writer.
-func (s *wsSession) sendControl(v any) error {
-	var msg bytes.Buffer
-	enc := json.NewEncoder(&msg)
-	enc.SetEscapeHTML(false) // a title's "<" needs no escape outside HTML
-	_ = enc.Encode(v)
-	return s.conn.WriteMessage(websocket.TextMessage, bytes.TrimSuffix(msg.Bytes(), []byte("\n")))
-}
-
-// exitMessage says how the session ended, as the close frame that follows
-// does, for clients that cannot read close frames.
-type exitMessage struct {
-	Type   string `json:"type"` // "exit"
-	Code   int    `json:"code"`
-	Reason string `json:"reason"`
+// sendControl sends a control message (wire.Title, wire.Exit) to the
+// client; called only from the output goroutine, the connection's one writer.
+func (s *wsSession) sendControl(msg []byte) error {
+	return s.conn.WriteMessage(websocket.TextMessage, msg)
 }
 
 // sizeWait bounds how long a terminal session waits for its first size.

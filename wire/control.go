@@ -62,12 +62,13 @@ type Title struct {
 	Title string
 }
 
-// Marshal is the message's text: {"type":"title","title":"..."}.
+// Marshal is the message's text: {"title":"...","type":"title"} (in the
+// order the server has always sent).
 func (t Title) Marshal() []byte {
 	return marshal(struct {
-		Type  string `json:"type"`
 		Title string `json:"title"`
-	}{TypeTitle, t.Title})
+		Type  string `json:"type"`
+	}{t.Title, TypeTitle})
 }
 
 // Exit says how the session ended, as the close frame that follows does,

@@ -62,7 +62,7 @@ func TestMarshal(t *testing.T) {
 		{Control{Type: TypeSize, Cols: 80, Rows: 24}.Marshal(), `{"type":"size","cols":80,"rows":24}`},
 		{Control{Type: TypeSize, Cols: 80, Rows: 24, Flow: true}.Marshal(), `{"type":"size","cols":80,"rows":24,"flow":true}`},
 		{Control{Type: TypeAck, Bytes: 4096}.Marshal(), `{"type":"ack","bytes":4096}`},
-		{Title{Title: "<top> & co"}.Marshal(), `{"type":"title","title":"<top> & co"}`},
+		{Title{Title: "<top> & co"}.Marshal(), `{"title":"<top> & co","type":"title"}`},
 		{Exit{Code: ExitCode(3), Reason: "exit 3"}.Marshal(), `{"type":"exit","code":4003,"reason":"exit 3"}`},
 		{Exit{Code: NormalClosure, Reason: ""}.Marshal(), `{"type":"exit","code":1000,"reason":""}`},
 	} {
