@@ -18,6 +18,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/wsbridge/wsbridge/bridge"
+	"github.com/wsbridge/wsbridge/wire"
 	"go.uber.org/goleak"
 )
 
@@ -221,7 +222,7 @@ func TestEchoedEndOfInput(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	up := websocket.Upgrader{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := up.Upgrade(w, r, http.Header{bridge.HalfCloseHeader: {"4500"}})
+		ws, err := up.Upgrade(w, r, http.Header{wire.HalfCloseHeader: {"4500"}})
 		if err != nil {
 			return
 		}

@@ -26,7 +26,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/wsbridge/wsbridge/bridge"
+	"github.com/wsbridge/wsbridge/wire"
 	xproxy "golang.org/x/net/proxy"
 )
 
@@ -98,7 +98,7 @@ func (o *Options) Dial(ctx context.Context) (ws *websocket.Conn, halfClose bool,
 		}
 		return nil, false, e
 	}
-	return ws, resp.Header.Get(bridge.HalfCloseHeader) == strconv.Itoa(bridge.CloseEndOfInput), nil
+	return ws, resp.Header.Get(wire.HalfCloseHeader) == strconv.Itoa(int(wire.EndOfInput)), nil
 }
 
 // dialConn is gorilla/websocket's dial for ws:// and wss://: TCP (through

@@ -14,7 +14,7 @@ import (
 	"syscall"
 
 	"github.com/gorilla/websocket"
-	"github.com/wsbridge/wsbridge/bridge"
+	"github.com/wsbridge/wsbridge/wire"
 )
 
 // Exit statuses of `wsbridge connect` for what went wrong on the way (the
@@ -115,8 +115,8 @@ func isTLSError(err error) bool {
 // the remote program's status from the exec bridge's codes, ExitBackend for
 // a failed backend, ExitLost for anything else.
 func closeError(err error) error {
-	var ce *websocket.CloseError
-	if !errors.As(err, &ce) {
+	e, ok := closeEnding(err)
+	if !ok {
 		var ne net.Error // gorilla/websocket hides the wrapped os.ErrDeadlineExceeded
 		if errors.As(err, &ne) && ne.Timeout() {
 			return &Error{ExitLost, "the server stopped answering pings"}
@@ -126,20 +126,31 @@ func closeError(err error) error {
 		}
 		return &Error{ExitLost, "connection lost: " + err.Error()}
 	}
-	c := ce.Code
-	switch {
-	case c == websocket.CloseNormalClosure, c == websocket.CloseNoStatusReceived:
+	if e.Code == wire.NormalClosure || e.Code == wire.NoStatusReceived {
 		return nil
-	case c > bridge.CloseExitBase && c <= bridge.CloseExitBase+255:
-		return &Error{Code: c - bridge.CloseExitBase}
-	case c > bridge.CloseSignalBase && c < bridge.CloseSignalBase+128:
-		return &Error{Code: 128 + c - bridge.CloseSignalBase, Msg: "the remote program was killed: " + ce.Text}
-	case c == bridge.CloseBadGateway:
-		return &Error{ExitBackend, "the bridge's backend failed: " + ce.Text}
 	}
-	msg := fmt.Sprintf("the server closed the session with %d", c)
-	if ce.Text != "" {
-		msg += " (" + ce.Text + ")"
+	if status, ok := e.Code.ExitStatus(); ok {
+		return &Error{Code: status}
+	}
+	if sig, ok := e.Code.Signal(); ok {
+		return &Error{Code: 128 + sig, Msg: "the remote program was killed: " + e.Reason}
+	}
+	if e.Code == wire.BadGateway {
+		return &Error{ExitBackend, "the bridge's backend failed: " + e.Reason}
+	}
+	msg := fmt.Sprintf("the server closed the session with %d", e.Code)
+	if e.Reason != "" {
+		msg += " (" + e.Reason + ")"
 	}
 	return &Error{ExitLost, msg}
+}
+
+// closeEnding reads gorilla/websocket's close error in err's chain as the
+// session's wire.Ending.
+func closeEnding(err error) (wire.Ending, bool) {
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) {
+		return wire.Ending{}, false
+	}
+	return wire.Ending{Code: wire.CloseCode(ce.Code), Reason: ce.Text}, true
 }

@@ -14,8 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
-	"github.com/wsbridge/wsbridge/bridge"
 	"github.com/wsbridge/wsbridge/internal/pollwait"
+	"github.com/wsbridge/wsbridge/wire"
 )
 
 // stream joins one WebSocket to one byte stream.
@@ -130,8 +130,7 @@ func (s *stream) receive(out io.Writer) error {
 func (s *stream) ended(err error) error {
 	err = refusedClose(s.ws, err)
 	s.lost = lostConnection(err)
-	var ce *websocket.CloseError
-	if errors.As(err, &ce) && ce.Code == bridge.CloseEndOfInput && s.sentClose.Load() == bridge.CloseEndOfInput {
+	if e, ok := closeEnding(err); ok && e.Code == wire.EndOfInput && wire.CloseCode(s.sentClose.Load()) == wire.EndOfInput {
 		return nil
 	}
 	return closeError(err)
@@ -208,7 +207,7 @@ func (s *stream) endInput() {
 	switch {
 	case s.o.NoClose:
 	case s.halfClose:
-		s.close(bridge.CloseEndOfInput, "end of input")
+		s.close(wire.EndOfInput, "end of input")
 	default:
 		t := time.NewTimer(s.o.EOFWait)
 		defer t.Stop()
@@ -220,9 +219,9 @@ func (s *stream) endInput() {
 	}
 }
 
-func (s *stream) close(code int, reason string) {
+func (s *stream) close(code wire.CloseCode, reason string) {
 	s.sentClose.Store(int32(code))
-	s.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(5*time.Second))
+	s.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(int(code), reason), time.Now().Add(5*time.Second))
 }
 
 // write sends one data message.

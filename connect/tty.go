@@ -1,8 +1,6 @@
 package connect
 
 import (
-	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -10,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/gorilla/websocket"
+	"github.com/wsbridge/wsbridge/wire"
 	"golang.org/x/term"
 )
 
@@ -60,19 +59,22 @@ func (s *stream) startTerminal(in io.Reader, done <-chan struct{}) (restore func
 }
 
 func (s *stream) sendSize(cols, rows int) error {
-	msg := fmt.Sprintf(`{"type":"size","cols":%d,"rows":%d}`, cols, rows)
-	return s.write(websocket.TextMessage, []byte(msg))
+	return s.write(websocket.TextMessage, wire.Control{Type: wire.TypeSize, Cols: cols, Rows: rows}.Marshal())
 }
 
 // control handles a control message from the server: a title goes to the
 // terminal as it would from a program (OSC 0); the rest (exit: the close
 // frame that follows says the same) is not shown.
 func (s *stream) control(r io.Reader, out io.Writer) error {
-	var msg struct{ Type, Title string }
-	if err := json.NewDecoder(io.LimitReader(r, 64<<10)).Decode(&msg); err != nil {
+	b, err := io.ReadAll(io.LimitReader(r, 64<<10))
+	if err != nil {
+		return nil // as a message it cannot parse
+	}
+	msg, err := wire.ParseServerMessage(b)
+	if err != nil {
 		return nil // a receiver ignores what it does not know
 	}
-	if msg.Type == "title" {
+	if msg.Type == wire.TypeTitle {
 		title := strings.Map(func(r rune) rune {
 			if r < ' ' || r == 0x7f {
 				return -1

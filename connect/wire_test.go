@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/wsbridge/wsbridge/bridge"
+	"github.com/wsbridge/wsbridge/wire"
 	"go.uber.org/goleak"
 )
 
@@ -179,7 +179,7 @@ func TestRefusedCloseCode(t *testing.T) {
 		}
 		defer c.Close()
 		c.WriteMessage(websocket.BinaryMessage, []byte("partial"))
-		c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(bridge.CloseBadGateway, "backend reset the connection"), time.Now().Add(5*time.Second))
+		c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(int(wire.BadGateway), "backend reset the connection"), time.Now().Add(5*time.Second))
 		for {
 			if _, _, err := c.NextReader(); err != nil {
 				return
