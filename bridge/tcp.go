@@ -15,7 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/wsbridge/wsbridge/internal/pollwait"
 	"github.com/wsbridge/wsbridge/wire"
 )
@@ -225,7 +224,7 @@ func (s *connSession) Wait() Ending {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ending == nil {
-		return Ending{Code: websocket.CloseGoingAway, Status: "client gone"}
+		return Ending{Code: wire.GoingAway, Status: "client gone"}
 	}
 	return *s.ending
 }
@@ -237,12 +236,12 @@ func (s *connSession) Close() error { return s.conn.Close() }
 func (s *connSession) endingFor(err error) Ending {
 	switch {
 	case err == io.EOF:
-		return Ending{Code: websocket.CloseNormalClosure, Reason: "backend closed the connection", Status: "backend closed"}
+		return Ending{Code: wire.NormalClosure, Reason: "backend closed the connection", Status: "backend closed"}
 	case errors.Is(err, os.ErrDeadlineExceeded) && s.stopped.Load():
 		if s.halfShut.Load() {
-			return Ending{Code: websocket.CloseNormalClosure, Reason: "backend did not finish in time", Status: "cut after the client's close"}
+			return Ending{Code: wire.NormalClosure, Reason: "backend did not finish in time", Status: "cut after the client's close"}
 		}
-		return Ending{Code: websocket.CloseNormalClosure, Status: "stopped"}
+		return Ending{Code: wire.NormalClosure, Status: "stopped"}
 	case errors.Is(err, syscall.ECONNRESET):
 		return Ending{Code: wire.BadGateway, Reason: "backend reset the connection", Status: "backend reset"}
 	}
