@@ -400,7 +400,7 @@ func (s *wsSession) inputEnded(err error) {
 	if errors.As(err, &ce) {
 		// A clean close: the backend gets EOF and may still answer, within
 		// bounds, before our close frame tells the client how it ended. A
-		// client that closed with CloseEndOfInput waits for the whole answer.
+		// client that closed with wire.EndOfInput waits for the whole answer.
 		s.clientClosed.Store(true)
 		_ = s.backend.CloseWrite()
 		if wire.CloseCode(ce.Code) == wire.EndOfInput && s.route.Terminal == nil {
@@ -423,7 +423,7 @@ func (s *wsSession) inputEnded(err error) {
 }
 
 // awaitDisconnect returns when the client's connection ends: after a close
-// with CloseEndOfInput (a half-close: `wsbridge connect` at the end of its
+// with wire.EndOfInput (a half-close: `wsbridge connect` at the end of its
 // input, waiting for a remote job's output and status) the backend runs on,
 // however long, while the client stays. Nothing may follow a close frame:
 // whatever comes is dropped. Pings can't tell here (a client that sent its

@@ -22,7 +22,7 @@ import (
 type stream struct {
 	o         *Options
 	ws        *websocket.Conn
-	halfClose bool          // the server takes CloseEndOfInput as a half-close
+	halfClose bool          // the server takes wire.EndOfInput as a half-close
 	writeMu   sync.Mutex    // one writer of data messages at a time (gorilla's rule)
 	up, down  atomic.Int64  // bytes sent to and received from the server
 	sentClose atomic.Int32  // the close code sent at the input's end, if any
@@ -198,7 +198,7 @@ func (s *stream) send(in io.Reader) {
 }
 
 // endInput tells the server that the input has ended, in a way that lets
-// its answer arrive whole: a server that said it takes CloseEndOfInput as a
+// its answer arrive whole: a server that said it takes wire.EndOfInput as a
 // half-close gets it at once. Any other server may end its program at our
 // close frame (websocketd kills it, websockify drops the session), so it
 // gets EOFWait to answer and close first, then a normal close; with NoClose
