@@ -19,22 +19,22 @@ import (
 // letsEncrypt is the ACME CA's directory unless one is given.
 const letsEncrypt = "https://acme-v02.api.letsencrypt.org/directory"
 
-// newExec is a program backend with what exec and pty share; the caller
-// sets the command or the folder, and the per-route switches.
-func newExec(log *slog.Logger, grace time.Duration, passNames []string, https, tty bool) *bridge.Exec {
+// newProgram is what exec and pty share; the caller sets the command or
+// the folder, and the per-route switches.
+func newProgram(log *slog.Logger, grace time.Duration, passNames []string, https bool) bridge.Program {
 	v, _ := buildVersion()
-	exe := &bridge.Exec{
+	return bridge.Program{
 		BaseEnv:        bridge.PassEnv(passNames),
 		ServerSoftware: "wsbridge/" + v,
 		HTTPS:          https,
-		TTY:            tty,
 		Grace:          grace,
 		Log:            log,
 	}
-	if tty {
-		exe.LoginEnv = bridge.LoginEnv()
-	}
-	return exe
+}
+
+// newPty runs prog on a terminal of its own, with a login's environment.
+func newPty(prog bridge.Program) *bridge.Pty {
+	return &bridge.Pty{Program: prog, LoginEnv: bridge.LoginEnv()}
 }
 
 // newDial is a dialing backend without its target. A backend gets a second

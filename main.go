@@ -368,6 +368,10 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 			return nil, err
 		}
 		exe.MaxMessage = maxMsg
+	} else if _, ok := backend.(*bridge.Pty); ok {
+		if _, err = buildStderr(c, framing, maxMsg); err != nil {
+			return nil, err // --stderr json contradicts the terminal too
+		}
 	}
 	subprotocols := splitLists(c.StringSlice("subprotocol"))
 	if _, ok := backend.(*bridge.Dial); ok {
@@ -666,12 +670,14 @@ func buildBackend(c *cli.Context, log *slog.Logger, grace time.Duration, passNam
 	return buildDial(c, log, grace)
 }
 
-func buildExec(c *cli.Context, log *slog.Logger, grace time.Duration, passNames, args []string) (*bridge.Exec, error) {
-	exe := newExec(log, grace, passNames, tlsOn(c), c.Bool("pty"))
-	exe.ReverseLookup, exe.URLArgs, exe.Record = c.Bool("reverselookup"), c.Bool("url-args"), c.String("record")
-	if exe.Record != "" {
+// buildExec builds the exec backend, or with --pty the pty backend.
+func buildExec(c *cli.Context, log *slog.Logger, grace time.Duration, passNames, args []string) (bridge.Backend, error) {
+	exe := newProgram(log, grace, passNames, tlsOn(c))
+	exe.ReverseLookup, exe.URLArgs = c.Bool("reverselookup"), c.Bool("url-args")
+	record, recordMax := c.String("record"), int64(0)
+	if record != "" {
 		var err error
-		if exe.RecordMax, err = parseSize(c.String("record-max")); err != nil {
+		if recordMax, err = parseSize(c.String("record-max")); err != nil {
 			return nil, usageError("--record-max: %v", err)
 		}
 	}
@@ -681,17 +687,22 @@ func buildExec(c *cli.Context, log *slog.Logger, grace time.Duration, passNames,
 			return nil, usageError("--dir: %v", err)
 		}
 		exe.ScriptDir = abs
-		return exe, nil
+	} else {
+		path, err := exec.LookPath(args[0])
+		if err != nil {
+			return nil, usageError("COMMAND %q: not found or not executable", args[0])
+		}
+		if exe.Command, err = filepath.Abs(path); err != nil {
+			return nil, usageError("COMMAND %q: %v", args[0], err)
+		}
+		exe.Args = args[1:]
 	}
-	path, err := exec.LookPath(args[0])
-	if err != nil {
-		return nil, usageError("COMMAND %q: not found or not executable", args[0])
+	if c.Bool("pty") {
+		pty := newPty(exe)
+		pty.Record, pty.RecordMax = record, recordMax
+		return pty, nil
 	}
-	if exe.Command, err = filepath.Abs(path); err != nil {
-		return nil, usageError("COMMAND %q: %v", args[0], err)
-	}
-	exe.Args = args[1:]
-	return exe, nil
+	return &bridge.Exec{Program: exe}, nil
 }
 
 func buildDial(c *cli.Context, log *slog.Logger, grace time.Duration) (*bridge.Dial, error) {

@@ -213,10 +213,11 @@ func buildConfigRoute(f *config.File, cr *config.Route, key string, https bool, 
 	switch {
 	case cr.Exec != nil:
 		e := cr.Exec
-		exe, err := configProgram(&e.Program, log, cr.CloseGrace, https, false)
+		prog, err := configProgram(&e.Program, log, cr.CloseGrace, https)
 		if err != nil {
 			return nil, fail(".exec.command", "%v", err)
 		}
+		exe := &bridge.Exec{Program: prog}
 		exe.ScriptDir = e.Dir
 		exe.MaxMessage = r.MaxMessage
 		if r.Framing, err = bridge.ParseFraming(e.Framing); err != nil {
@@ -228,11 +229,11 @@ func buildConfigRoute(f *config.File, cr *config.Route, key string, https bool, 
 		r.CGIEnv, r.Backend = e.PassEnv, exe
 	case cr.PTY != nil:
 		p := cr.PTY
-		exe, err := configProgram(&p.Program, log, cr.CloseGrace, https, true)
+		prog, err := configProgram(&p.Program, log, cr.CloseGrace, https)
 		if err != nil {
 			return nil, fail(".pty.command", "%v", err)
 		}
-		exe.MaxMessage = r.MaxMessage
+		exe := newPty(prog)
 		if exe.Record = p.Record; exe.Record != "" {
 			exe.RecordMax = int64(p.RecordMax)
 		}
@@ -255,20 +256,20 @@ func buildConfigRoute(f *config.File, cr *config.Route, key string, https bool, 
 	return r, nil
 }
 
-// configProgram is an exec or pty backend with its command (Validate has
-// looked it up) and switches; a folder of scripts has no command.
-func configProgram(p *config.Program, log *slog.Logger, grace time.Duration, https, tty bool) (*bridge.Exec, error) {
-	exe := newExec(log, grace, p.PassEnv, https, tty)
+// configProgram is what an exec or pty backend runs: its command (Validate
+// has looked it up) and switches; a folder of scripts has no command.
+func configProgram(p *config.Program, log *slog.Logger, grace time.Duration, https bool) (bridge.Program, error) {
+	exe := newProgram(log, grace, p.PassEnv, https)
 	exe.ReverseLookup, exe.URLArgs = p.ReverseLookup, p.URLArgs
 	if p.Command == "" {
 		return exe, nil
 	}
 	path, err := exec.LookPath(p.Command)
 	if err != nil {
-		return nil, fmt.Errorf("%q: not found or not executable", p.Command)
+		return bridge.Program{}, fmt.Errorf("%q: not found or not executable", p.Command)
 	}
 	if exe.Command, err = filepath.Abs(path); err != nil {
-		return nil, err
+		return bridge.Program{}, err
 	}
 	exe.Args = p.Args
 	return exe, nil

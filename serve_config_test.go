@@ -61,6 +61,11 @@ func sameRoute(t *testing.T, what string, flags, file *bridge.Route) {
 			if len(b.Args) == 0 {
 				b.Args = nil // none either way
 			}
+		case *bridge.Pty:
+			b.Log = nil
+			if len(b.Args) == 0 {
+				b.Args = nil
+			}
 		case *bridge.Dial:
 			b.Log = nil
 		}

@@ -23,9 +23,10 @@ import (
 	"github.com/wsbridge/wsbridge/wire"
 )
 
-// Exec is the backend that starts a program for each WebSocket: one fixed
-// command, or (with ScriptDir) the script the URL path names.
-type Exec struct {
+// Program is what the exec and pty backends share: the program each
+// WebSocket starts (one fixed command, or with ScriptDir the script the URL
+// path names) and the environment it gets.
+type Program struct {
 	Command   string   // resolved path of the program; empty with ScriptDir
 	Args      []string // its arguments
 	ScriptDir string   // serve every executable in this folder instead
@@ -34,45 +35,38 @@ type Exec struct {
 	ServerSoftware string   // SERVER_SOFTWARE, e.g. "wsbridge/1.0.0"
 	HTTPS          bool     // sets HTTPS=on
 	ReverseLookup  bool     // resolve REMOTE_HOST by DNS
-	Stderr         StderrMode
+	// URLArgs appends the request's ?arg= values to the arguments.
+	URLArgs bool
+	Grace   time.Duration
+	Log     *slog.Logger
+}
+
+// Exec is the backend that starts a program on pipes for each WebSocket.
+type Exec struct {
+	Program
+	Stderr StderrMode
 	// MaxMessage, with StderrJSON, is the largest message: the Line
 	// framing's limit, which no JSON line may pass (MinJSONMessage at least).
 	MaxMessage int
-	// TTY starts each program on its own pseudo-terminal, at the size the
-	// client's first message gives (the Terminal framing).
-	TTY bool
-	// LoginEnv, with TTY, is a login's environment (see LoginEnv), under
-	// BaseEnv and the request's variables: they win.
-	LoginEnv []string
-	// URLArgs appends the request's ?arg= values to the arguments.
-	URLArgs bool
-	// Record, if set, writes each terminal session into this folder as an
-	// asciicast v2 file.
-	Record string
-	// RecordMax caps each recording at this many bytes (and a last event
-	// that says so); 0: no cap.
-	RecordMax int64
-	Grace     time.Duration
-	Log       *slog.Logger
 }
 
 // String names what Open starts, for logs.
-func (e *Exec) String() string {
+func (e *Program) String() string {
 	if e.ScriptDir != "" {
 		return "scripts in " + e.ScriptDir
 	}
 	return strings.TrimSpace(e.Command + " " + strings.Join(e.Args, " "))
 }
 
-// Open resolves the script (in ScriptDir mode) and starts the program with
-// the request's CGI environment.
-func (e *Exec) Open(r *http.Request) (Session, error) {
+// spec resolves the script (in ScriptDir mode) and gives the program the
+// request's CGI environment.
+func (e *Program) spec(r *http.Request) (process.Spec, error) {
 	prog, args := e.Command, e.Args
 	script := scriptPaths{scriptName: "/", pathInfo: r.URL.Path}
 	if e.ScriptDir != "" {
 		var err error
 		if script, err = findScript(e.ScriptDir, r.URL.Path); err != nil {
-			return nil, err
+			return process.Spec{}, err
 		}
 		prog, args = script.file, nil
 	}
@@ -80,21 +74,20 @@ func (e *Exec) Open(r *http.Request) (Session, error) {
 		args = append(slices.Clip(args), r.URL.Query()["arg"]...)
 	}
 	id := uniqueID()
-	spec := process.Spec{
+	return process.Spec{
 		Path:  prog,
 		Args:  args,
 		Env:   e.gateway().environment(r, script, id),
 		Mark:  "UNIQUE_ID=" + id, // how escaped descendants are known
 		Grace: e.Grace,
-	}
-	if e.TTY {
-		// os/exec keeps the last of duplicate names: LoginEnv goes first.
-		spec.Env = append(slices.Clip(e.LoginEnv), spec.Env...)
-		s := newPTYSession(spec, e.start)
-		if e.Record != "" {
-			return &recording{ptySession: s, dir: e.Record, max: e.RecordMax, command: commandLine(prog, args), log: e.Log}, nil
-		}
-		return s, nil
+	}, nil
+}
+
+// Open starts the program with the request's CGI environment.
+func (e *Exec) Open(r *http.Request) (Session, error) {
+	spec, err := e.spec(r)
+	if err != nil {
+		return nil, err
 	}
 	log := e.Log.With("path", r.URL.Path, "client", r.RemoteAddr)
 	var merged *jsonSession
@@ -123,7 +116,7 @@ func (e *Exec) Open(r *http.Request) (Session, error) {
 }
 
 // start starts a program, logging why it could not.
-func (e *Exec) start(spec process.Spec) (*process.Process, error) {
+func (e *Program) start(spec process.Spec) (*process.Process, error) {
 	p, err := process.Start(spec)
 	if err != nil {
 		e.Log.Error("cannot start program", "program", spec.Path, "err", err)
@@ -206,7 +199,7 @@ type gateway struct {
 	reverseLookup  bool
 }
 
-func (e *Exec) gateway() gateway {
+func (e *Program) gateway() gateway {
 	return gateway{e.BaseEnv, e.ServerSoftware, e.HTTPS, e.ReverseLookup}
 }
 

@@ -17,7 +17,7 @@ func sayRoute(name, path string, log *slog.Logger) *Route {
 	return &Route{
 		Name:       name,
 		Path:       path,
-		Backend:    &Exec{Command: "/bin/sh", Args: []string{"-c", `echo "` + name + ` $PATH_TRANSLATED"`}, Log: log},
+		Backend:    &Exec{Program: Program{Command: "/bin/sh", Args: []string{"-c", `echo "` + name + ` $PATH_TRANSLATED"`}, Log: log}},
 		MaxMessage: 1 << 10,
 		Header:     http.Header{"X-Route": {name}},
 	}
@@ -171,7 +171,7 @@ func TestTwoRoutesOneServer(t *testing.T) {
 		s.Routes = []*Route{{
 			Name:        "cat",
 			Path:        "/a/",
-			Backend:     &Exec{Command: "/bin/cat", Log: s.Log},
+			Backend:     &Exec{Program: Program{Command: "/bin/cat", Log: s.Log}},
 			MaxMessage:  1 << 10,
 			MaxSessions: 1,
 		}, {
@@ -230,7 +230,7 @@ func TestOnceIsServerWide(t *testing.T) {
 	addr, stop := serve(t, func(s *Server) {
 		s.Once = true
 		s.Routes = []*Route{sayRoute("a", "/a/", s.Log), sayRoute("b", "/b", s.Log)}
-		s.Routes[0].Backend = &Exec{Command: "/bin/cat", Log: s.Log}
+		s.Routes[0].Backend = &Exec{Program: Program{Command: "/bin/cat", Log: s.Log}}
 	})
 	c, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/a/", nil)
 	if err != nil {

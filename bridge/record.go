@@ -12,12 +12,12 @@ import (
 	"github.com/wsbridge/wsbridge/internal/asciicast"
 )
 
-// recording is a terminal session that writes itself into an asciicast v2
+// recording wraps a terminal session and writes it into an asciicast v2
 // file: the header at the first size, then every output and resize. A
 // recording that fails to write, or reaches max bytes, is logged and
 // dropped; the session goes on.
 type recording struct {
-	*ptySession
+	sizedSession
 	dir, command string
 	max          int64 // 0: no limit
 	log          *slog.Logger
@@ -28,7 +28,7 @@ type recording struct {
 }
 
 func (r *recording) Resize(cols, rows int) error {
-	err := r.ptySession.Resize(cols, rows)
+	err := r.sizedSession.Resize(cols, rows)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := time.Now()
@@ -62,8 +62,17 @@ func (r *recording) begin(now time.Time, cols, rows int) {
 	}
 }
 
+// WaitRead passes the wrapped session's on, so that an idle recorded
+// session holds no buffer either.
+func (r *recording) WaitRead() error {
+	if w, ok := r.sizedSession.(readWaiter); ok {
+		return w.WaitRead()
+	}
+	return nil
+}
+
 func (r *recording) Read(b []byte) (int, error) {
-	n, err := r.ptySession.Read(b)
+	n, err := r.sizedSession.Read(b)
 	if n > 0 {
 		r.mu.Lock()
 		if r.cast != nil {
@@ -88,7 +97,7 @@ func (r *recording) check(err error) {
 }
 
 func (r *recording) Close() error {
-	err := r.ptySession.Close()
+	err := r.sizedSession.Close()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.cast != nil {

@@ -96,7 +96,7 @@ func TestBadHandshakeStartsNothing(t *testing.T) {
 	t.Run("exec", func(t *testing.T) {
 		started := filepath.Join(t.TempDir(), "started")
 		addr, stop := serve(t, func(s *Server) {
-			s.Routes[0].Backend = &Exec{Command: "/bin/sh", Args: []string{"-c", "touch " + started + "; exec cat"}, Log: s.Log}
+			s.Routes[0].Backend = &Exec{Program: Program{Command: "/bin/sh", Args: []string{"-c", "touch " + started + "; exec cat"}, Log: s.Log}}
 		})
 		sendBadHandshakes(t, addr)
 		stop() // every session (there should be none) has ended

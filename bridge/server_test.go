@@ -34,7 +34,7 @@ func serve(t testing.TB, configure func(*Server)) (addr string, stop func()) {
 		Log:           log,
 		ShutdownGrace: 5 * time.Second,
 		Routes: []*Route{{
-			Backend:    &Exec{Command: "/bin/cat", Log: log},
+			Backend:    &Exec{Program: Program{Command: "/bin/cat", Log: log}},
 			MaxMessage: 1 << 20,
 		}},
 	}
@@ -67,8 +67,8 @@ func serve(t testing.TB, configure func(*Server)) (addr string, stop func()) {
 func TestNoGoroutineLeaks(t *testing.T) {
 	echo := echoBackend(t)
 	for name, backend := range map[string]Backend{
-		"exec": &Exec{Command: "/bin/cat", Log: slog.New(slog.DiscardHandler)},
-		"pty":  &Exec{Command: "/bin/cat", TTY: true, Log: slog.New(slog.DiscardHandler)},
+		"exec": &Exec{Program: Program{Command: "/bin/cat", Log: slog.New(slog.DiscardHandler)}},
+		"pty":  &Pty{Program: Program{Command: "/bin/cat", Log: slog.New(slog.DiscardHandler)}},
 		"tcp":  &Dial{Target: Target{"tcp", echo}, Timeout: time.Second, Grace: time.Second, Log: slog.New(slog.DiscardHandler)},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -198,7 +198,7 @@ func TestDefaultLoopbackPortTakenOnIPv6(t *testing.T) {
 func BenchmarkExecDown(b *testing.B) {
 	const size = 64 << 20
 	addr, _ := serve(b, func(s *Server) {
-		s.Routes[0].Backend = &Exec{Command: "/usr/bin/head", Args: []string{"-c", fmt.Sprint(size), "/dev/zero"}, Log: s.Log}
+		s.Routes[0].Backend = &Exec{Program: Program{Command: "/usr/bin/head", Args: []string{"-c", fmt.Sprint(size), "/dev/zero"}, Log: s.Log}}
 		s.Routes[0].Framing = Binary
 	})
 	buf := make([]byte, 64<<10)

@@ -39,6 +39,7 @@ const (
 type wsSession struct {
 	conn    *websocket.Conn
 	backend Session
+	proto   protocol // the messages' side: stream framings or terminal
 	route   *Route
 	log     *slog.Logger
 	path    string
@@ -60,11 +61,6 @@ type wsSession struct {
 	stop      chan struct{} // closed when run ends, to stop the pinger
 	inputDone chan struct{} // closed when the input pump has returned
 
-	// The terminal framing's state: flow counts unacknowledged output, sized
-	// says the first size message has come (read by the input pump only).
-	flow  *flow
-	sized bool
-
 	watch hangupWatch // of the client, while a write to the backend blocks
 }
 
@@ -81,14 +77,10 @@ type hangupWatch struct {
 const watchAfter = 100 * time.Millisecond
 
 func newSession(conn *websocket.Conn, backend Session, route *Route, r *http.Request, log *slog.Logger) *wsSession {
-	var fl *flow
-	if route.Terminal != nil {
-		fl = newFlow()
-	}
 	return &wsSession{
-		flow:      fl,
 		conn:      conn,
 		backend:   backend,
+		proto:     newProtocol(route, backend, log),
 		route:     route,
 		log:       log,
 		path:      r.URL.Path,
@@ -125,8 +117,8 @@ func (s *wsSession) run() {
 	go s.input()
 
 	var outErr error
-	if t := s.route.Terminal; t != nil && t.Title != "" {
-		outErr = s.sendControl(wire.Title{Title: t.Title}.Marshal())
+	if msg := s.proto.opening(); msg != nil {
+		outErr = s.conn.WriteMessage(websocket.TextMessage, msg)
 	}
 	if outErr == nil {
 		outErr = s.output()
@@ -138,8 +130,8 @@ func (s *wsSession) run() {
 		_ = s.conn.Close() // the client is gone or stuck
 	}
 	ending := s.backend.Wait()
-	if outErr == nil && s.route.Terminal != nil {
-		outErr = s.sendControl(wire.Exit{Code: ending.Code, Reason: ending.Reason}.Marshal())
+	if msg := s.proto.closing(ending); outErr == nil && msg != nil {
+		outErr = s.conn.WriteMessage(websocket.TextMessage, msg)
 	}
 	if outErr == nil {
 		s.sendClose(int(ending.Code), ending.Reason)
@@ -213,7 +205,7 @@ func (s *wsSession) output() error {
 	start, end, eof, lastRead := 0, 0, false, 0
 	for {
 		for {
-			adv, msg, binary := s.route.Framing.Split(buf.b[start:end], limit, eof)
+			adv, msg, binary := s.proto.split(buf.b[start:end], limit, eof)
 			if adv == 0 {
 				break
 			}
@@ -224,9 +216,7 @@ func (s *wsSession) output() error {
 			if s.clientClosed.Load() {
 				_ = s.conn.SetWriteDeadline(time.Now().Add(drainWait))
 			}
-			if s.flow != nil {
-				s.flow.sent(len(msg)) // before the client can acknowledge it
-			}
+			s.proto.sent(len(msg)) // before the client can acknowledge it
 			if err := s.conn.WriteMessage(mt, msg); err != nil {
 				return err
 			}
@@ -255,15 +245,12 @@ func (s *wsSession) output() error {
 			buf.shrink(end)
 		}
 		buf.ensure()
-		room := len(buf.b)
-		if s.flow != nil {
-			room = min(room, end+s.flow.room(s.inputDone))
-		}
-		n, err := s.backend.Read(buf.b[end:room])
+		room := s.proto.room(s.inputDone)
+		n, err := s.backend.Read(buf.b[end : end+min(len(buf.b)-end, room)])
 		end += n
-		if err == nil && end == len(buf.b) && s.flow == nil {
+		if err == nil && end == len(buf.b) && n < room {
 			var more int
-			more, err = s.readRest(buf, end, limit)
+			more, err = s.readRest(buf, end, limit, room-n)
 			n += more
 			end += more
 		}
@@ -281,8 +268,8 @@ func (s *wsSession) output() error {
 // the small buffer, when the backend can tell it waits (a program's pipe):
 // a program's one write is one message, as websocketd sends a message per
 // read, however small the buffer started. Bulk output, already in large
-// buffers, does not pay for the question.
-func (s *wsSession) readRest(buf *readBuffer, end, limit int) (int, error) {
+// buffers, does not pay for the question. It reads at most room bytes.
+func (s *wsSession) readRest(buf *readBuffer, end, limit, room int) (int, error) {
 	b, ok := s.backend.(interface{ Buffered() int })
 	size := min(busyBuffer, limit+1)
 	if !ok || end >= size {
@@ -293,7 +280,7 @@ func (s *wsSession) readRest(buf *readBuffer, end, limit int) (int, error) {
 		return 0, nil
 	}
 	buf.grow(end, size)
-	return s.backend.Read(buf.b[end:min(end+waiting, size)])
+	return s.backend.Read(buf.b[end:min(end+min(waiting, room), size)])
 }
 
 // input copies messages into the backend until the client closes or fails,
@@ -319,14 +306,17 @@ func (s *wsSession) input() {
 		}
 		s.bytesIn.Add(int64(len(buf)))
 		s.touch()
-		if s.route.Terminal != nil {
-			if !s.terminalInput(mt, buf) {
+		data, err := s.proto.input(mt, buf)
+		if err != nil {
+			s.protocolError(err.Error())
+			return
+		}
+		if data != nil {
+			if err := s.writeBackend(data); err != nil {
+				// The backend stopped reading its input; its output decides the rest.
+				s.log.Debug("backend write", "err", err)
 				return
 			}
-		} else if err := s.writeBackend(s.route.Framing.Input(buf)); err != nil {
-			// The backend stopped reading its input; its output decides the rest.
-			s.log.Debug("backend write", "err", err)
-			return
 		}
 		giveBack(buf)
 		if s.route.PingInterval > 0 {
@@ -403,7 +393,7 @@ func (s *wsSession) inputEnded(err error) {
 		// client that closed with wire.EndOfInput waits for the whole answer.
 		s.clientClosed.Store(true)
 		_ = s.backend.CloseWrite()
-		if wire.CloseCode(ce.Code) == wire.EndOfInput && s.route.Terminal == nil {
+		if wire.CloseCode(ce.Code) == wire.EndOfInput && s.proto.halfClose() {
 			s.awaitDisconnect()
 		}
 		s.backend.Stop()
@@ -476,6 +466,13 @@ func (s *wsSession) sendClose(code int, reason string) {
 	if err := s.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeWait)); err != nil {
 		s.log.Debug("close frame", "err", err)
 	}
+}
+
+// protocolError closes with 1008 and a reason, and stops the backend.
+func (s *wsSession) protocolError(reason string) {
+	s.sendClose(websocket.ClosePolicyViolation, reason)
+	s.backend.Stop()
+	s.cutAfter(closeWait)
 }
 
 // noteClose records the first close code sent and says whether this is it.

@@ -71,12 +71,12 @@ func TestShutdownWithClientsThatDoNotRead(t *testing.T) {
 		s.Log = slog.New(slog.NewTextHandler(&logs, nil))
 		s.ShutdownGrace = stuck * closeWait * 3 / 4 // well below stuck × closeWait
 		s.Routes[0].Framing = Binary
-		s.Routes[0].Backend = &Exec{
+		s.Routes[0].Backend = &Exec{Program: Program{
 			Command: "/bin/sh",
 			Args:    []string{"-c", `if [ "$1" = flood ]; then exec cat /dev/zero; fi; exec sleep 1000`, "sh"},
 			URLArgs: true,
 			Log:     s.Log,
-		}
+		}}
 	})
 	for range stuck {
 		c, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/?arg=flood", nil)

@@ -13,8 +13,8 @@ import (
 // server's shutdown; goleak (TestMain) fails on any goroutine left.
 func TestStderrJSONEndsEveryWay(t *testing.T) {
 	addr, stop := serve(t, func(s *Server) {
-		s.Routes[0].Backend = &Exec{Command: "/bin/sh", Args: []string{"-c", "yes err >&2 & exec yes out"},
-			Stderr: StderrJSON, MaxMessage: s.Routes[0].MaxMessage, Log: slog.New(slog.DiscardHandler)}
+		s.Routes[0].Backend = &Exec{Program: Program{Command: "/bin/sh", Args: []string{"-c", "yes err >&2 & exec yes out"}, Log: slog.New(slog.DiscardHandler)},
+			Stderr: StderrJSON, MaxMessage: s.Routes[0].MaxMessage}
 	})
 	var open []*websocket.Conn
 	for i := range 9 {

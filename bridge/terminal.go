@@ -3,12 +3,11 @@ package bridge
 import (
 	"errors"
 	"fmt"
-	"io"
+	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/wsbridge/wsbridge/process"
+	"github.com/wsbridge/wsbridge/web"
 	"github.com/wsbridge/wsbridge/wire"
 )
 
@@ -80,167 +79,75 @@ func (f *flow) ack(n int64) error {
 	return nil
 }
 
-// terminalInput handles one message in the terminal framing; false ends the
-// input pump.
-func (s *wsSession) terminalInput(mt int, msg []byte) bool {
+// terminal is the terminal protocol: it owns the size, the flow window,
+// the title, read-only and the exit message. Its program starts at the
+// first size (see Pty), and output waits for it.
+type terminal struct {
+	opts    *web.Terminal
+	backend Session // resized by size messages
+	log     *slog.Logger
+	*flow
+	sized bool // the first size message has come (input only)
+}
+
+func newTerminal(opts *web.Terminal, backend Session, log *slog.Logger) *terminal {
+	return &terminal{opts: opts, backend: backend, log: log, flow: newFlow()}
+}
+
+func (t *terminal) opening() []byte {
+	if t.opts.Title == "" {
+		return nil
+	}
+	return wire.Title{Title: t.opts.Title}.Marshal()
+}
+
+func (t *terminal) split(data []byte, max int, atEOF bool) (int, []byte, bool) {
+	return Terminal.Split(data, max, atEOF)
+}
+
+// input takes binary messages as terminal input and text messages as
+// control messages.
+func (t *terminal) input(mt int, msg []byte) ([]byte, error) {
 	if mt == websocket.BinaryMessage {
 		switch {
-		case !s.sized:
-			return s.protocolError("the first message must be a size message")
-		case s.route.Terminal.ReadOnly:
-			return true
+		case !t.sized:
+			return nil, errors.New("the first message must be a size message")
+		case t.opts.ReadOnly:
+			return nil, nil
 		}
-		if err := s.writeBackend(msg); err != nil {
-			s.log.Debug("backend write", "err", err)
-			return false
-		}
-		return true
+		return msg, nil
 	}
 	c, err := wire.ParseControl(msg)
 	if err != nil {
-		return s.protocolError(err.Error())
+		return nil, err
 	}
-	if !s.sized && c.Type != "size" {
-		return s.protocolError("the first message must be a size message")
+	if !t.sized && c.Type != "size" {
+		return nil, errors.New("the first message must be a size message")
 	}
 	switch c.Type {
 	case "size":
-		if !s.sized {
-			s.sized = true
-			s.flow.mu.Lock()
-			s.flow.on = c.Flow
-			s.flow.mu.Unlock()
+		if !t.sized {
+			t.sized = true
+			t.flow.mu.Lock()
+			t.flow.on = c.Flow
+			t.flow.mu.Unlock()
 		}
-		if rz, ok := s.backend.(Resizer); ok {
+		if rz, ok := t.backend.(Resizer); ok {
 			if err := rz.Resize(c.Cols, c.Rows); err != nil {
-				s.log.Debug("resize", "err", err)
+				t.log.Debug("resize", "err", err)
 			}
 		}
 	case "ack":
-		if err := s.flow.ack(c.Bytes); err != nil {
-			return s.protocolError(err.Error())
+		if err := t.flow.ack(c.Bytes); err != nil {
+			return nil, err
 		}
 	}
-	return true
+	return nil, nil
 }
 
-// protocolError closes with 1008 and a reason, and stops the backend.
-func (s *wsSession) protocolError(reason string) bool {
-	s.sendClose(websocket.ClosePolicyViolation, reason)
-	s.backend.Stop()
-	s.cutAfter(closeWait)
-	return false
-}
+// halfClose is false: a terminal has no end of input, only a hangup.
+func (t *terminal) halfClose() bool { return false }
 
-// sendControl sends a control message (wire.Title, wire.Exit) to the
-// client; called only from the output goroutine, the connection's one writer.
-func (s *wsSession) sendControl(msg []byte) error {
-	return s.conn.WriteMessage(websocket.TextMessage, msg)
-}
-
-// sizeWait bounds how long a terminal session waits for its first size.
-var sizeWait = 10 * time.Second
-
-// ptySession is a program on a pseudo-terminal that starts at the first size
-// its client sends.
-type ptySession struct {
-	spec    process.Spec
-	start   func(process.Spec) (*process.Process, error)
-	timer   *time.Timer
-	once    sync.Once
-	started chan struct{} // closed once the program runs or never will
-	p       *process.Process
-	never   Ending // why it never ran, when p is nil
-}
-
-func newPTYSession(spec process.Spec, start func(process.Spec) (*process.Process, error)) *ptySession {
-	s := &ptySession{spec: spec, start: start, started: make(chan struct{})}
-	s.timer = time.AfterFunc(sizeWait, func() {
-		s.abort(Ending{Code: websocket.ClosePolicyViolation, Reason: fmt.Sprintf("no size message within %v", sizeWait), Status: "not started"})
-	})
-	return s
-}
-
-func (s *ptySession) abort(e Ending) {
-	s.once.Do(func() {
-		s.never = e
-		close(s.started)
-	})
-}
-
-func (s *ptySession) Resize(cols, rows int) error {
-	size := process.Size{Cols: cols, Rows: rows}
-	first := false
-	s.once.Do(func() {
-		first = true
-		s.timer.Stop()
-		spec := s.spec
-		spec.TTY = &size
-		var err error
-		if s.p, err = s.start(spec); err != nil {
-			s.never = Ending{Code: websocket.CloseInternalServerErr, Reason: "cannot start the program", Status: "not started: " + err.Error()}
-		}
-		close(s.started)
-	})
-	<-s.started
-	if first || s.p == nil {
-		return nil
-	}
-	return s.p.Resize(size)
-}
-
-// running waits for the start and says whether the program runs.
-func (s *ptySession) running() bool {
-	<-s.started
-	return s.p != nil
-}
-
-func (s *ptySession) Read(b []byte) (int, error) {
-	if !s.running() {
-		return 0, io.EOF
-	}
-	return s.p.Read(b)
-}
-
-func (s *ptySession) WaitRead() error {
-	if !s.running() {
-		return nil // Read says it is over
-	}
-	return s.p.WaitRead()
-}
-
-func (s *ptySession) Write(b []byte) (int, error) {
-	select {
-	case <-s.started:
-	default:
-		return 0, errors.New("the terminal has not started")
-	}
-	if s.p == nil {
-		return 0, io.ErrClosedPipe
-	}
-	return s.p.Write(b)
-}
-
-func (s *ptySession) CloseWrite() error { return nil } // a terminal hangs up on Stop
-
-func (s *ptySession) Stop() {
-	s.abort(Ending{Code: websocket.CloseNormalClosure, Reason: "closed before the terminal started", Status: "not started"})
-	if s.p != nil {
-		s.p.Stop()
-	}
-}
-
-func (s *ptySession) Wait() Ending {
-	if !s.running() {
-		return s.never
-	}
-	return processSession{s.p}.Wait()
-}
-
-func (s *ptySession) Close() error {
-	s.Stop()
-	if s.p != nil {
-		return s.p.Close()
-	}
-	return nil
+func (t *terminal) closing(e Ending) []byte {
+	return wire.Exit{Code: e.Code, Reason: e.Reason}.Marshal()
 }

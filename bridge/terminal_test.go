@@ -56,7 +56,7 @@ func TestTerminalWaitsForItsSize(t *testing.T) {
 	sizeWait = 200 * time.Millisecond
 	started := false
 	addr, _ := serve(t, func(s *Server) {
-		s.Routes[0].Backend = &Exec{Command: "/bin/cat", TTY: true, Log: slog.New(slog.DiscardHandler)}
+		s.Routes[0].Backend = &Pty{Program: Program{Command: "/bin/cat", Log: slog.New(slog.DiscardHandler)}}
 		s.Routes[0].Framing, s.Routes[0].Terminal = Terminal, &web.Terminal{}
 	})
 	c, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/", nil)
@@ -93,7 +93,7 @@ func TestTerminalWaitsForItsSize(t *testing.T) {
 func BenchmarkPTYDown(b *testing.B) {
 	const size = 16 << 20
 	addr, _ := serve(b, func(s *Server) {
-		s.Routes[0].Backend = &Exec{Command: "/bin/sh", Args: []string{"-c", fmt.Sprintf("head -c %d /dev/zero | tr '\\0' a", size)}, TTY: true, Log: s.Log}
+		s.Routes[0].Backend = &Pty{Program: Program{Command: "/bin/sh", Args: []string{"-c", fmt.Sprintf("head -c %d /dev/zero | tr '\\0' a", size)}, Log: s.Log}}
 		s.Routes[0].Framing, s.Routes[0].Terminal = Terminal, &web.Terminal{}
 	})
 	b.SetBytes(size)
