@@ -1,8 +1,8 @@
 // Package tls builds wsbridge's TLS configurations: server certificates from
 // files (re-read when they change, several chosen by SNI) or from an ACME CA
-// (autocert), client certificates (--sslca; each route checks its names),
-// and the client
-// side for TLS backends (--tcp-tls).
+// (autocert), client certificates verified against a CA (--sslca; the names
+// are each route's to check), and the client side for TLS backends
+// (--tcp-tls).
 package tls
 
 import (
