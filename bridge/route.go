@@ -19,7 +19,7 @@ import (
 
 // Route holds everything one endpoint needs: its path, backend, framing,
 // limits and checks, and what plain HTTP requests get. The command-line
-// flags fill one Route today; a config file can fill several later.
+// flags fill one Route; a config file any number.
 type Route struct {
 	Name string // in log lines as "route"; empty: its path
 	// Path is where the route is served. Empty or "/": every path no other

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -129,22 +130,42 @@ func TestConfigSecondListenerBusy(t *testing.T) {
 	}
 }
 
-// TestConfigServerMaxSessions: limits.max_sessions counts the sessions of
-// every route together.
+// TestConfigServerMaxSessions: limits.max_sessions counts the sessions
+// (and CGI runs) of every route together.
 func TestConfigServerMaxSessions(t *testing.T) {
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{"wsbridge.yaml": `limits: {max_sessions: 1}
+	writeFiles(t, dir, map[string]string{
+		"cgi/hi.sh": "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nhi\\n'\n",
+		"wsbridge.yaml": `limits: {max_sessions: 1}
 listen: [{port: 0}]
 routes:
   - {path: /x, exec: {command: cat}}
-  - {path: /y, exec: {command: cat}, max_sessions: 5}
+  - {path: /y/, exec: {command: cat}, cgi: cgi, max_sessions: 5}
 `})
 	inst := launchConfig(t, filepath.Join(dir, "wsbridge.yaml"))
+	cgi := func() (int, string) {
+		t.Helper()
+		resp, err := http.Get("http://" + inst.Host + "/y/hi.sh")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, body := cgi(); code != 200 || body != "hi\n" {
+		t.Fatalf("the CGI script alone: HTTP %d %q", code, body)
+	}
+	// Its access line comes after its slot is given back.
+	inst.waitLog(func(m map[string]any) bool { return m["msg"] == "http" && m["path"] == "/y/hi.sh" })
 	c := inst.dial("/x", nil)
 	defer c.Close()
-	for _, path := range []string{"/y", "/x"} {
+	for _, path := range []string{"/y/", "/x"} {
 		if got, body := handshake(t, inst.URL+path, nil); got != http.StatusTooManyRequests {
 			t.Errorf("%s while /x is open: HTTP %d %q, want 429", path, got, body)
 		}
+	}
+	if code, body := cgi(); code != http.StatusTooManyRequests {
+		t.Errorf("the CGI script while /x is open: HTTP %d %q, want 429", code, body)
 	}
 }
