@@ -85,12 +85,13 @@ func acmeCache(dir string) (string, error) {
 	return filepath.Join(base, "wsbridge", "acme"), nil
 }
 
-// useTLS serves srv with t (nil: plain HTTP), and answers t's names.
-func useTLS(srv *bridge.Server, t *wstls.Server) {
+// useTLS serves srv's listener l with t (nil: plain HTTP), and answers t's
+// names on every listener.
+func useTLS(srv *bridge.Server, l *bridge.Listener, t *wstls.Server) {
 	if t == nil {
 		return
 	}
-	srv.TLS, srv.RedirHandler = t.Config, t.HTTPHandler
+	l.TLS, l.RedirHandler = t.Config, t.HTTPHandler
 	srv.Hosts.Also = append(srv.Hosts.Also, bridge.HostSource{What: "certificate names and ACME domains", Has: t.HasName})
 }
 

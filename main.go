@@ -226,10 +226,25 @@ func serve(c *cli.Context) error {
 		return err
 	}
 	if err := srv.Listen(); err != nil {
-		return cli.Exit(err.Error(), exitRuntime)
+		return cli.Exit(listenError(srv, err), exitRuntime)
 	}
 	log.Info("serving", "backend", fmt.Sprint(srv.Routes[0].Backend), "framing", srv.Routes[0].Framing.String())
 	return runServer(srv, log)
+}
+
+// listenError names the flag a listen error of srv comes from: the path of
+// --unixsocket, or --redirport (--port's error names its port).
+func listenError(srv *bridge.Server, err error) string {
+	var le *bridge.ListenError
+	switch {
+	case !errors.As(err, &le):
+		return err.Error()
+	case le.Redirect:
+		return fmt.Sprintf("%s (--redirport): %v", le.Where, le.Err)
+	case srv.Listeners[le.Listener].Unix != "":
+		return "--unixsocket " + le.Error()
+	}
+	return le.Error()
 }
 
 // runServer serves srv, which listens, until SIGINT or SIGTERM (or --once,
@@ -410,10 +425,12 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 	}
 
 	srv := &bridge.Server{
-		Addresses:      splitLists(c.StringSlice("address")),
-		Port:           c.Int("port"),
-		UnixSocket:     c.String("unixsocket"),
-		RedirPort:      c.Int("redirport"),
+		Listeners: []bridge.Listener{{
+			Addresses: splitLists(c.StringSlice("address")),
+			Port:      c.Int("port"),
+			Unix:      c.String("unixsocket"),
+			RedirPort: c.Int("redirport"),
+		}},
 		TrustedProxies: trusted,
 		Hosts:          hosts,
 		Log:            log,
@@ -440,6 +457,7 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 			DevConsole:   c.Bool("devconsole"),
 			Terminal:     terminal,
 			Path:         basePath,
+			ClientCNs:    splitLists(c.StringSlice("client-cn")),
 		}},
 	}
 	if srv.Routes[0].Auth, err = buildAuth(c, log); err != nil {
@@ -449,7 +467,7 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	useTLS(srv, tlsServer)
+	useTLS(srv, &srv.Listeners[0], tlsServer)
 	return srv, nil
 }
 
@@ -477,7 +495,7 @@ func buildTLS(c *cli.Context, log *slog.Logger) (*wstls.Server, error) {
 	if c.IsSet("client-cn") && c.String("sslca") == "" {
 		return nil, usageError("--client-cn needs --sslca")
 	}
-	opts := wstls.Options{ClientCA: c.String("sslca"), ClientCNs: splitLists(c.StringSlice("client-cn")), Log: log}
+	opts := wstls.Options{ClientCA: c.String("sslca"), Log: log}
 	for i := range certs {
 		opts.Pairs = append(opts.Pairs, wstls.Pair{Cert: certs[i], Key: keys[i]})
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -63,14 +64,7 @@ func serveConfig(c *cli.Context) error {
 		return err
 	}
 	if err := srv.Listen(); err != nil {
-		// bridge's listen errors name the command line's flags; here the
-		// key is named instead.
-		msg := strings.NewReplacer("--unixsocket ", "", " (--redirport)", "").Replace(err.Error())
-		key := "listen[0]"
-		if strings.Contains(err.Error(), "(--redirport)") {
-			key += ".redirect_port"
-		}
-		return cli.Exit(f.Errorf(key, "%s", msg).Error(), exitRuntime)
+		return cli.Exit(configListenError(f, err).Error(), exitRuntime)
 	}
 	for _, r := range srv.Routes {
 		log.Info("serving", "route", r.Name, "path", r.Path, "backend", fmt.Sprint(r.Backend), "framing", r.Framing.String())
@@ -78,25 +72,35 @@ func serveConfig(c *cli.Context) error {
 	return runServer(srv, log)
 }
 
+// configListenError names the listener's key in a listen error.
+func configListenError(f *config.File, err error) error {
+	var le *bridge.ListenError
+	if !errors.As(err, &le) {
+		return err
+	}
+	key := fmt.Sprintf("listen[%d]", le.Listener)
+	if le.Redirect {
+		key += ".redirect_port"
+	}
+	return f.Errorf(key, "%v", err)
+}
+
 // buildConfigServer turns a validated file into the server. What Validate
 // could not foresee (a file changed since, a certificate that does not
 // load) is a usage error at its key.
 func buildConfigServer(f *config.File, log *slog.Logger) (*bridge.Server, error) {
-	// One listener for now: bridge.Server has one set of listeners.
-	if len(f.Listen) > 1 {
-		return nil, usageError("%v", f.Errorf("listen[1]", "serving several listeners is not built yet: one for now"))
-	}
-	l := f.Listen[0]
 	srv := &bridge.Server{
-		Port:          l.Port,
-		UnixSocket:    l.Unix,
-		RedirPort:     l.RedirectPort,
+		MaxSessions:   f.Limits.MaxSessions,
 		Log:           log,
 		HeaderTimeout: f.Timeouts.Header,
 		ShutdownGrace: f.Timeouts.Shutdown,
 	}
-	if l.Address != "" {
-		srv.Addresses = []string{l.Address}
+	for _, l := range f.Listen {
+		bl := bridge.Listener{Port: l.Port, Unix: l.Unix, RedirPort: l.RedirectPort}
+		if l.Address != "" {
+			bl.Addresses = []string{l.Address}
+		}
+		srv.Listeners = append(srv.Listeners, bl)
 	}
 	for _, v := range f.TrustedProxies {
 		p, err := bridge.ParseTrustedProxy(v)
@@ -109,19 +113,11 @@ func buildConfigServer(f *config.File, log *slog.Logger) (*bridge.Server, error)
 	if srv.Hosts, err = bridge.ParseAllowedHosts(f.AllowedHosts); err != nil {
 		return nil, usageError("%v", f.Errorf("allowed_hosts", "%v", err))
 	}
-	if f.Limits.MaxSessions > 0 && len(f.Routes) > 1 {
-		return nil, usageError("%v", f.Errorf("limits.max_sessions", "a limit over several routes together is not built yet: give each route max_sessions"))
-	}
-
-	var clientCNs []string
 	for i := range f.Routes {
 		key := fmt.Sprintf("routes[%d]", i)
-		r, err := buildConfigRoute(f, &f.Routes[i], key, l.TLS != nil, log)
+		r, err := buildConfigRoute(f, &f.Routes[i], key, log)
 		if err != nil {
 			return nil, err
-		}
-		if m := f.Limits.MaxSessions; m > 0 && (r.MaxSessions == 0 || m < r.MaxSessions) {
-			r.MaxSessions = m // the one route: the smaller limit
 		}
 		if d, ok := r.Backend.(*bridge.Dial); ok {
 			allowHostTokens(&srv.Hosts, d)
@@ -129,31 +125,23 @@ func buildConfigServer(f *config.File, log *slog.Logger) (*bridge.Server, error)
 		if f.Timeouts.Shutdown == 0 {
 			srv.ShutdownGrace = max(srv.ShutdownGrace, shutdownGrace(f.Routes[i].CloseGrace))
 		}
-		for _, cn := range f.Routes[i].Auth.ClientCN {
-			if !slices.Contains(clientCNs, cn) {
-				clientCNs = append(clientCNs, cn)
-			}
-		}
 		srv.Routes = append(srv.Routes, r)
 	}
-	if len(clientCNs) > 0 && len(f.Routes) > 1 {
-		// The TLS handshake comes before the path is known, and the tls
-		// package checks names there: every route accepts them all.
-		log.Warn("auth.client_cn is server-wide for now: every route accepts the client certificates of every route's names", "names", strings.Join(clientCNs, ","))
-	}
-	if t := l.TLS; t != nil {
-		tlsServer, err := buildConfigTLS(f, t, clientCNs, log)
+	for i, l := range f.Listen {
+		if l.TLS == nil {
+			continue
+		}
+		tlsServer, err := buildConfigTLS(f, l.TLS, fmt.Sprintf("listen[%d].tls", i), log)
 		if err != nil {
 			return nil, err
 		}
-		useTLS(srv, tlsServer)
+		useTLS(srv, &srv.Listeners[i], tlsServer)
 	}
 	return srv, nil
 }
 
-func buildConfigTLS(f *config.File, t *config.ServerTLS, clientCNs []string, log *slog.Logger) (*wstls.Server, error) {
-	key := "listen[0].tls"
-	opts := wstls.Options{ClientCA: t.ClientCA, ClientCNs: clientCNs, Log: log}
+func buildConfigTLS(f *config.File, t *config.ServerTLS, key string, log *slog.Logger) (*wstls.Server, error) {
+	opts := wstls.Options{ClientCA: t.ClientCA, Log: log}
 	for _, p := range t.Certs {
 		opts.Pairs = append(opts.Pairs, wstls.Pair{Cert: p.Cert, Key: p.Key})
 	}
@@ -173,7 +161,7 @@ func buildConfigTLS(f *config.File, t *config.ServerTLS, clientCNs []string, log
 }
 
 // buildConfigRoute builds one route, its backend and its auth.
-func buildConfigRoute(f *config.File, cr *config.Route, key string, https bool, log *slog.Logger) (*bridge.Route, error) {
+func buildConfigRoute(f *config.File, cr *config.Route, key string, log *slog.Logger) (*bridge.Route, error) {
 	fail := func(k, format string, args ...any) error {
 		return usageError("%v", f.Errorf(key+k, format, args...))
 	}
@@ -213,7 +201,7 @@ func buildConfigRoute(f *config.File, cr *config.Route, key string, https bool, 
 	switch {
 	case cr.Exec != nil:
 		e := cr.Exec
-		prog, err := configProgram(&e.Program, log, cr.CloseGrace, https)
+		prog, err := configProgram(&e.Program, log, cr.CloseGrace)
 		if err != nil {
 			return nil, fail(".exec.command", "%v", err)
 		}
@@ -229,7 +217,7 @@ func buildConfigRoute(f *config.File, cr *config.Route, key string, https bool, 
 		r.CGIEnv, r.Backend = e.PassEnv, exe
 	case cr.PTY != nil:
 		p := cr.PTY
-		prog, err := configProgram(&p.Program, log, cr.CloseGrace, https)
+		prog, err := configProgram(&p.Program, log, cr.CloseGrace)
 		if err != nil {
 			return nil, fail(".pty.command", "%v", err)
 		}
@@ -253,13 +241,15 @@ func buildConfigRoute(f *config.File, cr *config.Route, key string, https bool, 
 	if r.Auth, err = configAuth(&cr.Auth, log); err != nil {
 		return nil, fail(".auth", "%v", err)
 	}
+	r.ClientCNs = cr.Auth.ClientCN
 	return r, nil
 }
 
 // configProgram is what an exec or pty backend runs: its command (Validate
 // has looked it up) and switches; a folder of scripts has no command.
-func configProgram(p *config.Program, log *slog.Logger, grace time.Duration, https bool) (bridge.Program, error) {
-	exe := newProgram(log, grace, p.PassEnv, https)
+// HTTPS=on is set by each request's listener.
+func configProgram(p *config.Program, log *slog.Logger, grace time.Duration) (bridge.Program, error) {
+	exe := newProgram(log, grace, p.PassEnv, false)
 	exe.ReverseLookup, exe.URLArgs = p.ReverseLookup, p.URLArgs
 	if p.Command == "" {
 		return exe, nil

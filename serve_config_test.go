@@ -131,8 +131,8 @@ routes:
 		t.Fatal(err)
 	}
 	r := srv.Routes[0]
-	if r.MaxSessions != 2 {
-		t.Errorf("the one route's max_sessions %d, want the server's smaller 2", r.MaxSessions)
+	if r.MaxSessions != 5 || srv.MaxSessions != 2 {
+		t.Errorf("max_sessions: the route's %d, the server's %d; want 5 and 2", r.MaxSessions, srv.MaxSessions)
 	}
 	if srv.HeaderTimeout.Seconds() != 3 || srv.ShutdownGrace != shutdownGrace(2e9) {
 		t.Errorf("header timeout %v, shutdown %v", srv.HeaderTimeout, srv.ShutdownGrace)
@@ -144,8 +144,16 @@ routes:
 		t.Errorf("framing %v, subprotocols %v, auth %v", r.Framing, r.Subprotocols, r.Auth)
 	}
 
-	_, err = fileServer(t, "limits: {max_sessions: 2}\nroutes:\n  - {path: /a, exec: {command: cat}}\n  - {path: /b, exec: {command: cat}}\n")
-	if err == nil || !strings.Contains(err.Error(), ":1:24: limits.max_sessions: a limit over several routes together is not built yet") {
-		t.Errorf("limits.max_sessions over two routes: %v", err)
+	two, err := fileServer(t, "limits: {max_sessions: 2}\nlisten: [{port: 0}, {unix: ws.sock}]\nroutes:\n  - {path: /a, exec: {command: cat}}\n  - {path: /b, exec: {command: cat}}\n")
+	if err != nil || two.MaxSessions != 2 || len(two.Listeners) != 2 || !strings.HasSuffix(two.Listeners[1].Unix, "/ws.sock") {
+		t.Errorf("two listeners, limits.max_sessions over two routes: %v, %+v", err, two)
+	}
+}
+
+// TestFlagListener: the command line fills one listener.
+func TestFlagListener(t *testing.T) {
+	srv := flagServer(t, "--address", "127.0.0.2", "--port", "9", "--redirport", "10", "cat")
+	if l := srv.Listeners; len(l) != 1 || l[0].Addresses[0] != "127.0.0.2" || l[0].Port != 9 || l[0].RedirPort != 10 || l[0].TLS != nil {
+		t.Errorf("listeners %+v", l)
 	}
 }

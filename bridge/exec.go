@@ -33,7 +33,7 @@ type Program struct {
 
 	BaseEnv        []string // the variables passed through from wsbridge's own environment
 	ServerSoftware string   // SERVER_SOFTWARE, e.g. "wsbridge/1.0.0"
-	HTTPS          bool     // sets HTTPS=on
+	HTTPS          bool     // sets HTTPS=on; otherwise a request over TLS does
 	ReverseLookup  bool     // resolve REMOTE_HOST by DNS
 	// URLArgs appends the request's ?arg= values to the arguments.
 	URLArgs bool
@@ -220,7 +220,8 @@ func (g gateway) environment(r *http.Request, script scriptPaths, uniqueID strin
 			remoteHost = strings.TrimSuffix(names[0], ".")
 		}
 	}
-	serverName, serverPort := splitHost(r.Host, g.https)
+	https := g.https || r.TLS != nil // a server with plain and TLS listeners
+	serverName, serverPort := splitHost(r.Host, https)
 
 	set("SERVER_SOFTWARE", g.serverSoftware)
 	set("GATEWAY_INTERFACE", "CGI/1.1")
@@ -244,7 +245,7 @@ func (g gateway) environment(r *http.Request, script scriptPaths, uniqueID strin
 	for _, kv := range identityEnv(r) {
 		set(kv[0], kv[1])
 	}
-	if g.https {
+	if https {
 		set("HTTPS", "on")
 	}
 	for name, values := range r.Header { // without credentials: auth.Checker took them out

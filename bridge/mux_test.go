@@ -147,12 +147,12 @@ func TestDuplicateRoutePaths(t *testing.T) {
 		{[]*Route{{Name: "all"}, {Path: "/"}}, `routes "all" and "/" have the same path /`},
 		{[]*Route{{Name: "rel", Path: "a/"}}, `route "rel": path "a/" must start with /`},
 	} {
-		s := &Server{Addresses: []string{"127.0.0.1"}, Routes: tc.routes, Log: slog.New(slog.DiscardHandler)}
+		s := &Server{Listeners: []Listener{{Addresses: []string{"127.0.0.1"}}}, Routes: tc.routes, Log: slog.New(slog.DiscardHandler)}
 		if err := s.Validate(); err == nil || err.Error() != tc.want {
 			t.Errorf("Validate: %v, want %s", err, tc.want)
 		}
-		if err := s.Listen(); err == nil || err.Error() != tc.want || len(s.listeners) != 0 {
-			t.Errorf("Listen: %v with %d listeners, want %s", err, len(s.listeners), tc.want)
+		if err := s.Listen(); err == nil || err.Error() != tc.want || len(s.bound) != 0 {
+			t.Errorf("Listen: %v with %d listeners, want %s", err, len(s.bound), tc.want)
 		}
 	}
 	s := &Server{Routes: []*Route{{}, {Path: "/a/"}, {Path: "/a"}}}

@@ -20,7 +20,7 @@ import (
 
 // Route holds everything one endpoint needs: its path, backend, framing,
 // limits and checks, and what plain HTTP requests get. The command-line
-// flags fill one Route today; a config file can fill several later.
+// flags fill one Route; a config file any number.
 type Route struct {
 	Name string // in log lines as "route"; empty: its path
 	// Path is where the route is served. Empty or "/": every path no other
@@ -38,6 +38,10 @@ type Route struct {
 	IdleTimeout  time.Duration // end a session without data either way for this long; 0: never
 	Origins      OriginPolicy
 	Auth         *auth.Checker // who may connect; nil: anyone who reaches the server
+	// ClientCNs, if any, are the common names a client certificate must
+	// have on this route; a listener's TLS has verified it (a client CA).
+	// Other requests get 403 before anything else.
+	ClientCNs    []string
 	Subprotocols []string
 	MaxSessions  int // concurrent sessions and CGI runs, 0: no limit (--maxforks)
 
@@ -60,10 +64,15 @@ type Route struct {
 }
 
 // admission is what a route handler needs of the server it runs in, instead
-// of the server itself: the server-wide rule on sessions (--once) and the
-// tracking that shutdown, --once and --exit-no-conn wait on. A route's own
-// limits (MaxSessions) stay in its handler. *Server implements it.
+// of the server itself: the server-wide rules on sessions (its MaxSessions,
+// --once) and the tracking that shutdown, --once and --exit-no-conn wait on.
+// A route's own limits (MaxSessions) stay in its handler. *Server
+// implements it.
 type admission interface {
+	// acquire takes a slot of the server-wide limit for a session or a CGI
+	// run; false: refused (429). release gives it back.
+	acquire() bool
+	release()
 	// admit takes the server's leave for a session; false: refused
 	// (--once has served its one session).
 	admit() bool
@@ -118,6 +127,9 @@ func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	addHeaders(w.Header(), h.route.Header)
 	upgrade := websocket.IsWebSocketUpgrade(r)
 	log := h.log
+	if !h.clientCNAllowed(w, r) {
+		return
+	}
 	rel := strings.TrimPrefix(r.URL.Path, "/") // a CONNECT request's is empty
 	if !upgrade && h.route.Terminal != nil && web.IsTerminalAsset(rel) {
 		// The same public bytes for everyone: no credentials needed, so a
@@ -233,16 +245,24 @@ var errTooMany = &HTTPError{
 	Header:  http.Header{"Retry-After": {"1"}},
 }
 
-// acquire takes a session slot, if MaxSessions allows.
+// acquire takes a session slot, if the route's MaxSessions and the
+// server's allow.
 func (h *routeHandler) acquire() bool {
 	if n := h.active.Add(1); h.route.MaxSessions > 0 && n > int64(h.route.MaxSessions) {
+		h.active.Add(-1)
+		return false
+	}
+	if !h.adm.acquire() {
 		h.active.Add(-1)
 		return false
 	}
 	return true
 }
 
-func (h *routeHandler) release() { h.active.Add(-1) }
+func (h *routeHandler) release() {
+	h.adm.release()
+	h.active.Add(-1)
+}
 
 // releaseUnopened gives back the slot of a session that never started,
 // --once's too.

@@ -22,18 +22,39 @@ import (
 	"time"
 )
 
+// Listener is one place a Server listens: TCP addresses and a port, or a
+// unix socket, each with its own TLS and redirect port. Every listener
+// serves the same routes under the same Host policy.
+type Listener struct {
+	Addresses []string    // hosts or IPs to listen on; empty: loopback only
+	Port      int         // 0 picks a free port
+	Unix      string      // listen on this unix socket instead of TCP
+	TLS       *tls.Config // nil: plain HTTP
+	RedirPort int         // also listen here and redirect to Port
+	// RedirHandler, if set, wraps the redirect (ACME answers HTTP-01
+	// challenges there).
+	RedirHandler func(http.Handler) http.Handler
+}
+
+// ListenError is a listener that could not be bound. It names the address
+// or the socket, not where they came from: the caller names the flag or the
+// config key by Listener and Redirect.
+type ListenError struct {
+	Listener int    // its index in Server.Listeners
+	Redirect bool   // its RedirPort, not its Port
+	Where    string // "listen on 127.0.0.1 port 8080", or the socket's path
+	Err      error  // why, such as "address already in use"
+}
+
+func (e *ListenError) Error() string { return e.Where + ": " + e.Err.Error() }
+func (e *ListenError) Unwrap() error { return e.Err }
+
 // Server listens and serves its Routes. A request goes through the Host
 // check, then the mux (the route with the longest matching path), then that
 // route's checks, backend and pumps.
 type Server struct {
-	Addresses  []string    // hosts or IPs to listen on; empty: loopback only
-	Port       int         // 0 picks a free port
-	UnixSocket string      // listen here instead of TCP
-	TLS        *tls.Config // nil: plain HTTP
-	RedirPort  int         // also listen here and redirect to the main port
-	// RedirHandler, if set, wraps the redirect (ACME answers HTTP-01
-	// challenges there).
-	RedirHandler func(http.Handler) http.Handler
+	// Listeners are where the server listens; empty: loopback, a free port.
+	Listeners []Listener
 	// TrustedProxies may tell the client's address in X-Forwarded-For or
 	// X-Real-IP; logs and backends see that address.
 	TrustedProxies TrustedProxies
@@ -43,7 +64,11 @@ type Server struct {
 	// Routes are the endpoints served; no two have the same Path (Validate).
 	// A request that none matches is 404.
 	Routes []*Route
-	Log    *slog.Logger
+	// MaxSessions bounds the sessions and CGI runs of all routes together,
+	// over every listener; more get 429. 0: no limit (each route's own
+	// MaxSessions still holds).
+	MaxSessions int
+	Log         *slog.Logger
 	// ShutdownGrace bounds shutdown: sessions still open after it are cut.
 	ShutdownGrace time.Duration
 	// HeaderTimeout bounds how long a client may take to send its request
@@ -56,9 +81,9 @@ type Server struct {
 	// (--exit-no-conn).
 	ExitNoConn bool
 
-	listeners []net.Listener
-	redirs    []net.Listener
+	bound []bound // one per listener, once Listen succeeded
 
+	active   atomic.Int64 // sessions and CGI runs under way, for MaxSessions
 	mu       sync.Mutex
 	sessions map[*wsSession]struct{}
 	cgiRuns  int // CGI scripts running; shutdown waits for them too
@@ -70,6 +95,14 @@ type Server struct {
 	stopOnce  sync.Once
 }
 
+// bound is a Listener's sockets: its port on each address (or its unix
+// socket), and its redirect port on each address.
+type bound struct {
+	spec      *Listener
+	listeners []net.Listener
+	redirs    []net.Listener
+}
+
 // Handler is the server's HTTP handler, for tests and for embedding; call
 // Validate first (Listen does).
 func (s *Server) Handler() http.Handler {
@@ -77,54 +110,77 @@ func (s *Server) Handler() http.Handler {
 }
 
 // Listen checks the routes (Validate) and binds every listener, so that a
-// port in use is an error before anything is served.
+// port in use is an error before anything is served; on an error (a
+// *ListenError) nothing is left bound.
 func (s *Server) Listen() error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
 	s.lastEnded = make(chan struct{})
-	if s.UnixSocket != "" {
-		l, err := listenUnix(s.UnixSocket)
+	if len(s.Listeners) == 0 {
+		s.Listeners = []Listener{{}}
+	}
+	for i := range s.Listeners {
+		b, err := s.listen(&s.Listeners[i])
 		if err != nil {
+			s.closeListeners()
+			err.Listener = i
 			return err
 		}
-		s.listeners = append(s.listeners, l)
-		return nil
+		s.bound = append(s.bound, b)
 	}
-	hosts := s.Addresses
+	return nil
+}
+
+// listen binds one listener: its unix socket, or its port and redirect port
+// on each of its addresses.
+func (s *Server) listen(spec *Listener) (bound, *ListenError) {
+	b := bound{spec: spec}
+	if spec.Unix != "" {
+		l, err := listenUnix(spec.Unix)
+		if err != nil {
+			return b, err
+		}
+		b.listeners = []net.Listener{l}
+		return b, nil
+	}
+	hosts := spec.Addresses
 	loopbackDefault := len(hosts) == 0
 	if loopbackDefault {
 		hosts = []string{"127.0.0.1", "::1"}
 	}
 	for attempt := 1; ; attempt++ {
-		ls, err := s.listenAll(hosts, s.Port, loopbackDefault, "")
+		ls, err := s.listenAll(hosts, spec.Port, loopbackDefault)
 		if err == nil {
-			s.listeners = ls
+			b.listeners = ls
 			break
 		}
 		// Port 0 lets the first address pick a free port, which a later one
 		// may have taken: pick again.
-		if s.Port != 0 || attempt == 10 || !errors.Is(err, syscall.EADDRINUSE) {
-			return err
+		if spec.Port != 0 || attempt == 10 || !errors.Is(err, syscall.EADDRINUSE) {
+			return b, err
 		}
 	}
-	if s.RedirPort != 0 {
-		ls, err := s.listenAll(hosts, s.RedirPort, loopbackDefault, " (--redirport)")
+	if spec.RedirPort != 0 {
+		ls, err := s.listenAll(hosts, spec.RedirPort, loopbackDefault)
 		if err != nil {
-			s.closeListeners()
-			return err
+			for _, l := range b.listeners {
+				l.Close()
+			}
+			err.Redirect = true
+			return b, err
 		}
-		s.redirs = ls
+		b.redirs = ls
 	}
-	return nil
+	return b, nil
 }
 
 // listenAll binds port on every host, all on the port the first one picked
 // when port is 0; on an error it closes what it bound. With the default
 // hosts, a machine without IPv6 loopback is served on 127.0.0.1 alone, but a
 // port taken on ::1 is an error: a client of localhost could reach the other
-// program. flag names the flag the port came from, for the error.
-func (s *Server) listenAll(hosts []string, port int, loopbackDefault bool, flag string) ([]net.Listener, error) {
+// program.
+func (s *Server) listenAll(hosts []string, port int, loopbackDefault bool) ([]net.Listener, *ListenError) {
 	var ls []net.Listener
 	for _, h := range hosts {
 		l, err := net.Listen("tcp", net.JoinHostPort(h, strconv.Itoa(port)))
@@ -136,7 +192,7 @@ func (s *Server) listenAll(hosts []string, port int, loopbackDefault bool, flag 
 			for _, l := range ls {
 				l.Close()
 			}
-			return nil, fmt.Errorf("listen on %s port %d%s: %w", h, port, flag, unwrapOp(err))
+			return nil, &ListenError{Where: fmt.Sprintf("listen on %s port %d", h, port), Err: unwrapOp(err)}
 		}
 		port = l.Addr().(*net.TCPAddr).Port
 		ls = append(ls, l)
@@ -146,36 +202,40 @@ func (s *Server) listenAll(hosts []string, port int, loopbackDefault bool, flag 
 
 // listenUnix listens on a unix socket, replacing a stale socket file that
 // nobody answers on but never a live one or another kind of file.
-func listenUnix(path string) (net.Listener, error) {
+func listenUnix(path string) (net.Listener, *ListenError) {
+	fail := func(err error) *ListenError { return &ListenError{Where: path, Err: err} }
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode().Type() != os.ModeSocket {
-			return nil, fmt.Errorf("--unixsocket %s: exists and is not a socket", path)
+			return nil, fail(errors.New("exists and is not a socket"))
 		}
 		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
 			c.Close()
-			return nil, fmt.Errorf("--unixsocket %s: another server is listening there", path)
+			return nil, fail(errors.New("another server is listening there"))
 		}
 		_ = os.Remove(path)
 	}
 	l, err := net.Listen("unix", path)
 	if err != nil {
-		return nil, fmt.Errorf("--unixsocket %s: %w", path, unwrapOp(err))
+		return nil, fail(unwrapOp(err))
 	}
 	return l, nil // closing it removes the file
 }
 
-// URLs are where clients connect, one per listener.
+// URLs are where clients connect, one per socket, in the order of the
+// listeners.
 func (s *Server) URLs() []string {
-	scheme := "ws"
-	if s.TLS != nil {
-		scheme = "wss"
-	}
 	var urls []string
-	for _, l := range s.listeners {
-		if l.Addr().Network() == "unix" {
-			urls = append(urls, "unix:"+l.Addr().String())
-		} else {
-			urls = append(urls, scheme+"://"+l.Addr().String()+"/")
+	for _, b := range s.bound {
+		scheme := "ws"
+		if b.spec.TLS != nil {
+			scheme = "wss"
+		}
+		for _, l := range b.listeners {
+			if l.Addr().Network() == "unix" {
+				urls = append(urls, "unix:"+l.Addr().String())
+			} else {
+				urls = append(urls, scheme+"://"+l.Addr().String()+"/")
+			}
 		}
 	}
 	return urls
@@ -197,29 +257,38 @@ func (s *Server) Serve(ctx context.Context) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelDebug),
 	}
-	var redirect http.Handler = http.HandlerFunc(s.redirect)
-	if s.RedirHandler != nil {
-		redirect = s.RedirHandler(redirect)
+	servers := []*http.Server{srv}
+	n := 0
+	for _, b := range s.bound {
+		n += len(b.listeners) + len(b.redirs)
 	}
-	redirect = s.Hosts.guard(redirect, s.Log)
-	redir := &http.Server{
-		Handler:           redirect,
-		ReadHeaderTimeout: headerTimeout,
-		ErrorLog:          srv.ErrorLog,
-	}
-	errc := make(chan error, len(s.listeners)+len(s.redirs))
-	for _, l := range s.listeners {
-		if s.TLS != nil {
-			l = tls.NewListener(l, s.TLS)
+	errc := make(chan error, n)
+	for _, b := range s.bound {
+		for _, l := range b.listeners {
+			if b.spec.TLS != nil {
+				l = tls.NewListener(l, b.spec.TLS)
+			}
+			go func() { errc <- srv.Serve(l) }()
+			if a, ok := l.Addr().(*net.TCPAddr); ok && !a.IP.IsLoopback() {
+				s.Log.Warn("listening beyond loopback: anyone who reaches this address can open a session", "address", a.String(), "tls", b.spec.TLS != nil)
+			}
 		}
-		go func() { errc <- srv.Serve(l) }()
-	}
-	for _, l := range s.redirs {
-		go func() { errc <- redir.Serve(l) }()
-	}
-	for _, l := range s.listeners {
-		if a, ok := l.Addr().(*net.TCPAddr); ok && !a.IP.IsLoopback() {
-			s.Log.Warn("listening beyond loopback: anyone who reaches this address can open a session", "address", a.String(), "tls", s.TLS != nil)
+		if len(b.redirs) == 0 {
+			continue
+		}
+		// Each listener's redirect server: its scheme, its port, its ACME.
+		var redirect http.Handler = http.HandlerFunc(b.redirect)
+		if b.spec.RedirHandler != nil {
+			redirect = b.spec.RedirHandler(redirect)
+		}
+		redir := &http.Server{
+			Handler:           s.Hosts.guard(redirect, s.Log),
+			ReadHeaderTimeout: headerTimeout,
+			ErrorLog:          srv.ErrorLog,
+		}
+		servers = append(servers, redir)
+		for _, l := range b.redirs {
+			go func() { errc <- redir.Serve(l) }()
 		}
 	}
 	if s.Hosts.AllowAll {
@@ -252,7 +321,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.Log.Info("the last session ended; exiting", "once", s.Once, "exit_no_conn", s.ExitNoConn)
 	}
 	endRequests()
-	s.shutdown(srv, redir)
+	s.shutdown(servers...)
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -320,6 +389,18 @@ func (s *Server) waitSessions(stop <-chan struct{}) bool {
 	}
 }
 
+// acquire and release count sessions and CGI runs against MaxSessions (see
+// admission).
+func (s *Server) acquire() bool {
+	if n := s.active.Add(1); s.MaxSessions > 0 && n > int64(s.MaxSessions) {
+		s.active.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (s *Server) release() { s.active.Add(-1) }
+
 // admit and unadmit hold --once's one session (see admission).
 func (s *Server) admit() bool { return !s.Once || s.onceTaken.CompareAndSwap(false, true) }
 
@@ -378,28 +459,29 @@ func (s *Server) untrack(ws *wsSession) {
 	}
 }
 
-// redirect sends --redirport requests to the same path on the main port.
-func (s *Server) redirect(w http.ResponseWriter, r *http.Request) {
+// redirect sends requests on b's redirect port to the same path on its
+// port (--redirport).
+func (b *bound) redirect(w http.ResponseWriter, r *http.Request) {
 	host, _ := splitHost(r.Host, false)
 	scheme := "http"
-	if s.TLS != nil {
+	if b.spec.TLS != nil {
 		scheme = "https"
 	}
-	port := s.Port
-	if len(s.listeners) > 0 {
-		if a, ok := s.listeners[0].Addr().(*net.TCPAddr); ok {
-			port = a.Port
-		}
+	port := b.spec.Port
+	if a, ok := b.listeners[0].Addr().(*net.TCPAddr); ok {
+		port = a.Port
 	}
 	target := scheme + "://" + net.JoinHostPort(host, strconv.Itoa(port)) + r.URL.RequestURI()
 	http.Redirect(w, r, target, http.StatusMovedPermanently)
 }
 
 func (s *Server) closeListeners() {
-	for _, l := range append(s.listeners, s.redirs...) {
-		l.Close()
+	for _, b := range s.bound {
+		for _, l := range append(b.listeners, b.redirs...) {
+			l.Close()
+		}
 	}
-	s.listeners, s.redirs = nil, nil
+	s.bound = nil
 }
 
 // unwrapOp drops net.OpError's repetition of the address we already name.

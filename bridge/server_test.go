@@ -11,7 +11,10 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -30,7 +33,7 @@ func serve(t testing.TB, configure func(*Server)) (addr string, stop func()) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s := &Server{
-		Addresses:     []string{"127.0.0.1"},
+		Listeners:     []Listener{{Addresses: []string{"127.0.0.1"}}},
 		Log:           log,
 		ShutdownGrace: 5 * time.Second,
 		Routes: []*Route{{
@@ -58,7 +61,7 @@ func serve(t testing.TB, configure func(*Server)) (addr string, stop func()) {
 		}
 	}
 	t.Cleanup(stop)
-	return s.listeners[0].Addr().String(), stop
+	return s.bound[0].listeners[0].Addr().String(), stop
 }
 
 // TestNoGoroutineLeaks runs many sessions of a program and of a TCP
@@ -168,10 +171,33 @@ func TestEndlessHeadersRefused(t *testing.T) {
 func TestPortInUseIsAnError(t *testing.T) {
 	busy, _ := net.Listen("tcp", "127.0.0.1:0")
 	defer busy.Close()
-	s := &Server{Addresses: []string{"127.0.0.1"}, Port: busy.Addr().(*net.TCPAddr).Port, Log: slog.Default()}
+	s := &Server{Listeners: []Listener{{Addresses: []string{"127.0.0.1"}, Port: busy.Addr().(*net.TCPAddr).Port}}, Log: slog.Default()}
 	err := s.Listen()
 	if err == nil || !strings.Contains(err.Error(), "address already in use") {
 		t.Fatalf("Listen: %v", err)
+	}
+}
+
+// TestListenSecondBusy: a port in use on the second listener is an error
+// that says which listener, and the first one is closed again.
+func TestListenSecondBusy(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	sock := filepath.Join(t.TempDir(), "ws.sock")
+	s := &Server{Listeners: []Listener{{Unix: sock}, {Addresses: []string{"127.0.0.1"}, Port: busy.Addr().(*net.TCPAddr).Port}}, Log: slog.Default()}
+	err = s.Listen()
+	var le *ListenError
+	if !errors.As(err, &le) || le.Listener != 1 || le.Redirect || !errors.Is(err, syscall.EADDRINUSE) {
+		t.Fatalf("Listen: %#v", err)
+	}
+	if want := fmt.Sprintf("listen on 127.0.0.1 port %d: address already in use", busy.Addr().(*net.TCPAddr).Port); err.Error() != want {
+		t.Errorf("Listen: %q, want %q", err, want)
+	}
+	if _, err := os.Lstat(sock); len(s.bound) != 0 || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%d listeners bound, the first one's socket: %v", len(s.bound), err)
 	}
 }
 
@@ -183,13 +209,13 @@ func TestDefaultLoopbackPortTakenOnIPv6(t *testing.T) {
 		t.Skipf("no IPv6 loopback here: %v", err)
 	}
 	defer busy.Close()
-	s := &Server{Port: busy.Addr().(*net.TCPAddr).Port, Log: slog.Default()}
+	s := &Server{Listeners: []Listener{{Port: busy.Addr().(*net.TCPAddr).Port}}, Log: slog.Default()}
 	err = s.Listen()
 	if err == nil || !strings.Contains(err.Error(), "listen on ::1") {
 		t.Fatalf("Listen: %v", err)
 	}
-	if len(s.listeners) != 0 {
-		t.Fatalf("%d listeners left open", len(s.listeners))
+	if len(s.bound) != 0 {
+		t.Fatalf("%d listeners left open", len(s.bound))
 	}
 }
 

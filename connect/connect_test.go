@@ -56,7 +56,7 @@ func bridgeTo(t *testing.T, target string) (*url.URL, func()) {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	s := &bridge.Server{
-		Addresses:     []string{"127.0.0.1"},
+		Listeners:     []bridge.Listener{{Addresses: []string{"127.0.0.1"}}},
 		Log:           log,
 		ShutdownGrace: 5 * time.Second,
 		Routes: []*bridge.Route{{

@@ -1,7 +1,8 @@
 // Package tls builds wsbridge's TLS configurations: server certificates from
 // files (re-read when they change, several chosen by SNI) or from an ACME CA
-// (autocert), client certificates (--sslca, --client-cn), and the client
-// side for TLS backends (--tcp-tls).
+// (autocert), client certificates verified against a CA (--sslca; the names
+// are each route's to check), and the client side for TLS backends
+// (--tcp-tls).
 package tls
 
 import (
@@ -38,11 +39,10 @@ type ACME struct {
 // Options says where the server's certificates come from and who may
 // connect.
 type Options struct {
-	Pairs     []Pair
-	ACME      *ACME
-	ClientCA  string   // require client certificates signed by these CAs (PEM)
-	ClientCNs []string // and, if any, with one of these common names
-	Log       *slog.Logger
+	Pairs    []Pair
+	ACME     *ACME
+	ClientCA string // require client certificates signed by these CAs (PEM)
+	Log      *slog.Logger
 }
 
 // Server is the TLS side of wsbridge's listeners.
@@ -110,7 +110,6 @@ func NewServer(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("--sslca %s: no PEM certificate in it", opts.ClientCA)
 		}
 		s.Config.ClientAuth = ctls.RequireAndVerifyClientCert
-		s.Config.VerifyConnection = s.checkClientCN
 	}
 	return s, nil
 }
@@ -211,20 +210,6 @@ func (s *Server) HasName(host string) bool {
 		}
 	}
 	return false
-}
-
-// checkClientCN refuses a verified client certificate whose common name is
-// not one of ClientCNs (when any are given).
-func (s *Server) checkClientCN(cs ctls.ConnectionState) error {
-	if len(s.opts.ClientCNs) == 0 || len(cs.PeerCertificates) == 0 {
-		return nil
-	}
-	cn := cs.PeerCertificates[0].Subject.CommonName
-	if !slices.Contains(s.opts.ClientCNs, cn) {
-		s.opts.Log.Warn("client certificate refused: common name not allowed", "cn", cn)
-		return fmt.Errorf("client certificate CN %q is not allowed", cn)
-	}
-	return nil
 }
 
 // ClientIdentity describes a request's verified client certificate in the
