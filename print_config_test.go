@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/wsbridge/wsbridge/auth"
+	"github.com/wsbridge/wsbridge/bridge"
+)
+
+// printConfig runs wsbridge print-config args and returns its stdout and
+// stderr.
+func printConfig(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errs bytes.Buffer
+	app := newApp()
+	app.Writer, app.ErrWriter = &out, &errs
+	err := app.Run(append([]string{"wsbridge", "print-config"}, args...))
+	return out.String(), errs.String(), err
+}
+
+// sameAuth compares two routes' auth checkers, leaving out loggers.
+func sameAuth(t *testing.T, what string, flags, file *auth.Checker) {
+	t.Helper()
+	if (flags == nil) != (file == nil) {
+		t.Errorf("%s: auth from flags %v, from the file %v", what, flags, file)
+		return
+	}
+	if flags == nil {
+		return
+	}
+	if flags.FailDelay != file.FailDelay || !reflect.DeepEqual(flags.Limit, file.Limit) || len(flags.Methods) != len(file.Methods) {
+		t.Errorf("%s: auth from flags %+v, from the file %+v", what, flags, file)
+		return
+	}
+	for i := range flags.Methods {
+		a, b := flags.Methods[i], file.Methods[i]
+		if fmt.Sprintf("%T", a) != fmt.Sprintf("%T", b) {
+			t.Errorf("%s: auth method %d from flags %T, from the file %T", what, i, a, b)
+		}
+		if basic, ok := a.(*auth.Basic); ok && !reflect.DeepEqual(basic, b) {
+			t.Errorf("%s: basic user from flags %+v, from the file %+v", what, basic, b)
+		}
+	}
+}
+
+// tcpPort is srv's port, or -1 on a unix socket, which has none.
+func tcpPort(srv *bridge.Server) int {
+	if srv.UnixSocket != "" {
+		return -1
+	}
+	return srv.Port
+}
+
+// sameServer compares the servers flags and a file build: the listener,
+// the server's settings and the one route.
+func sameServer(t *testing.T, what string, flags, file *bridge.Server) {
+	t.Helper()
+	for _, f := range []struct {
+		name       string
+		flag, file any
+	}{
+		{"addresses", flags.Addresses, file.Addresses},
+		{"port", tcpPort(flags), tcpPort(file)},
+		{"unix socket", flags.UnixSocket, file.UnixSocket},
+		{"redirect port", flags.RedirPort, file.RedirPort},
+		{"trusted proxies", flags.TrustedProxies, file.TrustedProxies},
+		{"allowed hosts", []any{flags.Hosts.AllowAll, flags.Hosts.Names, flags.Hosts.HostTokens, len(flags.Hosts.Also)},
+			[]any{file.Hosts.AllowAll, file.Hosts.Names, file.Hosts.HostTokens, len(file.Hosts.Also)}},
+		{"TLS", flags.TLS != nil, file.TLS != nil},
+		{"shutdown grace", flags.ShutdownGrace, file.ShutdownGrace},
+		{"routes", len(flags.Routes), len(file.Routes)},
+	} {
+		if !reflect.DeepEqual(f.flag, f.file) {
+			t.Errorf("%s: %s from flags %#v, from the file %#v", what, f.name, f.flag, f.file)
+		}
+	}
+	if len(flags.Routes) != 1 || len(file.Routes) != 1 {
+		return
+	}
+	a, b := flags.Routes[0], file.Routes[0]
+	for _, r := range []*bridge.Route{a, b} {
+		if len(r.CGIEnv) == 0 {
+			r.CGIEnv = nil // none either way
+		}
+	}
+	sameRoute(t, what, a, b)
+	sameAuth(t, what, a.Auth, b.Auth)
+	for _, f := range []struct {
+		name       string
+		flag, file any
+	}{
+		{"path", a.Path, b.Path},
+		{"origins", a.Origins, b.Origins},
+		{"idle timeout", a.IdleTimeout, b.IdleTimeout},
+		{"static", a.StaticDir, b.StaticDir},
+		{"CGI", a.CGIDir, b.CGIDir},
+		{"CGI env", a.CGIEnv, b.CGIEnv},
+		{"CGI grace", a.CGIGrace, b.CGIGrace},
+		{"dev console", a.DevConsole, b.DevConsole},
+		{"headers ws", a.HeaderWS, b.HeaderWS},
+		{"headers http", a.HeaderHTTP, b.HeaderHTTP},
+	} {
+		if !reflect.DeepEqual(f.flag, f.file) {
+			t.Errorf("%s: %s from flags %#v, from the file %#v", what, f.name, f.flag, f.file)
+		}
+	}
+}
+
+// TestPrintConfigRoundTrip: the file print-config prints for a command
+// line builds the same server as the command line.
+func TestPrintConfigRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tokens := write("tokens", "vnc: 127.0.0.1:5900\n")
+	bearer := write("bearer", "alice s3cret-token\n")
+	index := write("index.html", "<html></html>\n")
+	jwtKey := write("jwt", strings.Repeat("k", 40)+"\n")
+	t.Setenv("WSBRIDGE_PASSWORD_AL", "pw")
+	t.Setenv("WSBRIDGE_PASSWORD_BOB_X", "pw2")
+
+	for _, args := range [][]string{
+		{"cat"},
+		{"--port", "0", "--dir", dir},
+		{"--port", "0", "--binary", "cat"},
+		{"--framing", "raw", "--maxframesize", "0", "cat", "-n"},
+		{"--stderr", "json", "cat"},
+		{"--passstderr", "--passenv", "PATH,HOME", "--url-args", "--reverselookup", "--", "sh", "-c", "cat"},
+		{"--tcp", "127.0.0.1:5900", "--staticdir", dir},
+		{"--token-file", tokens},
+		{"--token-file", tokens, "--host-token", "--staticdir", dir, "--port", "6080"},
+		{"--tcp", "127.0.0.1:5900", "--dial-timeout", "2.5", "--proxy-protocol", "v1", "--tcp-tls", "--tcp-servername", "vnc.example"},
+		{"--unix", filepath.Join(dir, "sock"), "--framing", "binary", "--subprotocol", "x,y"},
+		{"--pty", "--readonly", "--title", "T", "--term-option", "fontSize=20", "--term-option", `theme={"background":"#202020"}`, "bash"},
+		{"--pty", "--url-term-options", "", "--index", index, "--record", dir, "--record-max", "5MB", "--base-path", "/term", "sh"},
+		{"--pty", "--url-term-options", "fontSize", "--passenv", "", "sh", "-l"},
+		{"--basic-auth", "al:pw", "--basic-auth", "bob.x:pw2", "--auth-fail-limit", "0", "--auth-fail-delay", "0", "cat"},
+		{"--bearer-token-file", bearer, "--auth-query", "", "--auth-cookie", "tok", "--jwt-key", jwtKey, "--jwt-audience", "me", "cat"},
+		{"--origin", "https://a.example,b.example:8443", "--origin", "c.example", "--allowed-host", "*.example.com", "--trusted-proxy", "10.0.0.0/8", "cat"},
+		{"--origin", "*", "--allowed-host", "*", "--header", "X-A: 1", "--header-ws", "X-B: two, three", "--header-http", "Cache-Control: no-store", "cat"},
+		{"--maxforks", "3", "--pingms", "1500", "--idle-timeout", "5m", "--closems", "200", "--cgidir", dir, "cat"},
+		{"--devconsole", "--address", "127.0.0.1", "--redirport", "0", "--loglevel", "debug", "--logformat", "json", "cat"},
+		{"--unixsocket", filepath.Join(dir, "ws.sock"), "--trusted-proxy", "unix", "cat"},
+	} {
+		what := strings.Join(args, " ")
+		out, _, err := printConfig(t, args...)
+		if err != nil {
+			t.Errorf("print-config %s: %v", what, err)
+			continue
+		}
+		file, err := fileServer(t, out)
+		if err != nil {
+			t.Errorf("print-config %s:\n%s\n%v", what, out, err)
+			continue
+		}
+		sameServer(t, what, flagServer(t, args...), file)
+	}
+}
