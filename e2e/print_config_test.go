@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/tls"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,6 +71,31 @@ func TestPrintConfigServed(t *testing.T) {
 	c.Close()
 	if status, body := get(t, "http://"+inst.Host+"/tokens"); status != 200 || !strings.HasPrefix(body, "vnc: ") {
 		t.Errorf("static file: %d %q", status, body)
+	}
+}
+
+// TestPrintConfigTLS: a TLS command line with client certificates narrowed
+// to a name becomes a listener's tls and the route's auth.client_cn.
+func TestPrintConfigTLS(t *testing.T) {
+	ca, clients := newCA(t, "server CA"), newCA(t, "client CA")
+	cert, key := ca.issue(t, "server", false)
+	file, _ := printConfig(t, "--port", "0", "--ssl", "--sslcert", cert, "--sslkey", key, "--sslca", clients.File, "--client-cn", "bob",
+		"/bin/sh", "-c", "echo $SSL_CLIENT_S_DN_CN")
+	inst := launchConfig(t, file)
+	dial := func(certs ...tls.Certificate) (received, error) {
+		d := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: ca.Pool, Certificates: certs}}
+		c, _, err := d.Dial(inst.URL+"/", nil)
+		if err != nil {
+			return received{}, err
+		}
+		defer c.Close()
+		return readAll(t, c), nil
+	}
+	if r, err := dial(clients.clientCert(t, "bob")); err != nil || len(r.texts) != 1 || r.texts[0] != "bob" {
+		t.Errorf("bob: %q %v", r.texts, err)
+	}
+	if _, err := dial(clients.clientCert(t, "alice")); err == nil {
+		t.Error("client_cn bob let alice in")
 	}
 }
 
