@@ -2,12 +2,15 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/urfave/cli/v2"
 
 	"github.com/wsbridge/wsbridge/auth"
 	"github.com/wsbridge/wsbridge/bridge"
@@ -165,5 +168,46 @@ func TestPrintConfigRoundTrip(t *testing.T) {
 			continue
 		}
 		sameServer(t, what, flagServer(t, args...), file)
+	}
+}
+
+// TestPrintConfigShort: the file holds what differs from the defaults, and
+// the port.
+func TestPrintConfigShort(t *testing.T) {
+	out, _, err := printConfig(t, "--pty", "bash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, line := range strings.Split(out, "\n") {
+		if k, _, ok := strings.Cut(strings.TrimLeft(line, " -"), ":"); ok && !strings.HasPrefix(line, "#") && !strings.Contains(line, "#") {
+			keys = append(keys, k)
+		}
+	}
+	if want := "listen port routes path pty command"; strings.Join(keys, " ") != want {
+		t.Errorf("keys %q, want %q:\n%s", keys, want, out)
+	}
+}
+
+// TestPrintConfigNoFileForm: what a config file cannot say yet is refused
+// with exit 2, not left out.
+func TestPrintConfigNoFileForm(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--once", "cat"}, "--once has no config file key yet"},
+		{[]string{"--exit-no-conn", "cat"}, "--exit-no-conn has no config file key yet"},
+		{[]string{"--header", "X-A: 1", "--header", "x-a: 2", "cat"}, "--header X-A twice"},
+		{[]string{"--pty", "--dir", dir}, "--pty with --dir has no config file key"},
+		{[]string{"--tcp", "127.0.0.1:9", "--framing", "line"}, "--framing line with a TCP backend"},
+		{[]string{"--tcp", "127.0.0.1:9", "--passenv", "HOME"}, "--passenv with a TCP backend"},
+	} {
+		out, _, err := printConfig(t, tc.args...)
+		var ec cli.ExitCoder
+		if !errors.As(err, &ec) || ec.ExitCode() != exitUsage || !strings.Contains(err.Error(), tc.want) || out != "" {
+			t.Errorf("print-config %q: %v, printed %q; want exit 2 and %q", tc.args, err, out, tc.want)
+		}
 	}
 }
