@@ -176,10 +176,10 @@ func configYAML(c *cli.Context) (*yaml.Node, []string, error) {
 		l := newMapping()
 		if u := c.String("unixsocket"); u != "" {
 			l.set("unix", abs(u), "")
-			return l
+		} else {
+			l.setIf("address", address)
+			l.set("port", port, "")
 		}
-		l.setIf("address", address)
-		l.set("port", port, "")
 		if t := tlsYAML(c); len(t.n.Content) > 0 || tlsOn(c) {
 			l.set("tls", t, "")
 		}
@@ -313,8 +313,7 @@ func backendYAML(c *cli.Context) (string, mapping, error) {
 		b.setIf("reverse_lookup", c.Bool("reverselookup"))
 	}
 	dial := func() {
-		if v := c.String("dial-timeout"); v != "10s" {
-			d, _ := parseDuration("dial-timeout", v, maxDial)
+		if d, _ := parseDuration("dial-timeout", c.String("dial-timeout"), maxDial); d != 10*time.Second {
 			b.set("dial_timeout", shortDuration(d), "")
 		}
 		if c.Bool("tcp-tls") {

@@ -2,16 +2,24 @@ package main
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/urfave/cli/v2"
-
 	"github.com/wsbridge/wsbridge/auth"
 	"github.com/wsbridge/wsbridge/bridge"
 )
@@ -130,6 +138,7 @@ func TestPrintConfigRoundTrip(t *testing.T) {
 	bearer := write("bearer", "alice s3cret-token\n")
 	index := write("index.html", "<html></html>\n")
 	jwtKey := write("jwt", strings.Repeat("k", 40)+"\n")
+	cert, key := selfSignedFiles(t, dir)
 	t.Setenv("WSBRIDGE_PASSWORD_AL", "pw")
 	t.Setenv("WSBRIDGE_PASSWORD_BOB_X", "pw2")
 
@@ -155,6 +164,10 @@ func TestPrintConfigRoundTrip(t *testing.T) {
 		{"--maxforks", "3", "--pingms", "1500", "--idle-timeout", "5m", "--closems", "200", "--cgidir", dir, "cat"},
 		{"--devconsole", "--address", "127.0.0.1", "--redirport", "0", "--loglevel", "debug", "--logformat", "json", "cat"},
 		{"--unixsocket", filepath.Join(dir, "ws.sock"), "--trusted-proxy", "unix", "cat"},
+		{"--unixsocket", filepath.Join(dir, "ws.sock"), "--ssl", "--sslcert", cert, "--sslkey", key, "cat"},
+		{"--ssl", "--tls-cert", cert, "--tls-key", key, "--sslca", cert, "--client-cn", "bob,carol", "--redirport", "8081", "cat"},
+		{"--acme-domain", "a.example", "--acme-cache", dir, "--acme-email", "me@a.example", "--acme-directory", "https://ca.example/dir", "cat"},
+		{"--address", "::1", "--port", "0", "--dial-timeout", "10", "--unix", filepath.Join(dir, "sock")},
 	} {
 		what := strings.Join(args, " ")
 		out, _, err := printConfig(t, args...)
@@ -169,6 +182,31 @@ func TestPrintConfigRoundTrip(t *testing.T) {
 		}
 		sameServer(t, what, flagServer(t, args...), file)
 	}
+}
+
+// selfSignedFiles writes a self-signed certificate for 127.0.0.1 and its
+// key into dir.
+func selfSignedFiles(t *testing.T, dir string) (cert, key string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "print-config"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalECPrivateKey(k)
+	cert, key = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	for file, b := range map[string]*pem.Block{cert: {Type: "CERTIFICATE", Bytes: der}, key: {Type: "EC PRIVATE KEY", Bytes: keyDER}} {
+		if err := os.WriteFile(file, pem.EncodeToMemory(b), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return cert, key
 }
 
 // TestPrintConfigShort: the file holds what differs from the defaults, and
