@@ -7,6 +7,7 @@ package main
 // defaults.
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"log/slog"
@@ -201,7 +202,7 @@ func configYAML(c *cli.Context) (*yaml.Node, []string, error) {
 	top.setIf("trusted_proxies", splitLists(c.StringSlice("trusted-proxy")))
 	top.setIf("allowed_hosts", splitLists(c.StringSlice("allowed-host")))
 	logm := newMapping()
-	if v := c.String("loglevel"); v != "access" {
+	if v := strings.ToLower(c.String("loglevel")); v != "access" { // the file's are lower case
 		logm.set("level", v, "")
 	}
 	if v := c.String("logformat"); v != "text" {
@@ -228,7 +229,7 @@ func configYAML(c *cli.Context) (*yaml.Node, []string, error) {
 	r.setIf("subprotocols", splitLists(c.StringSlice("subprotocol")))
 	r.setIf("max_sessions", c.Int("maxforks"))
 	if m := c.Int("maxframesize"); m != 1<<20 {
-		r.set("max_message", cmpOr(m, maxMessageLimit), "")
+		r.set("max_message", cmp.Or(m, maxMessageLimit), "")
 	}
 	r.setIf("ping_interval", time.Duration(c.Int("pingms"))*time.Millisecond)
 	idle, _ := parseDuration("idle-timeout", c.String("idle-timeout"), maxIdle)
@@ -254,13 +255,6 @@ func configYAML(c *cli.Context) (*yaml.Node, []string, error) {
 		HeadComment: "wsbridge config file, printed by wsbridge print-config.\n" +
 			"Serve it with: wsbridge --config FILE (check it: wsbridge check-config FILE)."}
 	return doc, notes, nil
-}
-
-func cmpOr(v, zero int) int {
-	if v == 0 {
-		return zero
-	}
-	return v
 }
 
 func tlsYAML(c *cli.Context) mapping {

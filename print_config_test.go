@@ -162,7 +162,7 @@ func TestPrintConfigRoundTrip(t *testing.T) {
 		{"--origin", "https://a.example,b.example:8443", "--origin", "c.example", "--allowed-host", "*.example.com", "--trusted-proxy", "10.0.0.0/8", "cat"},
 		{"--origin", "*", "--allowed-host", "*", "--header", "X-A: 1", "--header-ws", "X-B: two, three", "--header-http", "Cache-Control: no-store", "cat"},
 		{"--maxforks", "3", "--pingms", "1500", "--idle-timeout", "5m", "--closems", "200", "--cgidir", dir, "cat"},
-		{"--devconsole", "--address", "127.0.0.1", "--redirport", "0", "--loglevel", "debug", "--logformat", "json", "cat"},
+		{"--devconsole", "--address", "127.0.0.1", "--redirport", "0", "--loglevel", "DEBUG", "--logformat", "json", "cat"},
 		{"--unixsocket", filepath.Join(dir, "ws.sock"), "--trusted-proxy", "unix", "cat"},
 		{"--unixsocket", filepath.Join(dir, "ws.sock"), "--ssl", "--sslcert", cert, "--sslkey", key, "cat"},
 		{"--ssl", "--tls-cert", cert, "--tls-key", key, "--sslca", cert, "--client-cn", "bob,carol", "--redirport", "8081", "cat"},
