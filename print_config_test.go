@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -246,6 +247,25 @@ func TestPrintConfigNoFileForm(t *testing.T) {
 		var ec cli.ExitCoder
 		if !errors.As(err, &ec) || ec.ExitCode() != exitUsage || !strings.Contains(err.Error(), tc.want) || out != "" {
 			t.Errorf("print-config %q: %v, printed %q; want exit 2 and %q", tc.args, err, out, tc.want)
+		}
+	}
+}
+
+// TestPrintConfigKnowsEveryFlag: a server flag added later must be given
+// its place in print-config (or a refusal) before this test passes again:
+// print-config must never drop a setting silently.
+func TestPrintConfigKnowsEveryFlag(t *testing.T) {
+	known := strings.Fields(`port address unixsocket redirport ssl sslcert sslkey sslca client-cn
+		acme-domain acme-cache acme-email acme-directory dir framing binary passenv stderr passstderr
+		reverselookup url-args tcp unix token-file host-token dial-timeout tcp-tls tcp-ca tcp-servername
+		proxy-protocol pty title term-option url-term-options index readonly record record-max origin
+		sameorigin allowed-host trusted-proxy basic-auth htpasswd bearer-token-file jwt-key jwt-audience
+		auth-query auth-cookie auth-fail-limit auth-fail-delay maxforks once exit-no-conn maxframesize
+		pingms idle-timeout closems subprotocol staticdir cgidir devconsole base-path header header-ws
+		header-http loglevel logformat`)
+	for _, f := range printConfigCommand().Flags {
+		if name := f.Names()[0]; !slices.Contains(known, name) {
+			t.Errorf("--%s: print-config does not write it into the file; give it its key, or refuse it", name)
 		}
 	}
 }
