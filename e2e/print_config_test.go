@@ -74,6 +74,29 @@ func TestPrintConfigServed(t *testing.T) {
 	}
 }
 
+// TestPrintConfigTerminal: a ttyd-style line's file serves the terminal:
+// its page, and a shell that answers.
+func TestPrintConfigTerminal(t *testing.T) {
+	args := []string{"--pty", "--title", "T", "--readonly", "--term-option", "fontSize=20", "--term-option", `theme={"background":"#101010"}`, "/bin/sh"}
+	file, _ := printConfig(t, append([]string{"--port", "0"}, args...)...)
+	inst := launchConfig(t, file)
+	flags := start(t, args...)
+	_, want := get(t, "http://"+flags.Host+"/terminal.json")
+	if status, got := get(t, "http://"+inst.Host+"/terminal.json"); status != 200 || got != want || !strings.Contains(want, `"fontSize":20`) {
+		t.Errorf("terminal.json %d %s, the flags' %s", status, got, want)
+	}
+	file, _ = printConfig(t, "--port", "0", "--pty", "/bin/sh")
+	inst = launchConfig(t, file)
+	c := inst.dial("/", nil)
+	defer c.Close()
+	sendJSON(t, c, map[string]any{"type": "size", "cols": 80, "rows": 24})
+	if err := c.WriteMessage(websocket.BinaryMessage, []byte("echo $((6*7))x\r")); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	readTerminalUntil(t, c, &out, "42x")
+}
+
 // TestPrintConfigTLS: a TLS command line with client certificates narrowed
 // to a name becomes a listener's tls and the route's auth.client_cn.
 func TestPrintConfigTLS(t *testing.T) {
