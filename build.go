@@ -20,13 +20,13 @@ import (
 const letsEncrypt = "https://acme-v02.api.letsencrypt.org/directory"
 
 // newProgram is what exec and pty share; the caller sets the command or
-// the folder, and the per-route switches.
-func newProgram(log *slog.Logger, grace time.Duration, passNames []string, https bool) bridge.Program {
+// the folder, and the per-route switches. HTTPS=on comes from each
+// request's listener.
+func newProgram(log *slog.Logger, grace time.Duration, passNames []string) bridge.Program {
 	v, _ := buildVersion()
 	return bridge.Program{
 		BaseEnv:        bridge.PassEnv(passNames),
 		ServerSoftware: "wsbridge/" + v,
-		HTTPS:          https,
 		Grace:          grace,
 		Log:            log,
 	}

@@ -75,7 +75,7 @@ func newApp() *cli.App {
 	return &cli.App{
 		Name:      "wsbridge",
 		Usage:     "put any program, terminal or TCP service on a WebSocket",
-		UsageText: "wsbridge [flags] [--] COMMAND [ARG...]\nwsbridge [flags] --dir DIR\nwsbridge [flags] --pty [--] COMMAND [ARG...]\nwsbridge [flags] --tcp HOST:PORT | --unix PATH | --token-file FILE|DIR\nwsbridge --config FILE   (many routes on one port: see the README's Config file)\nwsbridge connect [flags] URL   (the client: see wsbridge connect --help)",
+		UsageText: "wsbridge [flags] [--] COMMAND [ARG...]\nwsbridge [flags] --dir DIR\nwsbridge [flags] --pty [--] COMMAND [ARG...]\nwsbridge [flags] --tcp HOST:PORT | --unix PATH | --token-file FILE|DIR\nwsbridge --config FILE   (many routes on one port: see the README's Config file)\nwsbridge print-config [flags] [COMMAND...]   (the config file of a command line)\nwsbridge connect [flags] URL   (the client: see wsbridge connect --help)",
 		Description: "Every accepted WebSocket starts its own COMMAND. Each line the program writes to stdout\n" +
 			"becomes a text message; each message received becomes a line on its stdin. When the\n" +
 			"program exits the client gets a close frame that carries its exit status (see README).\n" +
@@ -93,7 +93,7 @@ func newApp() *cli.App {
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run prints and exits
 		Action:         serve,
-		Commands:       []*cli.Command{connectCommand(), checkConfigCommand(), completionCommand(), manCommand()},
+		Commands:       []*cli.Command{connectCommand(), checkConfigCommand(), printConfigCommand(), completionCommand(), manCommand()},
 		// For the completion scripts: wsbridge ARGS... --generate-bash-completion
 		// prints the flags or commands that may come next.
 		EnableBashCompletion: true,
@@ -690,7 +690,7 @@ func buildBackend(c *cli.Context, log *slog.Logger, grace time.Duration, passNam
 
 // buildExec builds the exec backend, or with --pty the pty backend.
 func buildExec(c *cli.Context, log *slog.Logger, grace time.Duration, passNames, args []string) (bridge.Backend, error) {
-	exe := newProgram(log, grace, passNames, tlsOn(c))
+	exe := newProgram(log, grace, passNames)
 	exe.ReverseLookup, exe.URLArgs = c.Bool("reverselookup"), c.Bool("url-args")
 	record, recordMax := c.String("record"), int64(0)
 	if record != "" {

@@ -249,7 +249,7 @@ func buildConfigRoute(f *config.File, cr *config.Route, key string, log *slog.Lo
 // has looked it up) and switches; a folder of scripts has no command.
 // HTTPS=on is set by each request's listener.
 func configProgram(p *config.Program, log *slog.Logger, grace time.Duration) (bridge.Program, error) {
-	exe := newProgram(log, grace, p.PassEnv, false)
+	exe := newProgram(log, grace, p.PassEnv)
 	exe.ReverseLookup, exe.URLArgs = p.ReverseLookup, p.URLArgs
 	if p.Command == "" {
 		return exe, nil
