@@ -189,7 +189,10 @@ func TestStdioHalfClose(t *testing.T) {
 	defer stopBridge()
 	want := bytes.Repeat([]byte("0123456789abcdef"), 1<<16)
 	var out bytes.Buffer
-	o := &Options{URL: u, DialTimeout: 5 * time.Second, Ping: 50 * time.Millisecond}
+	// Pings every 50 ms throughout; the server may take its time to answer
+	// each (a loaded machine): the test is about pings beside the
+	// half-close, not about how fast pongs come.
+	o := &Options{URL: u, DialTimeout: 5 * time.Second, Ping: 50 * time.Millisecond, PingTimeout: 10 * time.Second}
 	if err := o.Stdio(context.Background(), bytes.NewReader(want), &out); err != nil {
 		t.Fatal(err)
 	}
