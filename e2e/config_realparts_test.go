@@ -49,12 +49,25 @@ func spkiHash(t *testing.T, certFile string) string {
 func TestConfigRealParts(t *testing.T) {
 	requireTool(t, "/usr/share/novnc/vnc_lite.html", "Debian package novnc")
 	requireTool(t, "/usr/lib/python3/dist-packages/websocket/__init__.py", "Debian package python3-websocket")
+	// Everything the test starts is gone after it: Chromium, sshd and the
+	// `wsbridge connect` processes carry the test's temporary folder in
+	// their command lines, Xtigervnc its port. Registered first, this runs
+	// last, after every part has been stopped.
+	tmp := filepath.Dir(t.TempDir())
+	var vncPort string
+	t.Cleanup(func() {
+		waitNoProcesses(t, tmp)
+		if vncPort != "" {
+			waitNoProcesses(t, "-rfbport\x00"+vncPort+"\x00")
+		}
+	})
 	ca := newCA(t, "realparts CA")
 	cert, key := ca.issue(t, "wsbridge", false)
 	// Chromium trusts this one server key, and nothing else it would not.
 	ctx := browser(t, chromedp.Flag("ignore-certificate-errors-spki-list", spkiHash(t, cert)))
 	sshd := startSSHD(t)
 	rfb := startVNC(t)
+	_, vncPort, _ = strings.Cut(rfb, ":")
 
 	const token = "0123456789abcdef0123456789abcdef"
 	dir := t.TempDir()
@@ -192,4 +205,7 @@ routes:
 	if err != nil || width != 640 {
 		t.Fatalf("noVNC's canvas is %d wide (%v), want the VNC screen's 640", width, err)
 	}
+	// The terminal's shell and the scripts have ended: wsbridge has no
+	// child left, dead or alive.
+	waitNoChildren(t, inst)
 }
