@@ -190,7 +190,9 @@ routes:
 	); err != nil {
 		t.Fatalf("the terminal did not end: %v\nscreen:\n%s", err, screen(ctx))
 	}
-	inst.waitLog(func(m map[string]any) bool { return m["msg"] == "session" && m["route"] == "/term/" && m["user"] == "ann" && m["status"] == "exit 0" })
+	inst.waitLog(func(m map[string]any) bool {
+		return m["msg"] == "session" && m["route"] == "/term/" && m["user"] == "ann" && m["status"] == "exit 0"
+	})
 
 	// noVNC in Chromium, to Xtigervnc, on the open route.
 	err = chromedp.Do(ctx,
