@@ -44,6 +44,7 @@ func (c *cgiHandler) serve(w http.ResponseWriter, r *http.Request) bool {
 	}
 	if !c.limit.acquire() {
 		writeOpenError(w, errTooMany)
+		c.limit.refused(RefusedLimit, r, nil)
 		return true
 	}
 	defer c.limit.release()
