@@ -43,8 +43,8 @@ func (c *cgiHandler) serve(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	if !c.limit.acquire() {
-		writeOpenError(w, errTooMany)
 		c.limit.refused(RefusedLimit, r, nil)
+		writeOpenError(w, errTooMany)
 		return true
 	}
 	defer c.limit.release()

@@ -161,26 +161,26 @@ func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Refused here, not by the upgrade, so no program starts for it.
 	if err := checkHandshake(r); err != nil {
-		writeOpenError(w, err)
 		h.refused(RefusedBadHandshake, r, err)
+		writeOpenError(w, err)
 		return
 	}
 	if !h.acquire() {
-		writeOpenError(w, errTooMany)
 		h.refused(RefusedLimit, r, nil)
+		writeOpenError(w, errTooMany)
 		return
 	}
 	if !h.adm.admit() {
 		h.release()
-		writeOpenError(w, errOnce)
 		h.refused(RefusedOnce, r, nil)
+		writeOpenError(w, errOnce)
 		return
 	}
 	backend, err := h.route.Backend.Open(r)
 	if err != nil {
 		h.releaseUnopened()
-		writeOpenError(w, err)
 		h.refused(refusalOf(err), r, err)
+		writeOpenError(w, err)
 		return
 	}
 	respHeader := http.Header{}
