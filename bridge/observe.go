@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/wsbridge/wsbridge/auth"
 )
 
 // An Observer hears what the server did with requests and sessions: a
@@ -114,8 +116,9 @@ type RefusedEvent struct {
 	User    string // who the request proved to be, if it got that far
 	Upgrade bool   // a WebSocket handshake, not a plain request
 	// Err is why the backend did not open (RefusedNotFound, RefusedDial*,
-	// RefusedSpawnFailed, RefusedOutOfResources) or what was wrong with the
-	// handshake (RefusedBadHandshake); nil otherwise.
+	// RefusedSpawnFailed, RefusedOutOfResources), what was wrong with the
+	// handshake (RefusedBadHandshake) or the credentials (RefusedAuth, an
+	// *auth.Failure); nil otherwise.
 	Err error
 	// Request is the refused request, for details such as its Host, Origin
 	// or client certificate. Read it during the call; don't keep it.
@@ -154,12 +157,16 @@ func (a accessLog) routeLog(route string) *slog.Logger {
 	return a.log.With("route", route)
 }
 
-// Refused logs the refusals that had a line before observers: a plain
-// request's refusal also has its "http" line, and authentication failures
-// are logged by auth, with why.
+// Refused logs a refusal's line; a plain request's refusal also has its
+// "http" line, and a 404 or a limit has no other.
 func (a accessLog) Refused(e RefusedEvent) {
 	log := a.routeLog(e.Route)
+	var failure *auth.Failure
 	switch e.Reason {
+	case RefusedAuth:
+		if errors.As(e.Err, &failure) {
+			auth.LogFailure(a.log, e.Request, failure) // auth's lines had no route
+		}
 	case RefusedHost:
 		log.Warn("host rejected: not a name this server answers to (see --allowed-host)", "client", e.Client, "host", e.Request.Host, "path", e.Path)
 	case RefusedOrigin:

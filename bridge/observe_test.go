@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/gorilla/websocket"
+	"github.com/wsbridge/wsbridge/auth"
 	"github.com/wsbridge/wsbridge/wire"
 )
 
@@ -179,5 +180,35 @@ func TestRefusalOf(t *testing.T) {
 	}
 	if RefusedClientCert.String() != "client certificate" || Refusal(0).String() != "unknown" {
 		t.Errorf("names: %q %q", RefusedClientCert, Refusal(0))
+	}
+}
+
+// TestObserverAuth: wrong credentials are refused for auth, with why; the
+// access log beside the observer writes auth's line.
+func TestObserverAuth(t *testing.T) {
+	rec := newRecorder()
+	var logs logBuffer
+	addr, _ := serve(t, func(s *Server) {
+		s.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+		s.Observer = Observers{AccessLog(s.Log), rec}
+		s.Routes[0].Auth = &auth.Checker{Methods: []auth.Method{&auth.Basic{User: "alice", Password: "secret"}}, Log: s.Log}
+	})
+	req, _ := http.NewRequest("GET", "http://"+addr+"/x", nil)
+	req.SetBasicAuth("alice", "guess")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong password: %d, want 401", resp.StatusCode)
+	}
+	e, ok := rec.next(t).(RefusedEvent)
+	f, _ := e.Err.(*auth.Failure)
+	if !ok || e.Reason != RefusedAuth || e.Upgrade || e.Path != "/x" || f == nil || f.Status != http.StatusUnauthorized || f.Why == "" {
+		t.Errorf("event %+v (failure %+v), want a 401 for auth with why", e, f)
+	}
+	if lines := logLines(t, logs.String(), "authentication failed"); len(lines) != 1 || lines[0]["why"] != f.Why || lines[0]["route"] != nil {
+		t.Errorf("authentication failed lines: %v", lines)
 	}
 }

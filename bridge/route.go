@@ -146,9 +146,10 @@ func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h.route.Auth != nil {
-		authed := h.route.Auth.Authenticate(w, r)
-		if authed == nil {
-			h.refused(RefusedAuth, r, nil)
+		authed, failure := h.route.Auth.Check(r)
+		if failure != nil {
+			h.refused(RefusedAuth, r, failure)
+			h.route.Auth.Refuse(w, r, failure)
 			return
 		}
 		r = authed
