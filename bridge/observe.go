@@ -150,6 +150,8 @@ func AccessLog(log *slog.Logger) Observer { return accessLog{log} }
 
 type accessLog struct{ log *slog.Logger }
 
+// routeLog is the log with the route's name, as route lines always had;
+// With allocates, so only lines that are written ask for it.
 func (a accessLog) routeLog(route string) *slog.Logger {
 	if route == "" {
 		return a.log
@@ -160,28 +162,27 @@ func (a accessLog) routeLog(route string) *slog.Logger {
 // Refused logs a refusal's line; a plain request's refusal also has its
 // "http" line, and a 404 or a limit has no other.
 func (a accessLog) Refused(e RefusedEvent) {
-	log := a.routeLog(e.Route)
 	var failure *auth.Failure
 	switch e.Reason {
 	case RefusedAuth:
 		if errors.As(e.Err, &failure) {
 			auth.LogFailure(a.log, e.Request, failure) // auth's lines had no route
 		}
-	case RefusedHost:
-		log.Warn("host rejected: not a name this server answers to (see --allowed-host)", "client", e.Client, "host", e.Request.Host, "path", e.Path)
+	case RefusedHost: // before any route
+		a.log.Warn("host rejected: not a name this server answers to (see --allowed-host)", "client", e.Client, "host", e.Request.Host, "path", e.Path)
 	case RefusedOrigin:
-		log.Warn("origin rejected", "client", e.Client, "origin", e.Request.Header.Get("Origin"), "path", e.Path)
+		a.routeLog(e.Route).Warn("origin rejected", "client", e.Client, "origin", e.Request.Header.Get("Origin"), "path", e.Path)
 	case RefusedClientCert:
 		if tls := e.Request.TLS; tls == nil || len(tls.VerifiedChains) == 0 {
-			log.Warn("client certificate refused: none verified", "client", e.Client, "path", e.Path)
+			a.routeLog(e.Route).Warn("client certificate refused: none verified", "client", e.Client, "path", e.Path)
 		} else {
-			log.Warn("client certificate refused: common name not allowed", "client", e.Client, "path", e.Path, "cn", tls.PeerCertificates[0].Subject.CommonName)
+			a.routeLog(e.Route).Warn("client certificate refused: common name not allowed", "client", e.Client, "path", e.Path, "cn", tls.PeerCertificates[0].Subject.CommonName)
 		}
 	case RefusedBadHandshake:
-		log.Debug("bad handshake", "client", e.Client, "err", e.Err)
+		a.routeLog(e.Route).Debug("bad handshake", "client", e.Client, "err", e.Err)
 	default:
 		if e.Err != nil { // the backend did not open
-			log.Info("session refused", "client", e.Client, "path", e.Path, "err", e.Err)
+			a.routeLog(e.Route).Info("session refused", "client", e.Client, "path", e.Path, "err", e.Err)
 		}
 	}
 }
