@@ -46,26 +46,54 @@ type Checker struct {
 	// Limit refuses (429) clients with too many recent failures before
 	// checking anything; nil: no limit.
 	Limit *FailLimit
-	Log   *slog.Logger
+	// Log gets Authenticate's lines (LogFailure); a caller of Check logs
+	// its failures itself.
+	Log *slog.Logger
 }
 
-// Authenticate returns the request with its identity in the context and
-// without the credentials it carried, or answers 401 (429 over Limit) and
-// returns nil. Everything after it (programs, CGI scripts, backends, logs)
-// gets the user, never the password.
+// Failure is why a request was refused: 429 over Limit (RetryAfter says
+// for how long), or 401 with what was wrong in Why ("" when the request
+// carried no credentials at all).
+type Failure struct {
+	Status     int // 401 or 429
+	Why        string
+	RetryAfter time.Duration
+}
+
+func (f *Failure) Error() string {
+	switch {
+	case f.Status == http.StatusTooManyRequests:
+		return "too many failures"
+	case f.Why == "":
+		return "no credentials"
+	}
+	return f.Why
+}
+
+// Authenticate is Check, then on a failure a log line to Log and Refuse.
 func (c *Checker) Authenticate(w http.ResponseWriter, r *http.Request) *http.Request {
+	authed, f := c.Check(r)
+	if f != nil {
+		LogFailure(c.Log, r, f)
+		c.Refuse(w, r, f)
+	}
+	return authed
+}
+
+// Check returns the request with its identity in the context and without
+// the credentials it carried, or, refused, nil and why (see Refuse).
+// Everything after it (programs, CGI scripts, backends, logs) gets the
+// user, never the password.
+func (c *Checker) Check(r *http.Request) (*http.Request, *Failure) {
 	if wait, ok := c.Limit.take(r.RemoteAddr); !ok {
-		c.Log.Debug("authentication refused: too many failures", "client", r.RemoteAddr, "path", r.URL.Path, "retry_after", wait)
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-		http.Error(w, "too many failed attempts: retry later", http.StatusTooManyRequests)
-		return nil
+		return nil, &Failure{Status: http.StatusTooManyRequests, RetryAfter: wait}
 	}
 	var failures []string
 	for _, m := range c.Methods {
 		id, err := m.Check(r)
 		if err == nil {
 			c.Limit.giveBack(r.RemoteAddr)
-			return c.withoutCredentials(r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
+			return c.withoutCredentials(r.WithContext(context.WithValue(r.Context(), identityKey{}, id))), nil
 		}
 		if err != errNoCredentials {
 			failures = append(failures, m.Name()+": "+err.Error())
@@ -74,20 +102,41 @@ func (c *Checker) Authenticate(w http.ResponseWriter, r *http.Request) *http.Req
 	if len(failures) == 0 {
 		c.Limit.giveBack(r.RemoteAddr) // no credentials at all: not a guess
 	}
+	return nil, &Failure{Status: http.StatusUnauthorized, Why: strings.Join(failures, "; ")}
+}
+
+// Refuse answers a request that Check refused: 429 with Retry-After, or
+// 401 with the methods' challenges, after FailDelay when credentials were
+// wrong (missing ones, a browser's first try, are not delayed).
+func (c *Checker) Refuse(w http.ResponseWriter, r *http.Request, f *Failure) {
+	if f.Status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(f.RetryAfter.Seconds()))))
+		http.Error(w, "too many failed attempts: retry later", http.StatusTooManyRequests)
+		return
+	}
 	for _, m := range c.Methods {
 		w.Header().Add("WWW-Authenticate", m.Challenge())
 	}
-	if len(failures) > 0 {
-		c.Log.Warn("authentication failed", "client", r.RemoteAddr, "path", r.URL.Path, "why", strings.Join(failures, "; "))
+	if f.Why != "" {
 		select {
 		case <-time.After(c.FailDelay):
 		case <-r.Context().Done():
 		}
-	} else {
-		c.Log.Debug("authentication required", "client", r.RemoteAddr, "path", r.URL.Path)
 	}
 	http.Error(w, "authentication required", http.StatusUnauthorized)
-	return nil
+}
+
+// LogFailure writes f's line: wrong credentials are a warning, missing
+// ones and refusals over the limit are for debugging.
+func LogFailure(log *slog.Logger, r *http.Request, f *Failure) {
+	switch {
+	case f.Status == http.StatusTooManyRequests:
+		log.Debug("authentication refused: too many failures", "client", r.RemoteAddr, "path", r.URL.Path, "retry_after", f.RetryAfter)
+	case f.Why != "":
+		log.Warn("authentication failed", "client", r.RemoteAddr, "path", r.URL.Path, "why", f.Why)
+	default:
+		log.Debug("authentication required", "client", r.RemoteAddr, "path", r.URL.Path)
+	}
 }
 
 type identityKey struct{}

@@ -57,6 +57,10 @@ type HTTPError struct {
 	Status  int
 	Message string
 	Header  http.Header // extra response headers, such as Retry-After
+	// Refusal is why, for observers; 0: read from Status (404 not found,
+	// 503 out of resources, 504 dial timeout, 500 spawn failed, others
+	// dial failed).
+	Refusal Refusal
 }
 
 func (e *HTTPError) Error() string { return fmt.Sprintf("%d %s", e.Status, e.Message) }
@@ -79,5 +83,5 @@ func outOfResources(err error) bool {
 // busyError answers a session that could not open for outOfResources: 503,
 // and when to try again.
 func busyError(message string) *HTTPError {
-	return &HTTPError{Status: http.StatusServiceUnavailable, Message: message, Header: http.Header{"Retry-After": {"1"}}}
+	return &HTTPError{Status: http.StatusServiceUnavailable, Message: message, Header: http.Header{"Retry-After": {"1"}}, Refusal: RefusedOutOfResources}
 }

@@ -15,13 +15,13 @@ func (h *routeHandler) clientCNAllowed(w http.ResponseWriter, r *http.Request) b
 		return true
 	}
 	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
-		h.log.Warn("client certificate refused: none verified", "client", r.RemoteAddr, "path", r.URL.Path)
+		h.refused(RefusedClientCert, r, nil)
 		http.Error(w, "a client certificate is required", http.StatusForbidden)
 		return false
 	}
 	cn := r.TLS.PeerCertificates[0].Subject.CommonName
 	if !slices.Contains(h.route.ClientCNs, cn) {
-		h.log.Warn("client certificate refused: common name not allowed", "client", r.RemoteAddr, "path", r.URL.Path, "cn", cn)
+		h.refused(RefusedClientCert, r, nil)
 		http.Error(w, "client certificate not allowed here", http.StatusForbidden)
 		return false
 	}

@@ -175,7 +175,7 @@ func findScript(dir, urlPath string) (scriptPaths, error) {
 			continue
 		}
 		if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
-			return scriptPaths{}, httpErrorf(http.StatusForbidden, "script is not executable")
+			return scriptPaths{}, &HTTPError{Status: http.StatusForbidden, Message: "script is not executable", Refusal: RefusedSpawnFailed}
 		}
 		info := ""
 		if rest := segs[i+1:]; len(rest) > 0 {

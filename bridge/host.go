@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -106,7 +105,7 @@ func (p *HostPolicy) String() string {
 
 // guard answers 421 to a request whose Host the server does not answer to,
 // before anything else sees it: no page, no upgrade, no backend.
-func (p *HostPolicy) guard(next http.Handler, log *slog.Logger) http.Handler {
+func (p *HostPolicy) guard(next http.Handler, obs Observer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// A CONNECT request's Host is where it wants a tunnel to, not a
 		// name of ours, and a broken handshake is answered 400 as it is
@@ -115,7 +114,7 @@ func (p *HostPolicy) guard(next http.Handler, log *slog.Logger) http.Handler {
 		exempt := (r.Method == http.MethodConnect && !upgrade) ||
 			(upgrade && (p.HostTokens || checkHandshake(r) != nil))
 		if !exempt && !p.Allows(r.Host) {
-			log.Warn("host rejected: not a name this server answers to (see --allowed-host)", "client", r.RemoteAddr, "host", r.Host, "path", r.URL.Path)
+			obs.Refused(RefusedEvent{Reason: RefusedHost, Client: r.RemoteAddr, Path: r.URL.Path, Upgrade: upgrade, Request: r})
 			http.Error(w, "this server does not answer to that host name", http.StatusMisdirectedRequest)
 			return
 		}

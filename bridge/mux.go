@@ -52,12 +52,13 @@ type mux struct {
 	root     *routeHandler            // "/": every path no other route takes; may be nil
 	trusted  TrustedProxies
 	log      *slog.Logger
+	obs      Observer
 }
 
 func newMux(s *Server) *mux {
-	m := &mux{exact: map[string]*routeHandler{}, trusted: s.TrustedProxies, log: s.Log}
+	m := &mux{exact: map[string]*routeHandler{}, trusted: s.TrustedProxies, log: s.Log, obs: s.observer()}
 	for _, r := range s.Routes {
-		h := newRouteHandler(r, s, s.Log.With("route", r.routeName()))
+		h := newRouteHandler(r, s, s.Log.With("route", r.routeName()), m.obs)
 		switch p := r.routePath(); {
 		case p == "/":
 			m.root = h
@@ -112,11 +113,13 @@ func (m *mux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case h == nil:
+		m.obs.Refused(RefusedEvent{Reason: RefusedNotFound, Client: r.RemoteAddr, Path: r.URL.Path, Upgrade: upgrade, Request: r})
 		http.NotFound(w, r)
 	case slashless:
 		addHeaders(w.Header(), h.route.Header)
 		if upgrade {
 			// A client of WebSockets does not follow redirects.
+			h.refused(RefusedNotFound, r, nil)
 			http.NotFound(w, r)
 			return
 		}

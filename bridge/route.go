@@ -94,13 +94,14 @@ type routeHandler struct {
 	route    *Route
 	adm      admission
 	log      *slog.Logger // the server's, with the route's name
+	obs      Observer     // the server's
 	upgrader websocket.Upgrader
 	plain    http.Handler
 	active   atomic.Int64 // sessions and CGI runs under way
 }
 
-func newRouteHandler(route *Route, adm admission, log *slog.Logger) *routeHandler {
-	h := &routeHandler{route: route, adm: adm, log: log}
+func newRouteHandler(route *Route, adm admission, log *slog.Logger, obs Observer) *routeHandler {
+	h := &routeHandler{route: route, adm: adm, log: log, obs: obs}
 	h.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
 		// Frame headers and small messages go through this buffer; large
@@ -126,7 +127,6 @@ var writeBufferPool = &sync.Pool{}
 func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	addHeaders(w.Header(), h.route.Header)
 	upgrade := websocket.IsWebSocketUpgrade(r)
-	log := h.log
 	if !h.clientCNAllowed(w, r) {
 		return
 	}
@@ -141,14 +141,18 @@ func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The origin is checked first: valid credentials never excuse another
 	// site's page.
 	if upgrade && !h.route.Origins.Check(r) {
-		log.Warn("origin rejected", "client", r.RemoteAddr, "origin", r.Header.Get("Origin"), "path", r.URL.Path)
+		h.refused(RefusedOrigin, r, nil)
 		http.Error(w, "origin not allowed", http.StatusForbidden)
 		return
 	}
 	if h.route.Auth != nil {
-		if r = h.route.Auth.Authenticate(w, r); r == nil {
+		authed, failure := h.route.Auth.Check(r)
+		if failure != nil {
+			h.refused(RefusedAuth, r, failure)
+			h.route.Auth.Refuse(w, r, failure)
 			return
 		}
+		r = authed
 		noteUser(w, r)
 	}
 	if !upgrade {
@@ -158,24 +162,26 @@ func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Refused here, not by the upgrade, so no program starts for it.
 	if err := checkHandshake(r); err != nil {
+		h.refused(RefusedBadHandshake, r, err)
 		writeOpenError(w, err)
-		log.Debug("bad handshake", "client", r.RemoteAddr, "err", err)
 		return
 	}
 	if !h.acquire() {
+		h.refused(RefusedLimit, r, nil)
 		writeOpenError(w, errTooMany)
 		return
 	}
 	if !h.adm.admit() {
 		h.release()
+		h.refused(RefusedOnce, r, nil)
 		writeOpenError(w, errOnce)
 		return
 	}
 	backend, err := h.route.Backend.Open(r)
 	if err != nil {
 		h.releaseUnopened()
+		h.refused(refusalOf(err), r, err)
 		writeOpenError(w, err)
-		log.Info("session refused", "client", r.RemoteAddr, "path", r.URL.Path, "err", err)
 		return
 	}
 	respHeader := http.Header{}
@@ -192,16 +198,31 @@ func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	conn.SetReadLimit(int64(h.route.MaxMessage))
-	s := newSession(conn, backend, h.route, r, log)
+	s := newSession(conn, backend, h.route, r, h.log, h.obs)
 	if !h.adm.track(s) {
 		s.goingAway()
 	}
+	h.obs.Opened(s.event)
 	// The handler returns now; its goroutine and buffers go back to the server.
 	go func() {
 		defer h.release()
 		defer h.adm.untrack(s)
 		s.run()
 	}()
+}
+
+// refused tells the observer that r was refused on this route, and why.
+func (h *routeHandler) refused(reason Refusal, r *http.Request, err error) {
+	h.obs.Refused(RefusedEvent{
+		Reason:  reason,
+		Route:   h.route.routeName(),
+		Client:  r.RemoteAddr,
+		Path:    r.URL.Path,
+		User:    userOf(r),
+		Upgrade: websocket.IsWebSocketUpgrade(r),
+		Err:     err,
+		Request: r,
+	})
 }
 
 // checkHandshake refuses what gorilla's Upgrader refuses, with its status

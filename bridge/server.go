@@ -69,6 +69,10 @@ type Server struct {
 	// MaxSessions still holds).
 	MaxSessions int
 	Log         *slog.Logger
+	// Observer hears of refused requests and of sessions opened and ended;
+	// nil: the access log (AccessLog(Log)). To add one, such as metrics,
+	// and keep the log: Observers{AccessLog(Log), metrics}.
+	Observer Observer
 	// ShutdownGrace bounds shutdown: sessions still open after it are cut.
 	ShutdownGrace time.Duration
 	// HeaderTimeout bounds how long a client may take to send its request
@@ -106,7 +110,15 @@ type bound struct {
 // Handler is the server's HTTP handler, for tests and for embedding; call
 // Validate first (Listen does).
 func (s *Server) Handler() http.Handler {
-	return s.Hosts.guard(newMux(s), s.Log)
+	return s.Hosts.guard(newMux(s), s.observer())
+}
+
+// observer is the Observer, or the access log by default.
+func (s *Server) observer() Observer {
+	if s.Observer != nil {
+		return s.Observer
+	}
+	return AccessLog(s.Log)
 }
 
 // Listen checks the routes (Validate) and binds every listener, so that a
@@ -282,7 +294,7 @@ func (s *Server) Serve(ctx context.Context) error {
 			redirect = b.spec.RedirHandler(redirect)
 		}
 		redir := &http.Server{
-			Handler:           s.Hosts.guard(redirect, s.Log),
+			Handler:           s.Hosts.guard(redirect, s.observer()),
 			ReadHeaderTimeout: headerTimeout,
 			ErrorLog:          srv.ErrorLog,
 		}

@@ -42,10 +42,8 @@ type wsSession struct {
 	proto   protocol // the messages' side: stream framings or terminal
 	route   *Route
 	log     *slog.Logger
-	path    string
-	client  string
-	user    string // authenticated user or client certificate CN, if any
-	start   time.Time
+	obs     Observer
+	event   SessionEvent // route, client, path, user, start
 
 	bytesIn, bytesOut atomic.Int64
 	clientClosed      atomic.Bool  // the client's close frame has come
@@ -76,17 +74,21 @@ type hangupWatch struct {
 // client's socket is watched for a hangup.
 const watchAfter = 100 * time.Millisecond
 
-func newSession(conn *websocket.Conn, backend Session, route *Route, r *http.Request, log *slog.Logger) *wsSession {
+func newSession(conn *websocket.Conn, backend Session, route *Route, r *http.Request, log *slog.Logger, obs Observer) *wsSession {
 	return &wsSession{
-		conn:      conn,
-		backend:   backend,
-		proto:     newProtocol(route, backend, log),
-		route:     route,
-		log:       log,
-		path:      r.URL.Path,
-		client:    r.RemoteAddr,
-		user:      userOf(r),
-		start:     time.Now(),
+		conn:    conn,
+		backend: backend,
+		proto:   newProtocol(route, backend, log),
+		route:   route,
+		log:     log,
+		obs:     obs,
+		event: SessionEvent{
+			Route:  route.routeName(),
+			Client: r.RemoteAddr,
+			Path:   r.URL.Path,
+			User:   userOf(r),
+			Start:  time.Now(),
+		},
 		stop:      make(chan struct{}),
 		inputDone: make(chan struct{}),
 	}
@@ -150,7 +152,7 @@ func (s *wsSession) run() {
 		t.Stop()
 	}
 	s.closeMu.Unlock()
-	s.logEnd(ending)
+	s.observeEnd(ending)
 }
 
 // touch notes that data went one way or the other, for IdleTimeout.
@@ -526,19 +528,18 @@ func userOf(r *http.Request) string {
 	return ""
 }
 
-func (s *wsSession) logEnd(e Ending) {
+// observeEnd tells the observer how the session ended.
+func (s *wsSession) observeEnd(e Ending) {
 	s.closeMu.Lock()
 	sent, got := s.closeSent, s.clientCode
 	s.closeMu.Unlock()
-	s.log.Info("session",
-		"client", s.client,
-		"path", s.path,
-		"duration", time.Since(s.start).Round(time.Millisecond),
-		"bytes_in", s.bytesIn.Load(),
-		"bytes_out", s.bytesOut.Load(),
-		"user", s.user,
-		"status", e.Status,
-		"close_code", sent,
-		"client_close_code", got,
-	)
+	s.obs.Ended(EndedEvent{
+		SessionEvent:    s.event,
+		Ending:          e,
+		BytesIn:         s.bytesIn.Load(),
+		BytesOut:        s.bytesOut.Load(),
+		Duration:        time.Since(s.event.Start),
+		CloseCode:       sent,
+		ClientCloseCode: got,
+	})
 }

@@ -109,9 +109,9 @@ func (d *Dial) target(r *http.Request) (Target, error) {
 	}
 	if token == "" {
 		if d.HostToken {
-			return Target{}, httpErrorf(http.StatusBadRequest, "no host name to take the token from")
+			return Target{}, &HTTPError{Status: http.StatusBadRequest, Message: "no host name to take the token from", Refusal: RefusedNotFound}
 		}
-		return Target{}, httpErrorf(http.StatusBadRequest, "no token: add ?token= to the URL")
+		return Target{}, &HTTPError{Status: http.StatusBadRequest, Message: "no token: add ?token= to the URL", Refusal: RefusedNotFound}
 	}
 	lookup := d.Tokens.Lookup
 	if d.HostToken {

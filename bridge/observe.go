@@ -1,0 +1,204 @@
+package bridge
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/wsbridge/wsbridge/auth"
+)
+
+// An Observer hears what the server did with requests and sessions: a
+// request refused (and why), a session opened, a session ended. The server
+// calls it from the request's or the session's goroutine, so several calls
+// may run at once; a method must not block. The access log (AccessLog) is
+// the server's default; metrics are another. Counting for admission (a
+// route's MaxSessions) is not observation and stays in the route.
+type Observer interface {
+	Refused(RefusedEvent)
+	Opened(SessionEvent)
+	Ended(EndedEvent)
+}
+
+// Observers is several observers, each told in turn.
+type Observers []Observer
+
+func (o Observers) Refused(e RefusedEvent) {
+	for _, x := range o {
+		x.Refused(e)
+	}
+}
+
+func (o Observers) Opened(e SessionEvent) {
+	for _, x := range o {
+		x.Opened(e)
+	}
+}
+
+func (o Observers) Ended(e EndedEvent) {
+	for _, x := range o {
+		x.Ended(e)
+	}
+}
+
+// Refusal is why a request was refused, one of a small fixed set (never a
+// path or an address), so that it can label a metric.
+type Refusal uint8
+
+const (
+	RefusedHost           Refusal = iota + 1 // 421: not a Host name the server answers to
+	RefusedOrigin                            // 403: another site's page
+	RefusedAuth                              // 401, or 429 after too many failures
+	RefusedClientCert                        // 403: no client certificate, or its name is not allowed
+	RefusedLimit                             // 429: a route's or the server's MaxSessions
+	RefusedOnce                              // 503: --once has served its one session
+	RefusedNotFound                          // 404: no route, no script, no such token
+	RefusedBadHandshake                      // 400, 405: not a WebSocket handshake we accept
+	RefusedDialFailed                        // 502: the backend could not be reached
+	RefusedDialTimeout                       // 504: the backend did not answer in time
+	RefusedSpawnFailed                       // 500: the program could not be started
+	RefusedOutOfResources                    // 503: out of processes, descriptors or memory
+)
+
+var refusalNames = [...]string{
+	RefusedHost:           "host",
+	RefusedOrigin:         "origin",
+	RefusedAuth:           "auth",
+	RefusedClientCert:     "client certificate",
+	RefusedLimit:          "limit",
+	RefusedOnce:           "once",
+	RefusedNotFound:       "not found",
+	RefusedBadHandshake:   "bad handshake",
+	RefusedDialFailed:     "dial failed",
+	RefusedDialTimeout:    "dial timeout",
+	RefusedSpawnFailed:    "spawn failed",
+	RefusedOutOfResources: "out of resources",
+}
+
+func (r Refusal) String() string {
+	if int(r) < len(refusalNames) && refusalNames[r] != "" {
+		return refusalNames[r]
+	}
+	return "unknown"
+}
+
+// refusalOf is why a backend's Open failed: the *HTTPError's Refusal, or
+// else what its status says.
+func refusalOf(err error) Refusal {
+	var he *HTTPError
+	if !errors.As(err, &he) {
+		return RefusedSpawnFailed // writeOpenError answers 500
+	}
+	if he.Refusal != 0 {
+		return he.Refusal
+	}
+	switch he.Status {
+	case http.StatusNotFound:
+		return RefusedNotFound
+	case http.StatusServiceUnavailable:
+		return RefusedOutOfResources
+	case http.StatusGatewayTimeout:
+		return RefusedDialTimeout
+	case http.StatusInternalServerError:
+		return RefusedSpawnFailed
+	}
+	return RefusedDialFailed
+}
+
+// RefusedEvent is a request answered with an error instead of a page or a
+// session.
+type RefusedEvent struct {
+	Reason  Refusal
+	Route   string // the route's name; "" when no route was chosen yet
+	Client  string // the client's address
+	Path    string // as the route sees it (its prefix stripped), without the query
+	User    string // who the request proved to be, if it got that far
+	Upgrade bool   // a WebSocket handshake, not a plain request
+	// Err is why the backend did not open (RefusedNotFound, RefusedDial*,
+	// RefusedSpawnFailed, RefusedOutOfResources), what was wrong with the
+	// handshake (RefusedBadHandshake) or the credentials (RefusedAuth, an
+	// *auth.Failure); nil otherwise.
+	Err error
+	// Request is the refused request, for details such as its Host, Origin
+	// or client certificate. Read it during the call; don't keep it.
+	Request *http.Request
+}
+
+// SessionEvent is a session: where it came from and when it started.
+type SessionEvent struct {
+	Route  string // the route's name
+	Client string // the client's address
+	Path   string // as the route sees it, without the query
+	User   string // authenticated user, or "cn=NAME" of a client certificate
+	Start  time.Time
+}
+
+// EndedEvent is a session that ended, and how.
+type EndedEvent struct {
+	SessionEvent
+	Ending            Ending
+	BytesIn, BytesOut int64 // the messages' payload: from the client, to it
+	Duration          time.Duration
+	CloseCode         int // the close code we sent, 0 if none
+	ClientCloseCode   int // the close code the client sent, 0 if none
+}
+
+// AccessLog is the observer that writes the server's access and refusal
+// lines to log: the default when Server.Observer is nil.
+func AccessLog(log *slog.Logger) Observer { return accessLog{log} }
+
+type accessLog struct{ log *slog.Logger }
+
+// routeLog is the log with the route's name, as route lines always had;
+// With allocates, so only lines that are written ask for it.
+func (a accessLog) routeLog(route string) *slog.Logger {
+	if route == "" {
+		return a.log
+	}
+	return a.log.With("route", route)
+}
+
+// Refused logs a refusal's line; a plain request's refusal also has its
+// "http" line, and a 404 or a limit has no other.
+func (a accessLog) Refused(e RefusedEvent) {
+	var failure *auth.Failure
+	switch e.Reason {
+	case RefusedAuth:
+		if errors.As(e.Err, &failure) {
+			auth.LogFailure(a.log, e.Request, failure) // auth's lines had no route
+		}
+	case RefusedHost: // before any route
+		a.log.Warn("host rejected: not a name this server answers to (see --allowed-host)", "client", e.Client, "host", e.Request.Host, "path", e.Path)
+	case RefusedOrigin:
+		a.routeLog(e.Route).Warn("origin rejected", "client", e.Client, "origin", e.Request.Header.Get("Origin"), "path", e.Path)
+	case RefusedClientCert:
+		if tls := e.Request.TLS; tls == nil || len(tls.VerifiedChains) == 0 {
+			a.routeLog(e.Route).Warn("client certificate refused: none verified", "client", e.Client, "path", e.Path)
+		} else {
+			a.routeLog(e.Route).Warn("client certificate refused: common name not allowed", "client", e.Client, "path", e.Path, "cn", tls.PeerCertificates[0].Subject.CommonName)
+		}
+	case RefusedBadHandshake:
+		a.routeLog(e.Route).Debug("bad handshake", "client", e.Client, "err", e.Err)
+	default:
+		if e.Err != nil { // the backend did not open
+			a.routeLog(e.Route).Info("session refused", "client", e.Client, "path", e.Path, "err", e.Err)
+		}
+	}
+}
+
+func (a accessLog) Opened(SessionEvent) {}
+
+func (a accessLog) Ended(e EndedEvent) {
+	a.routeLog(e.Route).Info("session",
+		"client", e.Client,
+		"path", e.Path,
+		"duration", e.Duration.Round(time.Millisecond),
+		"bytes_in", e.BytesIn,
+		"bytes_out", e.BytesOut,
+		"user", e.User,
+		"status", e.Ending.Status,
+		"close_code", e.CloseCode,
+		"client_close_code", e.ClientCloseCode,
+	)
+}

@@ -1,0 +1,214 @@
+package bridge
+
+import (
+	"log/slog"
+	"net/http"
+	"testing"
+
+	"github.com/gorilla/websocket"
+	"github.com/wsbridge/wsbridge/auth"
+	"github.com/wsbridge/wsbridge/wire"
+)
+
+// recorder is an Observer that hands every event to the test, in the order
+// the server reported them.
+type recorder struct{ events chan any }
+
+func newRecorder() *recorder { return &recorder{events: make(chan any, 100)} }
+
+func (r *recorder) Refused(e RefusedEvent) {
+	e.Request = nil // not to be kept
+	r.events <- e
+}
+func (r *recorder) Opened(e SessionEvent) { r.events <- e }
+func (r *recorder) Ended(e EndedEvent)    { r.events <- e }
+
+// next is the next event, waited for: every test step that precedes it has
+// happened, so it comes.
+func (r *recorder) next(t *testing.T) any {
+	t.Helper()
+	return <-r.events
+}
+
+// catRoute is a route of cat at /c/ for one session at a time.
+func catRoute(log *slog.Logger) *Route {
+	return &Route{
+		Name:        "cat",
+		Path:        "/c/",
+		Backend:     &Exec{Program: Program{Command: "/bin/cat", Log: log}},
+		MaxMessage:  1 << 10,
+		MaxSessions: 1,
+	}
+}
+
+// TestObserverEvents: an Observer in place of the access log hears a
+// refused origin, a 404, a session opened, a 429 while it runs, and its end
+// (how, bytes each way, its route), in that order; the log gets none of it.
+func TestObserverEvents(t *testing.T) {
+	rec := newRecorder()
+	var logs logBuffer
+	addr, stop := serve(t, func(s *Server) {
+		s.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+		s.Observer = rec
+		s.Routes = []*Route{catRoute(s.Log)}
+	})
+	refused := func(path string, header http.Header, status int, want RefusedEvent) {
+		t.Helper()
+		_, resp, err := websocket.DefaultDialer.Dial("ws://"+addr+path, header)
+		if err == nil || resp.StatusCode != status {
+			t.Fatalf("%s: %v, want %d", path, err, status)
+		}
+		got, ok := rec.next(t).(RefusedEvent)
+		if got.Client == "" || !got.Upgrade {
+			t.Errorf("%s: %+v has no client or is not an upgrade", path, got)
+		}
+		got.Client, got.Upgrade = "", false
+		if !ok || got != want {
+			t.Errorf("%s: event %+v, want %+v", path, got, want)
+		}
+	}
+
+	refused("/c/", http.Header{"Origin": {"http://evil.example"}}, http.StatusForbidden,
+		RefusedEvent{Reason: RefusedOrigin, Route: "cat", Path: "/"})
+	refused("/nothing", nil, http.StatusNotFound, RefusedEvent{Reason: RefusedNotFound, Path: "/nothing"})
+
+	c, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/c/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	opened, ok := rec.next(t).(SessionEvent)
+	if !ok || opened.Route != "cat" || opened.Path != "/" || opened.Client == "" || opened.Start.IsZero() {
+		t.Errorf("opened: %+v", opened)
+	}
+	refused("/c/", nil, http.StatusTooManyRequests, RefusedEvent{Reason: RefusedLimit, Route: "cat", Path: "/"})
+
+	c.WriteMessage(websocket.TextMessage, []byte("hello"))
+	if _, msg, err := c.ReadMessage(); err != nil || string(msg) != "hello" {
+		t.Fatalf("echo: %q %v", msg, err)
+	}
+	c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
+	ended, ok := rec.next(t).(EndedEvent)
+	if !ok || ended.SessionEvent != opened {
+		t.Fatalf("ended: %+v, want the session %+v", ended, opened)
+	}
+	if ended.Ending.Code != wire.NormalClosure || ended.Ending.Status != "exit 0" ||
+		ended.CloseCode != websocket.CloseNormalClosure || ended.ClientCloseCode != websocket.CloseNormalClosure {
+		t.Errorf("ending: %+v, close code %d, client's %d", ended.Ending, ended.CloseCode, ended.ClientCloseCode)
+	}
+	if ended.BytesIn != 5 || ended.BytesOut != 5 || ended.Duration <= 0 {
+		t.Errorf("bytes in %d, out %d, duration %v; want 5, 5 and some time", ended.BytesIn, ended.BytesOut, ended.Duration)
+	}
+	stop()
+	select {
+	case e := <-rec.events:
+		t.Errorf("an event more: %+v", e)
+	default:
+	}
+	for _, msg := range []string{"session", "origin rejected"} {
+		if lines := logLines(t, logs.String(), msg); len(lines) != 0 {
+			t.Errorf("the log has %q lines with another observer: %v", msg, lines)
+		}
+	}
+}
+
+// TestAccessLogIsTheDefault: without an Observer the access log writes the
+// refusal and session lines; with Observers it does so beside another.
+func TestAccessLogIsTheDefault(t *testing.T) {
+	for _, name := range []string{"nil", "observers"} {
+		t.Run(name, func(t *testing.T) {
+			rec := newRecorder()
+			var logs logBuffer
+			addr, stop := serve(t, func(s *Server) {
+				s.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+				if name == "observers" {
+					s.Observer = Observers{AccessLog(s.Log), rec}
+				}
+				s.Routes = []*Route{catRoute(s.Log)}
+			})
+			_, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/c/", http.Header{"Origin": {"http://evil.example"}})
+			if err == nil {
+				t.Fatal("another site's origin was let in")
+			}
+			c, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/c/", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.WriteMessage(websocket.TextMessage, []byte("hi"))
+			if _, msg, err := c.ReadMessage(); err != nil || string(msg) != "hi" {
+				t.Fatalf("echo: %q %v", msg, err)
+			}
+			c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
+			if _, _, err := c.ReadMessage(); !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+				t.Fatalf("the server's close: %v", err)
+			}
+			stop() // the session has ended and written its line
+			o := logLines(t, logs.String(), "origin rejected")
+			if len(o) != 1 || o[0]["level"] != "WARN" || o[0]["route"] != "cat" || o[0]["origin"] != "http://evil.example" || o[0]["path"] != "/" {
+				t.Errorf("origin rejected lines: %v", o)
+			}
+			s := logLines(t, logs.String(), "session")
+			if len(s) != 1 || s[0]["route"] != "cat" || s[0]["bytes_in"] != float64(2) || s[0]["bytes_out"] != float64(2) ||
+				s[0]["status"] != "exit 0" || s[0]["close_code"] != float64(1000) || s[0]["client_close_code"] != float64(1000) {
+				t.Errorf("session lines: %v", s)
+			}
+			if name == "observers" && len(rec.events) != 3 { // refused, opened, ended
+				t.Errorf("%d events beside the log, want 3", len(rec.events))
+			}
+		})
+	}
+}
+
+// TestRefusalOf: a backend's error names its refusal, or its status does.
+func TestRefusalOf(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want Refusal
+	}{
+		{httpErrorf(http.StatusNotFound, "unknown token"), RefusedNotFound},
+		{httpErrorf(http.StatusGatewayTimeout, "slow"), RefusedDialTimeout},
+		{httpErrorf(http.StatusBadGateway, "refused"), RefusedDialFailed},
+		{httpErrorf(http.StatusInternalServerError, "cannot start the program"), RefusedSpawnFailed},
+		{busyError("cannot start a process now"), RefusedOutOfResources},
+		{&HTTPError{Status: http.StatusBadRequest, Refusal: RefusedNotFound}, RefusedNotFound},
+		{http.ErrAbortHandler, RefusedSpawnFailed},
+	} {
+		if got := refusalOf(tc.err); got != tc.want {
+			t.Errorf("%v: %v, want %v", tc.err, got, tc.want)
+		}
+	}
+	if RefusedClientCert.String() != "client certificate" || Refusal(0).String() != "unknown" {
+		t.Errorf("names: %q %q", RefusedClientCert, Refusal(0))
+	}
+}
+
+// TestObserverAuth: wrong credentials are refused for auth, with why; the
+// access log beside the observer writes auth's line.
+func TestObserverAuth(t *testing.T) {
+	rec := newRecorder()
+	var logs logBuffer
+	addr, _ := serve(t, func(s *Server) {
+		s.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+		s.Observer = Observers{AccessLog(s.Log), rec}
+		s.Routes[0].Auth = &auth.Checker{Methods: []auth.Method{&auth.Basic{User: "alice", Password: "secret"}}, Log: s.Log}
+	})
+	req, _ := http.NewRequest("GET", "http://"+addr+"/x", nil)
+	req.SetBasicAuth("alice", "guess")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong password: %d, want 401", resp.StatusCode)
+	}
+	e, ok := rec.next(t).(RefusedEvent)
+	f, _ := e.Err.(*auth.Failure)
+	if !ok || e.Reason != RefusedAuth || e.Upgrade || e.Path != "/x" || f == nil || f.Status != http.StatusUnauthorized || f.Why == "" {
+		t.Errorf("event %+v (failure %+v), want a 401 for auth with why", e, f)
+	}
+	if lines := logLines(t, logs.String(), "authentication failed"); len(lines) != 1 || lines[0]["why"] != f.Why || lines[0]["route"] != nil {
+		t.Errorf("authentication failed lines: %v", lines)
+	}
+}
