@@ -90,21 +90,14 @@ func listening(srv *bridge.Server) []any {
 // the server's settings and the one route.
 func sameServer(t *testing.T, what string, flags, file *bridge.Server) {
 	t.Helper()
-	for _, f := range []struct {
-		name       string
-		flag, file any
-	}{
+	sameFields(t, what, []field{
 		{"listeners", listening(flags), listening(file)},
 		{"trusted proxies", flags.TrustedProxies, file.TrustedProxies},
 		{"allowed hosts", []any{flags.Hosts.AllowAll, flags.Hosts.Names, flags.Hosts.HostTokens, len(flags.Hosts.Also)},
 			[]any{file.Hosts.AllowAll, file.Hosts.Names, file.Hosts.HostTokens, len(file.Hosts.Also)}},
 		{"shutdown grace", flags.ShutdownGrace, file.ShutdownGrace},
 		{"routes", len(flags.Routes), len(file.Routes)},
-	} {
-		if !reflect.DeepEqual(f.flag, f.file) {
-			t.Errorf("%s: %s from flags %#v, from the file %#v", what, f.name, f.flag, f.file)
-		}
-	}
+	})
 	if len(flags.Routes) != 1 || len(file.Routes) != 1 {
 		return
 	}
@@ -116,10 +109,7 @@ func sameServer(t *testing.T, what string, flags, file *bridge.Server) {
 	}
 	sameRoute(t, what, a, b)
 	sameAuth(t, what, a.Auth, b.Auth)
-	for _, f := range []struct {
-		name       string
-		flag, file any
-	}{
+	sameFields(t, what, []field{
 		{"path", a.Path, b.Path},
 		{"origins", a.Origins, b.Origins},
 		{"idle timeout", a.IdleTimeout, b.IdleTimeout},
@@ -130,11 +120,7 @@ func sameServer(t *testing.T, what string, flags, file *bridge.Server) {
 		{"dev console", a.DevConsole, b.DevConsole},
 		{"headers ws", a.HeaderWS, b.HeaderWS},
 		{"headers http", a.HeaderHTTP, b.HeaderHTTP},
-	} {
-		if !reflect.DeepEqual(f.flag, f.file) {
-			t.Errorf("%s: %s from flags %#v, from the file %#v", what, f.name, f.flag, f.file)
-		}
-	}
+	})
 }
 
 // TestPrintConfigRoundTrip: the file print-config prints for a command

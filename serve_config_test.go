@@ -70,10 +70,7 @@ func sameRoute(t *testing.T, what string, flags, file *bridge.Route) {
 			b.Log = nil
 		}
 	}
-	for _, f := range []struct {
-		name       string
-		flag, file any
-	}{
+	sameFields(t, what, []field{
 		{"backend", flags.Backend, file.Backend},
 		{"framing", flags.Framing, file.Framing},
 		{"max message", flags.MaxMessage, file.MaxMessage},
@@ -82,11 +79,7 @@ func sameRoute(t *testing.T, what string, flags, file *bridge.Route) {
 		{"terminal", flags.Terminal, file.Terminal},
 		{"max sessions", flags.MaxSessions, file.MaxSessions},
 		{"headers", flags.Header, file.Header},
-	} {
-		if !reflect.DeepEqual(f.flag, f.file) {
-			t.Errorf("%s: %s from flags %#v, from the file %#v", what, f.name, f.flag, f.file)
-		}
-	}
+	})
 }
 
 // TestConfigSameAsFlags: the same settings by flags and by a file build the
@@ -155,5 +148,21 @@ func TestFlagListener(t *testing.T) {
 	srv := flagServer(t, "--address", "127.0.0.2", "--port", "9", "--redirport", "10", "cat")
 	if l := srv.Listeners; len(l) != 1 || l[0].Addresses[0] != "127.0.0.2" || l[0].Port != 9 || l[0].RedirPort != 10 || l[0].TLS != nil {
 		t.Errorf("listeners %+v", l)
+	}
+}
+
+// field is one value built both ways: from flags and from a file.
+type field struct {
+	name       string
+	flag, file any
+}
+
+// sameFields reports each field whose two values differ.
+func sameFields(t *testing.T, what string, fields []field) {
+	t.Helper()
+	for _, f := range fields {
+		if !reflect.DeepEqual(f.flag, f.file) {
+			t.Errorf("%s: %s from flags %#v, from the file %#v", what, f.name, f.flag, f.file)
+		}
 	}
 }
