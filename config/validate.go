@@ -65,11 +65,22 @@ func (f *File) Validate() error {
 	return nil
 }
 
+// portKey is the key of a listener's port, given the key seen names: a
+// listener's, or its redirect_port's.
+func portKey(key string) string {
+	if strings.HasSuffix(key, ".redirect_port") {
+		return key
+	}
+	return key + ".port"
+}
+
 func (f *File) validateServer() error {
 	if len(f.Listen) == 0 {
 		return f.errorf("listen", "no listeners: give at least one (or leave listen: out for loopback port 8080)")
 	}
-	seen := map[string]int{}
+	// Each socket a listener binds, by the key that asks for it: two keys
+	// asking for one socket would fail at start with "address in use".
+	seen := map[string]string{}
 	var unixListener, tcpListener bool
 	for i := range f.Listen {
 		l, key := &f.Listen[i], fmt.Sprintf("listen[%d]", i)
@@ -80,10 +91,20 @@ func (f *File) validateServer() error {
 		if l.Unix == "" {
 			id = net.JoinHostPort(l.Address, fmt.Sprint(l.Port))
 		}
-		if j, dup := seen[id]; dup && (l.Unix != "" || l.Port != 0) {
-			return f.errorf(key, "the same listener as listen[%d]", j)
+		if other, dup := seen[id]; dup && (l.Unix != "" || l.Port != 0) {
+			if strings.HasSuffix(other, ".redirect_port") {
+				return f.errorf(key+".port", "%d is %s too", l.Port, other)
+			}
+			return f.errorf(key, "the same listener as %s", other)
 		}
-		seen[id] = i
+		seen[id] = key
+		if l.Unix == "" && l.RedirectPort != 0 {
+			rid := net.JoinHostPort(l.Address, fmt.Sprint(l.RedirectPort))
+			if other, dup := seen[rid]; dup {
+				return f.errorf(key+".redirect_port", "%d is %s too", l.RedirectPort, portKey(other))
+			}
+			seen[rid] = key + ".redirect_port"
+		}
 		unixListener = unixListener || l.Unix != ""
 		tcpListener = tcpListener || l.Unix == ""
 	}
