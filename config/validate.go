@@ -31,9 +31,9 @@ const (
 	maxDial       = time.Hour
 	maxFailDelay  = time.Minute
 	maxHeader     = time.Hour
-	maxShutdown   = 4 * time.Hour // three close_grace ladders and then some
-	maxDrain      = 24 * time.Hour
-	maxMessage    = 1 << 30 // a message is held whole in memory
+	maxShutdown   = 4 * time.Hour  // three close_grace ladders and then some
+	maxDrain      = 24 * time.Hour // timeouts.drain_timeout and drain_delay
+	maxMessage    = 1 << 30        // a message is held whole in memory
 )
 
 // Validate checks everything Load cannot: values, combinations, and that
