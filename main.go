@@ -181,6 +181,8 @@ func flags() []cli.Flag {
 		&cli.IntFlag{Category: catLimits, Name: "pingms", Usage: "ping clients every `MS` and drop one that stays silent for two intervals (0: no pings)", EnvVars: env("pingms")},
 		&cli.StringFlag{Category: catLimits, Name: "idle-timeout", Usage: "close a session after `DURATION` without data either way, with 1001 (\"90s\", \"5m\"; a bare number is seconds; default: never)", EnvVars: env("idle-timeout")},
 		&cli.IntFlag{Category: catLimits, Name: "closems", Usage: "`MS` added to each wait after a client leaves: stdin EOF, then SIGINT after 100+MS ms, SIGTERM 250+MS ms later, SIGKILL 500+MS ms later; a TCP backend gets 1000+MS ms to finish its reply", EnvVars: env("closems")},
+		&cli.StringFlag{Category: catLimits, Name: "drain-timeout", Usage: "on SIGTERM, drain for up to `DURATION` before shutting down: new requests get 503 (after --drain-delay), live sessions may end on their own, wsbridge exits when none is left; those left then get 1001. A second SIGTERM, or SIGINT, stops at once (default: SIGTERM stops at once)", EnvVars: env("drain-timeout")},
+		&cli.StringFlag{Category: catLimits, Name: "drain-delay", Usage: "with --drain-timeout, go on serving new requests for `DURATION` of the drain, so that load balancers see the instance is not ready before it refuses them", EnvVars: env("drain-delay")},
 
 		&cli.StringSliceFlag{Category: catHTTP, Name: "subprotocol", Usage: "WebSocket subprotocol `NAME` to accept when a client offers it, repeatable", EnvVars: env("subprotocol")},
 		&cli.StringFlag{Category: catHTTP, Name: "staticdir", Usage: "serve static files from `DIR` to plain HTTP requests", EnvVars: env("staticdir")},
@@ -247,8 +249,26 @@ func listenError(srv *bridge.Server, err error) string {
 	return le.Error()
 }
 
+// drainFlags reads --drain-timeout and --drain-delay.
+func drainFlags(c *cli.Context) (timeout, delay time.Duration, err error) {
+	if timeout, err = parseDuration("drain-timeout", c.String("drain-timeout"), maxDrain); err != nil {
+		return 0, 0, err
+	}
+	if delay, err = parseDuration("drain-delay", c.String("drain-delay"), maxDrain); err != nil {
+		return 0, 0, err
+	}
+	switch {
+	case delay > 0 && timeout == 0:
+		return 0, 0, usageError("--drain-delay needs --drain-timeout (without it, SIGTERM stops at once)")
+	case delay > timeout:
+		return 0, 0, usageError("--drain-delay %s is longer than --drain-timeout %s: the drain would end before it refuses anything", shortDuration(delay), shortDuration(timeout))
+	}
+	return timeout, delay, nil
+}
+
 // runServer serves srv, which listens, until SIGINT or SIGTERM (or --once,
-// --exit-no-conn).
+// --exit-no-conn). With a DrainTimeout, the first SIGTERM drains srv
+// instead, and SIGINT or another SIGTERM stops it at once.
 func runServer(srv *bridge.Server, log *slog.Logger) error {
 	// Orphans of programs (setsid, double forks) become wsbridge's, so that
 	// they end with their session and are reaped.
@@ -257,13 +277,43 @@ func runServer(srv *bridge.Server, log *slog.Logger) error {
 	} else {
 		defer stopReaping()
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	var ctx context.Context
+	var stop func()
+	if srv.DrainTimeout > 0 {
+		ctx, stop = drainOnSIGTERM(srv)
+	} else {
+		ctx, stop = signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	}
 	defer stop()
 	if err := srv.Serve(ctx); err != nil {
 		return cli.Exit(err.Error(), exitRuntime)
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// drainOnSIGTERM starts srv's drain on the first SIGTERM; the context it
+// returns ends on SIGINT or the next SIGTERM.
+func drainOnSIGTERM(srv *bridge.Server) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case sig := <-sigs:
+				if sig == syscall.SIGTERM && !srv.Draining() {
+					srv.Drain()
+					continue
+				}
+				cancel()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return ctx, func() { signal.Stop(sigs); close(done); cancel() }
 }
 
 // ignoreHangups keeps SIGHUP (a closed terminal, or a reload by habit) from
@@ -399,6 +449,10 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	drainTimeout, drainDelay, err := drainFlags(c)
+	if err != nil {
+		return nil, err
+	}
 	var trusted bridge.TrustedProxies
 	for _, v := range splitLists(c.StringSlice("trusted-proxy")) {
 		p, err := bridge.ParseTrustedProxy(v)
@@ -437,6 +491,8 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 		ShutdownGrace:  shutdownGrace(grace),
 		Once:           c.Bool("once"),
 		ExitNoConn:     c.Bool("exit-no-conn"),
+		DrainTimeout:   drainTimeout,
+		DrainDelay:     drainDelay,
 		Routes: []*bridge.Route{{
 			Backend:      backend,
 			Framing:      framing,
@@ -780,8 +836,9 @@ const (
 	maxPing      = 24 * time.Hour // --pingms, connect's --ping and --ping-timeout
 	maxCloseWait = time.Hour      // --closems: shutdown may take three times as long
 	maxIdle      = 365 * 24 * time.Hour
-	maxDial      = time.Hour   // --dial-timeout, both commands
-	maxFailDelay = time.Minute // --auth-fail-delay: each one holds a connection
+	maxDial      = time.Hour      // --dial-timeout, both commands
+	maxFailDelay = time.Minute    // --auth-fail-delay: each one holds a connection
+	maxDrain     = 24 * time.Hour // --drain-timeout, --drain-delay
 )
 
 // parseDuration reads a duration flag: "90s", "5m", or a bare number of

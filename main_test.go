@@ -73,6 +73,34 @@ func TestDurationFlagRanges(t *testing.T) {
 	}
 }
 
+// TestDrainFlags: --drain-timeout and --drain-delay are durations in
+// range, and the delay needs a timeout at least as long.
+func TestDrainFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // empty: accepted
+	}{
+		{[]string{"--drain-timeout", "25h", "cat"}, `--drain-timeout: "25h" is not a duration from 0 to 24h`},
+		{[]string{"--drain-timeout", "30", "--drain-delay", "-1", "cat"}, `--drain-delay: "-1" is not a duration from 0 to 24h`},
+		{[]string{"--drain-delay", "5s", "cat"}, "--drain-delay needs --drain-timeout"},
+		{[]string{"--drain-timeout", "5s", "--drain-delay", "1m", "cat"}, "--drain-delay 1m is longer than --drain-timeout 5s"},
+		{[]string{"--drain-timeout", "24h", "--drain-delay", "24h", "cat"}, ""},
+		{[]string{"--drain-timeout", "90", "cat"}, ""},
+	} {
+		err := validate(tc.args...)
+		var ec cli.ExitCoder
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%v: %v, want it accepted", tc.args, err)
+		case tc.want == "":
+		case err == nil:
+			t.Errorf("%v: accepted, want %q", tc.args, tc.want)
+		case !errors.As(err, &ec) || ec.ExitCode() != exitUsage || !strings.HasPrefix(err.Error(), tc.want):
+			t.Errorf("%v: %q, want exit %d and %q", tc.args, err, exitUsage, tc.want)
+		}
+	}
+}
+
 // TestParseSize: --record-max's sizes, SI and binary units in any case.
 func TestParseSize(t *testing.T) {
 	for in, want := range map[string]int64{

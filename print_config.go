@@ -209,6 +209,11 @@ func configYAML(c *cli.Context) (*yaml.Node, []string, error) {
 		logm.set("format", v, "")
 	}
 	top.setIf("log", logm)
+	drainTimeout, drainDelay, _ := drainFlags(c) // buildServer checked them
+	timeouts := newMapping()
+	timeouts.setIf("drain_timeout", drainTimeout)
+	timeouts.setIf("drain_delay", drainDelay)
+	top.setIf("timeouts", timeouts)
 
 	// The route.
 	r := newMapping()

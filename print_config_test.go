@@ -96,6 +96,7 @@ func sameServer(t *testing.T, what string, flags, file *bridge.Server) {
 		{"allowed hosts", []any{flags.Hosts.AllowAll, flags.Hosts.Names, flags.Hosts.HostTokens, len(flags.Hosts.Also)},
 			[]any{file.Hosts.AllowAll, file.Hosts.Names, file.Hosts.HostTokens, len(file.Hosts.Also)}},
 		{"shutdown grace", flags.ShutdownGrace, file.ShutdownGrace},
+		{"drain", []any{flags.DrainTimeout, flags.DrainDelay}, []any{file.DrainTimeout, file.DrainDelay}},
 		{"routes", len(flags.Routes), len(file.Routes)},
 	})
 	if len(flags.Routes) != 1 || len(file.Routes) != 1 {
@@ -168,6 +169,7 @@ func TestPrintConfigRoundTrip(t *testing.T) {
 		{"--ssl", "--tls-cert", cert, "--tls-key", key, "--sslca", cert, "--client-cn", "bob,carol", "--redirport", "8081", "cat"},
 		{"--acme-domain", "a.example", "--acme-cache", dir, "--acme-email", "me@a.example", "--acme-directory", "https://ca.example/dir", "cat"},
 		{"--address", "::1", "--port", "0", "--dial-timeout", "10", "--unix", filepath.Join(dir, "sock")},
+		{"--drain-timeout", "2m", "--drain-delay", "1.5", "cat"},
 	} {
 		what := strings.Join(args, " ")
 		out, _, err := printConfig(t, args...)
@@ -261,7 +263,7 @@ func TestPrintConfigKnowsEveryFlag(t *testing.T) {
 		sameorigin allowed-host trusted-proxy basic-auth htpasswd bearer-token-file jwt-key jwt-audience
 		auth-query auth-cookie auth-fail-limit auth-fail-delay maxforks once exit-no-conn maxframesize
 		pingms idle-timeout closems subprotocol staticdir cgidir devconsole base-path header header-ws
-		header-http loglevel logformat`)
+		header-http loglevel logformat drain-timeout drain-delay`)
 	for _, f := range printConfigCommand().Flags {
 		if name := f.Names()[0]; !slices.Contains(known, name) {
 			t.Errorf("--%s: print-config does not write it into the file; give it its key, or refuse it", name)

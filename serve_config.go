@@ -94,6 +94,8 @@ func buildConfigServer(f *config.File, log *slog.Logger) (*bridge.Server, error)
 		Log:           log,
 		HeaderTimeout: f.Timeouts.Header,
 		ShutdownGrace: f.Timeouts.Shutdown,
+		DrainTimeout:  f.Timeouts.DrainTimeout,
+		DrainDelay:    f.Timeouts.DrainDelay,
 	}
 	for _, l := range f.Listen {
 		bl := bridge.Listener{Port: l.Port, Unix: l.Unix, RedirPort: l.RedirectPort}

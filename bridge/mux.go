@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -53,10 +54,11 @@ type mux struct {
 	trusted  TrustedProxies
 	log      *slog.Logger
 	obs      Observer
+	refusing *atomic.Bool // the server drains and refuses new requests
 }
 
 func newMux(s *Server) *mux {
-	m := &mux{exact: map[string]*routeHandler{}, trusted: s.TrustedProxies, log: s.Log, obs: s.observer()}
+	m := &mux{exact: map[string]*routeHandler{}, trusted: s.TrustedProxies, log: s.Log, obs: s.observer(), refusing: &s.refusing}
 	for _, r := range s.Routes {
 		h := newRouteHandler(r, s, s.Log.With("route", r.routeName()), m.obs)
 		switch p := r.routePath(); {
@@ -112,6 +114,13 @@ func (m *mux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w = rec
 	}
 	switch {
+	case m.refusing.Load():
+		name, path := "", r.URL.Path
+		if h != nil && !slashless {
+			name, path = h.route.routeName(), rest
+		}
+		m.obs.Refused(RefusedEvent{Reason: RefusedDraining, Route: name, Client: r.RemoteAddr, Path: path, Upgrade: upgrade, Request: r})
+		writeOpenError(w, errDraining)
 	case h == nil:
 		m.obs.Refused(RefusedEvent{Reason: RefusedNotFound, Client: r.RemoteAddr, Path: r.URL.Path, Upgrade: upgrade, Request: r})
 		http.NotFound(w, r)
@@ -137,4 +146,13 @@ func (m *mux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r2.URL = &u
 		h.ServeHTTP(w, r2)
 	}
+}
+
+// errDraining answers every request once a drain's delay is over. The
+// connection closes after it, so that a proxy that kept it alive opens its
+// next one to another instance.
+var errDraining = &HTTPError{
+	Status:  http.StatusServiceUnavailable,
+	Message: "this server is draining: try again",
+	Header:  http.Header{"Retry-After": {"1"}, "Connection": {"close"}},
 }

@@ -59,6 +59,7 @@ const (
 	RefusedDialTimeout                       // 504: the backend did not answer in time
 	RefusedSpawnFailed                       // 500: the program could not be started
 	RefusedOutOfResources                    // 503: out of processes, descriptors or memory
+	RefusedDraining                          // 503: the server is draining (Server.Drain)
 )
 
 var refusalNames = [...]string{
@@ -74,6 +75,7 @@ var refusalNames = [...]string{
 	RefusedDialTimeout:    "dial timeout",
 	RefusedSpawnFailed:    "spawn failed",
 	RefusedOutOfResources: "out of resources",
+	RefusedDraining:       "draining",
 }
 
 func (r Refusal) String() string {
@@ -180,6 +182,10 @@ func (a accessLog) Refused(e RefusedEvent) {
 		}
 	case RefusedBadHandshake:
 		a.routeLog(e.Route).Debug("bad handshake", "client", e.Client, "err", e.Err)
+	case RefusedDraining:
+		if e.Upgrade { // a plain request has its "http" line
+			a.routeLog(e.Route).Info("session refused: draining", "client", e.Client, "path", e.Path)
+		}
 	default:
 		if e.Err != nil { // the backend did not open
 			a.routeLog(e.Route).Info("session refused", "client", e.Client, "path", e.Path, "err", e.Err)

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/wsbridge/wsbridge/auth"
@@ -211,4 +212,83 @@ func TestObserverAuth(t *testing.T) {
 	if lines := logLines(t, logs.String(), "authentication failed"); len(lines) != 1 || lines[0]["why"] != f.Why || lines[0]["route"] != nil {
 		t.Errorf("authentication failed lines: %v", lines)
 	}
+}
+
+// TestDrainRefusals: once a drain's delay is over, plain requests and
+// upgrades alike are refused 503 with Retry-After, each heard by the
+// observer as RefusedDraining on its route; the live session goes on.
+func TestDrainRefusals(t *testing.T) {
+	rec := newRecorder()
+	var srv *Server
+	addr, stop := serve(t, func(s *Server) {
+		s.Observer = rec
+		s.Routes = []*Route{catRoute(s.Log)}
+		s.DrainTimeout = time.Hour
+		srv = s
+	})
+	c, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/c/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, ok := rec.next(t).(SessionEvent); !ok {
+		t.Fatal("want the session's Opened event first")
+	}
+	if srv.Draining() {
+		t.Fatal("draining before Drain")
+	}
+	srv.Drain()
+	if !srv.Draining() {
+		t.Fatal("not draining after Drain")
+	}
+	// The delay is 0, but Serve begins refusing in its own time.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if time.Now().After(deadline) {
+			t.Fatal("no 503 within 10s of Drain")
+		}
+		resp, err := client.Get("http://" + addr + "/c/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			if resp.Header.Get("Retry-After") == "" {
+				t.Errorf("503 without Retry-After: %v", resp.Header)
+			}
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	_, resp, err := websocket.DefaultDialer.Dial("ws://"+addr+"/c/", nil)
+	if err == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("upgrade while draining: %v, want 503", err)
+	}
+	for _, want := range []RefusedEvent{
+		{Reason: RefusedDraining, Route: "cat", Path: "/x"},
+		{Reason: RefusedDraining, Route: "cat", Path: "/", Upgrade: true},
+	} {
+		for {
+			got, ok := rec.next(t).(RefusedEvent)
+			if ok && got.Reason == RefusedDraining && got.Upgrade == want.Upgrade {
+				got.Client = ""
+				if got != want {
+					t.Errorf("got %+v, want %+v", got, want)
+				}
+				break
+			}
+		}
+	}
+	if RefusedDraining.String() != "draining" {
+		t.Errorf("RefusedDraining is %q", RefusedDraining)
+	}
+	// The live session still works.
+	if err := c.WriteMessage(websocket.TextMessage, []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	if _, msg, err := c.ReadMessage(); err != nil || string(msg) != "hi" {
+		t.Fatalf("echo while draining: %q %v", msg, err)
+	}
+	c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""))
+	stop()
 }

@@ -84,6 +84,12 @@ type Server struct {
 	// ExitNoConn shuts the server down when its last session ends
 	// (--exit-no-conn).
 	ExitNoConn bool
+	// DrainTimeout bounds a drain (see Drain), from its start; 0: Drain
+	// shuts down at once, as the end of Serve's ctx does.
+	DrainTimeout time.Duration
+	// DrainDelay is how long a drain still serves new requests, so that a
+	// load balancer sees the server is not ready before it gets 503s.
+	DrainDelay time.Duration
 
 	bound []bound // one per listener, once Listen succeeded
 
@@ -97,6 +103,11 @@ type Server struct {
 	onceTaken atomic.Bool   // Once: the one session has been accepted
 	lastEnded chan struct{} // closed when Once or ExitNoConn says to stop
 	stopOnce  sync.Once
+
+	drainAsked chan struct{} // closed by Drain
+	drainOnce  sync.Once
+	draining   atomic.Bool // Drain was called: not ready
+	refusing   atomic.Bool // the drain's delay is over: new requests get 503
 }
 
 // bound is a Listener's sockets: its port on each address (or its unix
@@ -129,6 +140,7 @@ func (s *Server) Listen() error {
 		return err
 	}
 	s.lastEnded = make(chan struct{})
+	s.drainAsked = make(chan struct{})
 	if len(s.Listeners) == 0 {
 		s.Listeners = []Listener{{}}
 	}
@@ -254,7 +266,8 @@ func (s *Server) URLs() []string {
 }
 
 // Serve serves until ctx is done, then shuts down: no new connections, 1001
-// to every client, every backend stopped, within ShutdownGrace.
+// to every client, every backend stopped, within ShutdownGrace. Drain asks
+// for a gentler end.
 func (s *Server) Serve(ctx context.Context) error {
 	headerTimeout := cmp.Or(s.HeaderTimeout, 10*time.Second)
 	// Requests' contexts end when shutdown begins: a CGI script still
@@ -331,6 +344,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	case err = <-errc:
 	case <-s.lastEnded:
 		s.Log.Info("the last session ended; exiting", "once", s.Once, "exit_no_conn", s.ExitNoConn)
+	case <-s.drainAsked:
+		if s.DrainTimeout > 0 {
+			err = s.drain(ctx, errc)
+		}
 	}
 	endRequests()
 	s.shutdown(servers...)
@@ -338,6 +355,74 @@ func (s *Server) Serve(ctx context.Context) error {
 		err = nil
 	}
 	return err
+}
+
+// Drain begins a drain, for a rolling restart: the server is not ready at
+// once (Draining), serves new requests for DrainDelay more so that load
+// balancers notice, then answers them 503 with Retry-After. Live sessions
+// get until DrainTimeout (counted from now) to end on their own; Serve then
+// shuts down as when its ctx ends, and sooner when no session is left after
+// the delay. Without a DrainTimeout it is that shutdown, at once. The end of
+// Serve's ctx during a drain ends it at once. Call it after Listen; a second
+// call does nothing.
+func (s *Server) Drain() {
+	s.drainOnce.Do(func() {
+		s.draining.Store(true)
+		close(s.drainAsked)
+	})
+}
+
+// Draining says whether Drain was called: a server that drains is not
+// ready for new sessions.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
+// drain runs a drain (see Drain) until no session is left after the delay,
+// the timeout, ctx's end, or a listener's error (which it returns).
+func (s *Server) drain(ctx context.Context, errc <-chan error) error {
+	timeout := time.NewTimer(s.DrainTimeout)
+	defer timeout.Stop()
+	delay := time.NewTimer(s.DrainDelay)
+	defer delay.Stop()
+	progress := time.NewTicker(5 * time.Second)
+	defer progress.Stop()
+	s.Log.Info("draining: not ready; new requests served for the delay, then refused with 503", "sessions", s.live(), "delay", s.DrainDelay, "timeout", s.DrainTimeout)
+	for {
+		n := s.live()
+		if n == 0 && s.refusing.Load() {
+			s.Log.Info("drained: no session left")
+			return nil
+		}
+		s.mu.Lock()
+		s.initLocked()
+		ended := s.ended
+		s.mu.Unlock()
+		select {
+		case <-ended:
+		case <-delay.C:
+			s.refusing.Store(true)
+			s.Log.Info("draining: refusing new requests with 503", "sessions", n)
+		case <-progress.C:
+			s.Log.Info("draining", "sessions", n)
+		case <-timeout.C:
+			s.Log.Info("drain timeout: going away", "sessions", n)
+			return nil
+		case <-s.lastEnded:
+			s.Log.Info("the last session ended; exiting", "once", s.Once, "exit_no_conn", s.ExitNoConn)
+			return nil
+		case <-ctx.Done():
+			s.Log.Info("drain cut short: shutting down now", "sessions", n)
+			return nil
+		case err := <-errc:
+			return err
+		}
+	}
+}
+
+// live counts sessions and CGI runs under way.
+func (s *Server) live() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions) + s.cgiRuns
 }
 
 func (s *Server) shutdown(servers ...*http.Server) {

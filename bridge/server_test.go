@@ -322,3 +322,38 @@ func BenchmarkSessionRate(b *testing.B) {
 		}
 	})
 }
+
+// TestDrainWithoutTimeout: without a DrainTimeout, Drain is the shutdown
+// at once: Serve returns, and a live session got 1001.
+func TestDrainWithoutTimeout(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	s := &Server{
+		Listeners:     []Listener{{Addresses: []string{"127.0.0.1"}}},
+		Log:           log,
+		ShutdownGrace: 5 * time.Second,
+		Routes:        []*Route{{Backend: &Exec{Program: Program{Command: "/bin/cat", Log: log}}, MaxMessage: 1 << 10}},
+	}
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() { done <- s.Serve(context.Background()) }()
+	c, _, err := websocket.DefaultDialer.Dial("ws://"+s.bound[0].listeners[0].Addr().String()+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s.Drain()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Serve still runs 20s after Drain without a DrainTimeout")
+	}
+	_, _, err = c.ReadMessage()
+	if !websocket.IsCloseError(err, websocket.CloseGoingAway) {
+		t.Errorf("the session ended with %v, want 1001", err)
+	}
+}

@@ -89,6 +89,13 @@ type Limits struct {
 type Timeouts struct {
 	Header   time.Duration `yaml:"header"`   // for a client's request headers; 0: 10s
 	Shutdown time.Duration `yaml:"shutdown"` // sessions still open after it are cut; 0: from the routes' close_grace
+	// DrainTimeout makes SIGTERM drain: new requests get 503 (after
+	// DrainDelay), live sessions get this long, from the signal, to end on
+	// their own before the shutdown. 0: SIGTERM shuts down at once.
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// DrainDelay is how long a drain still serves new requests, so that
+	// load balancers see the server is not ready first; at most DrainTimeout.
+	DrainDelay time.Duration `yaml:"drain_delay"`
 }
 
 // Settings are what a route may set, and defaults: give to all.

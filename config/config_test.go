@@ -243,6 +243,17 @@ func TestLoadMinimal(t *testing.T) {
 	}
 }
 
+// TestLoadDrain: the drain's timeouts load as given.
+func TestLoadDrain(t *testing.T) {
+	f, err := loadText(t, t.TempDir(), "timeouts: {drain_timeout: 5m, drain_delay: 10s}\nroutes: [{path: /, exec: {command: cat}}]\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Timeouts{DrainTimeout: 5 * time.Minute, DrainDelay: 10 * time.Second}); f.Timeouts != want {
+		t.Errorf("timeouts = %+v, want %+v", f.Timeouts, want)
+	}
+}
+
 // TestAnchors: YAML anchors and aliases stand for their values.
 func TestAnchors(t *testing.T) {
 	f, err := loadText(t, t.TempDir(), "routes:\n  - {path: /a, exec: &cat {command: cat, framing: raw}}\n  - {path: /b, exec: *cat}\n")
@@ -331,6 +342,9 @@ func TestBadFiles(t *testing.T) {
 		{"unix TLS without a name", "routes: [{path: /x, unix: {target: a.sock, tls: {}}}]\n", `F:1:49: routes[0].unix.tls.server_name: missing: a unix socket has no host name to verify`},
 		{"missing token file", "routes: [{path: /x, tokens: {file: nope}}]\n", `F:1:36: routes[0].tokens.file: D/nope: no such file or directory`},
 		{"dev console with pty", "routes: [{path: /x, pty: {command: sh}, dev_console: true}]\n", `F:1:54: routes[0].dev_console: not with static, cgi or pty: each serves the path's page`},
+		{"drain timeout out of range", "timeouts: {drain_timeout: 25h}\n" + route, `F:1:27: timeouts.drain_timeout: 25h is out of range (0 to 24h)`},
+		{"drain delay without timeout", "timeouts: {drain_delay: 5s}\n" + route, `F:1:25: timeouts.drain_delay: needs timeouts.drain_timeout (without it, SIGTERM shuts down at once)`},
+		{"drain delay past timeout", "timeouts: {drain_timeout: 5s, drain_delay: 1m}\n" + route, `F:1:44: timeouts.drain_delay: 1m is longer than timeouts.drain_timeout 5s: the drain would end before it refuses anything`},
 		{"missing static folder", "routes: [{path: /x, tcp: {target: 127.0.0.1:22}, static: /nonexistent}]\n", `F:1:58: routes[0].static: /nonexistent: no such file or directory`},
 	} {
 		_, err := loadText(t, dir, tc.text)

@@ -31,8 +31,9 @@ const (
 	maxDial       = time.Hour
 	maxFailDelay  = time.Minute
 	maxHeader     = time.Hour
-	maxShutdown   = 4 * time.Hour // three close_grace ladders and then some
-	maxMessage    = 1 << 30       // a message is held whole in memory
+	maxShutdown   = 4 * time.Hour  // three close_grace ladders and then some
+	maxDrain      = 24 * time.Hour // timeouts.drain_timeout and drain_delay
+	maxMessage    = 1 << 30        // a message is held whole in memory
 )
 
 // Validate checks everything Load cannot: values, combinations, and that
@@ -139,6 +140,18 @@ func (f *File) validateServer() error {
 	}
 	if err := inRange(f.Timeouts.Shutdown, maxShutdown); err != nil {
 		return f.errorf("timeouts.shutdown", "%v", err)
+	}
+	if err := inRange(f.Timeouts.DrainTimeout, maxDrain); err != nil {
+		return f.errorf("timeouts.drain_timeout", "%v", err)
+	}
+	if err := inRange(f.Timeouts.DrainDelay, maxDrain); err != nil {
+		return f.errorf("timeouts.drain_delay", "%v", err)
+	}
+	switch t := f.Timeouts; {
+	case t.DrainDelay > 0 && t.DrainTimeout == 0:
+		return f.errorf("timeouts.drain_delay", "needs timeouts.drain_timeout (without it, SIGTERM shuts down at once)")
+	case t.DrainDelay > t.DrainTimeout:
+		return f.errorf("timeouts.drain_delay", "%s is longer than timeouts.drain_timeout %s: the drain would end before it refuses anything", shortDuration(t.DrainDelay), shortDuration(t.DrainTimeout))
 	}
 	return nil
 }
