@@ -209,6 +209,11 @@ func configYAML(c *cli.Context) (*yaml.Node, []string, error) {
 		logm.set("format", v, "")
 	}
 	top.setIf("log", logm)
+	if a := c.String("admin-address"); a != "" {
+		adm := newMapping()
+		adm.set("address", a, "")
+		top.set("admin", adm, "")
+	}
 
 	// The route.
 	r := newMapping()

@@ -34,6 +34,7 @@ type File struct {
 	Log          Log      `yaml:"log"`
 	Limits       Limits   `yaml:"limits"`
 	Timeouts     Timeouts `yaml:"timeouts"`
+	Admin        Admin    `yaml:"admin"`
 	// Defaults apply to every route that does not set the same key: a key a
 	// route sets replaces the default's whole value (all of auth, say).
 	Defaults Settings `yaml:"defaults"`
@@ -89,6 +90,13 @@ type Limits struct {
 type Timeouts struct {
 	Header   time.Duration `yaml:"header"`   // for a client's request headers; 0: 10s
 	Shutdown time.Duration `yaml:"shutdown"` // sessions still open after it are cut; 0: from the routes' close_grace
+}
+
+// Admin is the admin listener: metrics, health and readiness.
+type Admin struct {
+	// Address is HOST:PORT, or a bare port for loopback only; empty: no
+	// admin listener.
+	Address string `yaml:"address"`
 }
 
 // Settings are what a route may set, and defaults: give to all.

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wsbridge/wsbridge/admin"
 	"github.com/wsbridge/wsbridge/auth"
 	"github.com/wsbridge/wsbridge/bridge"
 	"github.com/wsbridge/wsbridge/web"
@@ -118,6 +119,11 @@ func (f *File) validateServer() error {
 	}
 	if err := inRange(f.Timeouts.Shutdown, maxShutdown); err != nil {
 		return f.errorf("timeouts.shutdown", "%v", err)
+	}
+	if a := f.Admin.Address; a != "" {
+		if _, _, err := admin.ParseAddress(a); err != nil {
+			return f.errorf("admin.address", "%v", err)
+		}
 	}
 	return nil
 }
