@@ -249,6 +249,9 @@ func listenAdmin(srv *bridge.Server, address string, log *slog.Logger) (*admin.S
 		return nil, nil
 	}
 	m := metrics.New()
+	for _, r := range srv.Routes {
+		m.AddRoute(r.DisplayName(), bridge.BackendKind(r.Backend))
+	}
 	a, err := admin.Listen(address, admin.Handler(m.Handler(), srv.Ready), log)
 	if err != nil {
 		return nil, err

@@ -238,6 +238,10 @@ func TestMetricsFlags(t *testing.T) {
 		}
 	}
 	inst.mu.Unlock()
+	awaitMetrics(t, admin, map[string]float64{ // there before the first session
+		`wsbridge_sessions_total{kind="exec",route="/"}`:  0,
+		`wsbridge_sessions_active{kind="exec",route="/"}`: 0,
+	})
 	for _, u := range urls {
 		if !strings.HasPrefix(u, "http://127.0.0.1:") && !strings.HasPrefix(u, "http://[::1]:") {
 			t.Errorf("admin listening at %s, beyond loopback", u)

@@ -76,6 +76,15 @@ func New() *Metrics {
 	return m
 }
 
+// AddRoute shows a route's series before its first session, at zero, so
+// that a dashboard or an alert sees 0 rather than nothing.
+func (m *Metrics) AddRoute(route, kind string) {
+	m.active.WithLabelValues(route, kind)
+	m.opened.WithLabelValues(route, kind)
+	m.bytesIn.WithLabelValues(route)
+	m.bytesOut.WithLabelValues(route)
+}
+
 // Registry is where the metrics are, to gather or to add to.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 

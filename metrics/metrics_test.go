@@ -77,3 +77,21 @@ func TestCodeLabel(t *testing.T) {
 		}
 	}
 }
+
+// TestAddRoute: a route's series are there at zero before any session.
+func TestAddRoute(t *testing.T) {
+	m := New()
+	m.AddRoute("term", "pty")
+	w := httptest.NewRecorder()
+	m.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	for _, line := range []string{
+		`wsbridge_sessions_active{kind="pty",route="term"} 0`,
+		`wsbridge_sessions_total{kind="pty",route="term"} 0`,
+		`wsbridge_received_bytes_total{route="term"} 0`,
+		`wsbridge_sent_bytes_total{route="term"} 0`,
+	} {
+		if !strings.Contains(w.Body.String(), "\n"+line+"\n") {
+			t.Errorf("no line %q in\n%s", line, w.Body.String())
+		}
+	}
+}
