@@ -165,7 +165,7 @@ routes:
 		`wsbridge_requests_refused_total{reason="dial failed",route="dead"}`: 1,
 		`wsbridge_requests_refused_total{reason="auth",route="secret"}`:      1,
 		`wsbridge_backend_open_seconds_count{kind="tcp",route="dead"}`:       -1, // refused: never opened
-		`wsbridge_sessions_total{kind="exec",route="secret"}`:                -1,
+		`wsbridge_sessions_total{kind="exec",route="secret"}`:                0,  // refused: none opened
 	})
 	for _, s := range append(clientPorts, "nowhere", marker, "/cat", "/echo", deadAddr, "evil", "ann") {
 		if strings.Contains(text, s) {
