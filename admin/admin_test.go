@@ -108,3 +108,23 @@ func TestPortInUse(t *testing.T) {
 		t.Errorf("err = %v, want a ListenError: address in use", err)
 	}
 }
+
+// TestWarnBeyondLoopback: an admin listener beyond loopback says so in the
+// log; one on loopback does not.
+func TestWarnBeyondLoopback(t *testing.T) {
+	for _, tc := range []struct {
+		address string
+		warns   bool
+	}{{"0", false}, {"127.0.0.1:0", false}, {"0.0.0.0:0", true}} {
+		var log strings.Builder
+		a, err := Listen(tc.address, http.NotFoundHandler(), slog.New(slog.NewTextHandler(&log, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Serve()
+		a.Close()
+		if got := strings.Contains(log.String(), "admin listener beyond loopback"); got != tc.warns {
+			t.Errorf("%s: warned %v, want %v:\n%s", tc.address, got, tc.warns, log.String())
+		}
+	}
+}
