@@ -42,6 +42,9 @@ func printSummary(w io.Writer, f *config.File) {
 	for _, l := range f.Listen {
 		fmt.Fprintf(w, "  %s\n", describeListener(l))
 	}
+	if a := f.Admin.Address; a != "" {
+		fmt.Fprintf(w, "admin: %s (/metrics, /healthz, /readyz; no auth)\n", a)
+	}
 	fmt.Fprintln(w, "routes:")
 	for _, r := range f.Routes {
 		name := ""

@@ -44,6 +44,18 @@ routes:
 		t.Errorf("check-config:\n%s\nwant:\n%s", got, want)
 	}
 
+	admin := write("admin.yaml", "admin: {address: \"9090\"}\nroutes: [{path: /, exec: {command: cat}}]\n")
+	if got, want := runApp(t, "check-config", admin), admin+`: ok
+listeners:
+  127.0.0.1:8080 and [::1]:8080 (loopback)
+admin: 9090 (/metrics, /healthz, /readyz; no auth)
+routes:
+  / -> exec cat (line)
+      auth: none (anyone who reaches it); origins: same origin only
+`; got != want {
+		t.Errorf("check-config with admin:\n%s\nwant:\n%s", got, want)
+	}
+
 	bad := write("bad.yaml", "routes:\n  - path: /x\n    exec: {command: cat}\n    tcp: {target: \"127.0.0.1:22\"}\n")
 	for _, tc := range []struct {
 		args []string

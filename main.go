@@ -27,9 +27,11 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"github.com/wsbridge/wsbridge/admin"
 	"github.com/wsbridge/wsbridge/auth"
 	"github.com/wsbridge/wsbridge/bridge"
 	"github.com/wsbridge/wsbridge/internal/size"
+	"github.com/wsbridge/wsbridge/metrics"
 	"github.com/wsbridge/wsbridge/process"
 	wstls "github.com/wsbridge/wsbridge/tls"
 	"github.com/wsbridge/wsbridge/web"
@@ -111,7 +113,7 @@ const (
 	catAccess   = "Access (origins, hosts, auth)"
 	catLimits   = "Limits and liveness"
 	catHTTP     = "HTTP side"
-	catLog      = "Logging"
+	catLog      = "Logging and operations"
 )
 
 func flags() []cli.Flag {
@@ -195,6 +197,7 @@ func flags() []cli.Flag {
 
 		&cli.StringFlag{Category: catLog, Name: "loglevel", Value: "access", Usage: "`LEVEL`: debug, trace, access, info, error or fatal", EnvVars: env("loglevel")},
 		&cli.StringFlag{Category: catLog, Name: "logformat", Value: "text", Usage: "`FORMAT` of log lines on stderr: text or json", EnvVars: env("logformat")},
+		&cli.StringFlag{Category: catLog, Name: "admin-address", Usage: "serve Prometheus /metrics, /healthz and /readyz on `HOST:PORT`, apart from the WebSockets and without auth; a bare PORT listens on loopback only (default: off)", EnvVars: env("admin-address")},
 
 		// --help and --version join it (help.go).
 		&cli.BoolFlag{Category: infoCategory, Name: "license", Usage: "print the license and exit"},
@@ -227,11 +230,36 @@ func serve(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	adm, err := listenAdmin(srv, c.String("admin-address"), log)
+	if err != nil {
+		return cli.Exit("--admin-address: "+err.Error(), exitRuntime)
+	}
 	if err := srv.Listen(); err != nil {
+		adm.Close()
 		return cli.Exit(listenError(srv, err), exitRuntime)
 	}
 	log.Info("serving", "backend", fmt.Sprint(srv.Routes[0].Backend), "framing", srv.Routes[0].Framing.String())
-	return runServer(srv, log)
+	return runServer(srv, log, adm)
+}
+
+// listenAdmin binds the admin listener at address, if one is given, for
+// srv's metrics, health and readiness: the server's observer becomes the
+// access log and the metrics together. Without an address, nothing
+// changes and nothing is counted.
+func listenAdmin(srv *bridge.Server, address string, log *slog.Logger) (*admin.Server, error) {
+	if address == "" {
+		return nil, nil
+	}
+	m := metrics.New()
+	for _, r := range srv.Routes {
+		m.AddRoute(r.DisplayName(), bridge.BackendKind(r.Backend))
+	}
+	a, err := admin.Listen(address, admin.Handler(m.Handler(), srv.Ready), log)
+	if err != nil {
+		return nil, err
+	}
+	srv.Observer = bridge.Observers{bridge.AccessLog(log), m}
+	return a, nil
 }
 
 // listenError names the flag a listen error of srv comes from: the path of
@@ -267,9 +295,12 @@ func drainFlags(c *cli.Context) (timeout, delay time.Duration, err error) {
 }
 
 // runServer serves srv, which listens, until SIGINT or SIGTERM (or --once,
-// --exit-no-conn). With a DrainTimeout, the first SIGTERM drains srv
-// instead, and SIGINT or another SIGTERM stops it at once.
-func runServer(srv *bridge.Server, log *slog.Logger) error {
+// --exit-no-conn), and adm (if any) from before srv serves until after it
+// stopped, for /readyz to say so. With a DrainTimeout, the first SIGTERM
+// drains srv instead, and SIGINT or another SIGTERM stops it at once.
+func runServer(srv *bridge.Server, log *slog.Logger, adm *admin.Server) error {
+	adm.Serve()
+	defer adm.Close()
 	// Orphans of programs (setsid, double forks) become wsbridge's, so that
 	// they end with their session and are reaped.
 	if stopReaping, err := process.Subreaper(); err != nil {
@@ -343,6 +374,11 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 	for _, name := range []string{"port", "redirport"} {
 		if p := c.Int(name); p < 0 || p > 65535 {
 			return nil, usageError("--%s: %d is not a port (0-65535)", name, p)
+		}
+	}
+	if a := c.String("admin-address"); a != "" {
+		if _, _, err := admin.ParseAddress(a); err != nil {
+			return nil, usageError("--admin-address: %v", err)
 		}
 	}
 	if c.Int("maxforks") < 0 {

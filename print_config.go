@@ -214,6 +214,11 @@ func configYAML(c *cli.Context) (*yaml.Node, []string, error) {
 	timeouts.setIf("drain_timeout", drainTimeout)
 	timeouts.setIf("drain_delay", drainDelay)
 	top.setIf("timeouts", timeouts)
+	if a := c.String("admin-address"); a != "" {
+		adm := newMapping()
+		adm.set("address", a, "")
+		top.set("admin", adm, "")
+	}
 
 	// The route.
 	r := newMapping()

@@ -23,6 +23,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"github.com/wsbridge/wsbridge/auth"
 	"github.com/wsbridge/wsbridge/bridge"
+	"github.com/wsbridge/wsbridge/config"
 )
 
 // printConfig runs wsbridge print-config args and returns its stdout and
@@ -211,6 +212,29 @@ func selfSignedFiles(t *testing.T, dir string) (cert, key string) {
 	return cert, key
 }
 
+// TestPrintConfigAdmin: --admin-address becomes admin: {address: ...},
+// which the file serves with.
+func TestPrintConfigAdmin(t *testing.T) {
+	out, _, err := printConfig(t, "--admin-address", "127.0.0.1:9090", "cat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "\nadmin:\n  address: 127.0.0.1:9090\n") {
+		t.Errorf("no admin address in\n%s", out)
+	}
+	path := filepath.Join(t.TempDir(), "wsbridge.yaml")
+	if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := config.Load(path)
+	if err == nil {
+		err = f.Validate()
+	}
+	if err != nil || f.Admin.Address != "127.0.0.1:9090" {
+		t.Errorf("the file's admin: %+v %v", f.Admin, err)
+	}
+}
+
 // TestPrintConfigShort: the file holds what differs from the defaults, and
 // the port.
 func TestPrintConfigShort(t *testing.T) {
@@ -263,7 +287,7 @@ func TestPrintConfigKnowsEveryFlag(t *testing.T) {
 		sameorigin allowed-host trusted-proxy basic-auth htpasswd bearer-token-file jwt-key jwt-audience
 		auth-query auth-cookie auth-fail-limit auth-fail-delay maxforks once exit-no-conn maxframesize
 		pingms idle-timeout closems subprotocol staticdir cgidir devconsole base-path header header-ws
-		header-http loglevel logformat drain-timeout drain-delay`)
+		header-http loglevel logformat drain-timeout drain-delay admin-address`)
 	for _, f := range printConfigCommand().Flags {
 		if name := f.Names()[0]; !slices.Contains(known, name) {
 			t.Errorf("--%s: print-config does not write it into the file; give it its key, or refuse it", name)

@@ -63,13 +63,18 @@ func serveConfig(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	adm, err := listenAdmin(srv, f.Admin.Address, log)
+	if err != nil {
+		return cli.Exit(f.Errorf("admin.address", "%v", err).Error(), exitRuntime)
+	}
 	if err := srv.Listen(); err != nil {
+		adm.Close()
 		return cli.Exit(configListenError(f, err).Error(), exitRuntime)
 	}
 	for _, r := range srv.Routes {
 		log.Info("serving", "route", r.Name, "path", r.Path, "backend", fmt.Sprint(r.Backend), "framing", r.Framing.String())
 	}
-	return runServer(srv, log)
+	return runServer(srv, log, adm)
 }
 
 // configListenError names the listener's key in a listen error.

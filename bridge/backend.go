@@ -17,6 +17,16 @@ type Backend interface {
 	Open(r *http.Request) (Session, error)
 }
 
+// BackendKind names a backend's kind for observers, one of a small fixed
+// set: "exec", "pty", "tcp", "unix", "tokens"; "other" for a backend without
+// a Kind method.
+func BackendKind(b Backend) string {
+	if k, ok := b.(interface{ Kind() string }); ok {
+		return k.Kind()
+	}
+	return "other"
+}
+
 // A Session is one backend connection: a process, a TCP or a unix socket.
 // Read is its output, Write its input. One goroutine reads while another
 // writes and a third may call Stop.

@@ -50,6 +50,9 @@ type Exec struct {
 	MaxMessage int
 }
 
+// Kind is "exec" (see BackendKind).
+func (e *Exec) Kind() string { return "exec" }
+
 // String names what Open starts, for logs.
 func (e *Program) String() string {
 	if e.ScriptDir != "" {

@@ -19,6 +19,9 @@ func (r *Route) routePath() string { return cmp.Or(r.Path, "/") }
 // routeName is r's name in logs: its Name, or else its path.
 func (r *Route) routeName() string { return cmp.Or(r.Name, r.routePath()) }
 
+// DisplayName is the name events give r: its Name, or else its path.
+func (r *Route) DisplayName() string { return r.routeName() }
+
 // isPrefix says whether r serves a subtree (a path ending in "/") rather
 // than one exact path.
 func (r *Route) isPrefix() bool { return strings.HasSuffix(r.routePath(), "/") }

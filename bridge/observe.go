@@ -134,6 +134,11 @@ type SessionEvent struct {
 	Path   string // as the route sees it, without the query
 	User   string // authenticated user, or "cn=NAME" of a client certificate
 	Start  time.Time
+	Kind   string // the backend's (BackendKind)
+	// OpenTime is how long the backend took to open: the program's spawn,
+	// the dial (and TLS, PROXY header) to the target; a pty's program
+	// starts later, at the client's first size.
+	OpenTime time.Duration
 }
 
 // EndedEvent is a session that ended, and how.

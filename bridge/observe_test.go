@@ -1,6 +1,8 @@
 package bridge
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"testing"
@@ -241,6 +243,9 @@ func TestDrainRefusals(t *testing.T) {
 	if !srv.Draining() {
 		t.Fatal("not draining after Drain")
 	}
+	if srv.Ready() {
+		t.Error("ready while draining")
+	}
 	// The delay is 0, but Serve begins refusing in its own time.
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	for deadline := time.Now().Add(10 * time.Second); ; {
@@ -291,4 +296,102 @@ func TestDrainRefusals(t *testing.T) {
 	}
 	c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""))
 	stop()
+}
+
+// TestObserverKindAndOpenTime: a session's events name its backend's kind
+// and how long the backend took to open, for each kind of backend.
+func TestObserverKindAndOpenTime(t *testing.T) {
+	echo := echoBackend(t)
+	for _, tc := range []struct {
+		kind    string
+		backend func(*slog.Logger) Backend
+	}{
+		{"exec", func(log *slog.Logger) Backend { return &Exec{Program: Program{Command: "/bin/cat", Log: log}} }},
+		{"tcp", func(log *slog.Logger) Backend {
+			return &Dial{Target: Target{"tcp", echo}, Timeout: 5 * time.Second, Log: log}
+		}},
+	} {
+		rec := newRecorder()
+		addr, stop := serve(t, func(s *Server) {
+			s.Observer = rec
+			s.Routes[0].Backend = tc.backend(s.Log)
+		})
+		c, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opened, ok := rec.next(t).(SessionEvent)
+		if !ok || opened.Kind != tc.kind || opened.OpenTime <= 0 {
+			t.Errorf("%s: opened %+v, want kind %s and an open time", tc.kind, opened, tc.kind)
+		}
+		c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
+		if ended, ok := rec.next(t).(EndedEvent); !ok || ended.SessionEvent != opened {
+			t.Errorf("%s: ended %+v, want the session %+v", tc.kind, ended, opened)
+		}
+		c.Close()
+		stop()
+	}
+	for _, tc := range []struct {
+		backend Backend
+		want    string
+	}{
+		{&Pty{}, "pty"},
+		{&Dial{Target: Target{"unix", "/x.sock"}}, "unix"},
+		{&Dial{Tokens: &TokenFile{}}, "tokens"},
+		{BackendFunc(nil), "other"},
+	} {
+		if got := BackendKind(tc.backend); got != tc.want {
+			t.Errorf("BackendKind(%T) = %q, want %q", tc.backend, got, tc.want)
+		}
+	}
+}
+
+// BackendFunc is a Backend without a Kind.
+type BackendFunc func(*http.Request) (Session, error)
+
+func (f BackendFunc) Open(r *http.Request) (Session, error) { return f(r) }
+
+// TestReady: a server is not ready before Serve, is once it serves, and is
+// not from the moment shutdown begins: before its clients hear 1001.
+func TestReady(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	s := &Server{
+		Listeners:     []Listener{{Addresses: []string{"127.0.0.1"}}},
+		Log:           log,
+		ShutdownGrace: 5 * time.Second,
+		Routes:        []*Route{{Backend: &Exec{Program: Program{Command: "/bin/cat", Log: log}}, MaxMessage: 1 << 10}},
+	}
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	if s.Ready() {
+		t.Error("ready before Serve")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	for deadline := time.Now().Add(10 * time.Second); !s.Ready(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("not ready 10s after Serve began")
+		}
+	}
+	c, _, err := websocket.DefaultDialer.Dial(s.URLs()[0], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cancel()
+	var ce *websocket.CloseError
+	if _, _, err := c.ReadMessage(); !errors.As(err, &ce) || ce.Code != websocket.CloseGoingAway {
+		t.Errorf("read at shutdown: %v, want 1001", err)
+	}
+	if s.Ready() {
+		t.Error("ready after shutdown began")
+	}
+	if err := <-done; err != nil {
+		t.Error(err)
+	}
+	if s.Ready() {
+		t.Error("ready after Serve returned")
+	}
 }

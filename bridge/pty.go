@@ -29,6 +29,9 @@ type Pty struct {
 	RecordMax int64
 }
 
+// Kind is "pty" (see BackendKind).
+func (t *Pty) Kind() string { return "pty" }
+
 // Open prepares the program, which starts at the client's first size.
 func (t *Pty) Open(r *http.Request) (Session, error) {
 	spec, err := t.spec(r)

@@ -97,11 +97,12 @@ type routeHandler struct {
 	obs      Observer     // the server's
 	upgrader websocket.Upgrader
 	plain    http.Handler
+	kind     string       // the backend's, for observers
 	active   atomic.Int64 // sessions and CGI runs under way
 }
 
 func newRouteHandler(route *Route, adm admission, log *slog.Logger, obs Observer) *routeHandler {
-	h := &routeHandler{route: route, adm: adm, log: log, obs: obs}
+	h := &routeHandler{route: route, adm: adm, log: log, obs: obs, kind: BackendKind(route.Backend)}
 	h.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
 		// Frame headers and small messages go through this buffer; large
@@ -177,7 +178,9 @@ func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeOpenError(w, errOnce)
 		return
 	}
+	opening := time.Now()
 	backend, err := h.route.Backend.Open(r)
+	openTime := time.Since(opening)
 	if err != nil {
 		h.releaseUnopened()
 		h.refused(refusalOf(err), r, err)
@@ -199,6 +202,7 @@ func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	conn.SetReadLimit(int64(h.route.MaxMessage))
 	s := newSession(conn, backend, h.route, r, h.log, h.obs)
+	s.event.Kind, s.event.OpenTime = h.kind, openTime
 	if !h.adm.track(s) {
 		s.goingAway()
 	}

@@ -91,7 +91,8 @@ type Server struct {
 	// load balancer sees the server is not ready before it gets 503s.
 	DrainDelay time.Duration
 
-	bound []bound // one per listener, once Listen succeeded
+	bound []bound     // one per listener, once Listen succeeded
+	ready atomic.Bool // see Ready
 
 	active   atomic.Int64 // sessions and CGI runs under way, for MaxSessions
 	mu       sync.Mutex
@@ -168,25 +169,17 @@ func (s *Server) listen(spec *Listener) (bound, *ListenError) {
 		b.listeners = []net.Listener{l}
 		return b, nil
 	}
-	hosts := spec.Addresses
-	loopbackDefault := len(hosts) == 0
-	if loopbackDefault {
-		hosts = []string{"127.0.0.1", "::1"}
+	ls, err := listenTCP(spec.Addresses, spec.Port, s.Log)
+	if err != nil {
+		return b, err
 	}
-	for attempt := 1; ; attempt++ {
-		ls, err := s.listenAll(hosts, spec.Port, loopbackDefault)
-		if err == nil {
-			b.listeners = ls
-			break
-		}
-		// Port 0 lets the first address pick a free port, which a later one
-		// may have taken: pick again.
-		if spec.Port != 0 || attempt == 10 || !errors.Is(err, syscall.EADDRINUSE) {
-			return b, err
-		}
-	}
+	b.listeners = ls
 	if spec.RedirPort != 0 {
-		ls, err := s.listenAll(hosts, spec.RedirPort, loopbackDefault)
+		hosts, loopbackDefault := spec.Addresses, len(spec.Addresses) == 0
+		if loopbackDefault {
+			hosts = loopback
+		}
+		ls, err := listenAll(hosts, spec.RedirPort, loopbackDefault, s.Log)
 		if err != nil {
 			for _, l := range b.listeners {
 				l.Close()
@@ -199,18 +192,47 @@ func (s *Server) listen(spec *Listener) (bound, *ListenError) {
 	return b, nil
 }
 
+// loopback is where a listener without addresses listens.
+var loopback = []string{"127.0.0.1", "::1"}
+
+// ListenTCP binds port on every one of hosts (none: loopback, 127.0.0.1
+// and ::1) as a Listener's port is bound: port 0 picks one free port for
+// them all; on an error (a *ListenError) nothing is left bound.
+func ListenTCP(hosts []string, port int, log *slog.Logger) ([]net.Listener, error) {
+	ls, err := listenTCP(hosts, port, log)
+	if err != nil {
+		return nil, err
+	}
+	return ls, nil
+}
+
+func listenTCP(hosts []string, port int, log *slog.Logger) ([]net.Listener, *ListenError) {
+	loopbackDefault := len(hosts) == 0
+	if loopbackDefault {
+		hosts = loopback
+	}
+	for attempt := 1; ; attempt++ {
+		ls, err := listenAll(hosts, port, loopbackDefault, log)
+		// Port 0 lets the first address pick a free port, which a later one
+		// may have taken: pick again.
+		if err == nil || port != 0 || attempt == 10 || !errors.Is(err, syscall.EADDRINUSE) {
+			return ls, err
+		}
+	}
+}
+
 // listenAll binds port on every host, all on the port the first one picked
 // when port is 0; on an error it closes what it bound. With the default
 // hosts, a machine without IPv6 loopback is served on 127.0.0.1 alone, but a
 // port taken on ::1 is an error: a client of localhost could reach the other
 // program.
-func (s *Server) listenAll(hosts []string, port int, loopbackDefault bool) ([]net.Listener, *ListenError) {
+func listenAll(hosts []string, port int, loopbackDefault bool, log *slog.Logger) ([]net.Listener, *ListenError) {
 	var ls []net.Listener
 	for _, h := range hosts {
 		l, err := net.Listen("tcp", net.JoinHostPort(h, strconv.Itoa(port)))
 		if err != nil {
 			if loopbackDefault && h == "::1" && !errors.Is(err, syscall.EADDRINUSE) {
-				s.Log.Debug("no IPv6 loopback", "err", err)
+				log.Debug("no IPv6 loopback", "err", err)
 				continue
 			}
 			for _, l := range ls {
@@ -265,6 +287,11 @@ func (s *Server) URLs() []string {
 	return urls
 }
 
+// Ready says whether the server serves: true once Serve serves every
+// listener, false again as soon as a drain or shutdown begins (for a
+// readiness probe).
+func (s *Server) Ready() bool { return s.ready.Load() && !s.draining.Load() }
+
 // Serve serves until ctx is done, then shuts down: no new connections, 1001
 // to every client, every backend stopped, within ShutdownGrace. Drain asks
 // for a gentler end.
@@ -316,6 +343,7 @@ func (s *Server) Serve(ctx context.Context) error {
 			go func() { errc <- redir.Serve(l) }()
 		}
 	}
+	s.ready.Store(true)
 	if s.Hosts.AllowAll {
 		s.Log.Warn("answering any Host name (--allowed-host '*'): a page of any site whose name is pointed at this server (DNS rebinding) can open sessions")
 	} else {
@@ -426,6 +454,7 @@ func (s *Server) live() int {
 }
 
 func (s *Server) shutdown(servers ...*http.Server) {
+	s.ready.Store(false)
 	deadline := time.Now().Add(s.ShutdownGrace)
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()

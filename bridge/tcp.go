@@ -45,6 +45,15 @@ type Target struct {
 
 func (t Target) String() string { return t.Network + " " + t.Address }
 
+// Kind is "tokens" with a token file, else the target's network, "tcp" or
+// "unix" (see BackendKind).
+func (d *Dial) Kind() string {
+	if d.Tokens != nil {
+		return "tokens"
+	}
+	return d.Target.Network
+}
+
 // String names what Open connects to, for logs.
 func (d *Dial) String() string {
 	s := d.Target.String()

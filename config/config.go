@@ -34,6 +34,7 @@ type File struct {
 	Log          Log      `yaml:"log"`
 	Limits       Limits   `yaml:"limits"`
 	Timeouts     Timeouts `yaml:"timeouts"`
+	Admin        Admin    `yaml:"admin"`
 	// Defaults apply to every route that does not set the same key: a key a
 	// route sets replaces the default's whole value (all of auth, say).
 	Defaults Settings `yaml:"defaults"`
@@ -96,6 +97,13 @@ type Timeouts struct {
 	// DrainDelay is how long a drain still serves new requests, so that
 	// load balancers see the server is not ready first; at most DrainTimeout.
 	DrainDelay time.Duration `yaml:"drain_delay"`
+}
+
+// Admin is the admin listener: metrics, health and readiness.
+type Admin struct {
+	// Address is HOST:PORT, or a bare port for loopback only; empty: no
+	// admin listener.
+	Address string `yaml:"address"`
 }
 
 // Settings are what a route may set, and defaults: give to all.

@@ -102,6 +102,7 @@ allowed_hosts: [shell.example.com, "*.example.org"]
 log: {level: info, format: json}
 limits: {max_sessions: 100}
 timeouts: {header: 5s, shutdown: 30s}
+admin: {address: "127.0.0.1:9090"}
 defaults:
   origins: [https://app.example.com]
   auth:
@@ -192,6 +193,7 @@ func TestLoadComplete(t *testing.T) {
 	check("listen[1]", f.Listen[1], Listener{Unix: at("wsbridge.sock")})
 	check("listen[2]", f.Listen[2], Listener{Address: "::1", Port: 8080})
 	check("timeouts", f.Timeouts, Timeouts{Header: 5 * time.Second, Shutdown: 30 * time.Second})
+	check("admin", f.Admin, Admin{Address: "127.0.0.1:9090"})
 
 	term, api, echo, vnc, sock, vm := f.Routes[0], f.Routes[1], f.Routes[2], f.Routes[3], f.Routes[4], f.Routes[5]
 	check("term.name", term.Name, "terminal")
@@ -277,7 +279,7 @@ func TestBadFiles(t *testing.T) {
 		{"unknown key deep", "routes:\n  - path: /x\n    exec: {command: cat, dir_: x}\n", `F:3:26: routes[0].exec.dir_: unknown key (did you mean dir?)`},
 		{"duplicate key", "routes:\n  - path: /x\n    path: /y\n    exec: {command: cat}\n", `F:3:5: routes[0].path: given twice (first on line 2)`},
 		{"duplicate header", route + "defaults:\n  headers:\n    all: {X-A: b, X-A: c}\n", `F:4:19: defaults.headers.all.X-A: given twice (first on line 4)`},
-		{"merge key", "base: &b {command: cat}\nroutes: [{path: /x, exec: {<<: *b}}]\n", `F:1:1: base: unknown key; known here: listen, trusted_proxies, allowed_hosts, log, limits, timeouts, defaults, routes`},
+		{"merge key", "base: &b {command: cat}\nroutes: [{path: /x, exec: {<<: *b}}]\n", `F:1:1: base: unknown key; known here: listen, trusted_proxies, allowed_hosts, log, limits, timeouts, admin, defaults, routes`},
 		{"merge key in a route", "routes: [{path: /x, exec: {<<: {command: cat}}}]\n", `F:1:28: routes[0].exec: merge keys (<<) are not taken: give a route's common settings in defaults:`},
 		{"wrong type: number", "routes: [{path: /x, exec: {command: cat}, max_sessions: ten}]\n", `F:1:57: routes[0].max_sessions: want a whole number, got "ten"`},
 		{"wrong type: bool", "routes: [{path: /x, exec: {command: cat}, dev_console: yes}]\n", `F:1:56: routes[0].dev_console: want true or false, got "yes"`},
@@ -320,6 +322,8 @@ func TestBadFiles(t *testing.T) {
 		{"unix proxy, no unix listener", "trusted_proxies: [unix]\n" + route, `F:1:19: trusted_proxies[0]: unix trusts the peers of a unix listener, and there is none`},
 		{"bad trusted proxy", "trusted_proxies: [10.0.0.0/33]\n" + route, `F:1:19: trusted_proxies[0]: "10.0.0.0/33" is neither an address nor a CIDR`},
 		{"bad allowed host", "allowed_hosts: [\"example.com:443\"]\n" + route, `F:1:17: allowed_hosts[0]: "example.com:443": give the name without a port (example.com)`},
+		{"bad admin address", "admin: {address: \"::1\"}\n" + route, `F:1:18: admin.address: "::1" is not HOST:PORT or a port`},
+		{"admin port out of range", "admin: {address: 70000}\n" + route, `F:1:18: admin.address: "70000": "70000" is not a port (0-65535)`},
 		{"bad log level", "log: {level: loud}\n" + route, `F:1:14: log.level: "loud" is not one of debug, trace, access, info, error, fatal`},
 		{"bad origin", route + "defaults: {origins: [\"https://a.example/x\"]}\n", `F:2:22: defaults.origins[0]: origin "https://a.example/x": want host[:port] or scheme://host[:port]`},
 		{"password file missing", "routes: [{path: /x, exec: {command: cat}, auth: {basic: [{user: a, password_file: nope}]}}]\n", `F:1:83: routes[0].auth.basic[0].password_file: D/nope: no such file or directory`},

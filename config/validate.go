@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wsbridge/wsbridge/admin"
 	"github.com/wsbridge/wsbridge/auth"
 	"github.com/wsbridge/wsbridge/bridge"
 	"github.com/wsbridge/wsbridge/web"
@@ -152,6 +153,11 @@ func (f *File) validateServer() error {
 		return f.errorf("timeouts.drain_delay", "needs timeouts.drain_timeout (without it, SIGTERM shuts down at once)")
 	case t.DrainDelay > t.DrainTimeout:
 		return f.errorf("timeouts.drain_delay", "%s is longer than timeouts.drain_timeout %s: the drain would end before it refuses anything", shortDuration(t.DrainDelay), shortDuration(t.DrainTimeout))
+	}
+	if a := f.Admin.Address; a != "" {
+		if _, _, err := admin.ParseAddress(a); err != nil {
+			return f.errorf("admin.address", "%v", err)
+		}
 	}
 	return nil
 }
