@@ -267,24 +267,15 @@ func runServer(srv *bridge.Server, log *slog.Logger) error {
 }
 
 // ignoreHangups keeps SIGHUP (a closed terminal, or a reload by habit) from
-// killing the server and its sessions: there is nothing to reload, since
-// certificates, htpasswd, token and bearer files are re-read when they
-// change. It returns the function that stops it.
+// killing the server and its sessions: without --config there is nothing to
+// reload, since certificates, htpasswd, token and bearer files are re-read
+// when they change. It returns the function that stops it.
 func ignoreHangups(log *slog.Logger) func() {
-	hup := make(chan os.Signal, 1)
-	done := make(chan struct{})
-	signal.Notify(hup, syscall.SIGHUP)
-	go func() {
-		for {
-			select {
-			case <-hup:
-				log.Info("SIGHUP ignored: certificates, htpasswd, token and bearer files are re-read when they change; sessions go on")
-			case <-done:
-				return
-			}
-		}
-	}()
-	return func() { signal.Stop(hup); close(done) }
+	onHangup, stop := hangups()
+	onHangup(func() {
+		log.Info("SIGHUP ignored: certificates, htpasswd, token and bearer files are re-read when they change; sessions go on")
+	})
+	return stop
 }
 
 // buildServer validates every flag and argument into the server's plain
