@@ -116,7 +116,7 @@ const (
 
 func flags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Category: catConfig, Name: "config", Usage: "serve the listener and routes in YAML `FILE` (see README); no other server flag but --loglevel and --logformat", EnvVars: env("config")},
+		&cli.StringFlag{Category: catConfig, Name: "config", Usage: "serve the listener and routes in YAML `FILE` (see README), reloaded on SIGHUP; no other server flag but --loglevel and --logformat", EnvVars: env("config")},
 
 		&cli.IntFlag{Category: catListen, Name: "port", Value: 8080, Usage: "TCP `PORT` to listen on (0 picks a free one)", EnvVars: env("port")},
 		&cli.StringSliceFlag{Category: catListen, Name: "address", Usage: "`ADDRESS` to listen on, repeatable (default: loopback only, 127.0.0.1 and ::1)", EnvVars: env("address")},

@@ -267,21 +267,22 @@ routes:
 	}
 }
 
-// TestConfigReloadListenerNeedsRestart: a reload that moves a listener
-// says so once and keeps serving where it listened; the routes change.
+// TestConfigReloadListenerNeedsRestart: a reload that adds a listener and
+// changes the header timeout and the log says, in one warning, that they
+// need a restart, and keeps serving where it listened; the routes change.
 func TestConfigReloadListenerNeedsRestart(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "wsbridge.yaml")
 	replace(t, file, []byte("listen:\n  - port: 0\nroutes:\n  - {path: /a, name: a, exec: {command: cat}}\n"))
 	inst := launchConfig(t, file)
-	replace(t, file, []byte("listen:\n  - port: 0\n  - unix: "+filepath.Join(dir, "sock")+"\nroutes:\n  - {path: /b, name: b, exec: {command: cat}}\n"))
+	replace(t, file, []byte("listen:\n  - port: 0\n  - unix: "+filepath.Join(dir, "sock")+"\ntimeouts: {header: 5s}\nlog: {level: debug}\nroutes:\n  - {path: /b, name: b, exec: {command: cat}}\n"))
 	inst.hangUp(t)
 	inst.reloadedWith("b /b")
 	warn := inst.waitLog(func(m map[string]any) bool {
 		return strings.HasPrefix(fmt.Sprint(m["msg"]), "reload: these keys changed but need a restart")
 	})
-	if warn["keys"] != "listen[1]" || warn["level"] != "WARN" {
-		t.Errorf("restart warning: %v, want keys listen[1]", warn)
+	if warn["keys"] != "listen[1], timeouts.header, log" || warn["level"] != "WARN" {
+		t.Errorf("restart warning: %v, want keys listen[1], timeouts.header, log", warn)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "sock")); err == nil {
 		t.Error("the new unix listener was bound without a restart")
