@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"os"
@@ -92,7 +93,7 @@ func (rl *reloader) reload() {
 	}
 	routes := make([]string, len(next.Routes))
 	for i, r := range next.Routes {
-		routes[i] = r.Name + " " + r.Path
+		routes[i] = r.Name + " " + cmp.Or(r.Path, "/")
 	}
 	rl.log.Info("reloaded", "file", rl.path, "routes", routes)
 }
