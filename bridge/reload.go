@@ -14,11 +14,14 @@ type routing struct {
 	handler       http.Handler // the Host check, then the mux
 	mux           *mux
 	hosts         HostPolicy // the Host check's; its guard points here
+	obs           Observer   // the server's, for refusals
 	maxSessions   int
 	shutdownGrace time.Duration
-	// listeners are what each listener serves by now: its TLS and its
-	// redirect's wrapper. Empty before Listen: each keeps its spec's.
+	// listeners are what each listener serves by now: its TLS, and its
+	// redirect port's handler in redirects. Empty if built before Listen
+	// gave the default listener.
 	listeners []Listener
+	redirects []http.Handler
 }
 
 // current is the routing in force, built from the Server's fields the first
@@ -27,13 +30,14 @@ func (s *Server) current() *routing {
 	if rt := s.routing.Load(); rt != nil {
 		return rt
 	}
-	s.routing.CompareAndSwap(nil, s.newRouting(s, nil))
+	s.routing.CompareAndSwap(nil, s.newRouting(s, nil, slices.Clone(s.Listeners)))
 	return s.routing.Load()
 }
 
-// newRouting builds the routing of from's fields for s. A route that was
-// served before (by prev) keeps counting its live sessions.
-func (s *Server) newRouting(from *Server, prev *routing) *routing {
+// newRouting builds the routing of from's fields for s, its listeners
+// serving as listeners say. A route that was served before (by prev) keeps
+// counting its live sessions.
+func (s *Server) newRouting(from *Server, prev *routing, listeners []Listener) *routing {
 	obs := s.observer()
 	var old *mux
 	if prev != nil {
@@ -42,11 +46,25 @@ func (s *Server) newRouting(from *Server, prev *routing) *routing {
 	rt := &routing{
 		mux:           newMux(from.Routes, from.TrustedProxies, s, s.Log, obs, old),
 		hosts:         from.Hosts,
+		obs:           obs,
 		maxSessions:   from.MaxSessions,
 		shutdownGrace: from.ShutdownGrace,
-		listeners:     slices.Clone(from.Listeners),
+		listeners:     listeners,
+		redirects:     make([]http.Handler, len(listeners)),
 	}
 	rt.handler = rt.hosts.guard(rt.mux, obs)
+	for i, l := range listeners {
+		if l.RedirPort == 0 {
+			continue
+		}
+		var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.bound[i].redirect(w, r) })
+		if l.RedirHandler != nil {
+			// Now, not on the first request: ACME offers its HTTP-01
+			// challenge only once its handler exists.
+			h = l.RedirHandler(h)
+		}
+		rt.redirects[i] = rt.hosts.guard(h, obs)
+	}
 	return rt
 }
 
@@ -58,12 +76,14 @@ func (rt *routing) tlsConfig(i int, spec *Listener) *tls.Config {
 	return spec.TLS
 }
 
-// redirHandler is listener i's redirect wrapper as of now.
-func (rt *routing) redirHandler(i int, spec *Listener) func(http.Handler) http.Handler {
-	if i < len(rt.listeners) {
-		return rt.listeners[i].RedirHandler
+// redirect is the handler of listener i's redirect port as of now: its
+// scheme, its port, its ACME, and the Host names of now.
+func (rt *routing) redirect(i int, b *bound) http.Handler {
+	if i < len(rt.redirects) && rt.redirects[i] != nil {
+		return rt.redirects[i]
 	}
-	return spec.RedirHandler
+	// Built before Listen gave the default listener, which has no redirect.
+	return rt.hosts.guard(http.HandlerFunc(b.redirect), rt.obs)
 }
 
 // Reload makes new requests see next's Routes, Hosts, TrustedProxies,
@@ -91,26 +111,26 @@ func (s *Server) Reload(next *Server) (restart []int, err error) {
 	s.reloading.Lock()
 	defer s.reloading.Unlock()
 	prev := s.current()
-	rt := s.newRouting(next, prev)
 	served := s.Listeners
 	if len(served) == 0 {
 		served = []Listener{{}} // Listen's default
 	}
-	rt.listeners = make([]Listener, len(served))
+	listeners := make([]Listener, len(served))
 	for i := range served {
 		if i < len(next.Listeners) && sameSockets(&served[i], &next.Listeners[i]) {
-			rt.listeners[i] = next.Listeners[i]
+			listeners[i] = next.Listeners[i]
 			continue
 		}
-		rt.listeners[i] = served[i]
+		listeners[i] = served[i]
 		if i < len(prev.listeners) {
-			rt.listeners[i] = prev.listeners[i]
+			listeners[i] = prev.listeners[i]
 		}
 		restart = append(restart, i)
 	}
 	for i := len(served); i < len(next.Listeners); i++ {
 		restart = append(restart, i)
 	}
+	rt := s.newRouting(next, prev, listeners)
 	s.routing.Store(rt)
 	return restart, nil
 }

@@ -93,6 +93,7 @@ func TestReloadShutdownWaitsForRemovedRoute(t *testing.T) {
 		t.Fatalf("/x: %d", status)
 	}
 	defer old.Close()
+	echoes(t, old, "tracked") // the session runs: shutdown knows of it
 	if _, err := srv.Reload(&Server{Routes: []*Route{catAt("y", "/y", srv.Log)}, ShutdownGrace: 5 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +304,7 @@ func TestReloadTLS(t *testing.T) {
 }
 
 // TestReloadShutdownGrace: shutdown is bounded by the reloaded grace. The
-// client never reads, so its session ends only when the grace cuts it.
+// client reads no more, so its session ends only when the grace cuts it.
 func TestReloadShutdownGrace(t *testing.T) {
 	var srv *Server
 	var logs logBuffer
@@ -317,6 +318,7 @@ func TestReloadShutdownGrace(t *testing.T) {
 		t.Fatalf("/: %d", status)
 	}
 	defer c.Close()
+	echoes(t, c, "tracked") // the session runs: shutdown knows of it
 	if _, err := srv.Reload(&Server{Routes: srv.Routes, ShutdownGrace: time.Nanosecond}); err != nil {
 		t.Fatal(err)
 	}

@@ -298,15 +298,9 @@ func (s *Server) Serve(ctx context.Context) error {
 		if len(b.redirs) == 0 {
 			continue
 		}
-		// Each listener's redirect server: its scheme, its port, its ACME,
-		// and the Host names of now (Reload).
+		// Each listener's redirect server, by the routing of now.
 		redirect := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			rt := s.current()
-			var h http.Handler = http.HandlerFunc(b.redirect)
-			if wrap := rt.redirHandler(i, b.spec); wrap != nil {
-				h = wrap(h)
-			}
-			rt.hosts.guard(h, s.observer()).ServeHTTP(w, r)
+			s.current().redirect(i, &b).ServeHTTP(w, r)
 		})
 		redir := &http.Server{
 			Handler:           redirect,
