@@ -1,17 +1,22 @@
 package bridge
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
+	"fmt"
 	"log/slog"
 	"math/big"
+	"net"
 	"net/http"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -325,5 +330,73 @@ func TestReloadShutdownGrace(t *testing.T) {
 	stop()
 	if l := logLines(t, logs.String(), "shutdown grace expired; cutting sessions"); len(l) != 1 {
 		t.Errorf("no grace expired line: the reloaded grace was not used\n%s", logs.String())
+	}
+}
+
+// TestReloadRedirect: a listener's redirect port follows the reload: its
+// wrapper (ACME's challenges) and the Host names answered.
+func TestReloadRedirect(t *testing.T) {
+	wrap := func(mark string) func(http.Handler) http.Handler {
+		return func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("X-Wrapper", mark)
+				h.ServeHTTP(w, r)
+			})
+		}
+	}
+	var srv *Server
+	for try := 0; srv == nil; try++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		s := &Server{
+			Listeners:     []Listener{{Addresses: []string{"127.0.0.1"}, RedirPort: port, RedirHandler: wrap("first")}},
+			Log:           slog.New(slog.DiscardHandler),
+			ShutdownGrace: 5 * time.Second,
+			Routes:        []*Route{catAt("cat", "/", slog.New(slog.DiscardHandler))},
+		}
+		err = s.Listen()
+		var le *ListenError
+		if errors.As(err, &le) && errors.Is(err, syscall.EADDRINUSE) && try < 5 {
+			continue // taken since it was free
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv = s
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- srv.Serve(ctx) }()
+	defer func() { cancel(); <-done }()
+	redir := fmt.Sprintf("http://127.0.0.1:%d/x", srv.Listeners[0].RedirPort)
+
+	req := func(host string) *http.Response {
+		t.Helper()
+		r, _ := http.NewRequest("GET", redir, nil)
+		r.Host = host
+		resp, err := noRedirect.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := req("localhost"); resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("X-Wrapper") != "first" {
+		t.Fatalf("before the reload: %d, wrapper %q", resp.StatusCode, resp.Header.Get("X-Wrapper"))
+	}
+	if resp := req("example.com"); resp.StatusCode != http.StatusMisdirectedRequest {
+		t.Fatalf("example.com before the reload: %d, want 421", resp.StatusCode)
+	}
+	next := &Server{Listeners: []Listener{srv.Listeners[0]}, Routes: srv.Routes, Hosts: HostPolicy{Names: []string{"example.com"}}}
+	next.Listeners[0].RedirHandler = wrap("second")
+	if restart, err := srv.Reload(next); err != nil || len(restart) != 0 {
+		t.Fatalf("Reload: restart %v, %v", restart, err)
+	}
+	if resp := req("example.com"); resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("X-Wrapper") != "second" {
+		t.Errorf("after the reload: %d, wrapper %q; want 301 by the second", resp.StatusCode, resp.Header.Get("X-Wrapper"))
 	}
 }
