@@ -118,7 +118,7 @@ const (
 
 func flags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Category: catConfig, Name: "config", Usage: "serve the listener and routes in YAML `FILE` (see README); no other server flag but --loglevel and --logformat", EnvVars: env("config")},
+		&cli.StringFlag{Category: catConfig, Name: "config", Usage: "serve the listener and routes in YAML `FILE` (see README), reloaded on SIGHUP; no other server flag but --loglevel and --logformat", EnvVars: env("config")},
 
 		&cli.IntFlag{Category: catListen, Name: "port", Value: 8080, Usage: "TCP `PORT` to listen on (0 picks a free one)", EnvVars: env("port")},
 		&cli.StringSliceFlag{Category: catListen, Name: "address", Usage: "`ADDRESS` to listen on, repeatable (default: loopback only, 127.0.0.1 and ::1)", EnvVars: env("address")},
@@ -230,7 +230,7 @@ func serve(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	adm, err := listenAdmin(srv, c.String("admin-address"), log)
+	adm, _, err := listenAdmin(srv, c.String("admin-address"), log)
 	if err != nil {
 		return cli.Exit("--admin-address: "+err.Error(), exitRuntime)
 	}
@@ -245,21 +245,30 @@ func serve(c *cli.Context) error {
 // listenAdmin binds the admin listener at address, if one is given, for
 // srv's metrics, health and readiness: the server's observer becomes the
 // access log and the metrics together. Without an address, nothing
-// changes and nothing is counted.
-func listenAdmin(srv *bridge.Server, address string, log *slog.Logger) (*admin.Server, error) {
+// changes and nothing is counted (both results are nil).
+func listenAdmin(srv *bridge.Server, address string, log *slog.Logger) (*admin.Server, *metrics.Metrics, error) {
 	if address == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	m := metrics.New()
-	for _, r := range srv.Routes {
-		m.AddRoute(r.DisplayName(), bridge.BackendKind(r.Backend))
-	}
+	addRoutes(m, srv.Routes)
 	a, err := admin.Listen(address, admin.Handler(m.Handler(), srv.Ready), log)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	srv.Observer = bridge.Observers{bridge.AccessLog(log), m}
-	return a, nil
+	return a, m, nil
+}
+
+// addRoutes gives routes their series at 0 in m (if metrics are on), at
+// start and for the routes a reload adds.
+func addRoutes(m *metrics.Metrics, routes []*bridge.Route) {
+	if m == nil {
+		return
+	}
+	for _, r := range routes {
+		m.AddRoute(r.DisplayName(), bridge.BackendKind(r.Backend))
+	}
 }
 
 // listenError names the flag a listen error of srv comes from: the path of
@@ -348,24 +357,15 @@ func drainOnSIGTERM(srv *bridge.Server) (context.Context, func()) {
 }
 
 // ignoreHangups keeps SIGHUP (a closed terminal, or a reload by habit) from
-// killing the server and its sessions: there is nothing to reload, since
-// certificates, htpasswd, token and bearer files are re-read when they
-// change. It returns the function that stops it.
+// killing the server and its sessions: without --config there is nothing to
+// reload, since certificates, htpasswd, token and bearer files are re-read
+// when they change. It returns the function that stops it.
 func ignoreHangups(log *slog.Logger) func() {
-	hup := make(chan os.Signal, 1)
-	done := make(chan struct{})
-	signal.Notify(hup, syscall.SIGHUP)
-	go func() {
-		for {
-			select {
-			case <-hup:
-				log.Info("SIGHUP ignored: certificates, htpasswd, token and bearer files are re-read when they change; sessions go on")
-			case <-done:
-				return
-			}
-		}
-	}()
-	return func() { signal.Stop(hup); close(done) }
+	onHangup, stop := hangups()
+	onHangup(func() {
+		log.Info("SIGHUP ignored: certificates, htpasswd, token and bearer files are re-read when they change; sessions go on")
+	})
+	return stop
 }
 
 // buildServer validates every flag and argument into the server's plain

@@ -47,23 +47,29 @@ func serveConfig(c *cli.Context) error {
 	if err != nil {
 		return usageError("%v", err)
 	}
-	level, format := cmp.Or(f.Log.Level, "access"), cmp.Or(f.Log.Format, "text")
-	if c.IsSet("loglevel") {
-		level = c.String("loglevel")
+	logOf := func(f *config.File) [2]string {
+		level, format := cmp.Or(f.Log.Level, "access"), cmp.Or(f.Log.Format, "text")
+		if c.IsSet("loglevel") {
+			level = c.String("loglevel")
+		}
+		if c.IsSet("logformat") {
+			format = c.String("logformat")
+		}
+		return [2]string{level, format}
 	}
-	if c.IsSet("logformat") {
-		format = c.String("logformat")
-	}
-	log, err := newLogger(level, format)
+	lf := logOf(f)
+	log, err := newLogger(lf[0], lf[1])
 	if err != nil {
 		return err
 	}
-	defer ignoreHangups(log)()
+	// Hangups from now on are held until the server listens, then reload.
+	onHangup, stopHangups := hangups()
+	defer stopHangups()
 	srv, err := buildConfigServer(f, log)
 	if err != nil {
 		return err
 	}
-	adm, err := listenAdmin(srv, f.Admin.Address, log)
+	adm, m, err := listenAdmin(srv, f.Admin.Address, log)
 	if err != nil {
 		return cli.Exit(f.Errorf("admin.address", "%v", err).Error(), exitRuntime)
 	}
@@ -74,6 +80,8 @@ func serveConfig(c *cli.Context) error {
 	for _, r := range srv.Routes {
 		log.Info("serving", "route", r.Name, "path", r.Path, "backend", fmt.Sprint(r.Backend), "framing", r.Framing.String())
 	}
+	rl := &reloader{path: c.String("config"), started: f, srv: srv, log: log, logOf: logOf, metrics: m}
+	onHangup(rl.reload)
 	return runServer(srv, log, adm)
 }
 

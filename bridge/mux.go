@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -60,23 +61,71 @@ type mux struct {
 	refusing *atomic.Bool // the server drains and refuses new requests
 }
 
-func newMux(s *Server) *mux {
-	m := &mux{exact: map[string]*routeHandler{}, trusted: s.TrustedProxies, log: s.Log, obs: s.observer(), refusing: &s.refusing}
-	for _, r := range s.Routes {
-		h := newRouteHandler(r, s, s.Log.With("route", r.routeName()), m.obs)
-		switch p := r.routePath(); {
-		case p == "/":
-			m.root = h
-		case r.isPrefix():
-			m.prefixes = append(m.prefixes, h)
-		default:
-			m.exact[p] = h
+// newMux routes to routes, whose handlers answer to adm. A route that old
+// served too (see Reload) shares its handler's count of sessions.
+func newMux(routes []*Route, trusted TrustedProxies, adm admission, log *slog.Logger, obs Observer, old *mux) *mux {
+	m := &mux{exact: map[string]*routeHandler{}, trusted: trusted, log: log, obs: obs}
+	counts := old.counts()
+	for _, r := range routes {
+		h := newRouteHandler(r, adm, log.With("route", r.routeName()), obs)
+		if c := counts.take(r); c != nil {
+			h.active = c
 		}
+		m.add(h)
 	}
 	slices.SortFunc(m.prefixes, func(a, b *routeHandler) int {
 		return len(b.route.routePath()) - len(a.route.routePath())
 	})
 	return m
+}
+
+func (m *mux) add(h *routeHandler) {
+	switch p := h.route.routePath(); {
+	case p == "/":
+		m.root = h
+	case h.route.isPrefix():
+		m.prefixes = append(m.prefixes, h)
+	default:
+		m.exact[p] = h
+	}
+}
+
+// sessionCounts are the session counts of a mux's routes, by name and by
+// path, for the routes of the next mux to take over.
+type sessionCounts struct {
+	byName, byPath map[string]*routeHandler
+}
+
+func (m *mux) counts() sessionCounts {
+	c := sessionCounts{byName: map[string]*routeHandler{}, byPath: map[string]*routeHandler{}}
+	if m == nil {
+		return c
+	}
+	all := slices.Collect(maps.Values(m.exact))
+	all = append(all, m.prefixes...)
+	if m.root != nil {
+		all = append(all, m.root)
+	}
+	for _, h := range all {
+		c.byName[h.route.routeName()] = h
+		c.byPath[h.route.routePath()] = h
+	}
+	return c
+}
+
+// take is the count r goes on with: that of the route with r's name, or
+// else with r's path; nil for a new route. Each count goes to one route.
+func (c sessionCounts) take(r *Route) *atomic.Int64 {
+	h := c.byName[r.routeName()]
+	if h == nil {
+		h = c.byPath[r.routePath()]
+	}
+	if h == nil {
+		return nil
+	}
+	delete(c.byName, h.route.routeName())
+	delete(c.byPath, h.route.routePath())
+	return h.active
 }
 
 // match finds the route for path and the path its backend, page or folder

@@ -97,12 +97,14 @@ type routeHandler struct {
 	obs      Observer     // the server's
 	upgrader websocket.Upgrader
 	plain    http.Handler
-	kind     string       // the backend's, for observers
-	active   atomic.Int64 // sessions and CGI runs under way
+	kind     string // the backend's, for observers
+	// active counts sessions and CGI runs under way; a reload hands it on
+	// to the route that replaces this one (newMux).
+	active *atomic.Int64
 }
 
 func newRouteHandler(route *Route, adm admission, log *slog.Logger, obs Observer) *routeHandler {
-	h := &routeHandler{route: route, adm: adm, log: log, obs: obs, kind: BackendKind(route.Backend)}
+	h := &routeHandler{route: route, adm: adm, log: log, obs: obs, kind: BackendKind(route.Backend), active: new(atomic.Int64)}
 	h.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
 		// Frame headers and small messages go through this buffer; large

@@ -94,6 +94,9 @@ type Server struct {
 	bound []bound     // one per listener, once Listen succeeded
 	ready atomic.Bool // see Ready
 
+	routing   atomic.Pointer[routing] // what requests are served by (Reload)
+	reloading sync.Mutex              // serializes Reload
+
 	active   atomic.Int64 // sessions and CGI runs under way, for MaxSessions
 	mu       sync.Mutex
 	sessions map[*wsSession]struct{}
@@ -120,9 +123,12 @@ type bound struct {
 }
 
 // Handler is the server's HTTP handler, for tests and for embedding; call
-// Validate first (Listen does).
+// Validate first (Listen does). It serves the routes of the last Reload.
 func (s *Server) Handler() http.Handler {
-	return s.Hosts.guard(newMux(s), s.observer())
+	s.current()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.current().handler.ServeHTTP(w, r)
+	})
 }
 
 // observer is the Observer, or the access log by default.
@@ -315,10 +321,14 @@ func (s *Server) Serve(ctx context.Context) error {
 		n += len(b.listeners) + len(b.redirs)
 	}
 	errc := make(chan error, n)
-	for _, b := range s.bound {
+	for i, b := range s.bound {
+		// Each handshake takes the listener's TLS as of now (Reload).
+		tlsConfig := &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			return s.current().tlsConfig(i, b.spec), nil
+		}}
 		for _, l := range b.listeners {
 			if b.spec.TLS != nil {
-				l = tls.NewListener(l, b.spec.TLS)
+				l = tls.NewListener(l, tlsConfig)
 			}
 			go func() { errc <- srv.Serve(l) }()
 			if a, ok := l.Addr().(*net.TCPAddr); ok && !a.IP.IsLoopback() {
@@ -328,13 +338,12 @@ func (s *Server) Serve(ctx context.Context) error {
 		if len(b.redirs) == 0 {
 			continue
 		}
-		// Each listener's redirect server: its scheme, its port, its ACME.
-		var redirect http.Handler = http.HandlerFunc(b.redirect)
-		if b.spec.RedirHandler != nil {
-			redirect = b.spec.RedirHandler(redirect)
-		}
+		// Each listener's redirect server, by the routing of now.
+		redirect := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.current().redirect(i, &b).ServeHTTP(w, r)
+		})
 		redir := &http.Server{
-			Handler:           s.Hosts.guard(redirect, s.observer()),
+			Handler:           redirect,
 			ReadHeaderTimeout: headerTimeout,
 			ErrorLog:          srv.ErrorLog,
 		}
@@ -455,7 +464,7 @@ func (s *Server) live() int {
 
 func (s *Server) shutdown(servers ...*http.Server) {
 	s.ready.Store(false)
-	deadline := time.Now().Add(s.ShutdownGrace)
+	deadline := time.Now().Add(s.current().shutdownGrace)
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -518,7 +527,7 @@ func (s *Server) waitSessions(stop <-chan struct{}) bool {
 // acquire and release count sessions and CGI runs against MaxSessions (see
 // admission).
 func (s *Server) acquire() bool {
-	if n := s.active.Add(1); s.MaxSessions > 0 && n > int64(s.MaxSessions) {
+	if n, most := s.active.Add(1), s.current().maxSessions; most > 0 && n > int64(most) {
 		s.active.Add(-1)
 		return false
 	}
