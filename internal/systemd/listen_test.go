@@ -260,4 +260,3 @@ func activatedChild() int {
 	io.WriteString(os.Stdout, "child ok\n")
 	return 0
 }
-
