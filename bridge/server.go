@@ -23,12 +23,17 @@ import (
 )
 
 // Listener is one place a Server listens: TCP addresses and a port, or a
-// unix socket, each with its own TLS and redirect port. Every listener
-// serves the same routes under the same Host policy.
+// unix socket, or sockets already listening, each with its own TLS and
+// redirect port. Every listener serves the same routes under the same Host
+// policy.
 type Listener struct {
 	Addresses []string    // hosts or IPs to listen on; empty: loopback only
 	Port      int         // 0 picks a free port
 	Unix      string      // listen on this unix socket instead of TCP
+	// Inherited are sockets already listening (systemd's socket
+	// activation): served instead of Addresses, Port and Unix, and closed
+	// at shutdown. They have no RedirPort.
+	Inherited []net.Listener
 	TLS       *tls.Config // nil: plain HTTP
 	RedirPort int         // also listen here and redirect to Port
 	// RedirHandler, if set, wraps the redirect (ACME answers HTTP-01
@@ -84,6 +89,9 @@ type Server struct {
 	// ExitNoConn shuts the server down when its last session ends
 	// (--exit-no-conn).
 	ExitNoConn bool
+	// OnReady, if set, is called once Serve serves every listener (for
+	// systemd's READY=1); OnStopping when its shutdown begins (STOPPING=1).
+	OnReady, OnStopping func()
 
 	bound []bound // one per listener, once Listen succeeded
 
@@ -123,7 +131,7 @@ func (s *Server) observer() Observer {
 
 // Listen checks the routes (Validate) and binds every listener, so that a
 // port in use is an error before anything is served; on an error (a
-// *ListenError) nothing is left bound.
+// *ListenError) nothing is left bound, and inherited sockets are closed.
 func (s *Server) Listen() error {
 	if err := s.Validate(); err != nil {
 		return err
@@ -136,6 +144,11 @@ func (s *Server) Listen() error {
 		b, err := s.listen(&s.Listeners[i])
 		if err != nil {
 			s.closeListeners()
+			for _, spec := range s.Listeners {
+				for _, l := range spec.Inherited {
+					l.Close() // they were the server's to close
+				}
+			}
 			err.Listener = i
 			return err
 		}
@@ -148,6 +161,13 @@ func (s *Server) Listen() error {
 // on each of its addresses.
 func (s *Server) listen(spec *Listener) (bound, *ListenError) {
 	b := bound{spec: spec}
+	if len(spec.Inherited) > 0 {
+		if spec.RedirPort != 0 {
+			return b, &ListenError{Redirect: true, Where: fmt.Sprintf("redirect port %d", spec.RedirPort), Err: errors.New("inherited sockets have no redirect port")}
+		}
+		b.listeners = spec.Inherited
+		return b, nil
+	}
 	if spec.Unix != "" {
 		l, err := listenUnix(spec.Unix)
 		if err != nil {
@@ -325,12 +345,19 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 	}
 
+	if s.OnReady != nil {
+		s.OnReady()
+	}
+
 	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 	case <-s.lastEnded:
 		s.Log.Info("the last session ended; exiting", "once", s.Once, "exit_no_conn", s.ExitNoConn)
+	}
+	if s.OnStopping != nil {
+		s.OnStopping()
 	}
 	endRequests()
 	s.shutdown(servers...)
