@@ -27,9 +27,9 @@ import (
 // redirect port. Every listener serves the same routes under the same Host
 // policy.
 type Listener struct {
-	Addresses []string    // hosts or IPs to listen on; empty: loopback only
-	Port      int         // 0 picks a free port
-	Unix      string      // listen on this unix socket instead of TCP
+	Addresses []string // hosts or IPs to listen on; empty: loopback only
+	Port      int      // 0 picks a free port
+	Unix      string   // listen on this unix socket instead of TCP
 	// Inherited are sockets already listening (systemd's socket
 	// activation): served instead of Addresses, Port and Unix, and closed
 	// at shutdown. They have no RedirPort.
