@@ -27,18 +27,18 @@ import (
 // redirect port. Every listener serves the same routes under the same Host
 // policy.
 type Listener struct {
-	Addresses []string // hosts or IPs to listen on; empty: loopback only
-	Port      int      // 0 picks a free port
-	Unix      string   // listen on this unix socket instead of TCP
-	// Inherited are sockets already listening (systemd's socket
-	// activation): served instead of Addresses, Port and Unix, and closed
-	// at shutdown. They have no RedirPort.
-	Inherited []net.Listener
+	Addresses []string    // hosts or IPs to listen on; empty: loopback only
+	Port      int         // 0 picks a free port
+	Unix      string      // listen on this unix socket instead of TCP
 	TLS       *tls.Config // nil: plain HTTP
 	RedirPort int         // also listen here and redirect to Port
 	// RedirHandler, if set, wraps the redirect (ACME answers HTTP-01
 	// challenges there).
 	RedirHandler func(http.Handler) http.Handler
+	// Inherited are sockets already listening (systemd's socket
+	// activation): served instead of Addresses, Port and Unix, and closed
+	// at shutdown. They have no RedirPort.
+	Inherited []net.Listener
 }
 
 // ListenError is a listener that could not be bound. It names the address
