@@ -26,7 +26,7 @@ import (
 var configFlags = []string{"config", "loglevel", "logformat", "license"}
 
 // serveConfig serves what the --config file says.
-func serveConfig(c *cli.Context) error {
+func serveConfig(c *cli.Context, sd *fromSystemd) error {
 	for _, f := range c.App.Flags {
 		name := f.Names()[0]
 		if slices.Contains(configFlags, name) || !c.IsSet(name) {
@@ -63,6 +63,10 @@ func serveConfig(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := useConfigSockets(f, srv, sd.sockets); err != nil {
+		return err
+	}
+	sd.notify(srv, log)
 	if err := srv.Listen(); err != nil {
 		return cli.Exit(configListenError(f, err).Error(), exitRuntime)
 	}
