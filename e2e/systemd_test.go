@@ -3,7 +3,10 @@ package e2e
 import (
 	"fmt"
 	"net"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -135,11 +138,20 @@ func TestSocketActivationCommandLine(t *testing.T) {
 }
 
 // TestSocketActivationConfig: a config listener takes the socket of its
-// systemd: name.
+// systemd: name, the one examples/wsbridge.socket gives.
 func TestSocketActivationConfig(t *testing.T) {
+	unit, err := os.ReadFile(example("wsbridge.socket"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^FileDescriptorName=(.+)$`).FindSubmatch(unit)
+	if m == nil {
+		t.Fatal("examples/wsbridge.socket has no FileDescriptorName=")
+	}
+	name := string(m[1])
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{"wsbridge.yaml": "listen:\n  - systemd: web\nroutes:\n  - path: /echo\n    exec: {command: cat}\n"})
-	inst, conn, addr := activated(t, "web", nil, "--config", filepath.Join(dir, "wsbridge.yaml"), "--logformat", "json")
+	writeFiles(t, dir, map[string]string{"wsbridge.yaml": "listen:\n  - systemd: " + name + "\nroutes:\n  - path: /echo\n    exec: {command: cat}\n"})
+	inst, conn, addr := activated(t, name, nil, "--config", filepath.Join(dir, "wsbridge.yaml"), "--logformat", "json")
 	ws := wsOver(t, conn, "ws://"+addr+"/echo")
 	if err := ws.WriteMessage(websocket.TextMessage, []byte("hi")); err != nil {
 		t.Fatal(err)
@@ -188,5 +200,27 @@ func TestSocketActivationMistakes(t *testing.T) {
 	code, out := launch(t, "--config", file).exitCode(t)
 	if want := fmt.Sprintf(`%s:2:14: listen[0].systemd: systemd passed no socket named "web": wsbridge was not socket-activated (no LISTEN_FDS)`, file); code != 2 || !strings.Contains(out, want) {
 		t.Fatalf("exit %d:\n%s\nwant exit 2 and %q", code, out, want)
+	}
+}
+
+// TestExampleUnits: systemd-analyze finds nothing wrong in the example
+// units (with ExecStart= pointing at the binary under test).
+func TestExampleUnits(t *testing.T) {
+	const analyze = "/usr/bin/systemd-analyze"
+	requireTool(t, analyze, "checks systemd units")
+	dir := t.TempDir()
+	for _, name := range []string{"wsbridge.socket", "wsbridge.service"} {
+		unit, err := os.ReadFile(example(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.ReplaceAll(string(unit), "/usr/local/bin/wsbridge ", binary+" ")
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := exec.Command(analyze, "verify", filepath.Join(dir, "wsbridge.socket"), filepath.Join(dir, "wsbridge.service")).CombinedOutput()
+	if err != nil || len(out) > 0 {
+		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
 	}
 }
