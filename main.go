@@ -84,6 +84,9 @@ func newApp() *cli.App {
 			"page (xterm.js) for browsers; the protocol is in docs/terminal-protocol.md.\n" +
 			"With --tcp, --unix or --token-file, each WebSocket gets its own connection to that\n" +
 			"backend instead, dialed before the upgrade is answered; bytes go both ways in binary messages.\n" +
+			"Under systemd's socket activation (LISTEN_FDS) it serves the sockets it is passed instead of\n" +
+			"--port, --address and --unixsocket, and it tells systemd when it is ready and when it stops\n" +
+			"(Type=notify); see the README's systemd section and examples/wsbridge.socket.\n" +
 			"Every flag can also be set by an environment variable, shown beside it.",
 		Version:                   versionString(),
 		HideHelpCommand:           true,
