@@ -101,3 +101,15 @@ func TestConfigSockets(t *testing.T) {
 		t.Errorf("listeners %+v, want both sockets on the first", l)
 	}
 }
+
+// TestCheckConfigSystemd: check-config says a systemd: listener is one.
+func TestCheckConfigSystemd(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wsbridge.yaml")
+	if err := os.WriteFile(path, []byte("listen: [{systemd: web, tls: {acme: {domains: [a.example]}}}]\nroutes: [{path: /, exec: {command: cat}}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want := "listeners:\n  systemd's sockets named web (socket activation), TLS (ACME for a.example)\nroutes:"
+	if got := runApp(t, "check-config", path); !strings.Contains(got, want) {
+		t.Errorf("check-config:\n%s\nwant:\n%s", got, want)
+	}
+}
