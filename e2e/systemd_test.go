@@ -224,3 +224,13 @@ func TestExampleUnits(t *testing.T) {
 		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
 	}
 }
+
+// TestSocketActivationNotASocket: a passed descriptor that is not a
+// listening stream socket is an error at start (exit 1) that names it.
+func TestSocketActivationNotASocket(t *testing.T) {
+	inst := launchCommand(t, "", []string{"LISTEN_FDS=1", "LISTEN_FDNAMES=web"}, "/bin/sh", "-c", `LISTEN_PID=$$ exec "$0" "$@" 3</dev/null`, binary, "cat")
+	code, out := inst.exitCode(t)
+	if want := `wsbridge: socket activation: socket "web" (fd 3): not a socket`; code != 1 || !strings.Contains(out, want) {
+		t.Fatalf("exit %d:\n%s\nwant exit 1 and %q", code, out, want)
+	}
+}
