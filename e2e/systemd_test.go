@@ -234,3 +234,33 @@ func TestSocketActivationNotASocket(t *testing.T) {
 		t.Fatalf("exit %d:\n%s\nwant exit 1 and %q", code, out, want)
 	}
 }
+
+// TestNotifyWatchdog: without socket activation too, a Type=notify
+// wsbridge says READY=1, feeds WatchdogSec='s watchdog while it serves,
+// and says STOPPING=1 at SIGTERM.
+func TestNotifyWatchdog(t *testing.T) {
+	notify, path := notifySocket(t)
+	inst := startEnv(t, []string{"NOTIFY_SOCKET=" + path, "WATCHDOG_USEC=100000"}, "--address", "127.0.0.1", "cat")
+	expectNotify(t, notify, "READY=1\nSTATUS=listening on "+inst.URL+"/")
+	expectNotify(t, notify, "WATCHDOG=1")
+	expectNotify(t, notify, "WATCHDOG=1")
+	if err := inst.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	for {
+		_ = notify.SetReadDeadline(time.Now().Add(20 * time.Second))
+		n, err := notify.Read(buf)
+		if err != nil {
+			t.Fatalf("waiting for STOPPING=1: %v", err)
+		}
+		if got := string(buf[:n]); got == "STOPPING=1\nSTATUS=shutting down" {
+			break
+		} else if got != "WATCHDOG=1" {
+			t.Fatalf("systemd was told %q, want WATCHDOG=1 or STOPPING=1", got)
+		}
+	}
+	if code, out := inst.exitCode(t); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+}
