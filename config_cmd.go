@@ -59,6 +59,8 @@ func printSummary(w io.Writer, f *config.File) {
 func describeListener(l config.Listener) string {
 	var s string
 	switch {
+	case l.Systemd != "":
+		s = fmt.Sprintf("systemd's sockets named %s (socket activation)", l.Systemd)
 	case l.Unix != "":
 		s = "unix:" + l.Unix
 	case l.Address == "":

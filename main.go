@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -85,6 +86,9 @@ func newApp() *cli.App {
 			"page (xterm.js) for browsers; the protocol is in docs/terminal-protocol.md.\n" +
 			"With --tcp, --unix or --token-file, each WebSocket gets its own connection to that\n" +
 			"backend instead, dialed before the upgrade is answered; bytes go both ways in binary messages.\n" +
+			"Under systemd's socket activation (LISTEN_FDS) it serves the sockets it is passed instead of\n" +
+			"--port, --address and --unixsocket, and it tells systemd when it is ready and when it stops\n" +
+			"(Type=notify); see the README's systemd section and examples/wsbridge.socket.\n" +
 			"Every flag can also be set by an environment variable, shown beside it.",
 		Version:                   versionString(),
 		HideHelpCommand:           true,
@@ -218,15 +222,19 @@ func serve(c *cli.Context) error {
 		fmt.Fprint(c.App.Writer, license)
 		return nil
 	}
+	sd, err := takeSystemd()
+	if err != nil {
+		return err
+	}
 	if c.String("config") != "" { // an empty WSBRIDGE_CONFIG names no file
-		return serveConfig(c)
+		return serveConfig(c, sd)
 	}
 	log, err := newLogger(c.String("loglevel"), c.String("logformat"))
 	if err != nil {
 		return err
 	}
 	defer ignoreHangups(log)()
-	srv, err := buildServer(c, log)
+	srv, err := buildServerOn(c, log, sd.listeners())
 	if err != nil {
 		return err
 	}
@@ -234,6 +242,7 @@ func serve(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit("--admin-address: "+err.Error(), exitRuntime)
 	}
+	sd.notify(srv, log)
 	if err := srv.Listen(); err != nil {
 		adm.Close()
 		return cli.Exit(listenError(srv, err), exitRuntime)
@@ -371,6 +380,17 @@ func ignoreHangups(log *slog.Logger) func() {
 // buildServer validates every flag and argument into the server's plain
 // structs before anything listens.
 func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
+	return buildServerOn(c, log, nil)
+}
+
+// buildServerOn is buildServer for a server that serves sockets systemd
+// passed (socket activation) instead of the listening flags, if any.
+func buildServerOn(c *cli.Context, log *slog.Logger, inherited []net.Listener) (*bridge.Server, error) {
+	if len(inherited) > 0 {
+		if err := checkActivatedFlags(c, len(inherited)); err != nil {
+			return nil, err
+		}
+	}
 	for _, name := range []string{"port", "redirport"} {
 		if p := c.Int(name); p < 0 || p > 65535 {
 			return nil, usageError("--%s: %d is not a port (0-65535)", name, p)
@@ -497,6 +517,13 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 		}
 		// On a unix socket no peer has an address, and on TCP none is a unix
 		// peer: such an entry would never match, silently.
+		if len(inherited) > 0 {
+			if err := checkInheritedProxy(p, v, inherited); err != nil {
+				return nil, err
+			}
+			trusted = append(trusted, p)
+			continue
+		}
 		switch unixsocket := c.String("unixsocket") != ""; {
 		case p == bridge.UnixPeers && !unixsocket:
 			return nil, usageError("--trusted-proxy unix needs --unixsocket")
@@ -558,6 +585,9 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 	tlsServer, err := buildTLS(c, log)
 	if err != nil {
 		return nil, err
+	}
+	if len(inherited) > 0 {
+		srv.Listeners[0] = bridge.Listener{Inherited: inherited}
 	}
 	useTLS(srv, &srv.Listeners[0], tlsServer)
 	return srv, nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wsbridge/wsbridge/bridge"
 	"github.com/wsbridge/wsbridge/config"
+	"github.com/wsbridge/wsbridge/internal/systemd"
 	"github.com/wsbridge/wsbridge/metrics"
 )
 
@@ -62,11 +63,16 @@ type reloader struct {
 	// and --logformat.
 	logOf   func(*config.File) [2]string
 	metrics *metrics.Metrics // nil without an admin listener
+	// notifier tells systemd a reload is under way, then that wsbridge is
+	// ready again (with the old config after a failure); nil: no systemd.
+	notifier *systemd.Notifier
 }
 
 func (rl *reloader) reload() {
-	// systemd: RELOADING=1 goes here; READY=1 once reload has returned,
-	// after a failure too (the old config is in force and serving).
+	// READY=1 after a failure too: the old config is in force and serving.
+	rl.warn(rl.notifier.Reloading())
+	status := "reloaded " + rl.path
+	defer func() { rl.warn(rl.notifier.Ready(status)) }()
 	f, next, err := rl.build()
 	var restart []int
 	if err == nil {
@@ -74,6 +80,7 @@ func (rl *reloader) reload() {
 	}
 	if err != nil {
 		rl.log.Error("reload failed; the config in force stays", "err", err)
+		status = "reload failed; the config in force stays: " + err.Error()
 		return
 	}
 	var keys []string
@@ -105,6 +112,13 @@ func (rl *reloader) reload() {
 		routes[i] = r.Name + " " + cmp.Or(r.Path, "/")
 	}
 	rl.log.Info("reloaded", "file", rl.path, "routes", routes)
+}
+
+// warn logs an error telling systemd.
+func (rl *reloader) warn(err error) {
+	if err != nil {
+		rl.log.Warn("telling systemd", "err", err)
+	}
 }
 
 // build reads, validates and builds the file as at start.

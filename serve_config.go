@@ -26,7 +26,7 @@ import (
 var configFlags = []string{"config", "loglevel", "logformat", "license"}
 
 // serveConfig serves what the --config file says.
-func serveConfig(c *cli.Context) error {
+func serveConfig(c *cli.Context, sd *fromSystemd) error {
 	for _, f := range c.App.Flags {
 		name := f.Names()[0]
 		if slices.Contains(configFlags, name) || !c.IsSet(name) {
@@ -69,10 +69,14 @@ func serveConfig(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := useConfigSockets(f, srv, sd.sockets); err != nil {
+		return err
+	}
 	adm, m, err := listenAdmin(srv, f.Admin.Address, log)
 	if err != nil {
 		return cli.Exit(f.Errorf("admin.address", "%v", err).Error(), exitRuntime)
 	}
+	sd.notify(srv, log)
 	if err := srv.Listen(); err != nil {
 		adm.Close()
 		return cli.Exit(configListenError(f, err).Error(), exitRuntime)
@@ -80,7 +84,7 @@ func serveConfig(c *cli.Context) error {
 	for _, r := range srv.Routes {
 		log.Info("serving", "route", r.Name, "path", r.Path, "backend", fmt.Sprint(r.Backend), "framing", r.Framing.String())
 	}
-	rl := &reloader{path: c.String("config"), started: f, srv: srv, log: log, logOf: logOf, metrics: m}
+	rl := &reloader{path: c.String("config"), started: f, srv: srv, log: log, logOf: logOf, metrics: m, notifier: sd.notifier}
 	onHangup(rl.reload)
 	return runServer(srv, log, adm)
 }

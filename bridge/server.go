@@ -23,8 +23,9 @@ import (
 )
 
 // Listener is one place a Server listens: TCP addresses and a port, or a
-// unix socket, each with its own TLS and redirect port. Every listener
-// serves the same routes under the same Host policy.
+// unix socket, or sockets already listening, each with its own TLS and
+// redirect port. Every listener serves the same routes under the same Host
+// policy.
 type Listener struct {
 	Addresses []string    // hosts or IPs to listen on; empty: loopback only
 	Port      int         // 0 picks a free port
@@ -34,6 +35,10 @@ type Listener struct {
 	// RedirHandler, if set, wraps the redirect (ACME answers HTTP-01
 	// challenges there).
 	RedirHandler func(http.Handler) http.Handler
+	// Inherited are sockets already listening (systemd's socket
+	// activation): served instead of Addresses, Port and Unix, and closed
+	// at shutdown. They have no RedirPort.
+	Inherited []net.Listener
 }
 
 // ListenError is a listener that could not be bound. It names the address
@@ -90,6 +95,9 @@ type Server struct {
 	// DrainDelay is how long a drain still serves new requests, so that a
 	// load balancer sees the server is not ready before it gets 503s.
 	DrainDelay time.Duration
+	// OnReady, if set, is called once Serve serves every listener (for
+	// systemd's READY=1); OnStopping when its shutdown begins (STOPPING=1).
+	OnReady, OnStopping func()
 
 	bound []bound     // one per listener, once Listen succeeded
 	ready atomic.Bool // see Ready
@@ -141,7 +149,7 @@ func (s *Server) observer() Observer {
 
 // Listen checks the routes (Validate) and binds every listener, so that a
 // port in use is an error before anything is served; on an error (a
-// *ListenError) nothing is left bound.
+// *ListenError) nothing is left bound, and inherited sockets are closed.
 func (s *Server) Listen() error {
 	if err := s.Validate(); err != nil {
 		return err
@@ -155,6 +163,11 @@ func (s *Server) Listen() error {
 		b, err := s.listen(&s.Listeners[i])
 		if err != nil {
 			s.closeListeners()
+			for _, spec := range s.Listeners {
+				for _, l := range spec.Inherited {
+					l.Close() // they were the server's to close
+				}
+			}
 			err.Listener = i
 			return err
 		}
@@ -167,6 +180,13 @@ func (s *Server) Listen() error {
 // on each of its addresses.
 func (s *Server) listen(spec *Listener) (bound, *ListenError) {
 	b := bound{spec: spec}
+	if len(spec.Inherited) > 0 {
+		if spec.RedirPort != 0 {
+			return b, &ListenError{Redirect: true, Where: fmt.Sprintf("redirect port %d", spec.RedirPort), Err: errors.New("inherited sockets have no redirect port")}
+		}
+		b.listeners = spec.Inherited
+		return b, nil
+	}
 	if spec.Unix != "" {
 		l, err := listenUnix(spec.Unix)
 		if err != nil {
@@ -375,6 +395,10 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 	}
 
+	if s.OnReady != nil {
+		s.OnReady()
+	}
+
 	var err error
 	select {
 	case <-ctx.Done():
@@ -385,6 +409,9 @@ func (s *Server) Serve(ctx context.Context) error {
 		if s.DrainTimeout > 0 {
 			err = s.drain(ctx, errc)
 		}
+	}
+	if s.OnStopping != nil {
+		s.OnStopping()
 	}
 	endRequests()
 	s.shutdown(servers...)

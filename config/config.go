@@ -43,11 +43,13 @@ type File struct {
 	pos map[string]pos // where each key's value is, by key path ("routes[0].exec.command")
 }
 
-// Listener is one address and port, or one unix socket.
+// Listener is one address and port, or one unix socket, or the sockets
+// systemd passed under one name.
 type Listener struct {
 	Address      string     `yaml:"address"`       // a host or IP; empty: loopback (127.0.0.1 and ::1)
 	Port         int        `yaml:"port"`          // default 8080; 0 picks a free port
 	Unix         string     `yaml:"unix"`          // a unix socket's path, instead of address and port
+	Systemd      string     `yaml:"systemd"`       // the FileDescriptorName= of sockets systemd passes (socket activation), instead of the above
 	TLS          *ServerTLS `yaml:"tls"`           // nil: plain HTTP
 	RedirectPort int        `yaml:"redirect_port"` // also listen here and redirect plain HTTP (and answer ACME's HTTP-01)
 }

@@ -97,6 +97,7 @@ listen:
       client_ca: cert.pem
   - unix: wsbridge.sock
   - address: ::1
+  - systemd: wsbridge.socket
 trusted_proxies: [127.0.0.1, unix]
 allowed_hosts: [shell.example.com, "*.example.org"]
 log: {level: info, format: json}
@@ -192,6 +193,7 @@ func TestLoadComplete(t *testing.T) {
 	})
 	check("listen[1]", f.Listen[1], Listener{Unix: at("wsbridge.sock")})
 	check("listen[2]", f.Listen[2], Listener{Address: "::1", Port: 8080})
+	check("listen[3] (no default port)", f.Listen[3], Listener{Systemd: "wsbridge.socket"})
 	check("timeouts", f.Timeouts, Timeouts{Header: 5 * time.Second, Shutdown: 30 * time.Second})
 	check("admin", f.Admin, Admin{Address: "127.0.0.1:9090"})
 
@@ -319,6 +321,11 @@ func TestBadFiles(t *testing.T) {
 		{"a port that is another's redirect port", "listen: [{port: 443, redirect_port: 80}, {port: 80}]\n" + route, `F:1:49: listen[1].port: 80 is listen[0].redirect_port too`},
 		{"a redirect port that is another's port", "listen: [{port: 80}, {port: 443, redirect_port: 80}]\n" + route, `F:1:49: listen[1].redirect_port: 80 is listen[0].port too`},
 		{"one redirect port for two listeners", "listen: [{port: 443, redirect_port: 80}, {port: 8443, redirect_port: 80}]\n" + route, `F:1:70: listen[1].redirect_port: 80 is listen[0].redirect_port too`},
+		{"systemd listener with a port", "listen: [{systemd: web, port: 80}]\n" + route, `F:1:31: listen[0].port: a systemd listener has no port: its socket unit says where it listens`},
+		{"systemd listener with a path", "listen: [{systemd: web, unix: s.sock}]\n" + route, `F:1:31: listen[0].unix: a systemd listener has no unix: its socket unit says where it listens`},
+		{"systemd name with a colon", "listen: [{systemd: \"a:b\"}]\n" + route, `F:1:20: listen[0].systemd: "a:b" is not a FileDescriptorName= (printable ASCII without ':', at most 255 characters)`},
+		{"empty systemd name", "listen: [{systemd: \"\"}]\n" + route, `F:1:20: listen[0].systemd: empty: give the name of the sockets systemd passes (FileDescriptorName=, by default the socket unit's name)`},
+		{"the same systemd listener twice", "listen: [{systemd: web}, {systemd: web}]\n" + route, `F:1:26: listen[1]: the same listener as listen[0]`},
 		{"unix proxy, no unix listener", "trusted_proxies: [unix]\n" + route, `F:1:19: trusted_proxies[0]: unix trusts the peers of a unix listener, and there is none`},
 		{"bad trusted proxy", "trusted_proxies: [10.0.0.0/33]\n" + route, `F:1:19: trusted_proxies[0]: "10.0.0.0/33" is neither an address nor a CIDR`},
 		{"bad allowed host", "allowed_hosts: [\"example.com:443\"]\n" + route, `F:1:17: allowed_hosts[0]: "example.com:443": give the name without a port (example.com)`},

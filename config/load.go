@@ -196,7 +196,7 @@ func (f *File) fill() {
 		f.Listen = []Listener{{}}
 	}
 	for i := range f.Listen {
-		if l := &f.Listen[i]; l.Unix == "" && !f.has(fmt.Sprintf("listen[%d].port", i)) {
+		if l := &f.Listen[i]; l.Unix == "" && l.Systemd == "" && !f.has(fmt.Sprintf("listen[%d].port", i)) {
 			l.Port = defaultPort
 		}
 	}

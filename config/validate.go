@@ -90,24 +90,28 @@ func (f *File) validateServer() error {
 			return err
 		}
 		id := "unix:" + l.Unix
-		if l.Unix == "" {
+		switch {
+		case l.Systemd != "":
+			id = "systemd:" + l.Systemd
+		case l.Unix == "":
 			id = net.JoinHostPort(l.Address, fmt.Sprint(l.Port))
 		}
-		if other, dup := seen[id]; dup && (l.Unix != "" || l.Port != 0) {
+		if other, dup := seen[id]; dup && (l.Unix != "" || l.Systemd != "" || l.Port != 0) {
 			if strings.HasSuffix(other, ".redirect_port") {
 				return f.errorf(key+".port", "%d is %s too", l.Port, other)
 			}
 			return f.errorf(key, "the same listener as %s", other)
 		}
 		seen[id] = key
-		if l.Unix == "" && l.RedirectPort != 0 {
+		if l.Unix == "" && l.Systemd == "" && l.RedirectPort != 0 {
 			rid := net.JoinHostPort(l.Address, fmt.Sprint(l.RedirectPort))
 			if other, dup := seen[rid]; dup {
 				return f.errorf(key+".redirect_port", "%d is %s too", l.RedirectPort, portKey(other))
 			}
 			seen[rid] = key + ".redirect_port"
 		}
-		unixListener = unixListener || l.Unix != ""
+		// What systemd passes may be either kind.
+		unixListener = unixListener || l.Unix != "" || l.Systemd != ""
 		tcpListener = tcpListener || l.Unix == ""
 	}
 	for i, v := range f.TrustedProxies {
@@ -163,6 +167,20 @@ func (f *File) validateServer() error {
 }
 
 func (f *File) validateListener(l *Listener, key string) error {
+	if f.has(key+".systemd") && l.Systemd == "" {
+		return f.errorf(key+".systemd", "empty: give the name of the sockets systemd passes (FileDescriptorName=, by default the socket unit's name)")
+	}
+	if l.Systemd != "" {
+		for _, k := range []string{"address", "port", "unix", "redirect_port"} {
+			if f.has(key + "." + k) {
+				return f.errorf(key+"."+k, "a systemd listener has no %s: its socket unit says where it listens", k)
+			}
+		}
+		// systemd.socket(5)'s FileDescriptorName=.
+		if len(l.Systemd) > 255 || strings.ContainsFunc(l.Systemd, func(r rune) bool { return r == ':' || r < ' ' || r > '~' }) {
+			return f.errorf(key+".systemd", "%q is not a FileDescriptorName= (printable ASCII without ':', at most 255 characters)", l.Systemd)
+		}
+	}
 	if l.Unix != "" {
 		for _, k := range []string{"address", "port", "redirect_port"} {
 			if f.has(key + "." + k) {

@@ -146,8 +146,15 @@ func startIn(t *testing.T, wd string, args ...string) *instance {
 
 func launchIn(t *testing.T, wd string, env []string, args ...string) *instance {
 	t.Helper()
+	return launchCommand(t, wd, env, binary, args...)
+}
+
+// launchCommand is launchIn for a command that runs wsbridge in its own
+// process (systemd-socket-activate execs it).
+func launchCommand(t *testing.T, wd string, env []string, name string, args ...string) *instance {
+	t.Helper()
 	inst := &instance{t: t, logged: make(chan struct{}, 1), exited: make(chan struct{})}
-	inst.cmd = exec.Command(binary, args...)
+	inst.cmd = exec.Command(name, args...)
 	inst.cmd.Dir = wd
 	inst.cmd.Env = append(append(os.Environ(), "WSBRIDGE_TEST_SECRET=do-not-pass"), env...)
 	stderr, err := inst.cmd.StderrPipe()
