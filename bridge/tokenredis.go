@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/logging"
 	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
@@ -83,6 +84,8 @@ func NewTokenRedis(source, password string, log *slog.Logger) (*TokenRedis, erro
 	if err != nil {
 		return nil, err
 	}
+	// go-redis prints to stderr; our own lines say what failed, in our format.
+	redis.SetLogger(&logging.VoidLogger{})
 	if password != "" {
 		opt.Password = password
 	}

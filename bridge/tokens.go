@@ -217,7 +217,10 @@ func parseTokenLine(line string) (string, Target, error) {
 		return "", Target{}, errors.New("empty token")
 	}
 	t, err := parseTarget(target)
-	return token, t, err
+	if err != nil {
+		return "", Target{}, err
+	}
+	return token, t, nil
 }
 
 // parseTarget reads "host:port" or "unix_socket:/path".
