@@ -110,7 +110,7 @@ type bound struct {
 // Handler is the server's HTTP handler, for tests and for embedding; call
 // Validate first (Listen does).
 func (s *Server) Handler() http.Handler {
-	return s.Hosts.guard(newMux(s), s.observer())
+	return s.Hosts.guard(newMux(s), s.observer(), s.TrustedProxies)
 }
 
 // observer is the Observer, or the access log by default.
@@ -294,7 +294,7 @@ func (s *Server) Serve(ctx context.Context) error {
 			redirect = b.spec.RedirHandler(redirect)
 		}
 		redir := &http.Server{
-			Handler:           s.Hosts.guard(redirect, s.observer()),
+			Handler:           s.Hosts.guard(redirect, s.observer(), s.TrustedProxies),
 			ReadHeaderTimeout: headerTimeout,
 			ErrorLog:          srv.ErrorLog,
 		}
