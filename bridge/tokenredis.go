@@ -127,13 +127,6 @@ func (t *TokenRedis) String() string {
 // Close closes the connections to Redis.
 func (t *TokenRedis) Close() error { return t.client.Close() }
 
-// Ping says whether Redis answers, within the lookup timeout.
-func (t *TokenRedis) Ping(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, t.timeout)
-	defer cancel()
-	return t.client.Ping(ctx).Err()
-}
-
 // Target looks the token up: from the cache, from a query under way, or
 // from Redis. A host name is looked up in lower case.
 func (t *TokenRedis) Target(ctx context.Context, token string, host bool) (Target, error) {
