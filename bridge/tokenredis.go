@@ -45,11 +45,14 @@ type TokenRedis struct {
 }
 
 // The cache's bounds: a found token is kept for redisHitTTL, an unknown one
-// (or a bad value) for redisMissTTL, at most redisCacheMax of them.
+// (or a bad value) for redisMissTTL, at most redisCacheMax of them, each key
+// at most redisCacheKeyMax bytes (a URL may be long: 10,000 of them must not
+// hold gigabytes).
 const (
-	redisHitTTL   = time.Second
-	redisMissTTL  = 250 * time.Millisecond
-	redisCacheMax = 10000
+	redisHitTTL      = time.Second
+	redisMissTTL     = 250 * time.Millisecond
+	redisCacheMax    = 10000
+	redisCacheKeyMax = 512
 	// RedisTimeout bounds a lookup: dial, write and read together.
 	RedisTimeout = time.Second
 )
@@ -157,7 +160,7 @@ func (t *TokenRedis) Target(ctx context.Context, token string, host bool) (Targe
 	f.target, f.err = t.query(key)
 	t.mu.Lock()
 	delete(t.flights, key)
-	if f.err != errTokenStore {
+	if f.err != errTokenStore && len(key) <= redisCacheKeyMax {
 		t.remember(key, cachedTarget{target: f.target, err: f.err})
 	}
 	t.mu.Unlock()
@@ -291,7 +294,10 @@ func splitSource(s string) []string {
 func parseRedisURL(s string) (*redis.Options, string, error) {
 	u, err := url.Parse(s)
 	if err != nil {
-		return nil, "", fmt.Errorf("not a URL: %v", errors.Unwrap(err))
+		if strings.Contains(s, "@") {
+			return nil, "", errors.New("not a valid URL") // the details may quote the password
+		}
+		return nil, "", fmt.Errorf("not a valid URL: %v", errors.Unwrap(err))
 	}
 	q := u.Query()
 	namespace := q.Get("namespace")
