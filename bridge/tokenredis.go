@@ -26,10 +26,10 @@ import (
 // reads the same Redis routes a token alike, and a token set or deleted
 // there counts within a second.
 //
-// Answers are cached briefly (a found token for HitTTL, an unknown one for
-// MissTTL), and concurrent lookups of one token share one query, so a burst
+// Answers are cached briefly (a found token for 1 s, an unknown one for
+// 250 ms), and concurrent lookups of one token share one query, so a burst
 // of connections costs one round trip. A Redis that is down or slow fails
-// each lookup within Timeout with a 503; nothing is cached then, so the
+// each lookup within a second with a 503; nothing is cached then, so the
 // first lookup after Redis is back succeeds.
 type TokenRedis struct {
 	Log *slog.Logger
@@ -37,7 +37,6 @@ type TokenRedis struct {
 	client    *redis.Client
 	namespace string // with its colon, or ""
 	where     string // Redis's address and database, for logs (no password)
-	timeout   time.Duration
 
 	mu      sync.Mutex
 	cache   map[string]cachedTarget
@@ -53,8 +52,8 @@ const (
 	redisMissTTL     = 250 * time.Millisecond
 	redisCacheMax    = 10000
 	redisCacheKeyMax = 512
-	// RedisTimeout bounds a lookup: dial, write and read together.
-	RedisTimeout = time.Second
+	// redisTimeout bounds a lookup: dial, write and read together.
+	redisTimeout = time.Second
 )
 
 type cachedTarget struct {
@@ -92,11 +91,11 @@ func NewTokenRedis(source, password string, log *slog.Logger) (*TokenRedis, erro
 	if password != "" {
 		opt.Password = password
 	}
-	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = RedisTimeout, RedisTimeout, RedisTimeout
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = redisTimeout, redisTimeout, redisTimeout
 	opt.ContextTimeoutEnabled = true
 	opt.MaxRetries = 1 // once more on a pooled connection that Redis closed
 	opt.DialerRetries = 1
-	opt.PoolTimeout = RedisTimeout
+	opt.PoolTimeout = redisTimeout
 	opt.Protocol = 2 // plain GETs; RESP2 speaks to every Redis, old ones too
 	opt.DisableIdentity = true
 	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
@@ -113,7 +112,6 @@ func NewTokenRedis(source, password string, log *slog.Logger) (*TokenRedis, erro
 		client:    redis.NewClient(opt),
 		namespace: namespace,
 		where:     where,
-		timeout:   RedisTimeout,
 		cache:     map[string]cachedTarget{},
 		flights:   map[string]*tokenFlight{},
 	}, nil
@@ -190,7 +188,7 @@ func (t *TokenRedis) remember(key string, c cachedTarget) {
 
 // query asks Redis for key's target.
 func (t *TokenRedis) query(key string) (Target, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), t.timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), redisTimeout)
 	defer cancel()
 	value, err := t.client.Get(ctx, key).Result()
 	switch {
