@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -56,8 +57,8 @@ func allowHostTokens(hosts *bridge.HostPolicy, d *bridge.Dial) {
 	}
 	hosts.HostTokens = true
 	hosts.Also = append(hosts.Also, bridge.HostSource{What: "host tokens", Has: func(h string) bool {
-		_, ok := d.Tokens.LookupHost(h)
-		return ok
+		_, err := d.Tokens.Target(context.Background(), h, true)
+		return err == nil
 	}})
 }
 

@@ -3,9 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 
 	"github.com/urfave/cli/v2"
+	"github.com/wsbridge/wsbridge/bridge"
 	"github.com/wsbridge/wsbridge/config"
 )
 
@@ -100,6 +102,12 @@ func describeBackend(r *config.Route) string {
 		s = "tcp " + r.TCP.Target
 	case r.Unix != nil:
 		s = "unix " + r.Unix.Target
+	case r.Tokens != nil && r.Tokens.Redis != "":
+		s = "tokens from Redis"
+		if tr, err := bridge.NewTokenRedis(r.Tokens.Redis, "", slog.New(slog.DiscardHandler)); err == nil {
+			s = "tokens from " + tr.String() // never the password
+			tr.Close()
+		}
 	case r.Tokens != nil:
 		s = "tokens from " + r.Tokens.File
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/urfave/cli/v2"
@@ -73,5 +74,19 @@ routes:
 		if !errors.As(err, &ec) || ec.ExitCode() != exitUsage || err.Error() != tc.want || out.Len() > 0 {
 			t.Errorf("%v: %v (printed %q), want exit %d and %q", tc.args, err, out.String(), exitUsage, tc.want)
 		}
+	}
+}
+
+// TestCheckConfigRedis: check-config names the Redis a route's tokens come
+// from, and never its password.
+func TestCheckConfigRedis(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "redis.yaml")
+	text := "routes:\n  - {path: /vnc, tokens: {redis: \"redis://:s3cret@10.0.0.2:6390/1?namespace=vnc\"}}\n"
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := runApp(t, "check-config", path)
+	if !strings.Contains(got, "/vnc -> tokens from Redis at 10.0.0.2:6390/1 (namespace vnc)\n") || strings.Contains(got, "s3cret") {
+		t.Errorf("check-config:\n%s", got)
 	}
 }

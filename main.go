@@ -150,6 +150,7 @@ func flags() []cli.Flag {
 		&cli.StringFlag{Category: catBackend, Name: "tcp", Usage: "connect each WebSocket to `HOST:PORT` instead of starting a program", EnvVars: env("tcp")},
 		&cli.StringFlag{Category: catBackend, Name: "unix", Usage: "connect each WebSocket to the unix socket at `PATH`", EnvVars: env("unix")},
 		&cli.StringFlag{Category: catBackend, Name: "token-file", Usage: "connect to the target the request's ?token= names, from `FILE` or a folder of websockify token files (\"token: host:port\" or \"token: unix_socket:/path\"), re-read when they change", EnvVars: env("token-file")},
+		&cli.StringFlag{Category: catBackend, Name: "token-redis", Usage: "connect to the target the request's ?token= names, from Redis at `SOURCE` (websockify's TokenRedis: host[:port[:db[:password[:namespace]]]], or redis://[:password@]host[:port][/db][?namespace=NS]); each key holds \"host:port\" or {\"host\": \"host:port\"}", EnvVars: env("token-redis")},
 		&cli.BoolFlag{Category: catBackend, Name: "host-token", Usage: "take the token from the Host header's name (in any case) instead of ?token=", EnvVars: env("host-token")},
 		&cli.StringFlag{Category: catBackend, Name: "dial-timeout", Value: "10s", Usage: "`DURATION` a backend may take to accept (and finish TLS); longer is HTTP 504", EnvVars: env("dial-timeout")},
 		&cli.BoolFlag{Category: catBackend, Name: "tcp-tls", Usage: "speak TLS to the backend, verifying its certificate", EnvVars: env("tcp-tls")},
@@ -784,20 +785,20 @@ func buildBackend(c *cli.Context, log *slog.Logger, grace time.Duration, passNam
 	if len(args) > 0 {
 		kinds = append(kinds, "COMMAND")
 	}
-	for _, name := range []string{"dir", "tcp", "unix", "token-file"} {
+	for _, name := range []string{"dir", "tcp", "unix", "token-file", "token-redis"} {
 		if c.String(name) != "" {
 			kinds = append(kinds, "--"+name)
 		}
 	}
 	switch {
 	case len(kinds) == 0:
-		return nil, usageError("missing COMMAND (or --dir, --tcp, --unix, --token-file): what should each WebSocket reach?")
+		return nil, usageError("missing COMMAND (or --dir, --tcp, --unix, --token-file, --token-redis): what should each WebSocket reach?")
 	case len(kinds) > 1:
 		return nil, usageError("give one backend, not %s", strings.Join(kinds, " and "))
 	case kinds[0] == "COMMAND" || kinds[0] == "--dir":
 		for _, name := range dialOnly {
 			if c.IsSet(name) {
-				return nil, usageError("--%s needs --tcp, --unix or --token-file", name)
+				return nil, usageError("--%s needs --tcp, --unix, --token-file or --token-redis", name)
 			}
 		}
 		return buildExec(c, log, grace, passNames, args)
@@ -864,14 +865,19 @@ func buildDial(c *cli.Context, log *slog.Logger, grace time.Duration) (*bridge.D
 		d.Target = bridge.Target{Network: "tcp", Address: addr}
 	case c.String("unix") != "":
 		d.Target = bridge.Target{Network: "unix", Address: c.String("unix")}
-	default:
-		d.Tokens = &bridge.TokenFile{Path: c.String("token-file"), Log: log}
-		if err := d.Tokens.Load(); err != nil {
-			return nil, usageError("--token-file %s: %v", d.Tokens.Path, err)
+	case c.String("token-redis") != "":
+		if d.Tokens, err = bridge.NewTokenRedis(c.String("token-redis"), "", log); err != nil {
+			return nil, usageError("--token-redis: %v", err)
 		}
+	default:
+		tokens := &bridge.TokenFile{Path: c.String("token-file"), Log: log}
+		if err := tokens.Load(); err != nil {
+			return nil, usageError("--token-file %s: %v", tokens.Path, err)
+		}
+		d.Tokens = tokens
 	}
 	if d.HostToken && d.Tokens == nil {
-		return nil, usageError("--host-token needs --token-file")
+		return nil, usageError("--host-token needs --token-file or --token-redis")
 	}
 	if c.Bool("tcp-tls") {
 		if d.Target.Network == "unix" && c.String("tcp-servername") == "" {

@@ -328,7 +328,7 @@ func backendYAML(c *cli.Context) (string, mapping, error) {
 		}
 		b.setIf("proxy_protocol", c.String("proxy-protocol"))
 	}
-	isDial := c.String("tcp") != "" || c.String("unix") != "" || c.String("token-file") != ""
+	isDial := c.String("tcp") != "" || c.String("unix") != "" || c.String("token-file") != "" || c.String("token-redis") != ""
 	if isDial {
 		if c.IsSet("framing") && c.String("framing") != "binary" {
 			return "", b, usageError("--framing %s with a TCP backend has no config file key: a file's tcp, unix and tokens are binary", c.String("framing"))
@@ -387,7 +387,11 @@ func backendYAML(c *cli.Context) (string, mapping, error) {
 		dial()
 		return "unix", b, nil
 	}
-	b.set("file", abs(c.String("token-file")), "")
+	if src := c.String("token-redis"); src != "" {
+		b.set("redis", src, "")
+	} else {
+		b.set("file", abs(c.String("token-file")), "")
+	}
 	b.setIf("host_token", c.Bool("host-token"))
 	dial()
 	return "tokens", b, nil

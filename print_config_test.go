@@ -154,6 +154,8 @@ func TestPrintConfigRoundTrip(t *testing.T) {
 		{"--tcp", "127.0.0.1:5900", "--staticdir", dir},
 		{"--token-file", tokens},
 		{"--token-file", tokens, "--host-token", "--staticdir", dir, "--port", "6080"},
+		{"--token-redis", "127.0.0.1:6390:1::vnc", "--host-token", "--dial-timeout", "3s"},
+		{"--token-redis", "redis://:pw@[::1]:6390/2?namespace=a:b"},
 		{"--tcp", "127.0.0.1:5900", "--dial-timeout", "2.5", "--proxy-protocol", "v1", "--tcp-tls", "--tcp-servername", "vnc.example"},
 		{"--unix", filepath.Join(dir, "sock"), "--framing", "binary", "--subprotocol", "x,y"},
 		{"--pty", "--readonly", "--title", "T", "--term-option", "fontSize=20", "--term-option", `theme={"background":"#202020"}`, "bash"},
@@ -282,7 +284,7 @@ func TestPrintConfigNoFileForm(t *testing.T) {
 func TestPrintConfigKnowsEveryFlag(t *testing.T) {
 	known := strings.Fields(`port address unixsocket redirport ssl sslcert sslkey sslca client-cn
 		acme-domain acme-cache acme-email acme-directory dir framing binary passenv stderr passstderr
-		reverselookup url-args tcp unix token-file host-token dial-timeout tcp-tls tcp-ca tcp-servername
+		reverselookup url-args tcp unix token-file token-redis host-token dial-timeout tcp-tls tcp-ca tcp-servername
 		proxy-protocol pty title term-option url-term-options index readonly record record-max origin
 		sameorigin allowed-host trusted-proxy basic-auth htpasswd bearer-token-file jwt-key jwt-audience
 		auth-query auth-cookie auth-fail-limit auth-fail-delay maxforks once exit-no-conn maxframesize

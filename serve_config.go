@@ -308,7 +308,7 @@ func configTerminal(p *config.PTY) (*web.Terminal, error) {
 func configDial(cr *config.Route, log *slog.Logger) (*bridge.Dial, error) {
 	var o config.DialOptions
 	var target bridge.Target
-	var tokens *bridge.TokenFile
+	var tokens bridge.TokenSource
 	switch {
 	case cr.TCP != nil:
 		addr, err := bridge.ParseHostPort(cr.TCP.Target)
@@ -318,12 +318,22 @@ func configDial(cr *config.Route, log *slog.Logger) (*bridge.Dial, error) {
 		o, target = cr.TCP.DialOptions, bridge.Target{Network: "tcp", Address: addr}
 	case cr.Unix != nil:
 		o, target = cr.Unix.DialOptions, bridge.Target{Network: "unix", Address: cr.Unix.Target}
+	case cr.Tokens.Redis != "":
+		o = cr.Tokens.DialOptions
+		pw, err := cr.Tokens.RedisPassword()
+		if err != nil {
+			return nil, err
+		}
+		if tokens, err = bridge.NewTokenRedis(cr.Tokens.Redis, pw, log); err != nil {
+			return nil, err
+		}
 	default:
 		o = cr.Tokens.DialOptions
-		tokens = &bridge.TokenFile{Path: cr.Tokens.File, Log: log}
-		if err := tokens.Load(); err != nil {
-			return nil, fmt.Errorf("%s: %v", tokens.Path, err)
+		tf := &bridge.TokenFile{Path: cr.Tokens.File, Log: log}
+		if err := tf.Load(); err != nil {
+			return nil, fmt.Errorf("%s: %v", tf.Path, err)
 		}
+		tokens = tf
 	}
 	d := newDial(log, cr.CloseGrace, o.DialTimeout)
 	d.Target, d.Tokens = target, tokens

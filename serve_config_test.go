@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"os"
@@ -68,6 +69,10 @@ func sameRoute(t *testing.T, what string, flags, file *bridge.Route) {
 			}
 		case *bridge.Dial:
 			b.Log = nil
+			if tr, ok := b.Tokens.(*bridge.TokenRedis); ok {
+				tr.Close()
+				b.Tokens = sourceName(tr.String()) // its client holds functions, never DeepEqual
+			}
 		}
 	}
 	sameFields(t, what, []field{
@@ -81,6 +86,14 @@ func sameRoute(t *testing.T, what string, flags, file *bridge.Route) {
 		{"headers", flags.Header, file.Header},
 	})
 }
+
+// sourceName stands for a token source, by what it says it is.
+type sourceName string
+
+func (s sourceName) Target(context.Context, string, bool) (bridge.Target, error) {
+	return bridge.Target{}, nil
+}
+func (s sourceName) String() string { return string(s) }
 
 // TestConfigSameAsFlags: the same settings by flags and by a file build the
 // same route, since both paths share their constructors.

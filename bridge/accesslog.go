@@ -10,9 +10,10 @@ import (
 // Flush passes through, so CGI output still streams.
 type plainRecorder struct {
 	http.ResponseWriter
-	status int
-	bytes  int64
-	user   string // who the request proved to be, once credentials passed
+	status  int
+	bytes   int64
+	user    string  // who the request proved to be, once credentials passed
+	refusal Refusal // why it was refused, if it was
 }
 
 func (w *plainRecorder) WriteHeader(code int) {
@@ -50,8 +51,10 @@ func noteUser(w http.ResponseWriter, r *http.Request) {
 // logPlain writes the access line of a plain HTTP request: pages, files,
 // CGI runs and refusals alike. The query is left out: it may hold a token.
 // route is the name of the route that answered, "" if none matched.
+// A refused request's line also says why (reason), as the refusal lines of
+// handshakes do.
 func logPlain(log *slog.Logger, r *http.Request, w *plainRecorder, start time.Time, route string) {
-	log.Info("http",
+	args := []any{
 		"route", route,
 		"client", r.RemoteAddr,
 		"method", r.Method,
@@ -60,5 +63,9 @@ func logPlain(log *slog.Logger, r *http.Request, w *plainRecorder, start time.Ti
 		"bytes", w.bytes,
 		"duration", time.Since(start).Round(time.Microsecond),
 		"user", w.user,
-	)
+	}
+	if w.refusal != 0 {
+		args = append(args, "reason", w.refusal.String())
+	}
+	log.Info("http", args...)
 }

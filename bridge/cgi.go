@@ -43,7 +43,7 @@ func (c *cgiHandler) serve(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	if !c.limit.acquire() {
-		c.limit.refused(RefusedLimit, r, nil)
+		c.limit.refused(w, RefusedLimit, r, nil)
 		writeOpenError(w, errTooMany)
 		return true
 	}

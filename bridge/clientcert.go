@@ -15,13 +15,13 @@ func (h *routeHandler) clientCNAllowed(w http.ResponseWriter, r *http.Request) b
 		return true
 	}
 	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
-		h.refused(RefusedClientCert, r, nil)
+		h.refused(w, RefusedClientCert, r, nil)
 		http.Error(w, "a client certificate is required", http.StatusForbidden)
 		return false
 	}
 	cn := r.TLS.PeerCertificates[0].Subject.CommonName
 	if !slices.Contains(h.route.ClientCNs, cn) {
-		h.refused(RefusedClientCert, r, nil)
+		h.refused(w, RefusedClientCert, r, nil)
 		http.Error(w, "client certificate not allowed here", http.StatusForbidden)
 		return false
 	}

@@ -105,7 +105,7 @@ func (p *HostPolicy) String() string {
 
 // guard answers 421 to a request whose Host the server does not answer to,
 // before anything else sees it: no page, no upgrade, no backend.
-func (p *HostPolicy) guard(next http.Handler, obs Observer) http.Handler {
+func (p *HostPolicy) guard(next http.Handler, obs Observer, trusted TrustedProxies) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// A CONNECT request's Host is where it wants a tunnel to, not a
 		// name of ours, and a broken handshake is answered 400 as it is
@@ -114,7 +114,7 @@ func (p *HostPolicy) guard(next http.Handler, obs Observer) http.Handler {
 		exempt := (r.Method == http.MethodConnect && !upgrade) ||
 			(upgrade && (p.HostTokens || checkHandshake(r) != nil))
 		if !exempt && !p.Allows(r.Host) {
-			obs.Refused(RefusedEvent{Reason: RefusedHost, Client: r.RemoteAddr, Path: r.URL.Path, Upgrade: upgrade, Request: r})
+			obs.Refused(RefusedEvent{Reason: RefusedHost, Client: trusted.ClientAddr(r), Path: r.URL.Path, Upgrade: upgrade, Request: r})
 			http.Error(w, "this server does not answer to that host name", http.StatusMisdirectedRequest)
 			return
 		}

@@ -174,13 +174,16 @@ func (m *mux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		m.obs.Refused(RefusedEvent{Reason: RefusedDraining, Route: name, Client: r.RemoteAddr, Path: path, Upgrade: upgrade, Request: r})
 		writeOpenError(w, errDraining)
 	case h == nil:
+		if rec, ok := w.(*plainRecorder); ok {
+			rec.refusal = RefusedNotFound
+		}
 		m.obs.Refused(RefusedEvent{Reason: RefusedNotFound, Client: r.RemoteAddr, Path: r.URL.Path, Upgrade: upgrade, Request: r})
 		http.NotFound(w, r)
 	case slashless:
 		addHeaders(w.Header(), h.route.Header)
 		if upgrade {
 			// A client of WebSockets does not follow redirects.
-			h.refused(RefusedNotFound, r, nil)
+			h.refused(w, RefusedNotFound, r, nil)
 			http.NotFound(w, r)
 			return
 		}

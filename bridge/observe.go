@@ -166,36 +166,100 @@ func (a accessLog) routeLog(route string) *slog.Logger {
 	return a.log.With("route", route)
 }
 
-// Refused logs a refusal's line; a plain request's refusal also has its
-// "http" line, and a 404 or a limit has no other.
+// Refused writes a refusal's access line: one line at Info or above for
+// each refused request, with its reason and HTTP status. A plain request's
+// is its "http" line (which notes the reason), so here it gets only the
+// warnings it always had; a request refused before any route (host) and a
+// WebSocket handshake get theirs here.
 func (a accessLog) Refused(e RefusedEvent) {
+	if !e.Upgrade && e.Reason != RefusedHost {
+		a.plainRefused(e)
+		return
+	}
+	// Every line ends alike, so one query finds every refusal by reason.
+	tail := []any{"user", e.User, "reason", e.Reason.String(), "status", e.Status()}
+	at := func(args ...any) []any { return append(args, tail...) }
+	var failure *auth.Failure
+	switch e.Reason {
+	case RefusedHost: // before any route
+		a.log.Warn("host rejected: not a name this server answers to (see --allowed-host)", at("client", e.Client, "host", e.Request.Host, "path", e.Path)...)
+	case RefusedOrigin:
+		a.routeLog(e.Route).Warn("origin rejected", at("client", e.Client, "origin", e.Request.Header.Get("Origin"), "path", e.Path)...)
+	case RefusedClientCert:
+		a.certRefused(e, tail)
+	case RefusedAuth:
+		// auth's messages, at access level: a handshake has no "http" line.
+		errors.As(e.Err, &failure)
+		switch {
+		case failure != nil && failure.Status == http.StatusTooManyRequests:
+			a.routeLog(e.Route).Info("authentication refused: too many failures", at("client", e.Client, "path", e.Path, "retry_after", failure.RetryAfter)...)
+		case failure != nil && failure.Why != "":
+			a.routeLog(e.Route).Warn("authentication failed", at("client", e.Client, "path", e.Path, "why", failure.Why)...)
+		default:
+			a.routeLog(e.Route).Info("authentication required", at("client", e.Client, "path", e.Path)...)
+		}
+	case RefusedDraining:
+		a.routeLog(e.Route).Info("session refused: draining", at("client", e.Client, "path", e.Path)...)
+	case RefusedBadHandshake:
+		// At Info like any refusal: one line per request, as a 404's.
+		a.routeLog(e.Route).Info("bad handshake", at("client", e.Client, "err", e.Err, "path", e.Path)...)
+	default:
+		args := []any{"client", e.Client, "path", e.Path}
+		if e.Err != nil { // the backend did not open
+			args = append(args, "err", e.Err)
+		}
+		a.routeLog(e.Route).Info("session refused", at(args...)...)
+	}
+}
+
+// certRefused writes a client certificate's refusal, with tail.
+func (a accessLog) certRefused(e RefusedEvent, tail []any) {
+	if tls := e.Request.TLS; tls == nil || len(tls.VerifiedChains) == 0 {
+		a.routeLog(e.Route).Warn("client certificate refused: none verified", append([]any{"client", e.Client, "path", e.Path}, tail...)...)
+	} else {
+		a.routeLog(e.Route).Warn("client certificate refused: common name not allowed", append([]any{"client", e.Client, "path", e.Path, "cn", tls.PeerCertificates[0].Subject.CommonName}, tail...)...)
+	}
+}
+
+// plainRefused writes the warnings of a plain request's refusal; its
+// "http" line is its access line.
+func (a accessLog) plainRefused(e RefusedEvent) {
 	var failure *auth.Failure
 	switch e.Reason {
 	case RefusedAuth:
 		if errors.As(e.Err, &failure) {
 			auth.LogFailure(a.log, e.Request, failure) // auth's lines had no route
 		}
-	case RefusedHost: // before any route
-		a.log.Warn("host rejected: not a name this server answers to (see --allowed-host)", "client", e.Client, "host", e.Request.Host, "path", e.Path)
-	case RefusedOrigin:
-		a.routeLog(e.Route).Warn("origin rejected", "client", e.Client, "origin", e.Request.Header.Get("Origin"), "path", e.Path)
 	case RefusedClientCert:
-		if tls := e.Request.TLS; tls == nil || len(tls.VerifiedChains) == 0 {
-			a.routeLog(e.Route).Warn("client certificate refused: none verified", "client", e.Client, "path", e.Path)
-		} else {
-			a.routeLog(e.Route).Warn("client certificate refused: common name not allowed", "client", e.Client, "path", e.Path, "cn", tls.PeerCertificates[0].Subject.CommonName)
-		}
-	case RefusedBadHandshake:
-		a.routeLog(e.Route).Debug("bad handshake", "client", e.Client, "err", e.Err)
-	case RefusedDraining:
-		if e.Upgrade { // a plain request has its "http" line
-			a.routeLog(e.Route).Info("session refused: draining", "client", e.Client, "path", e.Path)
-		}
-	default:
-		if e.Err != nil { // the backend did not open
-			a.routeLog(e.Route).Info("session refused", "client", e.Client, "path", e.Path, "err", e.Err)
-		}
+		a.certRefused(e, nil)
 	}
+}
+
+// Status is the HTTP status the refusal was answered with.
+func (e RefusedEvent) Status() int {
+	var he *HTTPError
+	var failure *auth.Failure
+	switch {
+	case errors.As(e.Err, &he):
+		return he.Status
+	case errors.As(e.Err, &failure):
+		return failure.Status
+	}
+	switch e.Reason {
+	case RefusedHost:
+		return http.StatusMisdirectedRequest
+	case RefusedOrigin, RefusedClientCert:
+		return http.StatusForbidden
+	case RefusedLimit:
+		return errTooMany.Status
+	case RefusedOnce:
+		return errOnce.Status
+	case RefusedNotFound:
+		return http.StatusNotFound
+	case RefusedDraining:
+		return errDraining.Status
+	}
+	return http.StatusInternalServerError // writeOpenError's answer to an error of no status
 }
 
 func (a accessLog) Opened(SessionEvent) {}

@@ -2,9 +2,15 @@ package bridge
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -393,5 +399,106 @@ func TestReady(t *testing.T) {
 	}
 	if s.Ready() {
 		t.Error("ready after Serve returned")
+	}
+}
+
+// TestAccessLogEveryRefusal: every refused handshake, whatever the reason,
+// has one access line (Info or above) with its route, client, user, path,
+// reason and HTTP status; the messages are the ones they always had.
+func TestAccessLogEveryRefusal(t *testing.T) {
+	r := httptest.NewRequest("GET", "/vm/x", nil)
+	r.Host = "evil.example"
+	r.Header.Set("Origin", "http://evil.example")
+	for _, tc := range []struct {
+		reason Refusal
+		err    error
+		msg    string
+		status int
+	}{
+		{RefusedHost, nil, "host rejected: not a name this server answers to (see --allowed-host)", 421},
+		{RefusedOrigin, nil, "origin rejected", 403},
+		{RefusedAuth, &auth.Failure{Status: 401, Why: "wrong password"}, "authentication failed", 401},
+		{RefusedAuth, &auth.Failure{Status: 401}, "authentication required", 401},
+		{RefusedAuth, &auth.Failure{Status: 429, RetryAfter: time.Second}, "authentication refused: too many failures", 429},
+		{RefusedClientCert, nil, "client certificate refused: none verified", 403},
+		{RefusedLimit, nil, "session refused", 429},
+		{RefusedOnce, nil, "session refused", 503},
+		{RefusedNotFound, nil, "session refused", 404},
+		{RefusedNotFound, httpErrorf(http.StatusNotFound, "unknown token"), "session refused", 404},
+		{RefusedNotFound, &HTTPError{Status: 400, Message: "no token", Refusal: RefusedNotFound}, "session refused", 400},
+		{RefusedBadHandshake, checkHandshake(httptest.NewRequest("POST", "/", nil)), "bad handshake", 400},
+		{RefusedDialFailed, httpErrorf(http.StatusBadGateway, "backend refused the connection"), "session refused", 502},
+		{RefusedDialFailed, errTokenStore, "session refused", 503},
+		{RefusedDialTimeout, httpErrorf(http.StatusGatewayTimeout, "slow"), "session refused", 504},
+		{RefusedSpawnFailed, errors.New("exec: no such file"), "session refused", 500},
+		{RefusedOutOfResources, busyError("cannot start a process now"), "session refused", 503},
+		{RefusedDraining, nil, "session refused: draining", 503},
+	} {
+		var logs logBuffer
+		log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		AccessLog(log).Refused(RefusedEvent{Reason: tc.reason, Route: "vm", Client: "203.0.113.7:4000", Path: "/x",
+			User: "ann", Upgrade: true, Err: tc.err, Request: r})
+		what := fmt.Sprintf("%v (%v)", tc.reason, tc.err)
+		lines := strings.FieldsFunc(logs.String(), func(r rune) bool { return r == '\n' })
+		if len(lines) != 1 {
+			t.Errorf("%s: %d lines, want 1: %q", what, len(lines), logs.String())
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(lines[0]), &m); err != nil {
+			t.Fatal(err)
+		}
+		route := "vm"
+		if tc.reason == RefusedHost {
+			route = "" // before any route
+		}
+		if m["msg"] != tc.msg || m["reason"] != tc.reason.String() || m["status"] != float64(tc.status) ||
+			m["client"] != "203.0.113.7:4000" || m["path"] != "/x" || m["user"] != "ann" || (m["route"] != nil) != (route != "") {
+			t.Errorf("%s: %v, want %q with reason, status %d, client, path, user and route %q", what, m, tc.msg, tc.status, route)
+		}
+	}
+}
+
+// TestRefusedPlainLine: a plain request's refusal says its reason on its
+// "http" line, and a Host refused is logged with the client that trusted
+// proxies name.
+func TestRefusedPlainLine(t *testing.T) {
+	var logs logBuffer
+	addr, stop := serve(t, func(s *Server) {
+		s.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+		s.TrustedProxies = TrustedProxies{netip.MustParsePrefix("127.0.0.1/32")}
+		s.Routes = []*Route{catRoute(s.Log)}
+		s.Routes[0].Auth = &auth.Checker{Methods: []auth.Method{&auth.Basic{User: "alice", Password: "secret"}}, Log: s.Log}
+	})
+	get := func(path, host string, status int) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
+		req.Header.Set("X-Forwarded-For", "203.0.113.7")
+		if host != "" {
+			req.Host = host
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != status {
+			t.Fatalf("%s: %d, want %d", path, resp.StatusCode, status)
+		}
+	}
+	get("/nothing", "", 404)
+	get("/c/x", "", 401)
+	get("/c/x", "evil.example", 421)
+	stop()
+	reasons := map[string]string{}
+	for _, l := range logLines(t, logs.String(), "http") {
+		reasons[l["path"].(string)] = fmt.Sprint(l["reason"], " ", l["status"], " ", l["client"])
+	}
+	if want := map[string]string{"/nothing": "not found 404 203.0.113.7", "/c/x": "auth 401 203.0.113.7"}; !maps.Equal(reasons, want) {
+		t.Errorf("http lines: %v, want %v", reasons, want)
+	}
+	host := logLines(t, logs.String(), "host rejected: not a name this server answers to (see --allowed-host)")
+	if len(host) != 1 || host[0]["client"] != "203.0.113.7" || host[0]["reason"] != "host" || host[0]["status"] != float64(421) {
+		t.Errorf("host lines: %v", host)
 	}
 }

@@ -53,7 +53,7 @@ func (s *Server) newRouting(from *Server, prev *routing, listeners []Listener) *
 		redirects:     make([]http.Handler, len(listeners)),
 	}
 	rt.mux.refusing = &s.refusing // a drain refuses whatever the routes
-	rt.handler = rt.hosts.guard(rt.mux, obs)
+	rt.handler = rt.hosts.guard(rt.mux, obs, rt.mux.trusted)
 	for i, l := range listeners {
 		if l.RedirPort == 0 {
 			continue
@@ -64,7 +64,7 @@ func (s *Server) newRouting(from *Server, prev *routing, listeners []Listener) *
 			// challenge only once its handler exists.
 			h = l.RedirHandler(h)
 		}
-		rt.redirects[i] = rt.hosts.guard(h, obs)
+		rt.redirects[i] = rt.hosts.guard(h, obs, rt.mux.trusted)
 	}
 	return rt
 }
@@ -84,7 +84,7 @@ func (rt *routing) redirect(i int, b *bound) http.Handler {
 		return rt.redirects[i]
 	}
 	// Built before Listen gave the default listener, which has no redirect.
-	return rt.hosts.guard(http.HandlerFunc(b.redirect), rt.obs)
+	return rt.hosts.guard(http.HandlerFunc(b.redirect), rt.obs, rt.mux.trusted)
 }
 
 // Reload makes new requests see next's Routes, Hosts, TrustedProxies,

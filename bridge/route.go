@@ -144,14 +144,14 @@ func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The origin is checked first: valid credentials never excuse another
 	// site's page.
 	if upgrade && !h.route.Origins.Check(r) {
-		h.refused(RefusedOrigin, r, nil)
+		h.refused(w, RefusedOrigin, r, nil)
 		http.Error(w, "origin not allowed", http.StatusForbidden)
 		return
 	}
 	if h.route.Auth != nil {
 		authed, failure := h.route.Auth.Check(r)
 		if failure != nil {
-			h.refused(RefusedAuth, r, failure)
+			h.refused(w, RefusedAuth, r, failure)
 			h.route.Auth.Refuse(w, r, failure)
 			return
 		}
@@ -165,18 +165,18 @@ func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Refused here, not by the upgrade, so no program starts for it.
 	if err := checkHandshake(r); err != nil {
-		h.refused(RefusedBadHandshake, r, err)
+		h.refused(w, RefusedBadHandshake, r, err)
 		writeOpenError(w, err)
 		return
 	}
 	if !h.acquire() {
-		h.refused(RefusedLimit, r, nil)
+		h.refused(w, RefusedLimit, r, nil)
 		writeOpenError(w, errTooMany)
 		return
 	}
 	if !h.adm.admit() {
 		h.release()
-		h.refused(RefusedOnce, r, nil)
+		h.refused(w, RefusedOnce, r, nil)
 		writeOpenError(w, errOnce)
 		return
 	}
@@ -185,7 +185,7 @@ func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	openTime := time.Since(opening)
 	if err != nil {
 		h.releaseUnopened()
-		h.refused(refusalOf(err), r, err)
+		h.refused(w, refusalOf(err), r, err)
 		writeOpenError(w, err)
 		return
 	}
@@ -217,8 +217,12 @@ func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 }
 
-// refused tells the observer that r was refused on this route, and why.
-func (h *routeHandler) refused(reason Refusal, r *http.Request, err error) {
+// refused tells the observer that r was refused on this route, and why;
+// a plain request's access line notes why too.
+func (h *routeHandler) refused(w http.ResponseWriter, reason Refusal, r *http.Request, err error) {
+	if rec, ok := w.(*plainRecorder); ok {
+		rec.refusal = reason
+	}
 	h.obs.Refused(RefusedEvent{
 		Reason:  reason,
 		Route:   h.route.routeName(),

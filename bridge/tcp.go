@@ -22,11 +22,11 @@ import (
 // Dial is the backend that connects each WebSocket to its own TCP or
 // unix-socket connection: one fixed target, or the one a token names. The
 // client never chooses a target: they come from the command line or the
-// token file only.
+// token source only.
 type Dial struct {
-	Target    Target     // the fixed target; unused with Tokens
-	Tokens    *TokenFile // targets chosen by token
-	HostToken bool       // the token is the Host header's name, not ?token=
+	Target    Target      // the fixed target; unused with Tokens
+	Tokens    TokenSource // targets chosen by token: a TokenFile or TokenRedis
+	HostToken bool        // the token is the Host header's name, not ?token=
 
 	Timeout       time.Duration // for the dial, the PROXY header and the TLS handshake together
 	TLS           *tls.Config   // nil: plain; with no ServerName, the target's host is verified
@@ -58,7 +58,7 @@ func (d *Dial) Kind() string {
 func (d *Dial) String() string {
 	s := d.Target.String()
 	if d.Tokens != nil {
-		s = "targets from the token file " + d.Tokens.Path
+		s = "targets from " + d.Tokens.String()
 	}
 	if d.TLS != nil {
 		s += " over TLS"
@@ -122,15 +122,7 @@ func (d *Dial) target(r *http.Request) (Target, error) {
 		}
 		return Target{}, &HTTPError{Status: http.StatusBadRequest, Message: "no token: add ?token= to the URL", Refusal: RefusedNotFound}
 	}
-	lookup := d.Tokens.Lookup
-	if d.HostToken {
-		lookup = d.Tokens.LookupHost
-	}
-	t, ok := lookup(token)
-	if !ok {
-		return Target{}, httpErrorf(http.StatusNotFound, "unknown token")
-	}
-	return t, nil
+	return d.Tokens.Target(r.Context(), token, d.HostToken)
 }
 
 func (d *Dial) tlsConfig(t Target) *tls.Config {

@@ -2,10 +2,12 @@ package bridge
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,6 +16,15 @@ import (
 
 	"github.com/wsbridge/wsbridge/internal/filestamp"
 )
+
+// A TokenSource finds the target a token names: websockify's token plugins.
+// An unknown token, or a lookup that failed, is an *HTTPError to answer.
+// host says that the token is a Host header's name, which is
+// case-insensitive.
+type TokenSource interface {
+	Target(ctx context.Context, token string, host bool) (Target, error)
+	String() string // where the targets come from, for logs
+}
 
 // TokenFile maps tokens to targets, from a file in websockify's format or a
 // folder of such files:
@@ -67,6 +78,24 @@ func (f *TokenFile) LookupHost(name string) (Target, bool) {
 	t, ok := f.hosts[strings.ToLower(name)]
 	return t, ok
 }
+
+// Target is Lookup or LookupHost as a TokenSource.
+func (f *TokenFile) Target(_ context.Context, token string, host bool) (Target, error) {
+	lookup := f.Lookup
+	if host {
+		lookup = f.LookupHost
+	}
+	t, ok := lookup(token)
+	if !ok {
+		return Target{}, errUnknownToken
+	}
+	return t, nil
+}
+
+// errUnknownToken answers a token that no source knows.
+var errUnknownToken = httpErrorf(http.StatusNotFound, "unknown token")
+
+func (f *TokenFile) String() string { return "the token file " + f.Path }
 
 // refresh re-reads the files if they changed. f.mu is held.
 func (f *TokenFile) refresh() {
@@ -187,17 +216,26 @@ func parseTokenLine(line string) (string, Target, error) {
 	if token == "" {
 		return "", Target{}, errors.New("empty token")
 	}
-	if path, ok := strings.CutPrefix(target, "unix_socket:"); ok {
-		if path == "" {
-			return "", Target{}, errors.New("unix_socket: without a path")
-		}
-		return token, Target{Network: "unix", Address: path}, nil
-	}
-	addr, err := ParseHostPort(target)
+	t, err := parseTarget(target)
 	if err != nil {
 		return "", Target{}, err
 	}
-	return token, Target{Network: "tcp", Address: addr}, nil
+	return token, t, nil
+}
+
+// parseTarget reads "host:port" or "unix_socket:/path".
+func parseTarget(s string) (Target, error) {
+	if path, ok := strings.CutPrefix(s, "unix_socket:"); ok {
+		if path == "" {
+			return Target{}, errors.New("unix_socket: without a path")
+		}
+		return Target{Network: "unix", Address: path}, nil
+	}
+	addr, err := ParseHostPort(s)
+	if err != nil {
+		return Target{}, err
+	}
+	return Target{Network: "tcp", Address: addr}, nil
 }
 
 // ParseHostPort checks a "host:port" target ("[v6]:port" for IPv6).

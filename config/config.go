@@ -227,11 +227,18 @@ type Dial struct {
 }
 
 // Tokens connects each WebSocket to the target its ?token= (or Host name)
-// names in websockify token files.
+// names in websockify token files, or in Redis.
 type Tokens struct {
-	File        string `yaml:"file"` // a token file, or a folder of them
-	HostToken   bool   `yaml:"host_token"`
-	DialOptions `yaml:",inline"`
+	File string `yaml:"file"` // a token file, or a folder of them
+	// Redis is websockify's TokenRedis source,
+	// host[:port[:db[:password[:namespace]]]], or a redis:// URL.
+	Redis string `yaml:"redis"`
+	// Redis's password, kept out of the source: a file's first line, or an
+	// environment variable. It replaces a password in the source.
+	PasswordFile string `yaml:"password_file"`
+	PasswordEnv  string `yaml:"password_env"`
+	HostToken    bool   `yaml:"host_token"`
+	DialOptions  `yaml:",inline"`
 }
 
 // DialOptions are what every dialing backend shares.

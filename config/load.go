@@ -183,7 +183,7 @@ func (f *File) paths() []*string {
 		}
 		if r.Tokens != nil {
 			dial(&r.Tokens.DialOptions)
-			ps = append(ps, &r.Tokens.File)
+			ps = append(ps, &r.Tokens.File, &r.Tokens.PasswordFile)
 		}
 	}
 	return ps

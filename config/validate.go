@@ -391,12 +391,8 @@ func (f *File) validateRoute(r *Route, key string) error {
 		}
 		err = f.validateDial(&r.Unix.DialOptions, key+".unix", true)
 	case r.Tokens != nil:
-		if r.Tokens.File == "" {
-			return f.errorf(key+".tokens.file", "missing: give a token file or a folder of them")
-		}
-		tf := &bridge.TokenFile{Path: r.Tokens.File, Log: slog.New(slog.DiscardHandler)}
-		if terr := tf.Load(); terr != nil {
-			return f.errorf(key+".tokens.file", "%s: %v", r.Tokens.File, terr) // bridge leaves the path to its caller
+		if err := f.validateTokens(r.Tokens, key+".tokens"); err != nil {
+			return err
 		}
 		err = f.validateDial(&r.Tokens.DialOptions, key+".tokens", false)
 	}
@@ -539,6 +535,70 @@ func (f *File) validateDial(o *DialOptions, key string, unix bool) error {
 	return nil
 }
 
+// validateTokens checks a token file, or a Redis source and its password.
+func (f *File) validateTokens(t *Tokens, key string) error {
+	pwKey := key + ".password_env"
+	if t.PasswordFile != "" {
+		pwKey = key + ".password_file"
+	}
+	switch {
+	case t.File != "" && t.Redis != "":
+		return f.errorf(key+".redis", "give file or redis, not both")
+	case t.Redis == "" && (t.PasswordFile != "" || t.PasswordEnv != ""):
+		return f.errorf(pwKey, "a password is for redis, and there is no redis")
+	case t.Redis != "":
+		pw, err := t.RedisPassword()
+		if err != nil {
+			return f.errorf(pwKey, "%v", err)
+		}
+		tr, err := bridge.NewTokenRedis(t.Redis, pw, slog.New(slog.DiscardHandler))
+		if err != nil {
+			return f.errorf(key+".redis", "%v", err)
+		}
+		return tr.Close()
+	case t.File == "":
+		return f.errorf(key+".file", "missing: give a token file or a folder of them, or redis")
+	}
+	tf := &bridge.TokenFile{Path: t.File, Log: slog.New(slog.DiscardHandler)}
+	if err := tf.Load(); err != nil {
+		return f.errorf(key+".file", "%s: %v", t.File, err) // bridge leaves the path to its caller
+	}
+	return nil
+}
+
+// RedisPassword is the password for Redis that password_file or
+// password_env gives, "" for none (the source's, if any).
+func (t *Tokens) RedisPassword() (string, error) {
+	if t.PasswordFile != "" && t.PasswordEnv != "" {
+		return "", errors.New("give one of password_file and password_env")
+	}
+	return readSecret(t.PasswordFile, t.PasswordEnv)
+}
+
+// readSecret reads a file's first line or an environment variable; ""
+// when both are empty.
+func readSecret(file, env string) (string, error) {
+	switch {
+	case file != "":
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return "", pathError(err)
+		}
+		pw, _, _ := strings.Cut(string(data), "\n")
+		if pw = strings.TrimSuffix(pw, "\r"); pw == "" {
+			return "", fmt.Errorf("%s: the first line is empty", file)
+		}
+		return pw, nil
+	case env != "":
+		pw := os.Getenv(env)
+		if pw == "" {
+			return "", fmt.Errorf("the environment variable %s is empty or not set", env)
+		}
+		return pw, nil
+	}
+	return "", nil
+}
+
 // Secret is the user's password: given in the file, read from its file
 // (the first line), or from its environment variable.
 func (u *BasicUser) Secret() (string, error) {
@@ -553,22 +613,8 @@ func (u *BasicUser) Secret() (string, error) {
 		return "", errors.New("missing: give password, password_file or password_env")
 	case given > 1:
 		return "", errors.New("give one of password, password_file and password_env")
-	case u.PasswordFile != "":
-		data, err := os.ReadFile(u.PasswordFile)
-		if err != nil {
-			return "", pathError(err)
-		}
-		pw, _, _ := strings.Cut(string(data), "\n")
-		if pw = strings.TrimSuffix(pw, "\r"); pw == "" {
-			return "", fmt.Errorf("%s: the first line is empty", u.PasswordFile)
-		}
-		return pw, nil
-	case u.PasswordEnv != "":
-		pw := os.Getenv(u.PasswordEnv)
-		if pw == "" {
-			return "", fmt.Errorf("the environment variable %s is empty or not set", u.PasswordEnv)
-		}
-		return pw, nil
+	case u.PasswordFile != "" || u.PasswordEnv != "":
+		return readSecret(u.PasswordFile, u.PasswordEnv)
 	}
 	return u.Password, nil
 }
