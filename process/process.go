@@ -265,7 +265,7 @@ func (p *Process) Buffered() int { return p.unread() }
 // unread is how many bytes wait in the output pipe (or terminal).
 func (p *Process) unread() int {
 	n := 0
-	_ = p.out.Control(func(fd uintptr) { n = inq(fd) })
+	_ = p.out.Control(func(fd uintptr) { n = pollwait.Buffered(fd) })
 	return n
 }
 
@@ -460,7 +460,7 @@ func (r *stderrReader) Read(b []byte) (int, error) {
 		}
 		r.cut = true
 		if rc, err := r.f.SyscallConn(); err == nil {
-			_ = rc.Control(func(fd uintptr) { r.left = inq(fd) })
+			_ = rc.Control(func(fd uintptr) { r.left = pollwait.Buffered(fd) })
 		}
 		_ = r.f.SetReadDeadline(time.Time{}) // the bytes are there: no read waits
 	}

@@ -9,11 +9,5 @@ import (
 // dieWithParent has the child killed if wsbridge dies.
 func dieWithParent(attr *syscall.SysProcAttr) { attr.Pdeathsig = syscall.SIGKILL }
 
-// inq is how many bytes wait to be read in a pipe or terminal.
-func inq(fd uintptr) int {
-	n, _ := unix.IoctlGetInt(int(fd), unix.TIOCINQ)
-	return n
-}
-
 // setPipeSize asks the kernel for a pipe of size bytes; it may refuse.
 func setPipeSize(fd uintptr, size int) { _, _ = unix.FcntlInt(fd, unix.F_SETPIPE_SZ, size) }
