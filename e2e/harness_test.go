@@ -492,3 +492,16 @@ func (b *lockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.b.String()
 }
+
+// waitNoChildren fails unless wsbridge has no child left, dead or alive,
+// within 5s.
+func waitNoChildren(t *testing.T, inst *instance) {
+	t.Helper()
+	pid := inst.cmd.Process.Pid
+	for i := 0; len(childrenOf(pid)) > 0 && i < 250; i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if kids := childrenOf(pid); len(kids) != 0 {
+		t.Fatalf("children left: %v", kids)
+	}
+}

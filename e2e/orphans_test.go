@@ -1,9 +1,13 @@
+//go:build linux
+
+// The subreaper these tests prove is Linux's (PR_SET_CHILD_SUBREAPER): on
+// macOS and FreeBSD wsbridge says at start that such orphans are not caught.
+
 package e2e
 
 import (
 	"bytes"
 	"testing"
-	"time"
 
 	"github.com/gorilla/websocket"
 )
@@ -56,17 +60,4 @@ func TestEscapedDescendantsEndWithWsbridge(t *testing.T) {
 		t.Errorf("wsbridge exit: %v", inst.err)
 	}
 	waitNoProcesses(t, mark)
-}
-
-// waitNoChildren fails unless wsbridge has no child left, dead or alive,
-// within 5s.
-func waitNoChildren(t *testing.T, inst *instance) {
-	t.Helper()
-	pid := inst.cmd.Process.Pid
-	for i := 0; len(childrenOf(pid)) > 0 && i < 250; i++ {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if kids := childrenOf(pid); len(kids) != 0 {
-		t.Fatalf("children left: %v", kids)
-	}
 }
