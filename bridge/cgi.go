@@ -48,8 +48,8 @@ func (c *cgiHandler) serve(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	defer c.limit.release()
-	c.limit.adm.cgiStarted()
-	defer c.limit.adm.cgiEnded()
+	c.limit.adm.hold()
+	defer c.limit.adm.unhold()
 	c.run(w, r, script)
 	return true
 }

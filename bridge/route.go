@@ -82,9 +82,11 @@ type admission interface {
 	// down (the session is tracked all the same, so shutdown waits for it).
 	track(*wsSession) bool
 	untrack(*wsSession)
-	// cgiStarted and cgiEnded count CGI runs, for shutdown to wait for.
-	cgiStarted()
-	cgiEnded()
+	// hold and unhold count work that shutdown waits for and that is not
+	// a tracked session: a CGI run, or a session between its upgrade and
+	// track (its client has 101 and must get its 1001).
+	hold()
+	unhold()
 }
 
 // routeHandler serves one Route: WebSocket upgrades go to the backend, other
@@ -195,12 +197,19 @@ func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for k, v := range w.Header() {
 		respHeader[k] = v
 	}
+	// From the hijack on, net/http's shutdown no longer waits for this
+	// connection: the hold keeps ours waiting until track counts it.
+	h.adm.hold()
 	conn, err := h.upgrader.Upgrade(checkedHijack{w}, r, respHeader)
 	if err != nil {
+		h.adm.unhold()
 		backend.Stop()
 		backend.Close()
 		h.releaseUnopened()
 		return
+	}
+	if testHookUpgraded != nil {
+		testHookUpgraded()
 	}
 	conn.SetReadLimit(int64(h.route.MaxMessage))
 	s := newSession(conn, backend, h.route, r, h.log, h.obs)
@@ -208,6 +217,7 @@ func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.adm.track(s) {
 		s.goingAway()
 	}
+	h.adm.unhold()
 	h.obs.Opened(s.event)
 	// The handler returns now; its goroutine and buffers go back to the server.
 	go func() {
@@ -216,6 +226,10 @@ func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.run()
 	}()
 }
+
+// testHookUpgraded, if set (by tests), runs between a session's upgrade and
+// its tracking.
+var testHookUpgraded func()
 
 // refused tells the observer that r was refused on this route, and why;
 // a plain request's access line notes why too.

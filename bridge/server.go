@@ -108,7 +108,7 @@ type Server struct {
 	active   atomic.Int64 // sessions and CGI runs under way, for MaxSessions
 	mu       sync.Mutex
 	sessions map[*wsSession]struct{}
-	cgiRuns  int // CGI scripts running; shutdown waits for them too
+	held     int // CGI runs and sessions being upgraded (hold); shutdown waits for them too
 	closing  bool
 	ended    chan struct{} // a session ended; buffered, for shutdown to recount
 
@@ -486,7 +486,7 @@ func (s *Server) drain(ctx context.Context, errc <-chan error) error {
 func (s *Server) live() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.sessions) + s.cgiRuns
+	return len(s.sessions) + s.held
 }
 
 func (s *Server) shutdown(servers ...*http.Server) {
@@ -538,7 +538,7 @@ func (s *Server) shutdown(servers ...*http.Server) {
 func (s *Server) waitSessions(stop <-chan struct{}) bool {
 	for {
 		s.mu.Lock()
-		n, ended := len(s.sessions)+s.cgiRuns, s.ended
+		n, ended := len(s.sessions)+s.held, s.ended
 		s.mu.Unlock()
 		if n == 0 {
 			return true
@@ -589,17 +589,18 @@ func (s *Server) initLocked() {
 	}
 }
 
-// cgiStarted and cgiEnded count CGI runs, for shutdown to wait for.
-func (s *Server) cgiStarted() {
+// hold and unhold count CGI runs and sessions being upgraded, for shutdown
+// to wait for (see admission).
+func (s *Server) hold() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.initLocked()
-	s.cgiRuns++
+	s.held++
 }
 
-func (s *Server) cgiEnded() {
+func (s *Server) unhold() {
 	s.mu.Lock()
-	s.cgiRuns--
+	s.held--
 	s.mu.Unlock()
 	select {
 	case s.ended <- struct{}{}:

@@ -357,3 +357,44 @@ func TestDrainWithoutTimeout(t *testing.T) {
 		t.Errorf("the session ended with %v, want 1001", err)
 	}
 }
+
+// TestShutdownWaitsForAnUpgrade: a session whose client has its 101 but
+// which the server has not tracked yet when shutdown begins is waited for
+// all the same, and gets its 1001.
+func TestShutdownWaitsForAnUpgrade(t *testing.T) {
+	upgraded, proceed := make(chan struct{}), make(chan struct{})
+	testHookUpgraded = func() { close(upgraded); <-proceed }
+	defer func() { testHookUpgraded = nil }()
+	var srv *Server
+	addr, stop := serve(t, func(s *Server) { srv = s })
+	dialed := make(chan *websocket.Conn, 1)
+	go func() {
+		c, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/", nil)
+		if err != nil {
+			t.Error(err)
+		}
+		dialed <- c
+	}()
+	<-upgraded
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	for srv.Ready() { // shutdown has begun once the server is not ready
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case <-stopped:
+		t.Error("Serve returned while a session it had upgraded was not tracked yet")
+	case <-time.After(time.Second):
+	}
+	close(proceed)
+	c := <-dialed
+	if c == nil {
+		return
+	}
+	defer c.Close()
+	_, _, err := c.ReadMessage()
+	if !websocket.IsCloseError(err, websocket.CloseGoingAway) {
+		t.Errorf("the session's end: %v, want 1001", err)
+	}
+	<-stopped
+}
