@@ -218,6 +218,10 @@ type PTY struct {
 	ReadOnly       bool              `yaml:"readonly"`
 	Record         string            `yaml:"record"`     // a folder for asciicast recordings
 	RecordMax      Size              `yaml:"record_max"` // each recording's cap; default 1GiB, 0: none
+	// Dir, instead of Command, runs the executable in it that the URL path
+	// names. Only the command line sets it (--pty --dir): the file has no
+	// key for it yet.
+	Dir string `yaml:"-"`
 }
 
 // Dial connects each WebSocket to one TCP target (host:port) or unix socket.
