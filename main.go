@@ -6,7 +6,8 @@
 // websockify setup has an equivalent (see README).
 //
 // This file owns the command line only: flags, environment variables,
-// validation into plain structs, signals and exit codes.
+// signals and exit codes. The flags become a config.File
+// (flags_config.go), validated and built as a --config file is.
 package main
 
 import (
@@ -235,17 +236,37 @@ func serve(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	adm, _, err := listenAdmin(srv, c.String("admin-address"), log)
+	adm, _, err := startServer(srv, c.String("admin-address"), log, sd, errorNames{
+		admin:  func(err error) string { return "--admin-address: " + err.Error() },
+		listen: func(err error) string { return listenError(srv, err) },
+	})
 	if err != nil {
-		return cli.Exit("--admin-address: "+err.Error(), exitRuntime)
+		return err
+	}
+	log.Info("serving", "backend", fmt.Sprint(srv.Routes[0].Backend), "framing", srv.Routes[0].Framing.String())
+	return runServer(srv, log, adm)
+}
+
+// errorNames say which flag or config key a start-up error is about.
+type errorNames struct {
+	admin  func(error) string // the admin listener's
+	listen func(error) string // a listener's (a *bridge.ListenError)
+}
+
+// startServer binds srv's admin listener at adminAddress (if any), then
+// its listeners, and has it tell systemd when it serves; the server flags
+// and the config file share it. Then runServer serves.
+func startServer(srv *bridge.Server, adminAddress string, log *slog.Logger, sd *fromSystemd, names errorNames) (*admin.Server, *metrics.Metrics, error) {
+	adm, m, err := listenAdmin(srv, adminAddress, log)
+	if err != nil {
+		return nil, nil, cli.Exit(names.admin(err), exitRuntime)
 	}
 	sd.notify(srv, log)
 	if err := srv.Listen(); err != nil {
 		adm.Close()
-		return cli.Exit(listenError(srv, err), exitRuntime)
+		return nil, nil, cli.Exit(names.listen(err), exitRuntime)
 	}
-	log.Info("serving", "backend", fmt.Sprint(srv.Routes[0].Backend), "framing", srv.Routes[0].Framing.String())
-	return runServer(srv, log, adm)
+	return adm, m, nil
 }
 
 // listenAdmin binds the admin listener at address, if one is given, for
@@ -384,34 +405,40 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 // buildServerOn is buildServer for a server that serves sockets systemd
 // passed (socket activation) instead of the listening flags, if any.
 func buildServerOn(c *cli.Context, log *slog.Logger, inherited []net.Listener) (*bridge.Server, error) {
+	_, srv, err := serverFromFlags(c, log, inherited)
+	return srv, err
+}
+
+// serverFromFlags is buildServerOn with the checked File it built from.
+func serverFromFlags(c *cli.Context, log *slog.Logger, inherited []net.Listener) (*config.File, *bridge.Server, error) {
 	if len(inherited) > 0 {
 		if err := checkActivatedFlags(c, len(inherited)); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	f, extras, err := fileFromFlags(c)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := checkTrustedProxies(c, f.TrustedProxies, inherited); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(inherited) > 0 {
 		// Validate takes a systemd listener for either kind of socket.
 		f.Listen = []config.Listener{{Systemd: "LISTEN_FDS", TLS: f.Listen[0].TLS}}
 	}
 	if err := f.Validate(); err != nil {
-		return nil, flagError(f, err)
+		return nil, nil, flagError(f, err)
 	}
 	srv, err := buildConfigServer(f, log)
 	if err != nil {
-		return nil, flagError(f, err)
+		return nil, nil, flagError(f, err)
 	}
 	if len(inherited) > 0 {
 		srv.Listeners[0].Inherited = inherited
 	}
 	extras.apply(srv)
-	return srv, nil
+	return f, srv, nil
 }
 
 // checkTrustedProxies: on a unix socket no peer has an address, and on TCP
@@ -419,10 +446,8 @@ func buildServerOn(c *cli.Context, log *slog.Logger, inherited []net.Listener) (
 func checkTrustedProxies(c *cli.Context, proxies []string, inherited []net.Listener) error {
 	unixsocket := c.String("unixsocket") != ""
 	for _, v := range proxies {
-		p, err := bridge.ParseTrustedProxy(v)
+		p, _ := bridge.ParseTrustedProxy(v) // fileFromFlags checked it
 		switch {
-		case err != nil:
-			return usageError("--trusted-proxy: %v", err)
 		case len(inherited) > 0:
 			if err := checkInheritedProxy(p, v, inherited); err != nil {
 				return err

@@ -72,14 +72,12 @@ func serveConfig(c *cli.Context, sd *fromSystemd) error {
 	if err := useConfigSockets(f, srv, sd.sockets); err != nil {
 		return err
 	}
-	adm, m, err := listenAdmin(srv, f.Admin.Address, log)
+	adm, m, err := startServer(srv, f.Admin.Address, log, sd, errorNames{
+		admin:  func(err error) string { return f.Errorf("admin.address", "%v", err).Error() },
+		listen: func(err error) string { return configListenError(f, err).Error() },
+	})
 	if err != nil {
-		return cli.Exit(f.Errorf("admin.address", "%v", err).Error(), exitRuntime)
-	}
-	sd.notify(srv, log)
-	if err := srv.Listen(); err != nil {
-		adm.Close()
-		return cli.Exit(configListenError(f, err).Error(), exitRuntime)
+		return err
 	}
 	for _, r := range srv.Routes {
 		log.Info("serving", "route", r.Name, "path", r.Path, "backend", fmt.Sprint(r.Backend), "framing", r.Framing.String())

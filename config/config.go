@@ -7,7 +7,9 @@
 // file strictly (an unknown key, a wrong type or a duplicate key is an
 // error that names FILE:LINE:COLUMN and the key), makes relative paths
 // relative to the file's folder, and fills in defaults; Validate checks
-// everything else. Neither names a command-line flag.
+// everything else. Neither names a command-line flag. The command line
+// fills the same structs (from New) and passes the same Validate; its
+// caller names the flag of a key.
 package config
 
 import (
