@@ -9,6 +9,7 @@ package main
 
 import (
 	"errors"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -187,6 +188,16 @@ func fileFromFlags(c *cli.Context) (*config.File, *flagExtras, error) {
 	tls, err := tlsFromFlags(c)
 	if err != nil {
 		return nil, nil, err
+	}
+	seen := map[string]bool{}
+	for _, a := range splitLists(c.StringSlice("address")) {
+		if _, _, err := net.SplitHostPort(a); err == nil {
+			return nil, nil, usageError("--address: %q: give the port with --port, not in the address", a)
+		}
+		if seen[a] {
+			return nil, nil, usageError("--address %s twice", a)
+		}
+		seen[a] = true
 	}
 	f.Listen = listenFromFlags(c, tls)
 	f.Log = config.Log{Level: strings.ToLower(c.String("loglevel")), Format: c.String("logformat")}

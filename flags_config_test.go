@@ -119,6 +119,9 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"--token-file", filepath.Join(dir, "nope")}, "--token-file " + filepath.Join(dir, "nope") + ": no such file or directory"},
 		{[]string{"--tcp", "127.0.0.1:9", "--proxy-protocol", "v3"}, `--proxy-protocol: "v3" is not v1 or v2`},
 		{[]string{"--port", "8080", "--redirport", "8080", "cat"}, "--redirport: 8080 is the listener's own port"},
+		{[]string{"--address", "127.0.0.1:80", "cat"}, `--address: "127.0.0.1:80": give the port with --port, not in the address`},
+		{[]string{"--address", "127.0.0.1", "--address", "127.0.0.1", "cat"}, "--address 127.0.0.1 twice"},
+		{[]string{"--address", "[::1]", "cat"}, `--address: "[::1]" is not a host name or IP address`},
 		{[]string{"--ssl", "--sslcert", filepath.Join(dir, "c.pem"), "--sslkey", filepath.Join(dir, "k.pem"), "cat"}, "--sslcert: " + filepath.Join(dir, "c.pem") + ": no such file or directory"},
 	} {
 		err := validate(tc.args...)

@@ -117,6 +117,10 @@ const (
 	catLog      = "Logging and operations"
 )
 
+// flags are the server's flags. Each is read in one place, fileFromFlags
+// (flags_config.go), into its config key, and keyFlags names it back when
+// File.Validate refuses the key; a flag a file cannot say yet goes into
+// flagExtras (and print-config refuses it).
 func flags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Category: catConfig, Name: "config", Usage: "serve the listener and routes in YAML `FILE` (see README), reloaded on SIGHUP; no other server flag but --loglevel and --logformat", EnvVars: env("config")},
