@@ -6,7 +6,8 @@
 // websockify setup has an equivalent (see README).
 //
 // This file owns the command line only: flags, environment variables,
-// validation into plain structs, signals and exit codes.
+// signals and exit codes. The flags become a config.File
+// (flags_config.go), validated and built as a --config file is.
 package main
 
 import (
@@ -16,12 +17,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -29,12 +27,11 @@ import (
 
 	"github.com/urfave/cli/v2"
 	"github.com/wsbridge/wsbridge/admin"
-	"github.com/wsbridge/wsbridge/auth"
 	"github.com/wsbridge/wsbridge/bridge"
+	"github.com/wsbridge/wsbridge/config"
 	"github.com/wsbridge/wsbridge/internal/size"
 	"github.com/wsbridge/wsbridge/metrics"
 	"github.com/wsbridge/wsbridge/process"
-	wstls "github.com/wsbridge/wsbridge/tls"
 	"github.com/wsbridge/wsbridge/web"
 )
 
@@ -120,6 +117,10 @@ const (
 	catLog      = "Logging and operations"
 )
 
+// flags are the server's flags. Each is read in one place, fileFromFlags
+// (flags_config.go), into its config key, and keyFlags names it back when
+// File.Validate refuses the key; a flag a file cannot say yet goes into
+// flagExtras (and print-config refuses it).
 func flags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Category: catConfig, Name: "config", Usage: "serve the listener and routes in YAML `FILE` (see README), reloaded on SIGHUP; no other server flag but --loglevel and --logformat", EnvVars: env("config")},
@@ -239,17 +240,37 @@ func serve(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	adm, _, err := listenAdmin(srv, c.String("admin-address"), log)
+	adm, _, err := startServer(srv, c.String("admin-address"), log, sd, errorNames{
+		admin:  func(err error) string { return "--admin-address: " + err.Error() },
+		listen: func(err error) string { return listenError(srv, err) },
+	})
 	if err != nil {
-		return cli.Exit("--admin-address: "+err.Error(), exitRuntime)
+		return err
+	}
+	log.Info("serving", "backend", fmt.Sprint(srv.Routes[0].Backend), "framing", srv.Routes[0].Framing.String())
+	return runServer(srv, log, adm)
+}
+
+// errorNames say which flag or config key a start-up error is about.
+type errorNames struct {
+	admin  func(error) string // the admin listener's
+	listen func(error) string // a listener's (a *bridge.ListenError)
+}
+
+// startServer binds srv's admin listener at adminAddress (if any), then
+// its listeners, and has it tell systemd when it serves; the server flags
+// and the config file share it. Then runServer serves.
+func startServer(srv *bridge.Server, adminAddress string, log *slog.Logger, sd *fromSystemd, names errorNames) (*admin.Server, *metrics.Metrics, error) {
+	adm, m, err := listenAdmin(srv, adminAddress, log)
+	if err != nil {
+		return nil, nil, cli.Exit(names.admin(err), exitRuntime)
 	}
 	sd.notify(srv, log)
 	if err := srv.Listen(); err != nil {
 		adm.Close()
-		return cli.Exit(listenError(srv, err), exitRuntime)
+		return nil, nil, cli.Exit(names.listen(err), exitRuntime)
 	}
-	log.Info("serving", "backend", fmt.Sprint(srv.Routes[0].Backend), "framing", srv.Routes[0].Framing.String())
-	return runServer(srv, log, adm)
+	return adm, m, nil
 }
 
 // listenAdmin binds the admin listener at address, if one is given, for
@@ -378,8 +399,9 @@ func ignoreHangups(log *slog.Logger) func() {
 	return stop
 }
 
-// buildServer validates every flag and argument into the server's plain
-// structs before anything listens.
+// buildServer builds the server the flags and arguments say, before
+// anything listens: fileFromFlags, File.Validate and buildConfigServer, as
+// for a config file, with each error naming its flag.
 func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 	return buildServerOn(c, log, nil)
 }
@@ -387,380 +409,60 @@ func buildServer(c *cli.Context, log *slog.Logger) (*bridge.Server, error) {
 // buildServerOn is buildServer for a server that serves sockets systemd
 // passed (socket activation) instead of the listening flags, if any.
 func buildServerOn(c *cli.Context, log *slog.Logger, inherited []net.Listener) (*bridge.Server, error) {
+	_, srv, err := serverFromFlags(c, log, inherited)
+	return srv, err
+}
+
+// serverFromFlags is buildServerOn with the checked File it built from.
+func serverFromFlags(c *cli.Context, log *slog.Logger, inherited []net.Listener) (*config.File, *bridge.Server, error) {
 	if len(inherited) > 0 {
 		if err := checkActivatedFlags(c, len(inherited)); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	for _, name := range []string{"port", "redirport"} {
-		if p := c.Int(name); p < 0 || p > 65535 {
-			return nil, usageError("--%s: %d is not a port (0-65535)", name, p)
-		}
-	}
-	if a := c.String("admin-address"); a != "" {
-		if _, _, err := admin.ParseAddress(a); err != nil {
-			return nil, usageError("--admin-address: %v", err)
-		}
-	}
-	if c.Int("maxforks") < 0 {
-		return nil, usageError("--maxforks: must not be negative, got %d", c.Int("maxforks"))
-	}
-	for _, f := range []struct {
-		name string
-		max  time.Duration
-	}{{"closems", maxCloseWait}, {"pingms", maxPing}} {
-		if ms := c.Int(f.name); ms < 0 || ms > int(f.max/time.Millisecond) {
-			return nil, usageError("--%s: %d is out of range (0 to %d ms)", f.name, ms, f.max/time.Millisecond)
-		}
-	}
-	maxMsg := c.Int("maxframesize")
-	if maxMsg == 0 {
-		maxMsg = maxMessageLimit // websocketd's "no limit", within what a message can take here
-	}
-	if maxMsg < 1 || maxMsg > maxMessageLimit {
-		return nil, usageError("--maxframesize: %d is out of range (1 to 1073741824 bytes, or 0 for that much)", maxMsg)
-	}
-
-	framing, err := bridge.ParseFraming(c.String("framing"))
+	f, extras, err := fileFromFlags(c)
 	if err != nil {
-		return nil, usageError("--framing: %v", err)
+		return nil, nil, err
 	}
-	if c.Bool("binary") {
-		if c.IsSet("framing") && framing != bridge.Binary {
-			return nil, usageError("--binary contradicts --framing %s", framing)
-		}
-		framing = bridge.Binary
-	}
-
-	origins, err := bridge.ParseOrigins(c.StringSlice("origin"))
-	if err != nil {
-		return nil, usageError("--origin: %v", err)
-	}
-	if c.Bool("sameorigin") && (origins.AllowAll || len(origins.Allowed) > 0) {
-		return nil, usageError("--sameorigin contradicts --origin")
-	}
-
-	headers := map[string]http.Header{}
-	for _, name := range []string{"header", "header-ws", "header-http"} {
-		h := http.Header{}
-		for _, v := range c.StringSlice(name) {
-			if err := bridge.ParseHeader(h, v); err != nil {
-				return nil, usageError("--%s: %v", name, err)
-			}
-		}
-		headers[name] = h
-	}
-
-	for _, name := range []string{"dir", "staticdir", "cgidir"} {
-		if d := c.String(name); d != "" {
-			if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
-				return nil, usageError("--%s: %s is not a readable folder", name, d)
-			}
-		}
-	}
-	if c.Bool("devconsole") && (c.String("staticdir") != "" || c.String("cgidir") != "" || c.Bool("pty")) {
-		return nil, usageError("--devconsole cannot be used with --staticdir, --cgidir or --pty")
-	}
-	basePath, err := parseBasePath(c.String("base-path"))
-	if err != nil {
-		return nil, err
-	}
-	terminal, err := buildTerminal(c)
-	if err != nil {
-		return nil, err
-	}
-	if terminal != nil {
-		if c.IsSet("framing") || c.Bool("binary") {
-			return nil, usageError("--pty has its own framing (binary terminal bytes, JSON control messages): drop --framing and --binary")
-		}
-		framing = bridge.Terminal
-	}
-	if c.String("unixsocket") != "" && (len(c.StringSlice("address")) > 0 || c.IsSet("redirport")) {
-		return nil, usageError("--unixsocket cannot be used with --address or --redirport")
-	}
-
-	passNames := splitList(c.String("passenv"))
-	grace := time.Duration(c.Int("closems")) * time.Millisecond
-	backend, err := buildBackend(c, log, grace, passNames)
-	if err != nil {
-		return nil, err
-	}
-	if exe, ok := backend.(*bridge.Exec); ok {
-		if exe.Stderr, err = buildStderr(c, framing, maxMsg); err != nil {
-			return nil, err
-		}
-		exe.MaxMessage = maxMsg
-	} else if _, ok := backend.(*bridge.Pty); ok {
-		if _, err = buildStderr(c, framing, maxMsg); err != nil {
-			return nil, err // --stderr json contradicts the terminal too
-		}
-	}
-	subprotocols := splitLists(c.StringSlice("subprotocol"))
-	if _, ok := backend.(*bridge.Dial); ok {
-		subprotocols = dialSubprotocols(subprotocols)
-		if !c.IsSet("framing") {
-			framing = bridge.Binary
-		}
-	}
-	idle, err := parseDuration("idle-timeout", c.String("idle-timeout"), maxIdle)
-	if err != nil {
-		return nil, err
-	}
-	drainTimeout, drainDelay, err := drainFlags(c)
-	if err != nil {
-		return nil, err
-	}
-	var trusted bridge.TrustedProxies
-	for _, v := range splitLists(c.StringSlice("trusted-proxy")) {
-		p, err := bridge.ParseTrustedProxy(v)
-		if err != nil {
-			return nil, usageError("--trusted-proxy: %v", err)
-		}
-		// On a unix socket no peer has an address, and on TCP none is a unix
-		// peer: such an entry would never match, silently.
-		if len(inherited) > 0 {
-			if err := checkInheritedProxy(p, v, inherited); err != nil {
-				return nil, err
-			}
-			trusted = append(trusted, p)
-			continue
-		}
-		switch unixsocket := c.String("unixsocket") != ""; {
-		case p == bridge.UnixPeers && !unixsocket:
-			return nil, usageError("--trusted-proxy unix needs --unixsocket")
-		case p != bridge.UnixPeers && unixsocket:
-			return nil, usageError("--trusted-proxy %s: peers of --unixsocket have no address; --trusted-proxy unix trusts them", v)
-		}
-		trusted = append(trusted, p)
-	}
-
-	hosts, err := bridge.ParseAllowedHosts(splitLists(c.StringSlice("allowed-host")))
-	if err != nil {
-		return nil, usageError("--allowed-host: %v", err)
-	}
-	if d, ok := backend.(*bridge.Dial); ok {
-		allowHostTokens(&hosts, d)
-	}
-
-	srv := &bridge.Server{
-		Listeners: []bridge.Listener{{
-			Addresses: splitLists(c.StringSlice("address")),
-			Port:      c.Int("port"),
-			Unix:      c.String("unixsocket"),
-			RedirPort: c.Int("redirport"),
-		}},
-		TrustedProxies: trusted,
-		Hosts:          hosts,
-		Log:            log,
-		ShutdownGrace:  shutdownGrace(grace),
-		Once:           c.Bool("once"),
-		ExitNoConn:     c.Bool("exit-no-conn"),
-		DrainTimeout:   drainTimeout,
-		DrainDelay:     drainDelay,
-		Routes: []*bridge.Route{{
-			Backend:      backend,
-			Framing:      framing,
-			MaxMessage:   maxMsg,
-			PingInterval: time.Duration(c.Int("pingms")) * time.Millisecond,
-			IdleTimeout:  idle,
-			Origins:      origins,
-			Subprotocols: subprotocols,
-			MaxSessions:  c.Int("maxforks"),
-			Header:       headers["header"],
-			HeaderWS:     headers["header-ws"],
-			HeaderHTTP:   headers["header-http"],
-			StaticDir:    c.String("staticdir"),
-			CGIDir:       c.String("cgidir"),
-			CGIEnv:       passNames,
-			CGISoftware:  cgiSoftware(),
-			CGIGrace:     grace,
-			DevConsole:   c.Bool("devconsole"),
-			Terminal:     terminal,
-			Path:         basePath,
-			ClientCNs:    splitLists(c.StringSlice("client-cn")),
-		}},
-	}
-	if srv.Routes[0].Auth, err = buildAuth(c, log); err != nil {
-		return nil, err
-	}
-	tlsServer, err := buildTLS(c, log)
-	if err != nil {
-		return nil, err
+	if err := checkTrustedProxies(c, f.TrustedProxies, inherited); err != nil {
+		return nil, nil, err
 	}
 	if len(inherited) > 0 {
-		srv.Listeners[0] = bridge.Listener{Inherited: inherited}
+		// Validate takes a systemd listener for either kind of socket.
+		f.Listen = []config.Listener{{Systemd: "LISTEN_FDS", TLS: f.Listen[0].TLS}}
 	}
-	useTLS(srv, &srv.Listeners[0], tlsServer)
-	return srv, nil
+	if err := f.Validate(); err != nil {
+		return nil, nil, flagError(f, err)
+	}
+	srv, err := buildConfigServer(f, log)
+	if err != nil {
+		return nil, nil, flagError(f, err)
+	}
+	if len(inherited) > 0 {
+		srv.Listeners[0].Inherited = inherited
+	}
+	extras.apply(srv)
+	return f, srv, nil
 }
 
-// tlsOn says whether the server speaks TLS: --ssl, or ACME.
-func tlsOn(c *cli.Context) bool { return c.Bool("ssl") || len(c.StringSlice("acme-domain")) > 0 }
-
-// buildTLS validates the TLS flags and loads the certificates; nil without TLS.
-func buildTLS(c *cli.Context, log *slog.Logger) (*wstls.Server, error) {
-	certs, keys := c.StringSlice("sslcert"), c.StringSlice("sslkey")
-	domains := splitLists(c.StringSlice("acme-domain"))
-	if !tlsOn(c) {
-		for _, name := range []string{"sslcert", "sslkey", "sslca", "client-cn"} {
-			if c.IsSet(name) {
-				return nil, usageError("--%s needs --ssl (or --acme-domain)", name)
+// checkTrustedProxies: on a unix socket no peer has an address, and on TCP
+// none is a unix peer, so such a --trusted-proxy would never match.
+func checkTrustedProxies(c *cli.Context, proxies []string, inherited []net.Listener) error {
+	unixsocket := c.String("unixsocket") != ""
+	for _, v := range proxies {
+		p, _ := bridge.ParseTrustedProxy(v) // fileFromFlags checked it
+		switch {
+		case len(inherited) > 0:
+			if err := checkInheritedProxy(p, v, inherited); err != nil {
+				return err
 			}
-		}
-		return nil, nil
-	}
-	if len(certs) != len(keys) {
-		return nil, usageError("--sslcert and --sslkey come in pairs: got %d certificates and %d keys", len(certs), len(keys))
-	}
-	if len(certs) == 0 && len(domains) == 0 {
-		return nil, usageError("--ssl needs both --sslcert and --sslkey (or --acme-domain)")
-	}
-	if c.IsSet("client-cn") && c.String("sslca") == "" {
-		return nil, usageError("--client-cn needs --sslca")
-	}
-	opts := wstls.Options{ClientCA: c.String("sslca"), Log: log}
-	for i := range certs {
-		opts.Pairs = append(opts.Pairs, wstls.Pair{Cert: certs[i], Key: keys[i]})
-	}
-	if len(domains) > 0 {
-		cache, err := acmeCache(c.String("acme-cache"))
-		if err != nil {
-			return nil, usageError("--acme-domain needs --acme-cache: %v", err)
-		}
-		opts.ACME = &wstls.ACME{Domains: domains, CacheDir: cache, Email: c.String("acme-email"), Directory: c.String("acme-directory")}
-	}
-	s, err := wstls.NewServer(opts)
-	if err != nil {
-		return nil, usageError("%v", err)
-	}
-	return s, nil
-}
-
-// buildAuth builds the checks every request passes; nil without any.
-func buildAuth(c *cli.Context, log *slog.Logger) (*auth.Checker, error) {
-	source := auth.TokenSource{Query: c.String("auth-query"), Cookie: c.String("auth-cookie")}
-	var methods []auth.Method
-	for _, v := range c.StringSlice("basic-auth") {
-		b, err := auth.ParseBasic(v)
-		if err != nil {
-			return nil, usageError("--basic-auth: %v", err)
-		}
-		methods = append(methods, b)
-	}
-	if f := c.String("htpasswd"); f != "" {
-		h, err := auth.NewHtpasswd(f, log)
-		if err != nil {
-			return nil, usageError("%v", err)
-		}
-		methods = append(methods, h)
-	}
-	if f := c.String("bearer-token-file"); f != "" {
-		b, err := auth.NewBearerFile(f, source, log)
-		if err != nil {
-			return nil, usageError("%v", err)
-		}
-		methods = append(methods, b)
-	}
-	if f := c.String("jwt-key"); f != "" {
-		j, err := auth.NewJWT(f, c.String("jwt-audience"), source)
-		if err != nil {
-			return nil, usageError("%v", err)
-		}
-		methods = append(methods, j)
-	} else if c.IsSet("jwt-audience") {
-		return nil, usageError("--jwt-audience needs --jwt-key")
-	}
-	delay, err := parseDuration("auth-fail-delay", c.String("auth-fail-delay"), maxFailDelay)
-	if err != nil {
-		return nil, err
-	}
-	limit := c.Int("auth-fail-limit")
-	if limit < 0 {
-		return nil, usageError("--auth-fail-limit: must not be negative, got %d", limit)
-	}
-	return newChecker(methods, delay, limit, log), nil
-}
-
-// Flags that only mean something for one kind of backend.
-var (
-	execOnly = []string{"passstderr", "stderr", "reverselookup", "url-args", "pty"}
-	dialOnly = []string{"host-token", "dial-timeout", "tcp-tls", "tcp-ca", "tcp-servername", "proxy-protocol"}
-	ptyOnly  = []string{"title", "term-option", "url-term-options", "index", "readonly", "record", "record-max"}
-)
-
-// buildTerminal reads the browser terminal's flags; nil without --pty.
-func buildTerminal(c *cli.Context) (*web.Terminal, error) {
-	if !c.Bool("pty") {
-		for _, name := range ptyOnly {
-			if c.IsSet(name) {
-				return nil, usageError("--%s needs --pty", name)
-			}
-		}
-		return nil, nil
-	}
-	for _, name := range []string{"passstderr", "stderr"} {
-		if c.IsSet(name) {
-			return nil, usageError("--%s means nothing with --pty: stderr is the terminal", name)
+		case p == bridge.UnixPeers && !unixsocket:
+			return usageError("--trusted-proxy unix needs --unixsocket")
+		case p != bridge.UnixPeers && unixsocket:
+			return usageError("--trusted-proxy %s: peers of --unixsocket have no address; --trusted-proxy unix trusts them", v)
 		}
 	}
-	t := &web.Terminal{Title: c.String("title"), ReadOnly: c.Bool("readonly"), Options: map[string]any{}}
-	var err error
-	for _, v := range c.StringSlice("term-option") {
-		name, value, err := web.ParseTermOption(v)
-		if err != nil {
-			return nil, usageError("--term-option: %v", err)
-		}
-		t.Options[name] = value
-	}
-	if t.URLOptions, err = web.ParseURLOptions(c.String("url-term-options")); err != nil {
-		return nil, usageError("--url-term-options: %v", err)
-	}
-	if f := c.String("index"); f != "" {
-		page, err := os.ReadFile(f)
-		if err != nil {
-			return nil, usageError("--index: %v", err)
-		}
-		t.Index = page
-	}
-	if c.IsSet("record-max") && c.String("record") == "" {
-		return nil, usageError("--record-max needs --record")
-	}
-	if d := c.String("record"); d != "" {
-		probe, err := os.CreateTemp(d, ".wsbridge-probe-*")
-		if err != nil {
-			return nil, usageError("--record: %s is not a folder wsbridge can write: %v", d, err)
-		}
-		probe.Close()
-		os.Remove(probe.Name())
-	}
-	return t, nil
-}
-
-// buildStderr reads --stderr, and --passstderr, websocketd 0.4's name for
-// --stderr pass.
-func buildStderr(c *cli.Context, framing bridge.Framing, maxMsg int) (bridge.StderrMode, error) {
-	mode, err := bridge.ParseStderrMode(c.String("stderr"))
-	if err != nil {
-		return 0, usageError("--stderr: %v", err)
-	}
-	if c.Bool("passstderr") {
-		if c.IsSet("stderr") && mode != bridge.StderrPass {
-			return 0, usageError("--passstderr (--stderr pass) contradicts --stderr %s", mode)
-		}
-		mode = bridge.StderrPass
-	}
-	if mode != bridge.StderrJSON {
-		return mode, nil
-	}
-	switch {
-	case c.Bool("binary"):
-		return 0, usageError("--stderr json contradicts --binary: it sends a JSON text message per line")
-	case framing != bridge.Line:
-		return 0, usageError("--stderr json contradicts --framing %s: it sends a JSON text message per line", framing)
-	case maxMsg < bridge.MinJSONMessage:
-		return 0, usageError("--stderr json needs --maxframesize %d or more: a message holds a line and the JSON around it", bridge.MinJSONMessage)
-	}
-	return mode, nil
+	return nil
 }
 
 // parseBasePath reads --base-path into "/" or "/a/b/".
@@ -776,130 +478,6 @@ func parseBasePath(v string) (string, error) {
 		p += "/"
 	}
 	return p, nil
-}
-
-// buildBackend picks the one backend the flags and arguments name.
-func buildBackend(c *cli.Context, log *slog.Logger, grace time.Duration, passNames []string) (bridge.Backend, error) {
-	args := c.Args().Slice()
-	var kinds []string
-	if len(args) > 0 {
-		kinds = append(kinds, "COMMAND")
-	}
-	for _, name := range []string{"dir", "tcp", "unix", "token-file", "token-redis"} {
-		if c.String(name) != "" {
-			kinds = append(kinds, "--"+name)
-		}
-	}
-	switch {
-	case len(kinds) == 0:
-		return nil, usageError("missing COMMAND (or --dir, --tcp, --unix, --token-file, --token-redis): what should each WebSocket reach?")
-	case len(kinds) > 1:
-		return nil, usageError("give one backend, not %s", strings.Join(kinds, " and "))
-	case kinds[0] == "COMMAND" || kinds[0] == "--dir":
-		for _, name := range dialOnly {
-			if c.IsSet(name) {
-				return nil, usageError("--%s needs --tcp, --unix, --token-file or --token-redis", name)
-			}
-		}
-		return buildExec(c, log, grace, passNames, args)
-	}
-	for _, name := range execOnly {
-		if c.IsSet(name) {
-			return nil, usageError("--%s is for programs; it means nothing with %s", name, kinds[0])
-		}
-	}
-	return buildDial(c, log, grace)
-}
-
-// buildExec builds the exec backend, or with --pty the pty backend.
-func buildExec(c *cli.Context, log *slog.Logger, grace time.Duration, passNames, args []string) (bridge.Backend, error) {
-	exe := newProgram(log, grace, passNames)
-	exe.ReverseLookup, exe.URLArgs = c.Bool("reverselookup"), c.Bool("url-args")
-	record, recordMax := c.String("record"), int64(0)
-	if record != "" {
-		var err error
-		if recordMax, err = parseSize(c.String("record-max")); err != nil {
-			return nil, usageError("--record-max: %v", err)
-		}
-	}
-	if dir := c.String("dir"); dir != "" {
-		abs, err := filepath.Abs(dir)
-		if err != nil {
-			return nil, usageError("--dir: %v", err)
-		}
-		exe.ScriptDir = abs
-	} else {
-		path, err := exec.LookPath(args[0])
-		if err != nil {
-			return nil, usageError("COMMAND %q: not found or not executable", args[0])
-		}
-		if exe.Command, err = filepath.Abs(path); err != nil {
-			return nil, usageError("COMMAND %q: %v", args[0], err)
-		}
-		exe.Args = args[1:]
-	}
-	if c.Bool("pty") {
-		pty := newPty(exe)
-		pty.Record, pty.RecordMax = record, recordMax
-		return pty, nil
-	}
-	return &bridge.Exec{Program: exe}, nil
-}
-
-func buildDial(c *cli.Context, log *slog.Logger, grace time.Duration) (*bridge.Dial, error) {
-	timeout, err := parseDuration("dial-timeout", c.String("dial-timeout"), maxDial)
-	if err != nil {
-		return nil, err
-	}
-	if timeout == 0 {
-		return nil, usageError("--dial-timeout: must be more than 0")
-	}
-	d := newDial(log, grace, timeout)
-	d.HostToken = c.Bool("host-token")
-	switch {
-	case c.String("tcp") != "":
-		addr, err := bridge.ParseHostPort(c.String("tcp"))
-		if err != nil {
-			return nil, usageError("--tcp: %v", err)
-		}
-		d.Target = bridge.Target{Network: "tcp", Address: addr}
-	case c.String("unix") != "":
-		d.Target = bridge.Target{Network: "unix", Address: c.String("unix")}
-	case c.String("token-redis") != "":
-		if d.Tokens, err = bridge.NewTokenRedis(c.String("token-redis"), "", log); err != nil {
-			return nil, usageError("--token-redis: %v", err)
-		}
-	default:
-		tokens := &bridge.TokenFile{Path: c.String("token-file"), Log: log}
-		if err := tokens.Load(); err != nil {
-			return nil, usageError("--token-file %s: %v", tokens.Path, err)
-		}
-		d.Tokens = tokens
-	}
-	if d.HostToken && d.Tokens == nil {
-		return nil, usageError("--host-token needs --token-file or --token-redis")
-	}
-	if c.Bool("tcp-tls") {
-		if d.Target.Network == "unix" && c.String("tcp-servername") == "" {
-			return nil, usageError("--tcp-tls with --unix needs --tcp-servername: there is no host name to verify")
-		}
-		backendTLS := wstls.Client{CA: c.String("tcp-ca"), ServerName: c.String("tcp-servername"), CAFlag: "--tcp-ca"}
-		if d.TLS, err = backendTLS.Config(); err != nil {
-			return nil, usageError("%v", err)
-		}
-	} else {
-		for _, name := range []string{"tcp-ca", "tcp-servername"} {
-			if c.IsSet(name) {
-				return nil, usageError("--%s needs --tcp-tls", name)
-			}
-		}
-	}
-	if v := c.String("proxy-protocol"); v != "" {
-		if d.ProxyProtocol, err = bridge.ParseProxyProtocol(v); err != nil {
-			return nil, usageError("--proxy-protocol: %v", err)
-		}
-	}
-	return d, nil
 }
 
 // The largest values of the duration flags. Anything larger is a slip, and

@@ -3,7 +3,7 @@ package main
 // wsbridge print-config: the config file a server command line stands for,
 // so that every websocketd, websockify, ttyd or gotty command line has a
 // path to a file. It parses and checks the server's own flags with the
-// server's own code (buildServer), then writes only what differs from the
+// server's own code (serverFromFlags), then writes only what differs from the
 // defaults.
 
 import (
@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"github.com/wsbridge/wsbridge/config"
 	"github.com/wsbridge/wsbridge/web"
 	"go.yaml.in/yaml/v3"
 )
@@ -48,10 +49,11 @@ func printConfigCommand() *cli.Command {
 			// Warnings only: "token file read" is news to a server's log,
 			// not to someone reading a config file.
 			log := slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: slog.LevelWarn}))
-			if _, err := buildServer(c, log); err != nil {
+			f, _, err := serverFromFlags(c, log, nil)
+			if err != nil {
 				return err
 			}
-			doc, notes, err := configYAML(c)
+			doc, notes, err := configYAML(c, f)
 			if err != nil {
 				return err
 			}
@@ -158,9 +160,10 @@ func abs(p string) string {
 	return p
 }
 
-// configYAML is the config file of the checked flags in c, and notes for
-// stderr. Flags that a file cannot say yet are usage errors.
-func configYAML(c *cli.Context) (*yaml.Node, []string, error) {
+// configYAML is the config file of the checked flags in c, whose File is
+// f, and notes for stderr. Flags that a file cannot say yet are usage
+// errors.
+func configYAML(c *cli.Context, f *config.File) (*yaml.Node, []string, error) {
 	for _, name := range []string{"once", "exit-no-conn"} {
 		if c.Bool(name) {
 			return nil, nil, usageError("--%s has no config file key yet: keep that server on the command line", name)
@@ -209,10 +212,9 @@ func configYAML(c *cli.Context) (*yaml.Node, []string, error) {
 		logm.set("format", v, "")
 	}
 	top.setIf("log", logm)
-	drainTimeout, drainDelay, _ := drainFlags(c) // buildServer checked them
 	timeouts := newMapping()
-	timeouts.setIf("drain_timeout", drainTimeout)
-	timeouts.setIf("drain_delay", drainDelay)
+	timeouts.setIf("drain_timeout", f.Timeouts.DrainTimeout)
+	timeouts.setIf("drain_delay", f.Timeouts.DrainDelay)
 	top.setIf("timeouts", timeouts)
 	if a := c.String("admin-address"); a != "" {
 		adm := newMapping()
@@ -221,9 +223,9 @@ func configYAML(c *cli.Context) (*yaml.Node, []string, error) {
 	}
 
 	// The route.
+	route := &f.Routes[0]
 	r := newMapping()
-	path, _ := parseBasePath(c.String("base-path")) // buildServer checked it
-	r.set("path", path, "")
+	r.set("path", route.Path, "")
 	kind, backend, err := backendYAML(c)
 	if err != nil {
 		return nil, nil, err
@@ -233,7 +235,7 @@ func configYAML(c *cli.Context) (*yaml.Node, []string, error) {
 	r.setIf("cgi", abs(c.String("cgidir")))
 	r.setIf("dev_console", c.Bool("devconsole"))
 	r.setIf("origins", splitLists(c.StringSlice("origin")))
-	a, authNotes := authYAML(c)
+	a, authNotes := authYAML(c, route.Auth.FailDelay)
 	notes = append(notes, authNotes...)
 	r.setIf("auth", a)
 	r.setIf("subprotocols", splitLists(c.StringSlice("subprotocol")))
@@ -241,10 +243,9 @@ func configYAML(c *cli.Context) (*yaml.Node, []string, error) {
 	if m := c.Int("maxframesize"); m != 1<<20 {
 		r.set("max_message", cmp.Or(m, maxMessageLimit), "")
 	}
-	r.setIf("ping_interval", time.Duration(c.Int("pingms"))*time.Millisecond)
-	idle, _ := parseDuration("idle-timeout", c.String("idle-timeout"), maxIdle)
-	r.setIf("idle_timeout", idle)
-	r.setIf("close_grace", time.Duration(c.Int("closems"))*time.Millisecond)
+	r.setIf("ping_interval", route.PingInterval)
+	r.setIf("idle_timeout", route.IdleTimeout)
+	r.setIf("close_grace", route.CloseGrace)
 	h := newMapping()
 	for _, k := range []struct{ flag, key string }{{"header", "all"}, {"header-ws", "ws"}, {"header-http", "http"}} {
 		m := map[string]string{}
@@ -409,7 +410,7 @@ func anys(s []string) []any {
 // into the file: files get copied, committed and pasted, and a password
 // on the command line was a secret of one process. Each user reads it from
 // a variable instead, which stderr names.
-func authYAML(c *cli.Context) (mapping, []string) {
+func authYAML(c *cli.Context, failDelay time.Duration) (mapping, []string) {
 	a := newMapping()
 	var users []any
 	var notes []string
@@ -442,8 +443,8 @@ func authYAML(c *cli.Context) (mapping, []string) {
 		a.set("query", q, "")
 	}
 	a.setIf("cookie", c.String("auth-cookie"))
-	if d, _ := parseDuration("auth-fail-delay", c.String("auth-fail-delay"), maxFailDelay); d != time.Second {
-		a.set("fail_delay", durationText(d), "")
+	if failDelay != time.Second {
+		a.set("fail_delay", durationText(failDelay), "")
 	}
 	if n := c.Int("auth-fail-limit"); n != 10 {
 		a.set("fail_limit", n, "")

@@ -67,19 +67,17 @@ func serveConfig(c *cli.Context, sd *fromSystemd) error {
 	defer stopHangups()
 	srv, err := buildConfigServer(f, log)
 	if err != nil {
-		return err
+		return usageError("%v", err)
 	}
 	if err := useConfigSockets(f, srv, sd.sockets); err != nil {
 		return err
 	}
-	adm, m, err := listenAdmin(srv, f.Admin.Address, log)
+	adm, m, err := startServer(srv, f.Admin.Address, log, sd, errorNames{
+		admin:  func(err error) string { return f.Errorf("admin.address", "%v", err).Error() },
+		listen: func(err error) string { return configListenError(f, err).Error() },
+	})
 	if err != nil {
-		return cli.Exit(f.Errorf("admin.address", "%v", err).Error(), exitRuntime)
-	}
-	sd.notify(srv, log)
-	if err := srv.Listen(); err != nil {
-		adm.Close()
-		return cli.Exit(configListenError(f, err).Error(), exitRuntime)
+		return err
 	}
 	for _, r := range srv.Routes {
 		log.Info("serving", "route", r.Name, "path", r.Path, "backend", fmt.Sprint(r.Backend), "framing", r.Framing.String())
@@ -102,9 +100,10 @@ func configListenError(f *config.File, err error) error {
 	return f.Errorf(key, "%v", err)
 }
 
-// buildConfigServer turns a validated file into the server. What Validate
-// could not foresee (a file changed since, a certificate that does not
-// load) is a usage error at its key.
+// buildConfigServer turns a validated file, or a command line's (see
+// fileFromFlags), into the server. What Validate could not foresee (a file
+// changed since, a certificate that does not load) is a *config.Error at
+// its key, for the caller to make a usage error.
 func buildConfigServer(f *config.File, log *slog.Logger) (*bridge.Server, error) {
 	srv := &bridge.Server{
 		MaxSessions:   f.Limits.MaxSessions,
@@ -124,13 +123,13 @@ func buildConfigServer(f *config.File, log *slog.Logger) (*bridge.Server, error)
 	for _, v := range f.TrustedProxies {
 		p, err := bridge.ParseTrustedProxy(v)
 		if err != nil {
-			return nil, usageError("%v", f.Errorf("trusted_proxies", "%v", err))
+			return nil, f.Errorf("trusted_proxies", "%v", err)
 		}
 		srv.TrustedProxies = append(srv.TrustedProxies, p)
 	}
 	var err error
 	if srv.Hosts, err = bridge.ParseAllowedHosts(f.AllowedHosts); err != nil {
-		return nil, usageError("%v", f.Errorf("allowed_hosts", "%v", err))
+		return nil, f.Errorf("allowed_hosts", "%v", err)
 	}
 	for i := range f.Routes {
 		key := fmt.Sprintf("routes[%d]", i)
@@ -146,15 +145,24 @@ func buildConfigServer(f *config.File, log *slog.Logger) (*bridge.Server, error)
 		}
 		srv.Routes = append(srv.Routes, r)
 	}
+	// Listeners that share one TLS (a command line's --address list) share
+	// its certificates and ACME client.
+	built := map[*config.ServerTLS]bool{}
 	for i, l := range f.Listen {
-		if l.TLS == nil {
+		if l.TLS == nil || built[l.TLS] {
 			continue
 		}
 		tlsServer, err := buildConfigTLS(f, l.TLS, fmt.Sprintf("listen[%d].tls", i), log)
 		if err != nil {
 			return nil, err
 		}
+		built[l.TLS] = true
 		useTLS(srv, &srv.Listeners[i], tlsServer)
+		for j := i + 1; j < len(f.Listen); j++ {
+			if f.Listen[j].TLS == l.TLS {
+				srv.Listeners[j].TLS, srv.Listeners[j].RedirHandler = srv.Listeners[i].TLS, srv.Listeners[i].RedirHandler
+			}
+		}
 	}
 	return srv, nil
 }
@@ -167,14 +175,14 @@ func buildConfigTLS(f *config.File, t *config.ServerTLS, key string, log *slog.L
 	if a := t.ACME; a != nil {
 		cache, err := acmeCache(a.Cache)
 		if err != nil {
-			return nil, usageError("%v", f.Errorf(key+".acme.cache", "missing, and there is no default: %v", err))
+			return nil, f.Errorf(key+".acme.cache", "missing, and there is no default: %v", err)
 		}
 		dir := cmp.Or(a.Directory, letsEncrypt)
 		opts.ACME = &wstls.ACME{Domains: a.Domains, CacheDir: cache, Email: a.Email, Directory: dir}
 	}
 	s, err := wstls.NewServer(opts)
 	if err != nil {
-		return nil, usageError("%v", f.Errorf(key, "%v", err))
+		return nil, f.Errorf(key, "%v", err)
 	}
 	return s, nil
 }
@@ -182,9 +190,11 @@ func buildConfigTLS(f *config.File, t *config.ServerTLS, key string, log *slog.L
 // buildConfigRoute builds one route, its backend and its auth.
 func buildConfigRoute(f *config.File, cr *config.Route, key string, log *slog.Logger) (*bridge.Route, error) {
 	fail := func(k, format string, args ...any) error {
-		return usageError("%v", f.Errorf(key+k, format, args...))
+		return f.Errorf(key+k, format, args...)
 	}
-	log = log.With("route", cr.Name)
+	if cr.Name != "" { // a command line's one route has none
+		log = log.With("route", cr.Name)
+	}
 	r := &bridge.Route{
 		Name:         cr.Name,
 		Path:         cr.Path,
@@ -241,6 +251,7 @@ func buildConfigRoute(f *config.File, cr *config.Route, key string, log *slog.Lo
 			return nil, fail(".pty.command", "%v", err)
 		}
 		exe := newPty(prog)
+		exe.ScriptDir = p.Dir
 		if exe.Record = p.Record; exe.Record != "" {
 			exe.RecordMax = int64(p.RecordMax)
 		}

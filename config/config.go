@@ -7,7 +7,9 @@
 // file strictly (an unknown key, a wrong type or a duplicate key is an
 // error that names FILE:LINE:COLUMN and the key), makes relative paths
 // relative to the file's folder, and fills in defaults; Validate checks
-// everything else. Neither names a command-line flag.
+// everything else. Neither names a command-line flag. The command line
+// fills the same structs (from New) and passes the same Validate; its
+// caller names the flag of a key.
 package config
 
 import (
@@ -218,6 +220,10 @@ type PTY struct {
 	ReadOnly       bool              `yaml:"readonly"`
 	Record         string            `yaml:"record"`     // a folder for asciicast recordings
 	RecordMax      Size              `yaml:"record_max"` // each recording's cap; default 1GiB, 0: none
+	// Dir, instead of Command, runs the executable in it that the URL path
+	// names. Only the command line sets it (--pty --dir): the file has no
+	// key for it yet.
+	Dir string `yaml:"-"`
 }
 
 // Dial connects each WebSocket to one TCP target (host:port) or unix socket.

@@ -380,3 +380,41 @@ func TestBadFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestNew: New is what an empty file loads as, and a command line fills
+// it: one route added to it validates; a pty route may run the scripts
+// of a Dir instead of a command, and the folder must be there.
+func TestNew(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "empty.yaml")
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	empty, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := New()
+	if !reflect.DeepEqual(f.Listen, empty.Listen) || !reflect.DeepEqual(f.Defaults, empty.Defaults) || f.Path != "" {
+		t.Errorf("New: %+v, want what an empty file loads as: %+v", f, empty)
+	}
+	for _, tc := range []struct {
+		pty  PTY
+		want string // empty: valid
+	}{
+		{PTY{Dir: dir}, ""},
+		{PTY{}, "routes[0].pty.command: missing"},
+		{PTY{Dir: filepath.Join(dir, "nope")}, "routes[0].pty.dir: " + filepath.Join(dir, "nope") + ": no such file"},
+	} {
+		f := New()
+		f.Routes = []Route{{Path: "/", Settings: f.Defaults, PTY: &tc.pty}}
+		err := f.Validate()
+		var e *Error
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%+v: %v", tc.pty, err)
+		case tc.want != "" && (!errors.As(err, &e) || !strings.HasPrefix(e.Key+": "+e.Msg, tc.want)):
+			t.Errorf("%+v: %v, want %q", tc.pty, err, tc.want)
+		}
+	}
+}

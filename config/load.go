@@ -71,6 +71,15 @@ func (f *File) has(key string) bool {
 	return ok
 }
 
+// New is the File an empty config file loads as: one listener on loopback
+// port 8080, the defaults filled in, no routes. The command line starts
+// from it (main's fileFromFlags) and fills in what its flags say.
+func New() *File {
+	f := &File{pos: map[string]pos{}}
+	f.fill()
+	return f
+}
+
 // Load reads a config file strictly, makes its relative paths relative to
 // the file's folder and fills in defaults. It does not validate: see
 // Validate.

@@ -474,11 +474,16 @@ func (f *File) validateExec(r *Route, key string) error {
 }
 
 func (f *File) validatePTY(p *PTY, key string) error {
-	if p.Command == "" {
+	if p.Command == "" && p.Dir == "" {
 		return f.errorf(key+".command", "missing: give the program to run on the terminal")
 	}
 	if err := f.validateProgram(&p.Program, key); err != nil {
 		return err
+	}
+	if p.Dir != "" {
+		if err := folder(p.Dir); err != nil {
+			return f.errorf(key+".dir", "%v", err)
+		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(p.TermOptions)) {
 		if _, _, err := web.ParseTermOption(name + "=" + p.TermOptions[name]); err != nil {
