@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 )
@@ -61,6 +62,9 @@ func TestAccessLogJSON(t *testing.T) {
 	refuse("/websockify?token=echo", header(), 429) // --maxforks 1
 	c.WriteMessage(websocket.BinaryMessage, []byte("hello"))
 	expectMessage(t, c, websocket.BinaryMessage, "hello")
+	// A session of 5 ms at least: the log rounds durations to milliseconds,
+	// and a quick one is 0.
+	time.Sleep(5 * time.Millisecond)
 	c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
 	readAll(t, c)
 	inst.waitLog(func(m map[string]any) bool { return m["msg"] == "session" })
@@ -119,7 +123,7 @@ func TestAccessLogJSON(t *testing.T) {
 			t.Errorf("session line %s=%v, want %v (%v)", key, s[key], want, s)
 		}
 	}
-	if d, _ := s["duration"].(float64); d <= 0 {
+	if d, _ := s["duration"].(float64); d < float64(5*time.Millisecond) {
 		t.Errorf("session line duration %v", s["duration"])
 	}
 }
