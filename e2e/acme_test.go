@@ -260,7 +260,7 @@ func TestACMETLSALPN(t *testing.T) {
 // challenge is answered on --redirport.
 func TestACMEHTTP01(t *testing.T) {
 	inst, ca := startACME(t, func(httpPort, _ int) []string { // nothing listens for TLS-ALPN-01
-		return []string{"--redirport", fmt.Sprint(httpPort), "--acme-cache", t.TempDir()}
+		return []string{"--redirport", fmt.Sprint(httpPort), "--acme-cache", t.TempDir(), "--loglevel", "debug"}
 	})
 	acmeSession(t, inst, "wsbridge.test", ca.roots)
 }

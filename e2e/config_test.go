@@ -311,7 +311,8 @@ routes:
   - path: /
     exec: {command: /bin/cat}
 `})
-		inst := launchEnv(t, []string{"SSL_CERT_FILE=" + ca.caFile}, "--config", filepath.Join(dir, "wsbridge.yaml"), "--logformat", "json")
+		inst := launchEnv(t, []string{"SSL_CERT_FILE=" + ca.caFile}, "--config", filepath.Join(dir, "wsbridge.yaml"), "--logformat", "json",
+			"--loglevel", "debug") // a failure then shows what Pebble's HTTP-01 requests got
 		if err := inst.awaitListening(); err != nil {
 			if strings.Contains(inst.output(), "address already in use") {
 				continue

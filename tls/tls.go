@@ -92,11 +92,21 @@ func NewServer(opts Options) (*Server, error) {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				// autocert checks the Host header against the domains as it
 				// is; a CA that validates on a port other than 80 names it.
-				if host, _, err := net.SplitHostPort(r.Host); err == nil && strings.HasPrefix(r.URL.Path, "/.well-known/acme-challenge/") {
+				if !strings.HasPrefix(r.URL.Path, "/.well-known/acme-challenge/") {
+					challenges.ServeHTTP(w, r)
+					return
+				}
+				if host, _, err := net.SplitHostPort(r.Host); err == nil {
 					r = r.Clone(r.Context())
 					r.Host = host
 				}
-				challenges.ServeHTTP(w, r)
+				// What the CA was answered: the one clue when a validation
+				// fails (autocert only says "no viable challenge type").
+				rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+				challenges.ServeHTTP(rec, r)
+				if s.opts.Log != nil {
+					s.opts.Log.Debug("ACME HTTP-01 challenge answered", "host", r.Host, "path", r.URL.Path, "status", rec.status, "client", r.RemoteAddr)
+				}
 			})
 		}
 	}
@@ -265,4 +275,15 @@ func (c Client) Config() (*ctls.Config, error) {
 		cfg.Certificates = []ctls.Certificate{pair}
 	}
 	return cfg, nil
+}
+
+// statusRecorder notes the status a handler answered with.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
 }
