@@ -120,6 +120,8 @@ type Server struct {
 	drainOnce  sync.Once
 	draining   atomic.Bool // Drain was called: not ready
 	refusing   atomic.Bool // the drain's delay is over: new requests get 503
+
+	lasting []lastingBackend // every route's, for shutdown to end (Serve, Reload)
 }
 
 // bound is a Listener's sockets: its port on each address (or its unix
@@ -335,6 +337,8 @@ func (s *Server) Serve(ctx context.Context) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelDebug),
 	}
+	s.beginLasting(s.Routes)
+	defer s.endLasting()
 	servers := []*http.Server{srv}
 	n := 0
 	for _, b := range s.bound {
