@@ -31,6 +31,7 @@ import (
 	"github.com/wsbridge/wsbridge/admin"
 	"github.com/wsbridge/wsbridge/auth"
 	"github.com/wsbridge/wsbridge/bridge"
+	"github.com/wsbridge/wsbridge/config"
 	"github.com/wsbridge/wsbridge/internal/size"
 	"github.com/wsbridge/wsbridge/metrics"
 	"github.com/wsbridge/wsbridge/process"
@@ -147,6 +148,8 @@ func flags() []cli.Flag {
 		&cli.BoolFlag{Category: catBackend, Name: "passstderr", Usage: "same as --stderr pass (websocketd 0.4's --passstderr; 0.5's is --stderr json)", EnvVars: env("passstderr")},
 		&cli.BoolFlag{Category: catBackend, Name: "reverselookup", Usage: "resolve REMOTE_HOST by reverse DNS", EnvVars: env("reverselookup")},
 		&cli.BoolFlag{Category: catBackend, Name: "url-args", Usage: "append the request's ?arg= values to COMMAND's arguments (off: clients choose nothing)", EnvVars: env("url-args")},
+		&cli.BoolFlag{Category: catBackend, Name: "shared", Usage: "run one COMMAND for every client (broadcast): its output goes to all, their messages to its stdin; see --shared-options", EnvVars: env("shared")},
+		&cli.StringFlag{Category: catBackend, Name: "shared-options", Usage: "--shared, with `KEY=VALUE,...`: start=first|always, linger=DURATION, restart=never|on-failure|always, replay=MESSAGES, queue=SIZE (each client's, default 256KiB), slow=drop|skip|wait (a client whose queue is full), input=all|none", EnvVars: env("shared-options")},
 		&cli.StringFlag{Category: catBackend, Name: "tcp", Usage: "connect each WebSocket to `HOST:PORT` instead of starting a program", EnvVars: env("tcp")},
 		&cli.StringFlag{Category: catBackend, Name: "unix", Usage: "connect each WebSocket to the unix socket at `PATH`", EnvVars: env("unix")},
 		&cli.StringFlag{Category: catBackend, Name: "token-file", Usage: "connect to the target the request's ?token= names, from `FILE` or a folder of websockify token files (\"token: host:port\" or \"token: unix_socket:/path\"), re-read when they change", EnvVars: env("token-file")},
@@ -490,9 +493,15 @@ func buildServerOn(c *cli.Context, log *slog.Logger, inherited []net.Listener) (
 			return nil, err
 		}
 		exe.MaxMessage = maxMsg
+		if backend, err = sharedFlags(c, exe, framing, maxMsg, log); err != nil {
+			return nil, err
+		}
 	} else if _, ok := backend.(*bridge.Pty); ok {
 		if _, err = buildStderr(c, framing, maxMsg); err != nil {
 			return nil, err // --stderr json contradicts the terminal too
+		}
+		if _, err = sharedOptions(c); err != nil {
+			return nil, err // shared terminals are not built yet
 		}
 	}
 	subprotocols := splitLists(c.StringSlice("subprotocol"))
@@ -683,7 +692,7 @@ func buildAuth(c *cli.Context, log *slog.Logger) (*auth.Checker, error) {
 
 // Flags that only mean something for one kind of backend.
 var (
-	execOnly = []string{"passstderr", "stderr", "reverselookup", "url-args", "pty"}
+	execOnly = []string{"passstderr", "stderr", "reverselookup", "url-args", "pty", "shared", "shared-options"}
 	dialOnly = []string{"host-token", "dial-timeout", "tcp-tls", "tcp-ca", "tcp-servername", "proxy-protocol"}
 	ptyOnly  = []string{"title", "term-option", "url-term-options", "index", "readonly", "record", "record-max"}
 )
@@ -844,6 +853,64 @@ func buildExec(c *cli.Context, log *slog.Logger, grace time.Duration, passNames,
 		return pty, nil
 	}
 	return &bridge.Exec{Program: exe}, nil
+}
+
+// sharedFlags puts the program in a hub with --shared or --shared-options.
+func sharedFlags(c *cli.Context, exe *bridge.Exec, framing bridge.Framing, maxMsg int, log *slog.Logger) (bridge.Backend, error) {
+	s, err := sharedOptions(c)
+	if s == nil || err != nil {
+		return exe, err
+	}
+	if exe.ScriptDir != "" {
+		return nil, usageError("--shared runs one COMMAND for every client, not --dir's scripts")
+	}
+	return sharedBackend(exe, s, framing, maxMsg, log), nil
+}
+
+// sharedOptions reads --shared and --shared-options; nil without either.
+func sharedOptions(c *cli.Context) (*config.Shared, error) {
+	if !c.Bool("shared") && c.String("shared-options") == "" {
+		return nil, nil
+	}
+	if c.Bool("pty") {
+		return nil, usageError("--shared is for COMMAND on pipes, not --pty")
+	}
+	s := &config.Shared{}
+	for _, kv := range splitList(c.String("shared-options")) {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, usageError("--shared-options: %q is not KEY=VALUE", kv)
+		}
+		var err error
+		switch k = strings.TrimSpace(k); k {
+		case "start":
+			s.Start = v
+		case "linger":
+			s.Linger, err = time.ParseDuration(v)
+		case "restart":
+			s.Restart = v
+		case "replay":
+			s.Replay, err = strconv.Atoi(v)
+		case "queue":
+			var n int64
+			n, err = parseSize(v)
+			s.Queue = config.Size(n)
+		case "slow":
+			s.Slow = v
+		case "input":
+			s.Input = v
+		default:
+			return nil, usageError("--shared-options: unknown key %q (want start, linger, restart, replay, queue, slow or input)", k)
+		}
+		if err != nil {
+			return nil, usageError("--shared-options %s: %v", k, err)
+		}
+	}
+	s.Fill()
+	if key, err := s.Check(); err != nil {
+		return nil, usageError("--shared-options %s: %v", key, err)
+	}
+	return s, nil
 }
 
 func buildDial(c *cli.Context, log *slog.Logger, grace time.Duration) (*bridge.Dial, error) {

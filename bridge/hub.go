@@ -3,11 +3,13 @@ package bridge
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -671,4 +673,32 @@ func (h *Shared) Retire() {
 		h.run.sess.Stop()
 		h.signalRoom()
 	}
+}
+
+var (
+	startWords   = []string{"first", "always"}
+	restartWords = []string{"never", "on-failure", "always"}
+	slowWords    = []string{"drop", "skip", "wait"}
+)
+
+func (p StartPolicy) String() string   { return startWords[p] }
+func (p RestartPolicy) String() string { return restartWords[p] }
+func (p SlowPolicy) String() string    { return slowWords[p] }
+
+// ParseStartPolicy reads "first" or "always".
+func ParseStartPolicy(s string) (StartPolicy, error) { return parseWord[StartPolicy](s, startWords) }
+
+// ParseRestartPolicy reads "never", "on-failure" or "always".
+func ParseRestartPolicy(s string) (RestartPolicy, error) {
+	return parseWord[RestartPolicy](s, restartWords)
+}
+
+// ParseSlowPolicy reads "drop", "skip" or "wait".
+func ParseSlowPolicy(s string) (SlowPolicy, error) { return parseWord[SlowPolicy](s, slowWords) }
+
+func parseWord[T ~int](s string, words []string) (T, error) {
+	if i := slices.Index(words, s); i >= 0 {
+		return T(i), nil
+	}
+	return 0, fmt.Errorf("unknown value %q (want %s or %s)", s, strings.Join(words[:len(words)-1], ", "), words[len(words)-1])
 }
