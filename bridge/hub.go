@@ -393,10 +393,31 @@ func (h *Shared) countFullLocked(s *subscriber) {
 }
 
 func (h *Shared) mustWaitLocked() bool {
-	if h.Slow == SlowWait {
-		return h.nfull > 0
+	return mustWait(h.Slow, h.nfull, h.nfull > 0 && h.anyKeepsUpLocked())
+}
+
+// mustWait says whether the program waits for room: with SlowWait while
+// any client is full; otherwise while some are full and none keeps up
+// (its queue under half): then every client is slow, the program is the
+// fast one, and dropping all but the first to get room would be wrong. A
+// full client is dropped (or skips) only beside one that keeps up.
+func mustWait(p SlowPolicy, full int, oneKeepsUp bool) bool {
+	if p == SlowWait {
+		return full > 0
 	}
-	return len(h.subs) > 0 && h.nfull == len(h.subs)
+	return full > 0 && !oneKeepsUp
+}
+
+func (h *Shared) anyKeepsUpLocked() bool {
+	for s := range h.subs {
+		s.mu.Lock()
+		low := s.bytes < h.Queue/2
+		s.mu.Unlock()
+		if low {
+			return true
+		}
+	}
+	return false
 }
 
 // signalRoom wakes deliver if it waits.
@@ -551,6 +572,9 @@ func (s *subscriber) Read(p []byte) (int, error) {
 	}
 	if s.head == len(s.queue) {
 		s.queue, s.head = nil, 0
+	}
+	if s.bytes < s.hub.Queue/2 && s.bytes+n >= s.hub.Queue/2 {
+		s.hub.signalRoom() // it keeps up now: a full one may be dropped
 	}
 	if s.full && s.bytes < s.hub.Queue {
 		s.full = false

@@ -570,3 +570,27 @@ func TestSharedObserved(t *testing.T) {
 		t.Fatalf("%#v, want a ended, exit 2", e)
 	}
 }
+
+// TestMustWait: the program waits for room only when every client is
+// slow: some are full and none keeps up; with SlowWait when any is full.
+func TestMustWait(t *testing.T) {
+	for _, tc := range []struct {
+		p          SlowPolicy
+		full       int
+		oneKeepsUp bool
+		want       bool
+	}{
+		{SlowDrop, 0, true, false},
+		{SlowDrop, 0, false, false}, // none full: nothing to wait for
+		{SlowDrop, 1, true, false},  // drop the full one
+		{SlowDrop, 3, false, true},  // all behind: the program waits
+		{SlowSkip, 1, true, false},
+		{SlowSkip, 2, false, true},
+		{SlowWait, 1, true, true},
+		{SlowWait, 0, false, false},
+	} {
+		if got := mustWait(tc.p, tc.full, tc.oneKeepsUp); got != tc.want {
+			t.Errorf("mustWait(%v, %d full, one keeps up %v) = %v", tc.p, tc.full, tc.oneKeepsUp, got)
+		}
+	}
+}
