@@ -479,8 +479,8 @@ func TestBackoff(t *testing.T) {
 }
 
 // TestSharedJoinsAndLeaves: 1,000 clients join and leave a StartFirst
-// program, 20 at a time; then nothing is left: no process, no descriptor,
-// no goroutine (goleak, in TestMain).
+// program, 20 at a time; then nothing is left: no process once the last
+// left, and after shutdown no descriptor, no goroutine (goleak, in TestMain).
 func TestSharedJoinsAndLeaves(t *testing.T) {
 	if testing.Short() {
 		t.Skip("1,000 sessions")
@@ -516,7 +516,7 @@ func TestSharedJoinsAndLeaves(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	stop()
+	// The last client left: the program is stopped, before any shutdown.
 	b, _ := os.ReadFile(pids)
 	for _, p := range strings.Fields(string(b)) {
 		pid, _ := strconv.Atoi(p)
@@ -524,6 +524,7 @@ func TestSharedJoinsAndLeaves(t *testing.T) {
 			t.Errorf("program %d is left", pid)
 		}
 	}
+	stop()
 	// Descriptors close as the runtime gets to them; wait for it.
 	deadline := time.Now().Add(10 * time.Second)
 	for openFDs(t) > fdsBefore && time.Now().Before(deadline) {
@@ -592,5 +593,22 @@ func TestMustWait(t *testing.T) {
 		if got := mustWait(tc.p, tc.full, tc.oneKeepsUp); got != tc.want {
 			t.Errorf("mustWait(%v, %d full, one keeps up %v) = %v", tc.p, tc.full, tc.oneKeepsUp, got)
 		}
+	}
+}
+
+// TestSharedRetiredByReload: a reload that drops a StartAlways route stops
+// its program (no client has it); the route that replaces it starts its own.
+func TestSharedRetiredByReload(t *testing.T) {
+	pids := filepath.Join(t.TempDir(), "pids")
+	h := sharedHub("echo $$ >> "+pids+"; exec cat", func(h *Shared) { h.Start = StartAlways })
+	var srv *Server
+	serveShared(t, h, func(s *Server) { srv = s })
+	pid := pidOf(t, pids)
+	log := slog.New(slog.DiscardHandler)
+	if _, err := srv.Reload(&Server{Routes: []*Route{catAt("cat", "/", log)}}); err != nil {
+		t.Fatal(err)
+	}
+	if !gone(pid) {
+		t.Fatal("the dropped route's program runs on")
 	}
 }
