@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"slices"
 	"strconv"
@@ -14,32 +15,45 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// fanout runs one program on a shared route (--shared) writing numbered
-// lines as fast as it can to N clients, for each N of -fanout: messages
-// and bytes delivered per second in total and per client, p99 delivery
-// latency (from the program's write to a client's read), and wsbridge's
-// memory per subscriber; then the same with one more client that reads at
-// -slow-rate bytes per second.
+// fanout runs one program on a shared route (--shared) for each N of
+// -fanout clients, in three runs. "lossless": the program writes numbered
+// lines as fast as it can with slow=wait, so it goes at the pace of the
+// clients: messages and bytes delivered per second in total and per
+// client, p99 delivery latency (from the program's write to a client's
+// read) and wsbridge's memory per subscriber. Then, with slow=drop, the
+// program paced at half that rate, without and with one more client that
+// reads at -slow-rate: the other clients' rate in each.
 func fanout(o opts) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	fmt.Printf("fanout: one program writes %d messages / clients (at least 1000) of %d bytes (line framing, slow=drop, queue %d KiB); clients read as fast as they can, the slow client at %d bytes/s\n\n",
-		o.messages, o.line, o.queue>>10, o.slowRate)
-	fmt.Printf("| clients | slow client | messages/s total | per client | MB/s total | p99 latency ms | memory per subscriber KiB | all fast clients got all, in order | slow client's end |\n|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Printf("fanout: one program writes lines of %d bytes (line framing, queue %d KiB each); the lossless run delivers %d messages over all clients; the paced runs last about 5 s; the slow client reads %d bytes/s\n\n",
+		o.line, o.queue>>10, o.messages, o.slowRate)
+	fmt.Printf("| clients | run | messages/s total | per client | MB/s total | p99 latency ms | memory per subscriber KiB | every client got every message, in order | the slow client |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, n := range o.fanout {
-		msgs := max(o.messages/n, 1000)
-		for _, withSlow := range []bool{false, true} {
-			spec := wsbridgeSpec(o, "wsbridge --shared", "--shared-options", "queue="+strconv.Itoa(o.queue), "--", self, "fanout-writer", strconv.Itoa(msgs), strconv.Itoa(o.line))
+		var lossless float64 // messages per second per client
+		for _, run := range []string{"lossless", "paced", "paced + slow client"} {
+			msgs, rate, policy := max(o.messages/n, 1000), 0, "slow=wait"
+			if run != "lossless" {
+				rate = max(int(lossless/2), 1)
+				msgs, policy = max(rate*5, 100), "slow=drop"
+			}
+			spec := wsbridgeSpec(o, "wsbridge --shared", "--shared-options", policy+",queue="+strconv.Itoa(o.queue),
+				"--", self, "fanout-writer", strconv.Itoa(msgs), strconv.Itoa(o.line), strconv.Itoa(rate))
 			servers, err := startServers(spec)
 			if err != nil {
 				return err
 			}
+			withSlow := run == "paced + slow client"
 			r, err := fanoutRun(servers[0], n, msgs, withSlow, o.slowRate)
 			stopAll(servers)
 			if err != nil {
-				return fmt.Errorf("%d clients: %v", n, err)
+				return fmt.Errorf("%d clients, %s: %v", n, run, err)
+			}
+			total := float64(r.delivered) / r.elapsed.Seconds()
+			if run == "lossless" {
+				lossless = total / float64(n)
 			}
 			slowEnd, mem := "-", "-"
 			if withSlow {
@@ -48,8 +62,7 @@ func fanout(o opts) error {
 			if n > 1 {
 				mem = fmt.Sprintf("%.1f", r.perSubKiB)
 			}
-			total := float64(r.delivered) / r.elapsed.Seconds()
-			fmt.Printf("| %d | %v | %.0f | %.0f | %.1f | %.1f | %s | %v | %s |\n", n, withSlow, total, total/float64(n),
+			fmt.Printf("| %d | %s | %.0f | %.0f | %.1f | %.1f | %s | %v | %s |\n", n, run, total, total/float64(n),
 				total*float64(o.line)/1e6, r.p99.Seconds()*1e3, mem, r.complete, slowEnd)
 		}
 	}
@@ -150,6 +163,9 @@ func fanoutRun(s *server, n, msgs int, withSlow bool, slowRate int) (fanoutResul
 	}
 	wg.Wait()
 	r.elapsed = time.Since(began)
+	if withSlow {
+		slow.Close() // its rate does not count; how far it got does
+	}
 	r.complete = true
 	var lat []time.Duration
 	for _, res := range results {
@@ -178,7 +194,10 @@ func readPacedEnd(c *websocket.Conn, rate int) (int, int64, string) {
 		if err != nil {
 			var ce *websocket.CloseError
 			if errors.As(err, &ce) {
-				return msgs, total, fmt.Sprintf("%d %s after %d messages", ce.Code, ce.Text, msgs)
+				return msgs, total, fmt.Sprintf("closed %d %s after %d messages", ce.Code, ce.Text, msgs)
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return msgs, total, fmt.Sprintf("still connected, %d messages read", msgs)
 			}
 			return msgs, total, err.Error()
 		}
@@ -202,15 +221,17 @@ func parseStamp(m []byte) (seq int, sent int64, ok bool) {
 }
 
 // fanoutWriter is the program of bench fanout (bench fanout-writer COUNT
-// SIZE): after its first input line, COUNT lines of SIZE bytes with the
-// "SEQ UNIXNANO" of their write, each written at once, as a tail -f does.
+// SIZE RATE): after its first input line, COUNT lines of SIZE bytes with
+// the "SEQ UNIXNANO" of their write, each written at once, as a tail -f
+// does; RATE lines a second, or 0 for as fast as it can.
 func fanoutWriter(args []string) error {
-	if len(args) != 2 {
-		return errors.New("usage: bench fanout-writer COUNT SIZE")
+	if len(args) != 3 {
+		return errors.New("usage: bench fanout-writer COUNT SIZE RATE")
 	}
 	count, err1 := strconv.Atoi(args[0])
 	size, err2 := strconv.Atoi(args[1])
-	if err := errors.Join(err1, err2); err != nil {
+	rate, err3 := strconv.Atoi(args[2])
+	if err := errors.Join(err1, err2, err3); err != nil {
 		return err
 	}
 	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
@@ -219,7 +240,13 @@ func fanoutWriter(args []string) error {
 	fmt.Println("go")
 	w := bufio.NewWriterSize(os.Stdout, size+64)
 	pad := strings.Repeat(".", size)
+	began := time.Now()
 	for i := 1; i <= count; i++ {
+		if rate > 0 {
+			if ahead := time.Duration(i)*time.Second/time.Duration(rate) - time.Since(began); ahead > 0 {
+				time.Sleep(ahead)
+			}
+		}
 		line := strconv.Itoa(i) + " " + strconv.FormatInt(time.Now().UnixNano(), 10) + " "
 		line += pad[:max(size-len(line)-1, 0)]
 		_, _ = w.WriteString(line + "\n")

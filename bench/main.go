@@ -96,7 +96,7 @@ func main() {
 	messages := fs.Int("messages", 2_000_000, "fanout: messages delivered per run, over all clients (each client's share, at least 1000, is what the program writes)")
 	line := fs.Int("line", 100, "fanout: bytes per message, newline included")
 	queue := fs.String("queue", "256KiB", "fanout: each client's queue (--shared-options queue=)")
-	slowRate := fs.Int("slow-rate", 10<<10, "fanout: bytes per second the slow client reads")
+	slowRate := fs.Int("slow-rate", 1<<10, "fanout: bytes per second the slow client reads")
 	wsbridge := fs.String("wsbridge", "", "wsbridge binary (default: build this repository)")
 	websocketd := fs.String("websocketd", "/usr/bin/websocketd", "websocketd to compare with (skipped if missing)")
 	websockify := fs.String("websockify", "/usr/bin/websockify", "websockify to compare with (skipped if missing)")
