@@ -51,6 +51,8 @@ type Shared struct {
 	run     *sharedRun // the program's run, nil while none
 	linger  *time.Timer
 	ended   bool          // End was called
+	endc    chan struct{} // closed by End: a restart's backoff ends (endedCh)
+	endOnce sync.Once
 	room    chan struct{} // a subscriber got room back, or left (cap 1)
 }
 
@@ -107,11 +109,11 @@ type sharedRun struct {
 // Begin starts a StartAlways program with the server. A program that
 // cannot start is logged and left to the restart policy or the next client.
 func (h *Shared) Begin() {
-	if h.Start != StartAlways {
-		return
-	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.Start != StartAlways || h.run != nil {
+		return
+	}
 	if err := h.startLocked(); err != nil {
 		h.Log.Error("cannot start the shared program", "err", err)
 	}
@@ -120,7 +122,10 @@ func (h *Shared) Begin() {
 // End stops the program for good, after the server's sessions have ended.
 func (h *Shared) End() {
 	h.mu.Lock()
-	h.ended = true
+	if !h.ended {
+		h.ended = true
+		close(h.endedCh())
+	}
 	r := h.run
 	if r != nil {
 		r.stopping = true
@@ -222,9 +227,14 @@ func (h *Shared) serve(r *sharedRun) {
 		fails++
 		h.mu.Unlock()
 		h.Log.Info("the shared program ended; restarting", "status", ending.Status, "after", delay)
-		time.Sleep(delay)
+		wait := time.NewTimer(delay)
+		select {
+		case <-wait.C:
+		case <-h.endedCh():
+			wait.Stop()
+		}
 		h.mu.Lock()
-		if h.ended {
+		if h.ended || (len(h.subs) == 0 && h.Start == StartFirst) { // all left meanwhile, or retired
 			h.run = nil
 			for s := range h.subs {
 				h.removeLocked(s)
@@ -241,6 +251,12 @@ func (h *Shared) serve(r *sharedRun) {
 		r.sess, r.stopping = sess, false
 		h.mu.Unlock()
 	}
+}
+
+// endedCh is closed by End.
+func (h *Shared) endedCh() chan struct{} {
+	h.endOnce.Do(func() { h.endc = make(chan struct{}) })
+	return h.endc
 }
 
 // Restart's backoff: from backoffMin, doubling to backoffMax; a run that
