@@ -297,7 +297,7 @@ func stderrFromFlags(c *cli.Context, framing bridge.Framing, maxMsg int) (bridge
 
 // Flags that only mean something for one kind of backend.
 var (
-	execOnly = []string{"passstderr", "stderr", "reverselookup", "url-args", "pty"}
+	execOnly = []string{"passstderr", "stderr", "reverselookup", "url-args", "pty", "shared", "shared-options"}
 	dialOnly = []string{"host-token", "dial-timeout", "tcp-tls", "tcp-ca", "tcp-servername", "proxy-protocol"}
 	ptyOnly  = []string{"title", "term-option", "url-term-options", "index", "readonly", "record", "record-max"}
 )
@@ -359,8 +359,15 @@ func programFromFlags(c *cli.Context, r *config.Route, framing bridge.Framing, p
 		}
 		prog.Args = args[1:]
 	}
+	shared, err := sharedOptions(c)
+	if err != nil {
+		return err
+	}
+	if shared != nil && dir != "" {
+		return usageError("--shared runs one COMMAND for every client, not --dir's scripts")
+	}
 	if !c.Bool("pty") {
-		r.Exec = &config.Exec{Program: prog, Dir: dir, Framing: framing.String()}
+		r.Exec = &config.Exec{Program: prog, Dir: dir, Framing: framing.String(), Shared: shared}
 		return nil
 	}
 	p := &config.PTY{Program: prog, Dir: dir, Title: c.String("title"), ReadOnly: c.Bool("readonly"), Index: c.String("index"), Record: c.String("record")}
@@ -565,4 +572,50 @@ func cutLast(k string) (string, string, bool) {
 		return "", k, false
 	}
 	return k[:i], k[i+1:], true
+}
+
+// sharedOptions reads --shared and --shared-options; nil without either.
+func sharedOptions(c *cli.Context) (*config.Shared, error) {
+	if !c.Bool("shared") && c.String("shared-options") == "" {
+		return nil, nil
+	}
+	if c.Bool("pty") {
+		return nil, usageError("--shared is for COMMAND on pipes, not --pty")
+	}
+	s := &config.Shared{}
+	for _, kv := range splitList(c.String("shared-options")) {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, usageError("--shared-options: %q is not KEY=VALUE", kv)
+		}
+		var err error
+		switch k = strings.TrimSpace(k); k {
+		case "start":
+			s.Start = v
+		case "linger":
+			s.Linger, err = time.ParseDuration(v)
+		case "restart":
+			s.Restart = v
+		case "replay":
+			s.Replay, err = strconv.Atoi(v)
+		case "queue":
+			var n int64
+			n, err = parseSize(v)
+			s.Queue = config.Size(n)
+		case "slow":
+			s.Slow = v
+		case "input":
+			s.Input = v
+		default:
+			return nil, usageError("--shared-options: unknown key %q (want start, linger, restart, replay, queue, slow or input)", k)
+		}
+		if err != nil {
+			return nil, usageError("--shared-options %s: %v", k, err)
+		}
+	}
+	s.Fill()
+	if key, err := s.Check(); err != nil {
+		return nil, usageError("--shared-options %s: %v", key, err)
+	}
+	return s, nil
 }

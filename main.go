@@ -148,6 +148,8 @@ func flags() []cli.Flag {
 		&cli.BoolFlag{Category: catBackend, Name: "passstderr", Usage: "same as --stderr pass (websocketd 0.4's --passstderr; 0.5's is --stderr json)", EnvVars: env("passstderr")},
 		&cli.BoolFlag{Category: catBackend, Name: "reverselookup", Usage: "resolve REMOTE_HOST by reverse DNS", EnvVars: env("reverselookup")},
 		&cli.BoolFlag{Category: catBackend, Name: "url-args", Usage: "append the request's ?arg= values to COMMAND's arguments (off: clients choose nothing)", EnvVars: env("url-args")},
+		&cli.BoolFlag{Category: catBackend, Name: "shared", Usage: "run one COMMAND for every client (broadcast): its output goes to all, their messages to its stdin; see --shared-options", EnvVars: env("shared")},
+		&cli.StringFlag{Category: catBackend, Name: "shared-options", Usage: "--shared, with `KEY=VALUE,...`: start=first|always, linger=DURATION, restart=never|on-failure|always, replay=MESSAGES, queue=SIZE (each client's, default 256KiB), slow=drop|skip|wait (a client whose queue is full), input=all|none", EnvVars: env("shared-options")},
 		&cli.StringFlag{Category: catBackend, Name: "tcp", Usage: "connect each WebSocket to `HOST:PORT` instead of starting a program", EnvVars: env("tcp")},
 		&cli.StringFlag{Category: catBackend, Name: "unix", Usage: "connect each WebSocket to the unix socket at `PATH`", EnvVars: env("unix")},
 		&cli.StringFlag{Category: catBackend, Name: "token-file", Usage: "connect to the target the request's ?token= names, from `FILE` or a folder of websockify token files (\"token: host:port\" or \"token: unix_socket:/path\"), re-read when they change", EnvVars: env("token-file")},

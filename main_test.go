@@ -143,3 +143,36 @@ func TestURLTermOptionsFlag(t *testing.T) {
 		t.Errorf("--url-term-options '': %v", err)
 	}
 }
+
+// TestSharedFlags: --shared and --shared-options make a shared route; a
+// bad option is a usage error naming the flag and the option.
+func TestSharedFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // empty: accepted
+	}{
+		{[]string{"--shared", "cat"}, ""},
+		{[]string{"--shared-options", "start=always,restart=always,replay=5,queue=1MiB,slow=skip,input=none", "cat"}, ""},
+		{[]string{"--shared-options", "nope", "cat"}, `--shared-options: "nope" is not KEY=VALUE`},
+		{[]string{"--shared-options", "colour=red", "cat"}, `--shared-options: unknown key "colour"`},
+		{[]string{"--shared-options", "linger=soon", "cat"}, `--shared-options linger: time: invalid duration "soon"`},
+		{[]string{"--shared-options", "start=always,linger=1s", "cat"}, `--shared-options linger: start always keeps the program running`},
+		{[]string{"--shared-options", "queue=1", "cat"}, `--shared-options queue: 1 bytes is out of range`},
+		{[]string{"--shared-options", "slow=block", "cat"}, `--shared-options slow: unknown value "block" (want drop, skip or wait)`},
+		{[]string{"--shared", "--pty", "cat"}, "--shared is for COMMAND on pipes, not --pty"},
+		{[]string{"--shared", "--dir", "."}, "--shared runs one COMMAND for every client, not --dir's scripts"},
+		{[]string{"--shared", "--tcp", "127.0.0.1:1"}, "--shared is for programs; it means nothing with --tcp"},
+	} {
+		err := validate(tc.args...)
+		var ec cli.ExitCoder
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%v: %v, want it accepted", tc.args, err)
+		case tc.want == "":
+		case err == nil:
+			t.Errorf("%v: accepted, want %q", tc.args, tc.want)
+		case !errors.As(err, &ec) || ec.ExitCode() != exitUsage || !strings.HasPrefix(err.Error(), tc.want):
+			t.Errorf("%v: %q, want exit %d and %q", tc.args, err, exitUsage, tc.want)
+		}
+	}
+}

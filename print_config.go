@@ -378,6 +378,13 @@ func backendYAML(c *cli.Context) (string, mapping, error) {
 		if stderr != "log" {
 			b.set("stderr", stderr, "")
 		}
+		shared, err := sharedOptions(c)
+		if err != nil {
+			return "", b, err
+		}
+		if shared != nil {
+			b.set("shared", sharedYAML(shared), "")
+		}
 		return "exec", b, nil
 	case c.String("tcp") != "":
 		b.set("target", c.String("tcp"), "")
@@ -473,4 +480,29 @@ func passwordEnv(user string) string {
 		}
 	}
 	return "WSBRIDGE_PASSWORD_" + b.String()
+}
+
+// sharedYAML is a route's shared: with the options that are not defaults.
+func sharedYAML(s *config.Shared) mapping {
+	m := newMapping()
+	def := config.Shared{}
+	def.Fill()
+	for _, o := range []struct {
+		key      string
+		v        any
+		notEmpty bool
+	}{
+		{"start", s.Start, s.Start != def.Start},
+		{"linger", shortDuration(s.Linger), s.Linger != 0},
+		{"restart", s.Restart, s.Restart != def.Restart},
+		{"replay", s.Replay, s.Replay != 0},
+		{"queue", int64(s.Queue), s.Queue != def.Queue},
+		{"slow", s.Slow, s.Slow != def.Slow},
+		{"input", s.Input, s.Input != def.Input},
+	} {
+		if o.notEmpty {
+			m.set(o.key, o.v, "")
+		}
+	}
+	return m
 }

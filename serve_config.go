@@ -244,6 +244,9 @@ func buildConfigRoute(f *config.File, cr *config.Route, key string, log *slog.Lo
 			return nil, fail(".exec.stderr", "%v", err)
 		}
 		r.CGIEnv, r.Backend = e.PassEnv, exe
+		if e.Shared != nil {
+			r.Backend = sharedBackend(exe, e.Shared, r.Framing, r.MaxMessage, log)
+		}
 	case cr.PTY != nil:
 		p := cr.PTY
 		prog, err := configProgram(&p.Program, log, cr.CloseGrace)
@@ -273,6 +276,16 @@ func buildConfigRoute(f *config.File, cr *config.Route, key string, log *slog.Lo
 	}
 	r.ClientCNs = cr.Auth.ClientCN
 	return r, nil
+}
+
+// sharedBackend makes one program serve every client of a route: b, in
+// a hub with s's policies (checked by config.Shared.Check).
+func sharedBackend(b bridge.Backend, s *config.Shared, framing bridge.Framing, maxMsg int, log *slog.Logger) *bridge.Shared {
+	h := &bridge.Shared{Backend: b, Framing: framing, MaxMessage: maxMsg, Linger: s.Linger, Replay: s.Replay, Queue: int(s.Queue), ReadOnly: s.Input == "none", Log: log}
+	h.Start, _ = bridge.ParseStartPolicy(s.Start)
+	h.Restart, _ = bridge.ParseRestartPolicy(s.Restart)
+	h.Slow, _ = bridge.ParseSlowPolicy(s.Slow)
+	return h
 }
 
 // configProgram is what an exec or pty backend runs: its command (Validate

@@ -56,6 +56,10 @@ func fileServer(t *testing.T, text string) (*bridge.Server, error) {
 func sameRoute(t *testing.T, what string, flags, file *bridge.Route) {
 	t.Helper()
 	for _, b := range []bridge.Backend{flags.Backend, file.Backend} {
+		if s, ok := b.(*bridge.Shared); ok {
+			s.Log = nil
+			b = s.Backend
+		}
 		switch b := b.(type) {
 		case *bridge.Exec:
 			b.Log = nil
@@ -107,6 +111,9 @@ func TestConfigSameAsFlags(t *testing.T) {
 			"routes:\n  - path: /\n    close_grace: 200ms\n    max_sessions: 3\n    headers: {all: {X-A: b}}\n    pty: {command: sh, args: [-c, 'true'], pass_env: [PATH, HOME], url_args: true, title: T, term_options: {fontSize: '16'}}\n"},
 		{"exec", []string{"--maxframesize", "4096", "--pingms", "1500", "--stderr", "json", "cat"},
 			"routes:\n  - path: /\n    max_message: 4096\n    ping_interval: 1.5s\n    exec: {command: cat, stderr: json}\n"},
+		{"shared", []string{"--shared-options", "start=always,restart=on-failure,replay=3,queue=64KiB,slow=skip,input=none", "--framing", "raw", "cat"},
+			"routes:\n  - path: /\n    exec: {command: cat, framing: raw, shared: {start: always, restart: on-failure, replay: 3, queue: 64KiB, slow: skip, input: none}}\n"},
+		{"shared, defaults", []string{"--shared", "cat"}, "routes:\n  - path: /\n    exec: {command: cat, shared: {}}\n"},
 		{"tcp", []string{"--tcp", "127.0.0.1:9", "--dial-timeout", "3s", "--proxy-protocol", "v2", "--subprotocol", "x"},
 			"routes:\n  - path: /\n    subprotocols: [x]\n    tcp: {target: 127.0.0.1:9, dial_timeout: 3s, proxy_protocol: v2}\n"},
 	} {

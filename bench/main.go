@@ -11,6 +11,7 @@
 //	go run ./bench connrate   # sessions per second, beside starting and reaping cat
 //	go run ./bench hold       # memory per live connection, and every one still answering
 //	go run ./bench slow       # memory growth under a slow client, and every byte arriving
+//	go run ./bench fanout     # one shared program to 1, 100, 1000 clients, with and without a slow one
 //
 // Every download is checked by length and CRC-32C; results are medians over
 // -runs; see BENCHMARKS.md. Peers that are not installed are left out.
@@ -42,6 +43,7 @@ var scenarios = map[string]func(opts) error{
 	"hold":         hold,
 	"slow":         slow,
 	"pipeline":     pipeline,
+	"fanout":       fanout,
 }
 
 // opts are the flags every scenario takes.
@@ -56,12 +58,24 @@ type opts struct {
 	execConns  int           // hold: connections to wsbridge's exec bridge
 	rate       int           // slow: bytes per second the client reads
 	message    int           // pipeline: bytes per uploaded message
+	fanout     []int         // fanout: clients per run
+	messages   int           // fanout: messages delivered per run, in total
+	line       int           // fanout: bytes per message
+	queue      int           // fanout: each client's queue
+	slowRate   int           // fanout: bytes per second the slow client reads
 	wsbridge   string
 	websocketd string
 	websockify string
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "fanout-writer" { // the program bench fanout shares
+		if err := fanoutWriter(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "fanout-writer:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) < 2 || scenarios[os.Args[1]] == nil {
 		names := slices.Sorted(maps.Keys(scenarios))
 		fmt.Fprintf(os.Stderr, "usage: bench %s [flags]\n(bench SCENARIO -h lists the flags)\n", strings.Join(names, "|"))
@@ -78,13 +92,34 @@ func main() {
 	peerConns := fs.Int("peer-conns", 200, "hold: live connections to a peer (websockify forks a process for each)")
 	rate := fs.Int("rate", 1_000_000, "slow: bytes per second the client reads")
 	message := fs.String("message", "64KiB", "pipeline: bytes per uploaded message")
+	fanoutList := fs.String("fanout", "1,100,1000", "fanout: clients per run, comma-separated")
+	messages := fs.Int("messages", 2_000_000, "fanout: messages delivered per run, over all clients (each client's share, at least 1000, is what the program writes)")
+	line := fs.Int("line", 100, "fanout: bytes per message, newline included")
+	queue := fs.String("queue", "256KiB", "fanout: each client's queue (--shared-options queue=)")
+	slowRate := fs.Int("slow-rate", 1<<10, "fanout: bytes per second the slow client reads")
 	wsbridge := fs.String("wsbridge", "", "wsbridge binary (default: build this repository)")
 	websocketd := fs.String("websocketd", "/usr/bin/websocketd", "websocketd to compare with (skipped if missing)")
 	websockify := fs.String("websockify", "/usr/bin/websockify", "websockify to compare with (skipped if missing)")
 	_ = fs.Parse(os.Args[2:])
-	o := opts{runs: *runs, count: *count, clients: *clients, duration: *duration, conns: *conns, peerConns: *peerConns, execConns: *execConns, rate: *rate, wsbridge: *wsbridge, websocketd: *websocketd, websockify: *websockify}
+	o := opts{runs: *runs, count: *count, clients: *clients, duration: *duration, conns: *conns, peerConns: *peerConns, execConns: *execConns, rate: *rate, wsbridge: *wsbridge, websocketd: *websocketd, websockify: *websockify,
+		messages: *messages, line: *line, slowRate: *slowRate}
 	var err error
-	if o.bytes, err = parseSize("bytes", *size); err == nil {
+	for _, v := range strings.Split(*fanoutList, ",") {
+		n, perr := strconv.Atoi(strings.TrimSpace(v))
+		if perr != nil || n < 1 {
+			err = fmt.Errorf("-fanout %q: want client counts such as 1,100,1000", *fanoutList)
+		}
+		o.fanout = append(o.fanout, n)
+	}
+	if err == nil {
+		var q int64
+		q, err = parseSize("queue", *queue)
+		o.queue = int(q)
+	}
+	if err == nil {
+		o.bytes, err = parseSize("bytes", *size)
+	}
+	if err == nil {
 		var m int64
 		m, err = parseSize("message", *message)
 		o.message = int(m)

@@ -133,6 +133,8 @@ func (s *Server) Reload(next *Server) (restart []int, err error) {
 	}
 	rt := s.newRouting(next, prev, listeners)
 	s.routing.Store(rt)
+	s.retireLasting(next.Routes)
+	s.beginLasting(next.Routes)
 	return restart, nil
 }
 

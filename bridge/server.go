@@ -105,12 +105,13 @@ type Server struct {
 	routing   atomic.Pointer[routing] // what requests are served by (Reload)
 	reloading sync.Mutex              // serializes Reload
 
-	active   atomic.Int64 // sessions and CGI runs under way, for MaxSessions
-	mu       sync.Mutex
-	sessions map[*wsSession]struct{}
-	held     int // CGI runs and sessions being upgraded (hold); shutdown waits for them too
-	closing  bool
-	ended    chan struct{} // a session ended; buffered, for shutdown to recount
+	active       atomic.Int64 // sessions and CGI runs under way, for MaxSessions
+	mu           sync.Mutex
+	sessions     map[*wsSession]struct{}
+	held         int  // CGI runs and sessions being upgraded (hold); shutdown waits for them too
+	sessionEnded bool // a session has ended, for ExitNoConn
+	closing      bool
+	ended        chan struct{} // a session ended; buffered, for shutdown to recount
 
 	onceTaken atomic.Bool   // Once: the one session has been accepted
 	lastEnded chan struct{} // closed when Once or ExitNoConn says to stop
@@ -120,6 +121,8 @@ type Server struct {
 	drainOnce  sync.Once
 	draining   atomic.Bool // Drain was called: not ready
 	refusing   atomic.Bool // the drain's delay is over: new requests get 503
+
+	lasting []lastingBackend // every route's, for shutdown to end (Serve, Reload)
 }
 
 // bound is a Listener's sockets: its port on each address (or its unix
@@ -335,6 +338,8 @@ func (s *Server) Serve(ctx context.Context) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelDebug),
 	}
+	s.beginLasting(s.Routes)
+	defer s.endLasting()
 	servers := []*http.Server{srv}
 	n := 0
 	for _, b := range s.bound {
@@ -601,7 +606,11 @@ func (s *Server) hold() {
 func (s *Server) unhold() {
 	s.mu.Lock()
 	s.held--
+	last := s.sessionEnded && len(s.sessions) == 0 && s.held == 0
 	s.mu.Unlock()
+	if s.ExitNoConn && last { // a session ended while this one was held
+		s.stopOnce.Do(func() { close(s.lastEnded) })
+	}
 	select {
 	case s.ended <- struct{}{}:
 	default:
@@ -611,7 +620,9 @@ func (s *Server) unhold() {
 func (s *Server) untrack(ws *wsSession) {
 	s.mu.Lock()
 	delete(s.sessions, ws)
-	last := len(s.sessions) == 0
+	s.sessionEnded = true
+	// A session being upgraded (held) is not the last one's end yet.
+	last := len(s.sessions) == 0 && s.held == 0
 	s.mu.Unlock()
 	if s.Once || (s.ExitNoConn && last) {
 		s.stopOnce.Do(func() { close(s.lastEnded) })

@@ -398,3 +398,60 @@ func TestShutdownWaitsForAnUpgrade(t *testing.T) {
 	}
 	<-stopped
 }
+
+// TestExitNoConnWaitsForAnUpgrade: with ExitNoConn, the end of the only
+// tracked session while another is being upgraded is not the last one's:
+// the server serves that one and stops after it.
+func TestExitNoConnWaitsForAnUpgrade(t *testing.T) {
+	var srv *Server
+	addr, stop := serve(t, func(s *Server) { s.ExitNoConn = true; srv = s })
+	a, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := a.WriteMessage(websocket.TextMessage, []byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	if _, msg, err := a.ReadMessage(); err != nil || string(msg) != "a" {
+		t.Fatalf("a: %q, %v", msg, err) // a is tracked by now
+	}
+	upgraded, proceed := make(chan struct{}), make(chan struct{})
+	testHookUpgraded = func() { close(upgraded); <-proceed }
+	defer func() { testHookUpgraded = nil }()
+	dialed := make(chan *websocket.Conn, 1)
+	go func() {
+		b, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/", nil)
+		if err != nil {
+			t.Error(err)
+		}
+		dialed <- b
+	}()
+	<-upgraded
+	a.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
+	for {
+		if _, _, err := a.ReadMessage(); err != nil {
+			break
+		}
+	}
+	select {
+	case <-srv.lastEnded:
+		t.Error("the server stopped at a's end while b was being upgraded")
+	case <-time.After(time.Second):
+	}
+	close(proceed)
+	b := <-dialed
+	if b == nil {
+		return
+	}
+	defer b.Close()
+	if err := b.WriteMessage(websocket.TextMessage, []byte("b")); err != nil {
+		t.Fatal(err)
+	}
+	if _, msg, err := b.ReadMessage(); err != nil || string(msg) != "b" {
+		t.Errorf("b after a's end: %q, %v; want its echo", msg, err)
+	}
+	b.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
+	<-srv.lastEnded // b was the last
+	stop()
+}

@@ -207,6 +207,39 @@ type Exec struct {
 	Dir     string `yaml:"dir"`
 	Framing string `yaml:"framing"` // line (default), raw or binary
 	Stderr  string `yaml:"stderr"`  // log (default), pass or json
+	// Shared runs one program for every client of the route (broadcast)
+	// instead of one each; nil: one each.
+	Shared *Shared `yaml:"shared"`
+}
+
+// Shared is how a shared program runs and what its clients get.
+type Shared struct {
+	Start   string        `yaml:"start"`   // first (default): with the first client; always: with the server
+	Linger  time.Duration `yaml:"linger"`  // start first: how long it runs on after the last client left; default 0
+	Restart string        `yaml:"restart"` // when it exits: never (default), on-failure or always, with backoff
+	Replay  int           `yaml:"replay"`  // the last messages a joining client gets first; default 0
+	Queue   Size          `yaml:"queue"`   // each client's queue; default 256KiB
+	Slow    string        `yaml:"slow"`    // a client whose queue is full: drop (1008, default), skip (ahead) or wait (lossless)
+	Input   string        `yaml:"input"`   // whose messages reach the program: all (default) or none
+}
+
+// Fill gives what is not set its default.
+func (s *Shared) Fill() {
+	if s.Start == "" {
+		s.Start = "first"
+	}
+	if s.Restart == "" {
+		s.Restart = "never"
+	}
+	if s.Queue == 0 {
+		s.Queue = defaultSharedQueue
+	}
+	if s.Slow == "" {
+		s.Slow = "drop"
+	}
+	if s.Input == "" {
+		s.Input = "all"
+	}
 }
 
 // PTY runs a program per WebSocket on its own terminal, and serves the
@@ -287,6 +320,8 @@ const (
 	defaultAuthQuery  = "access_token"
 	defaultDial       = 10 * time.Second
 	defaultRecordMax  = 1 << 30
+
+	defaultSharedQueue = 256 << 10
 )
 
 var defaultPassEnv = []string{"PATH", "LD_LIBRARY_PATH"}

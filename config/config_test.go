@@ -247,6 +247,23 @@ func TestLoadMinimal(t *testing.T) {
 	}
 }
 
+// TestLoadShared: an empty shared: gets its defaults; keys load as given.
+func TestLoadShared(t *testing.T) {
+	f, err := loadText(t, t.TempDir(), "routes:\n  - {path: /a, exec: {command: cat, shared: {}}}\n  - {path: /b, exec: {command: cat, shared: {start: always, restart: on-failure, replay: 10, queue: 1MiB, slow: skip, input: none}}}\n")
+	if err == nil {
+		err = f.Validate()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := *f.Routes[0].Exec.Shared, (Shared{Start: "first", Restart: "never", Queue: 256 << 10, Slow: "drop", Input: "all"}); got != want {
+		t.Errorf("defaults: %+v, want %+v", got, want)
+	}
+	if got, want := *f.Routes[1].Exec.Shared, (Shared{Start: "always", Restart: "on-failure", Replay: 10, Queue: 1 << 20, Slow: "skip", Input: "none"}); got != want {
+		t.Errorf("given: %+v, want %+v", got, want)
+	}
+}
+
 // TestLoadDrain: the drain's timeouts load as given.
 func TestLoadDrain(t *testing.T) {
 	f, err := loadText(t, t.TempDir(), "timeouts: {drain_timeout: 5m, drain_delay: 10s}\nroutes: [{path: /, exec: {command: cat}}]\n")
@@ -309,6 +326,14 @@ func TestBadFiles(t *testing.T) {
 		{"args without command", "routes: [{path: /x, exec: {dir: scripts, args: [a]}}]\n", `F:1:48: routes[0].exec.args: args need a command`},
 		{"missing dir", "routes: [{path: /x, exec: {dir: nope}}]\n", `F:1:33: routes[0].exec.dir: D/nope: no such file or directory`},
 		{"bad framing", "routes: [{path: /x, exec: {command: cat, framing: text}}]\n", `F:1:51: routes[0].exec.framing: unknown framing "text" (want line, raw or binary)`},
+		{"shared: bad start", "routes: [{path: /x, exec: {command: cat, shared: {start: later}}}]\n", `F:1:58: routes[0].exec.shared.start: unknown value "later" (want first or always)`},
+		{"shared: bad slow", "routes: [{path: /x, exec: {command: cat, shared: {slow: block}}}]\n", `F:1:57: routes[0].exec.shared.slow: unknown value "block" (want drop, skip or wait)`},
+		{"shared: bad restart", "routes: [{path: /x, exec: {command: cat, shared: {restart: yes}}}]\n", `F:1:60: routes[0].exec.shared.restart: unknown value "yes" (want never, on-failure or always)`},
+		{"shared: bad input", "routes: [{path: /x, exec: {command: cat, shared: {input: some}}}]\n", `F:1:58: routes[0].exec.shared.input: "some" is not one of all, none`},
+		{"shared: linger with always", "routes: [{path: /x, exec: {command: cat, shared: {start: always, linger: 5s}}}]\n", `F:1:74: routes[0].exec.shared.linger: start always keeps the program running: linger is for start first`},
+		{"shared: tiny queue", "routes: [{path: /x, exec: {command: cat, shared: {queue: 100}}}]\n", `F:1:58: routes[0].exec.shared.queue: 100 bytes is out of range (1024 to 1073741824)`},
+		{"shared: negative replay", "routes: [{path: /x, exec: {command: cat, shared: {replay: -1}}}]\n", `F:1:59: routes[0].exec.shared.replay: -1 is out of range (0 to 1048576 messages)`},
+		{"shared dir", "routes: [{path: /x, exec: {dir: scripts, shared: {}}}]\n", `F:1:50: routes[0].exec.shared: a shared route runs one command, not a dir of scripts`},
 		{"json stderr, raw framing", "routes: [{path: /x, exec: {command: cat, framing: raw, stderr: json}}]\n", `F:1:64: routes[0].exec.stderr: json sends a JSON text message per line: it needs framing line, not raw`},
 		{"missing certificate", "listen: [{port: 443, tls: {certs: [{cert: missing.pem, key: key.pem}]}}]\n" + route, `F:1:43: listen[0].tls.certs[0].cert: D/missing.pem: no such file or directory`},
 		{"mismatched certificate", "listen: [{port: 443, tls: {certs: [{cert: cert.pem, key: cert.pem}]}}]\n" + route, `F:1:36: listen[0].tls.certs[0]: tls: found a certificate rather than a key in the PEM for the private key`},

@@ -232,6 +232,9 @@ func (f *File) fill() {
 			if r.Exec.Stderr == "" {
 				r.Exec.Stderr = "log"
 			}
+			if r.Exec.Shared != nil {
+				r.Exec.Shared.Fill()
+			}
 		}
 		if p := r.PTY; p != nil {
 			f.fillProgram(&p.Program, key+".pty")

@@ -462,6 +462,14 @@ func (f *File) validateExec(r *Route, key string) error {
 	if err != nil {
 		return f.errorf(key+".stderr", "%v", err)
 	}
+	if e.Shared != nil {
+		if e.Dir != "" {
+			return f.errorf(key+".shared", "a shared route runs one command, not a dir of scripts")
+		}
+		if name, err := e.Shared.Check(); err != nil {
+			return f.errorf(key+".shared."+name, "%v", err)
+		}
+	}
 	if mode == bridge.StderrJSON {
 		switch {
 		case framing != bridge.Line:
@@ -472,6 +480,39 @@ func (f *File) validateExec(r *Route, key string) error {
 	}
 	return nil
 }
+
+// Check checks a filled Shared; on a problem it names the key.
+func (s *Shared) Check() (key string, err error) {
+	if _, err := bridge.ParseStartPolicy(s.Start); err != nil {
+		return "start", err
+	}
+	if _, err := bridge.ParseRestartPolicy(s.Restart); err != nil {
+		return "restart", err
+	}
+	if _, err := bridge.ParseSlowPolicy(s.Slow); err != nil {
+		return "slow", err
+	}
+	if err := oneOf(s.Input, "", "all", "none"); err != nil {
+		return "input", err
+	}
+	switch {
+	case s.Linger < 0:
+		return "linger", fmt.Errorf("%v is negative", s.Linger)
+	case s.Linger > 0 && s.Start == "always":
+		return "linger", errors.New("start always keeps the program running: linger is for start first")
+	case s.Replay < 0 || s.Replay > maxReplay:
+		return "replay", fmt.Errorf("%d is out of range (0 to %d messages)", s.Replay, maxReplay)
+	case s.Queue < minSharedQueue || s.Queue > maxSharedQueue:
+		return "queue", fmt.Errorf("%d bytes is out of range (%d to %d)", s.Queue, minSharedQueue, maxSharedQueue)
+	}
+	return "", nil
+}
+
+const (
+	maxReplay      = 1 << 20
+	minSharedQueue = 1 << 10
+	maxSharedQueue = 1 << 30
+)
 
 func (f *File) validatePTY(p *PTY, key string) error {
 	if p.Command == "" && p.Dir == "" {
