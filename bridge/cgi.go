@@ -104,8 +104,18 @@ func (c *cgiHandler) run(w http.ResponseWriter, r *http.Request, script scriptPa
 	defer func() {
 		p.Close() // the ladder, if the script still runs
 		// A client that stops sending its body must not hold the handler.
-		_ = rc.SetReadDeadline(time.Now())
-		<-bodyDone
+		// Only then: a deadline on a kept-alive connection whose body is
+		// all read fails net/http's read in the background, which ends the
+		// context of every later request on it (their scripts would get
+		// the ladder at once).
+		select {
+		case <-bodyDone:
+		default:
+			if r.ContentLength != 0 {
+				_ = rc.SetReadDeadline(time.Now())
+			}
+			<-bodyDone
+		}
 	}()
 	// The request's context ends when the client goes or the server shuts down.
 	defer context.AfterFunc(r.Context(), p.Stop)()

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"golang.org/x/sys/unix"
+	"github.com/wsbridge/wsbridge/internal/pollwait"
 )
 
 // logBuffer collects a server's log while the test reads it.
@@ -39,7 +39,7 @@ func unread(t *testing.T, c *websocket.Conn) int {
 		t.Fatal(err)
 	}
 	n := 0
-	_ = raw.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ) })
+	_ = raw.Control(func(fd uintptr) { n = pollwait.Buffered(fd) })
 	return n
 }
 

@@ -275,7 +275,7 @@ func TestBackendKeepAlive(t *testing.T) {
 	var on, idle int
 	_ = raw.Control(func(fd uintptr) {
 		on, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_KEEPALIVE)
-		idle, _ = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_KEEPIDLE)
+		idle, _ = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, tcpKeepIdle)
 	})
 	if on != 1 || idle != int(backendKeepAlive.Idle/time.Second) {
 		t.Fatalf("SO_KEEPALIVE %d, TCP_KEEPIDLE %d; want on, %v", on, idle, backendKeepAlive.Idle)

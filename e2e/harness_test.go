@@ -499,3 +499,23 @@ func (b *lockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.b.String()
 }
+
+// waitNoChildren fails unless wsbridge has no child left, dead or alive,
+// within 5s.
+func waitNoChildren(t *testing.T, inst *instance) {
+	t.Helper()
+	pid := inst.cmd.Process.Pid
+	for i := 0; len(childrenOf(pid)) > 0 && i < 250; i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if kids := childrenOf(pid); len(kids) != 0 {
+		t.Fatalf("children left: %v", kids)
+	}
+}
+
+// escaping is a program that starts a background job and a `setsid` child
+// (out of its group and session), both ignoring the ladder's SIGINT, SIGTERM
+// and SIGHUP, says "started" and waits for a line.
+func escaping(mark string) []string {
+	return []string{"/bin/sh", "-c", "trap '' HUP INT TERM; sleep " + mark + " & setsid sleep " + mark + " & echo started; read x"}
+}

@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"path/filepath"
 	"strings"
@@ -419,5 +421,36 @@ func TestScriptDirsFollowLinksInside(t *testing.T) {
 		if w == "" && code != 404 || w != "" && (code != 200 || body != w+"\n") {
 			t.Errorf("--cgidir %s: %d %q, want %q", path, code, body, w)
 		}
+	}
+}
+
+// TestCGIKeepAlive: scripts asked for one after another on one kept-alive
+// connection each run to their end. (The end of one request once cut the
+// connection's reads short, which ended every later request's context at
+// its start: their scripts got the ladder 100 ms in.)
+func TestCGIKeepAlive(t *testing.T) {
+	inst := start(t, "--cgidir", tree(t, map[string]string{
+		"slow.sh": "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\nsleep 0.4\necho done\n",
+	}), "/bin/cat")
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	defer client.CloseIdleConnections()
+	var conns []string
+	for i := range 3 {
+		var local string
+		trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) { local = info.Conn.LocalAddr().String() }}
+		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", "http://"+inst.Host+"/slow.sh", nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != "done\n" {
+			t.Errorf("request %d: %d %q, want the script's done", i+1, resp.StatusCode, body)
+		}
+		conns = append(conns, local)
+	}
+	if conns[0] != conns[1] || conns[1] != conns[2] {
+		t.Errorf("the requests went over connections %v, want one kept alive", conns)
 	}
 }

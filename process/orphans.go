@@ -1,9 +1,6 @@
 package process
 
-import (
-	"slices"
-	"sync"
-)
+import "sync"
 
 // Orphans. A program's descendant that leaves its process group (setsid, a
 // daemon's double fork) is out of reach of the ladder's group signals. With
@@ -72,19 +69,4 @@ func reapOrphans() {
 	if reaping {
 		sweep(false)
 	}
-}
-
-// started says whether pid is a child Start made.
-func started(pid int) bool {
-	children.mu.Lock()
-	defer children.mu.Unlock()
-	return children.pids[pid] > 0
-}
-
-// liveMark says whether an orphan's environment holds the mark of a run
-// that is not closed yet.
-func liveMark(environ []string) bool {
-	children.mu.Lock()
-	defer children.mu.Unlock()
-	return slices.ContainsFunc(environ, func(kv string) bool { return children.marks[kv] > 0 })
 }

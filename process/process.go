@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/wsbridge/wsbridge/internal/pollwait"
-	"golang.org/x/sys/unix"
 )
 
 // Spec says what to start and how to treat it.
@@ -96,8 +95,8 @@ type Process struct {
 	closeOnce  sync.Once
 }
 
-// Start starts the program in a new process group. On Linux the child is
-// killed if wsbridge dies.
+// Start starts the program in a new process group. On Linux and FreeBSD the
+// child is killed if wsbridge dies.
 func Start(spec Spec) (*Process, error) {
 	if spec.TTY != nil {
 		return startTTY(spec)
@@ -123,21 +122,19 @@ func Start(spec Spec) (*Process, error) {
 	}
 
 	cmd := &exec.Cmd{
-		Path:   spec.Path,
-		Args:   append([]string{spec.Path}, spec.Args...),
-		Env:    spec.Env,
-		Dir:    spec.Dir,
-		Stdin:  inR,
-		Stdout: outW,
-		Stderr: errW,
-		SysProcAttr: &syscall.SysProcAttr{
-			Setpgid:   true,
-			Pdeathsig: syscall.SIGKILL,
-		},
+		Path:        spec.Path,
+		Args:        append([]string{spec.Path}, spec.Args...),
+		Env:         spec.Env,
+		Dir:         spec.Dir,
+		Stdin:       inR,
+		Stdout:      outW,
+		Stderr:      errW,
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
 	}
 	if cmd.Env == nil {
 		cmd.Env = []string{} // nil would mean "inherit everything"
 	}
+	dieWithParent(cmd.SysProcAttr)
 	err = startCmd(cmd, spec.Mark)
 	closeAll(childEnds...) // the child has its own copies now
 	if err != nil {
@@ -268,7 +265,7 @@ func (p *Process) Buffered() int { return p.unread() }
 // unread is how many bytes wait in the output pipe (or terminal).
 func (p *Process) unread() int {
 	n := 0
-	_ = p.out.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ) })
+	_ = p.out.Control(func(fd uintptr) { n = pollwait.Buffered(fd) })
 	return n
 }
 
@@ -318,7 +315,7 @@ const (
 // growPipe gives standard output a bigger pipe, if the kernel allows.
 func (p *Process) growPipe() {
 	p.grown = true
-	_ = p.out.Control(func(fd uintptr) { _, _ = unix.FcntlInt(fd, unix.F_SETPIPE_SZ, bigPipe) })
+	_ = p.out.Control(func(fd uintptr) { setPipeSize(fd, bigPipe) })
 }
 
 // Write writes to the program's standard input. It blocks while the program
@@ -463,7 +460,7 @@ func (r *stderrReader) Read(b []byte) (int, error) {
 		}
 		r.cut = true
 		if rc, err := r.f.SyscallConn(); err == nil {
-			_ = rc.Control(func(fd uintptr) { r.left, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ) })
+			_ = rc.Control(func(fd uintptr) { r.left = pollwait.Buffered(fd) })
 		}
 		_ = r.f.SetReadDeadline(time.Time{}) // the bytes are there: no read waits
 	}

@@ -3,11 +3,7 @@ package process
 import (
 	"bytes"
 	"io"
-	"os"
-	"os/exec"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -80,97 +76,4 @@ func TestTTYOutputDrainedAtExit(t *testing.T) {
 		}
 		p.Close()
 	}
-}
-
-// TestTTYStopHangsUp: Stop is a hangup; a shell that ignores it is taken down
-// by the ladder, and a job in a process group of its own (job control) that
-// ignores it too is killed with the session at Close.
-func TestTTYStopHangsUp(t *testing.T) {
-	p := terminal(t, "read x", Size{Cols: 80, Rows: 24})
-	p.Stop()
-	if s := p.Wait(); s.Signal != syscall.SIGHUP {
-		t.Fatalf("status %v, want signal 1", s)
-	}
-
-	p = terminal(t, "set -m; trap '' HUP INT; (trap '' HUP; exec sleep 1000) & echo started; wait", Size{Cols: 80, Rows: 24})
-	var out bytes.Buffer
-	readUntil(t, p, &out, "started")
-	for i := 0; len(sessionMembers(p.Pid())) < 2; i++ {
-		if i == 500 {
-			t.Fatalf("want the shell and its job in the session, found %v", sessionMembers(p.Pid()))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if g := groupMembers(p.Pid()); len(g) != 1 {
-		t.Fatalf("the job should have a process group of its own; the shell's group has %v", g)
-	}
-	p.Stop()
-	if s := p.Wait(); s.Signal != syscall.SIGTERM {
-		t.Fatalf("status %v, want signal 15", s)
-	}
-	p.Close()
-	if m := sessionMembers(p.Pid()); len(m) != 0 {
-		t.Fatalf("left in the session after Close: %v", m)
-	}
-}
-
-// TestTTYBackgroundJobDoesNotHoldOutput: a job that keeps the terminal open
-// after the shell exits ends the output after the straggler time.
-func TestTTYBackgroundJobDoesNotHoldOutput(t *testing.T) {
-	p := terminal(t, "set -m; (trap '' HUP; exec sleep 1000) & echo bye", Size{Cols: 80, Rows: 24})
-	done := make(chan []byte)
-	go func() {
-		out, _ := io.ReadAll(p)
-		done <- out
-	}()
-	select {
-	case out := <-done:
-		if !strings.Contains(string(out), "bye") {
-			t.Fatalf("output %q", out)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("output never ended while a job held the terminal")
-	}
-	p.Close()
-	if m := sessionMembers(p.Pid()); len(m) != 0 {
-		t.Fatalf("left in the session after Close: %v", m)
-	}
-}
-
-// TestTTYCloseWaitsForKilledJobs: when Close returns, the session's jobs
-// have died, not just been sent SIGKILL. The job here is run late by the
-// scheduler, as on a loaded machine: SCHED_IDLE, on a CPU that a busy loop
-// (outside the session) holds, it takes some 100 ms to die.
-func TestTTYCloseWaitsForKilledJobs(t *testing.T) {
-	for _, tool := range []string{"taskset", "chrt"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s (util-linux)", tool)
-		}
-	}
-	busy := exec.Command("taskset", "-c", "0", "sh", "-c", "while :; do :; done")
-	if err := busy.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Wait()
-	defer busy.Process.Kill()
-	p := terminal(t, "set -m; (trap '' HUP; exec taskset -c 0 chrt --idle 0 sleep 1000) & echo started; wait", Size{Cols: 80, Rows: 24})
-	var out bytes.Buffer
-	readUntil(t, p, &out, "started")
-	for i := 0; len(sessionMembers(p.Pid())) < 2 || !onCPU(busy.Process.Pid); i++ {
-		if i == 500 {
-			t.Fatalf("want the shell and its job in the session, found %v, and the busy loop running", sessionMembers(p.Pid()))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	p.Close()
-	if m := sessionMembers(p.Pid()); len(m) != 0 {
-		t.Fatalf("left in the session after Close: %v", m)
-	}
-}
-
-// onCPU says whether pid has run in user space for a clock tick or more.
-func onCPU(pid int) bool {
-	stat, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-	return len(f) > 11 && f[11] != "0" // utime
 }

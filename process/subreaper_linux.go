@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -171,4 +172,19 @@ func environOf(pid int) ([]string, bool) {
 		return nil, false
 	}
 	return strings.Split(string(b), "\x00"), true
+}
+
+// started says whether pid is a child Start made.
+func started(pid int) bool {
+	children.mu.Lock()
+	defer children.mu.Unlock()
+	return children.pids[pid] > 0
+}
+
+// liveMark says whether an orphan's environment holds the mark of a run
+// that is not closed yet.
+func liveMark(environ []string) bool {
+	children.mu.Lock()
+	defer children.mu.Unlock()
+	return slices.ContainsFunc(environ, func(kv string) bool { return children.marks[kv] > 0 })
 }

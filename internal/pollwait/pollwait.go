@@ -56,9 +56,9 @@ func WatchHangup(c syscall.Conn, gone func()) (stop func(), err error) {
 		hungUp := false
 		// Readable wakes us for data too: only a hangup ends the watch.
 		_ = frc.Read(func(fd uintptr) bool {
-			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}}
+			fds := []unix.PollFd{{Fd: int32(fd), Events: hangupEvents}}
 			n, err := unix.Poll(fds, 0)
-			hungUp = n > 0 && fds[0].Revents&(unix.POLLRDHUP|unix.POLLHUP|unix.POLLERR) != 0
+			hungUp = n > 0 && fds[0].Revents&hangupRevents != 0
 			return hungUp || (err != nil && err != unix.EINTR)
 		})
 		if hungUp {

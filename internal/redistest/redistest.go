@@ -73,7 +73,8 @@ func (s *Server) start() error {
 	args := append([]string{"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", s.dir, "--daemonize", "no"}, s.Args...)
 	s.cmd = exec.Command(Binary, args...)
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{}
+	dieWithParent(s.cmd.SysProcAttr)
 	out, err := os.Create(s.dir + "/redis.log")
 	if err != nil {
 		return err

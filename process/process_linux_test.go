@@ -1,0 +1,108 @@
+package process
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wsbridge/wsbridge/internal/procfs"
+)
+
+// groupMembers lists the live (not zombie) processes whose process group is pgid.
+func groupMembers(pgid int) []int {
+	var pids []int
+	for _, p := range procfs.List() {
+		if p.PGID == pgid && p.State != 'Z' {
+			pids = append(pids, p.PID)
+		}
+	}
+	return pids
+}
+
+// waitGone polls until no live process is left in the group.
+func waitGone(t *testing.T, pgid int) {
+	t.Helper()
+	for range 200 {
+		if len(groupMembers(pgid)) == 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("process group %d still has %v", pgid, groupMembers(pgid))
+}
+
+func TestStopClimbsLadderToWholeGroup(t *testing.T) {
+	// The shell ignores SIGINT and SIGTERM and so does its background child,
+	// so only the ladder's SIGKILL, sent to the group, ends both.
+	p := shell(t, "trap '' INT TERM; sleep 1000 & wait; wait")
+	for i := 0; len(groupMembers(p.Pid())) < 2; i++ { // let the shell start sleep
+		if i == 500 {
+			t.Fatalf("expected shell and sleep in the group, found %v", groupMembers(p.Pid()))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.Stop()
+	if s := p.Wait(); s.Signal != syscall.SIGKILL {
+		t.Fatalf("status %v, want signal 9", s)
+	}
+	p.Close()
+	waitGone(t, p.Pid())
+}
+
+func TestGrandchildHoldingStdoutDoesNotHang(t *testing.T) {
+	p := shell(t, "sleep 1000 & echo hi")
+	done := make(chan []byte)
+	go func() {
+		out, _ := io.ReadAll(p)
+		done <- out
+	}()
+	select {
+	case out := <-done:
+		if string(out) != "hi\n" {
+			t.Fatalf("output %q", out)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("output never ended while a grandchild held stdout")
+	}
+	if s := p.Wait(); s.Code != 0 {
+		t.Fatalf("status %v", s)
+	}
+	p.Close()
+	waitGone(t, p.Pid())
+}
+
+func TestCloseKillsLeftoverGroup(t *testing.T) {
+	// The grandchild does not hold stdout, so output ends at once; Close must
+	// still take it down.
+	p := shell(t, "sleep 1000 >/dev/null 2>&1 & echo started")
+	io.ReadAll(p)
+	p.Wait()
+	if len(groupMembers(p.Pid())) == 0 {
+		t.Fatal("the background sleep should still be alive before Close")
+	}
+	p.Close()
+	waitGone(t, p.Pid())
+}
+
+func TestChildDiesWithParent(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "PROCESS_TEST_PARENT=1")
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	if _, err := fmt.Fscan(out, &pid); err != nil {
+		t.Fatal(err)
+	}
+	if len(groupMembers(pid)) != 1 {
+		t.Fatalf("child %d not running", pid)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	waitGone(t, pid)
+}
