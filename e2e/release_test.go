@@ -25,6 +25,7 @@ func TestReleaseScript(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the release script runs on Linux (GNU tar, dpkg-deb)")
 	}
+	skipBuildsUnderRace(t)
 	requireTool(t, "/usr/bin/git", "the release's version is its commit")
 	requireTool(t, "/usr/bin/dpkg-deb", "the release's Debian package")
 	if err := exec.Command("git", "-C", repoDir, "rev-parse", "HEAD").Run(); err != nil {

@@ -62,6 +62,7 @@ func TestVersionPlainBuild(t *testing.T) {
 // changed since, "+modified". The clone is made here from the working tree,
 // so the test runs in a git worktree too (where Go stamps no commit).
 func TestVersionFromGit(t *testing.T) {
+	skipBuildsUnderRace(t)
 	requireTool(t, "/usr/bin/git", "the commit a build is stamped with")
 	src := copySource(t)
 	git := func(args ...string) string {
@@ -148,4 +149,13 @@ func runVersion(t *testing.T, bin string) string {
 		t.Fatalf("%s --version: %v", bin, err)
 	}
 	return string(out)
+}
+
+// skipBuildsUnderRace skips a test that builds wsbridge its own way in CI's
+// second run, under the race detector: the first run checked it, and
+// these builds are the slowest tests.
+func skipBuildsUnderRace(t *testing.T) {
+	if os.Getenv("WSBRIDGE_RACE") == "1" {
+		t.Skip("builds its own binaries, not the race detector's: checked in the run without -race")
+	}
 }
