@@ -24,7 +24,7 @@ const letsEncrypt = "https://acme-v02.api.letsencrypt.org/directory"
 // the folder, and the per-route switches. HTTPS=on comes from each
 // request's listener.
 func newProgram(log *slog.Logger, grace time.Duration, passNames []string) bridge.Program {
-	v, _ := buildVersion()
+	v := buildVersion()
 	return bridge.Program{
 		BaseEnv:        bridge.PassEnv(passNames),
 		ServerSoftware: "wsbridge/" + v,

@@ -12,7 +12,7 @@ import (
 // the usages' stars (*.DOMAIN, '*') for emphasis and drops them.
 func manPage(app *cli.App) string {
 	var b strings.Builder
-	v, _ := buildVersion()
+	v := buildVersion()
 	// No hyphenation and no justification: flags stay whole and can be searched for.
 	fmt.Fprintf(&b, ".TH WSBRIDGE 1 \"\" \"wsbridge %s\" \"User Commands\"\n.nh\n.ad l\n", roff(v))
 	fmt.Fprintf(&b, ".SH NAME\nwsbridge \\- %s\n", roff(app.Usage))
