@@ -396,10 +396,18 @@ func connectTLS(c *cli.Context, u *url.URL) (*tls.Config, error) {
 	}
 	client := wstls.Client{
 		CA: c.String("ca"), ServerName: c.String("servername"), Cert: c.String("cert"), Key: c.String("key"),
-		Insecure: c.Bool("insecure"), CAFlag: "--ca", CertFlag: "--cert", KeyFlag: "--key",
+		Insecure: c.Bool("insecure"),
 	}
 	cfg, err := client.Config()
-	if err != nil {
+	var fe *wstls.FileError
+	switch {
+	case errors.Is(err, wstls.ErrHalfPair):
+		return nil, usageError("--cert and --key come together")
+	case errors.As(err, &fe) && fe.Role == wstls.RoleCA:
+		return nil, usageError("--ca %v", fe)
+	case errors.As(err, &fe):
+		return nil, usageError("--cert %s, --key %s: %v", fe.Files[0], fe.Files[1], fe.Err)
+	case err != nil:
 		return nil, usageError("%v", err)
 	}
 	if client.Insecure {

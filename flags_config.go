@@ -549,20 +549,37 @@ func flagError(f *config.File, err error) error {
 		p := f.Listen[0].TLS.Certs[i]
 		return usageError("--sslcert %s / --sslkey %s: %s", p.Cert, p.Key, e.Msg)
 	}
-	key := strings.TrimPrefix(keyIndex.ReplaceAllString(e.Key, ""), "routes.")
-	for k := key; k != ""; k, _, _ = cutLast(k) {
-		flag, ok := keyFlags[k]
-		switch {
-		case !ok:
-			continue
-		case flag == "":
-			return usageError("%s", e.Msg)
-		case k == "tokens.file": // the message starts with the file
-			return usageError("%s %s", flag, e.Msg)
-		}
-		return usageError("%s: %s", flag, e.Msg)
+	flag, k, ok := flagOf(e.Key)
+	switch {
+	case !ok:
+		return usageError("%s: %s", e.Key, e.Msg) // a key no flag fills: a bug here
+	case flag == "":
+		return usageError("%s", e.Msg)
+	case k == "tokens.file" || k == "listen.tls.acme.cache": // the message starts with the file
+		return usageError("%s %s", flag, e.Msg)
 	}
-	return usageError("%s: %s", e.Key, e.Msg) // a key no flag fills: a bug here
+	return usageError("%s: %s", flag, e.Msg)
+}
+
+// flagOf is the flag that fills key (or its closest parent key k that one
+// fills) in a File from fileFromFlags; "" for a key whose messages say what
+// they are about.
+func flagOf(key string) (flag, k string, ok bool) {
+	for k = strings.TrimPrefix(keyIndex.ReplaceAllString(key, ""), "routes."); k != ""; k, _, _ = cutLast(k) {
+		if flag, ok = keyFlags[k]; ok {
+			return flag, k, true
+		}
+	}
+	return "", "", false
+}
+
+// keyName names key in log lines: as its flag for a File from the command
+// line (fileFromFlags leaves Path empty), else as the key itself.
+func keyName(f *config.File, key string) string {
+	if flag, _, ok := flagOf(key); f.Path == "" && ok && flag != "" {
+		return flag
+	}
+	return key
 }
 
 // cutLast cuts "a.b.c" into "a.b" and "c".

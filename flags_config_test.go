@@ -105,6 +105,8 @@ func lookPath(t *testing.T, name string) string {
 // flag, in the wording the command line always had.
 func TestFlagErrors(t *testing.T) {
 	dir := t.TempDir()
+	cert, _ := selfSignedFiles(t, dir)
+	nope := filepath.Join(dir, "nope")
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -123,6 +125,11 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"--address", "127.0.0.1", "--address", "127.0.0.1", "cat"}, "--address 127.0.0.1 twice"},
 		{[]string{"--address", "[::1]", "cat"}, `--address: "[::1]" is not a host name or IP address`},
 		{[]string{"--ssl", "--sslcert", filepath.Join(dir, "c.pem"), "--sslkey", filepath.Join(dir, "k.pem"), "cat"}, "--sslcert: " + filepath.Join(dir, "c.pem") + ": no such file or directory"},
+		// What only the build finds, in the words the libraries had.
+		{[]string{"--acme-domain", "a.example", "--acme-cache", cert + "/acme", "cat"}, "--acme-cache " + cert + "/acme: not a directory"},
+		{[]string{"connect", "--ca", nope, "wss://127.0.0.1:1/"}, "--ca " + nope + ": no such file or directory"},
+		{[]string{"connect", "--cert", cert, "wss://127.0.0.1:1/"}, "--cert and --key come together"},
+		{[]string{"connect", "--cert", cert, "--key", nope, "wss://127.0.0.1:1/"}, "--cert " + cert + ", --key " + nope + ": open " + nope + ": no such file or directory"},
 	} {
 		err := validate(tc.args...)
 		var ec cli.ExitCoder

@@ -181,7 +181,15 @@ func buildConfigTLS(f *config.File, t *config.ServerTLS, key string, log *slog.L
 		opts.ACME = &wstls.ACME{Domains: a.Domains, CacheDir: cache, Email: a.Email, Directory: dir}
 	}
 	s, err := wstls.NewServer(opts)
-	if err != nil {
+	var fe *wstls.FileError
+	switch {
+	case errors.As(err, &fe) && fe.Role == wstls.RoleCert: // as Validate's: the key names the pair
+		return nil, f.Errorf(fmt.Sprintf("%s.certs[%d]", key, fe.Index), "%v", fe.Err)
+	case errors.As(err, &fe) && fe.Role == wstls.RoleClientCA:
+		return nil, f.Errorf(key+".client_ca", "%v", fe)
+	case errors.As(err, &fe) && fe.Role == wstls.RoleACMECache:
+		return nil, f.Errorf(key+".acme.cache", "%v", fe)
+	case err != nil:
 		return nil, f.Errorf(key, "%v", err)
 	}
 	return s, nil
@@ -264,15 +272,18 @@ func buildConfigRoute(f *config.File, cr *config.Route, key string, log *slog.Lo
 		r.Framing, r.CGIEnv, r.Backend = bridge.Terminal, p.PassEnv, exe
 	default:
 		d, err := configDial(cr, log)
-		if err != nil {
+		var fe *wstls.FileError
+		if errors.As(err, &fe) { // the only file: the backend's CAs
+			return nil, fail("."+cr.Kind()+".tls.ca", "%v", fe)
+		} else if err != nil {
 			return nil, fail("."+cr.Kind(), "%v", err)
 		}
 		r.Framing, r.Backend = bridge.Binary, d
 		r.Subprotocols = dialSubprotocols(r.Subprotocols)
 	}
 
-	if r.Auth, err = configAuth(&cr.Auth, log); err != nil {
-		return nil, fail(".auth", "%v", err)
+	if r.Auth, err = configAuth(f, &cr.Auth, key+".auth", log); err != nil {
+		return nil, err
 	}
 	r.ClientCNs = cr.Auth.ClientCN
 	return r, nil
@@ -364,7 +375,7 @@ func configDial(cr *config.Route, log *slog.Logger) (*bridge.Dial, error) {
 	d.HostToken = cr.Tokens != nil && cr.Tokens.HostToken
 	var err error
 	if t := o.TLS; t != nil {
-		c := wstls.Client{CA: t.CA, ServerName: t.ServerName, CAFlag: "tls.ca"}
+		c := wstls.Client{CA: t.CA, ServerName: t.ServerName}
 		if d.TLS, err = c.Config(); err != nil {
 			return nil, err
 		}
@@ -377,39 +388,40 @@ func configDial(cr *config.Route, log *slog.Logger) (*bridge.Dial, error) {
 	return d, nil
 }
 
-// configAuth builds a route's auth; nil without any method.
-func configAuth(a *config.Auth, log *slog.Logger) (*auth.Checker, error) {
+// configAuth builds a route's auth (at key in f); nil without any method.
+// Errors are *config.Errors at the key.
+func configAuth(f *config.File, a *config.Auth, key string, log *slog.Logger) (*auth.Checker, error) {
 	source := auth.TokenSource{Query: a.Query, Cookie: a.Cookie}
 	var methods []auth.Method
 	for _, u := range a.Basic {
 		pw, err := u.Secret()
 		if err != nil {
-			return nil, err
+			return nil, f.Errorf(key, "%v", err)
 		}
 		b, err := auth.ParseBasic(u.User + ":" + pw)
 		if err != nil {
-			return nil, err
+			return nil, f.Errorf(key, "%v", err)
 		}
 		methods = append(methods, b)
 	}
 	if a.Htpasswd != "" {
-		h, err := auth.NewHtpasswd(a.Htpasswd, log)
+		h, err := auth.NewHtpasswd(a.Htpasswd, keyName(f, key+".htpasswd"), log)
 		if err != nil {
-			return nil, err
+			return nil, f.Errorf(key+".htpasswd", "%v", err)
 		}
 		methods = append(methods, h)
 	}
 	if a.BearerTokenFile != "" {
-		b, err := auth.NewBearerFile(a.BearerTokenFile, source, log)
+		b, err := auth.NewBearerFile(a.BearerTokenFile, keyName(f, key+".bearer_token_file"), source, log)
 		if err != nil {
-			return nil, err
+			return nil, f.Errorf(key+".bearer_token_file", "%v", err)
 		}
 		methods = append(methods, b)
 	}
 	if j := a.JWT; j != nil {
 		m, err := auth.NewJWT(j.Key, j.Audience, source)
 		if err != nil {
-			return nil, err
+			return nil, f.Errorf(key+".jwt.key", "%v", err)
 		}
 		methods = append(methods, m)
 	}

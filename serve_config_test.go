@@ -2,6 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -9,6 +13,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"github.com/wsbridge/wsbridge/bridge"
@@ -184,5 +189,146 @@ func sameFields(t *testing.T, what string, fields []field) {
 		if !reflect.DeepEqual(f.flag, f.file) {
 			t.Errorf("%s: %s from flags %#v, from the file %#v", what, f.name, f.flag, f.file)
 		}
+	}
+}
+
+// TestConfigFileErrorsNameKeys: a file that breaks between Validate and
+// the build (or that only the build can check) is an error at its key in
+// the config file, FILE:LINE:COL, and names no command-line flag.
+func TestConfigFileErrorsNameKeys(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := selfSignedFiles(t, dir)
+	ca, htpasswd, tokens, jwtKey := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "htpasswd"), filepath.Join(dir, "tokens"), filepath.Join(dir, "jwt.key")
+	write := func(file, text string) {
+		if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tlsFile := "listen: [{port: 0, tls: {certs: [{cert: " + cert + ", key: " + key + "}], client_ca: " + ca + "}}]\nroutes: [{path: /, exec: {command: cat}}]\n"
+	authFile := "routes:\n  - path: /\n    exec: {command: cat}\n    auth: {htpasswd: " + htpasswd + ", bearer_token_file: " + tokens + ", jwt: {key: " + jwtKey + "}}\n"
+	for _, tc := range []struct {
+		name, text string
+		spoil      func() // after Validate; nil: only the build sees it
+		key, msg   string
+	}{
+		{"certificate pair", tlsFile, func() { writeSelfSigned(t, filepath.Join(dir, "other.pem"), key, time.Now().Add(time.Hour)) },
+			"listen[0].tls.certs[0]", "private key does not match public key"},
+		{"expired certificate", tlsFile, func() { writeSelfSigned(t, cert, key, time.Now().Add(-time.Minute)) },
+			"listen[0].tls.certs[0]", "certificate expired on"},
+		{"client CA", tlsFile, func() { write(ca, "not PEM\n") },
+			"listen[0].tls.client_ca", ca + ": no PEM certificate in it"},
+		{"ACME cache", "listen: [{port: 0, tls: {acme: {domains: [a.example], cache: " + htpasswd + "/acme}}}]\nroutes: [{path: /, exec: {command: cat}}]\n", nil,
+			"listen[0].tls.acme.cache", htpasswd + "/acme: not a directory"},
+		{"htpasswd", authFile, func() { os.Remove(htpasswd) },
+			"routes[0].auth.htpasswd", htpasswd + ": no such file or directory"},
+		{"bearer token file", authFile, func() { os.Remove(tokens) },
+			"routes[0].auth.bearer_token_file", tokens + ": no such file or directory"},
+		{"JWT key", authFile, func() { write(jwtKey, "short\n") },
+			"routes[0].auth.jwt.key", jwtKey + ": an HS256 secret must be at least 32 bytes, this one is 5"},
+		{"backend CA", "routes: [{path: /, tcp: {target: 127.0.0.1:1, tls: {ca: " + ca + "}}}]\n", func() { write(ca, "not PEM\n") },
+			"routes[0].tcp.tls.ca", ca + ": no PEM certificate in it"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			writeSelfSigned(t, cert, key, time.Now().Add(time.Hour))
+			writeSelfSigned(t, ca, filepath.Join(dir, "ca.key"), time.Now().Add(time.Hour))
+			write(htpasswd, "# nobody\n")
+			write(tokens, "# no tokens\n")
+			write(jwtKey, strings.Repeat("s", 32))
+			path := filepath.Join(dir, "wsbridge.yaml")
+			write(path, tc.text)
+			f, err := config.Load(path)
+			if err == nil {
+				err = f.Validate()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.spoil != nil {
+				tc.spoil()
+			}
+			_, err = buildConfigServer(f, discard)
+			var e *config.Error
+			if !errors.As(err, &e) || e.File != path || e.Line == 0 || e.Column == 0 || e.Key != tc.key || !strings.Contains(e.Msg, tc.msg) || strings.Contains(err.Error(), "--") {
+				t.Errorf("got %v\nwant %s:LINE:COL: %s: ...%s... and no flag", err, path, tc.key, tc.msg)
+			}
+		})
+	}
+}
+
+// TestAuthFileLogNames: a bad line in an htpasswd file is logged under the
+// config key that gave the file, and under its flag on the command line.
+func TestAuthFileLogNames(t *testing.T) {
+	dir := t.TempDir()
+	htpasswd := filepath.Join(dir, "htpasswd")
+	if err := os.WriteFile(htpasswd, []byte("no colon\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	skipped := func(build func(log *slog.Logger) error) string {
+		t.Helper()
+		var out strings.Builder
+		if err := build(slog.New(slog.NewJSONHandler(&out, nil))); err != nil {
+			t.Fatal(err)
+		}
+		for line := range strings.Lines(out.String()) {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(line), &m); err != nil {
+				t.Fatal(err)
+			}
+			if m["at"] == htpasswd+":1" {
+				return fmt.Sprint(m["msg"])
+			}
+		}
+		t.Fatalf("no line skipped in\n%s", out.String())
+		return ""
+	}
+	path := filepath.Join(dir, "wsbridge.yaml")
+	if err := os.WriteFile(path, []byte("routes: [{path: /, exec: {command: cat}, auth: {htpasswd: "+htpasswd+"}}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := config.Load(path)
+	if err == nil {
+		err = f.Validate()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromFile := skipped(func(log *slog.Logger) error { _, err := buildConfigServer(f, log); return err })
+	if fromFile != "routes[0].auth.htpasswd: line skipped" {
+		t.Errorf("from a config file: %q", fromFile)
+	}
+	fromFlags := skipped(func(log *slog.Logger) error {
+		app := newApp()
+		app.Writer, app.ErrWriter = io.Discard, io.Discard
+		app.Action = func(c *cli.Context) error { _, err := buildServer(c, log); return err }
+		return app.Run([]string{"wsbridge", "--htpasswd", htpasswd, "cat"})
+	})
+	if fromFlags != "--htpasswd: line skipped" {
+		t.Errorf("from the command line: %q", fromFlags)
+	}
+}
+
+// TestCertificateReloadLogNamesFiles: a certificate that breaks while
+// served is logged with its files, not a flag.
+func TestCertificateReloadLogNamesFiles(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := selfSignedFiles(t, dir)
+	var out strings.Builder
+	log := slog.New(slog.NewJSONHandler(&out, nil))
+	app := newApp()
+	app.Writer, app.ErrWriter = io.Discard, io.Discard
+	var srv *bridge.Server
+	app.Action = func(c *cli.Context) (err error) { srv, err = buildServer(c, log); return err }
+	if err := app.Run([]string{"wsbridge", "--ssl", "--sslcert", cert, "--sslkey", key, "cat"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cert, []byte("not PEM\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Listeners[0].TLS.GetCertificate(&tls.ClientHelloInfo{}); err != nil {
+		t.Fatal(err) // the previous certificate stays in use
+	}
+	want := `"err":"` + cert + " / " + key + ": tls: failed to find any PEM data in certificate input"
+	if !strings.Contains(out.String(), `"msg":"certificate not reloaded; the previous one stays in use"`) || !strings.Contains(out.String(), want) {
+		t.Errorf("want %s in\n%s", want, out.String())
 	}
 }

@@ -1,7 +1,7 @@
 // Package auth decides who a request is before anything is served: HTTP
-// Basic (--basic-auth, --htpasswd), bearer tokens (--bearer-token-file) and
-// JWTs (--jwt-key). Files are re-read when they change; a bad line is named
-// by file and line and skipped.
+// Basic (users given, or an htpasswd file), bearer tokens (a file of them)
+// and JWTs (one key's). Files are re-read when they change; a bad line is
+// named by file and line and skipped.
 package auth
 
 import (

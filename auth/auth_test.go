@@ -44,7 +44,7 @@ func htpasswdLine(t *testing.T, user string, cost int) string {
 func TestHtpasswdDummyCostFollowsTheFile(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "htpasswd")
 	replaceFile(t, file, htpasswdLine(t, "alice", 5)+htpasswdLine(t, "bob", 5)+htpasswdLine(t, "carol", 6))
-	h, err := NewHtpasswd(file, quiet)
+	h, err := NewHtpasswd(file, "", quiet)
 	if err != nil {
 		t.Fatal(err)
 	}

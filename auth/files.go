@@ -3,6 +3,7 @@ package auth
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
@@ -20,9 +21,10 @@ import (
 // lineFile is a file of entries, one per line (blank lines and # comments
 // skipped), read again when it changes. A bad line is logged with its file
 // and line number and skipped; a file that disappears holds no entries.
+// Errors name the file; log lines start with its name.
 type lineFile[T any] struct {
 	path  string
-	flag  string // for messages
+	name  string // where the file was given (a flag, a config key), for log lines
 	parse func(line string) (T, error)
 	log   *slog.Logger
 
@@ -37,7 +39,7 @@ func (f *lineFile[T]) load() error {
 	defer f.mu.Unlock()
 	stamp, err := filestamp.Of(f.path)
 	if err != nil {
-		return fmt.Errorf("--%s %w", f.flag, err)
+		return err // it names the file
 	}
 	return f.read(stamp)
 }
@@ -53,9 +55,9 @@ func (f *lineFile[T]) current() []T {
 	if stamp != f.stamp {
 		f.stamp, f.entries = stamp, nil
 		if err != nil {
-			f.log.Error("--"+f.flag+": no entries until the file is back", "err", err)
+			f.log.Error(f.name+": no entries until the file is back", "err", err)
 		} else if err := f.read(stamp); err != nil {
-			f.log.Error("--"+f.flag+": no entries", "err", err)
+			f.log.Error(f.name+": no entries", "err", err)
 		}
 	}
 	return f.entries
@@ -64,7 +66,7 @@ func (f *lineFile[T]) current() []T {
 func (f *lineFile[T]) read(stamp string) error {
 	data, err := os.ReadFile(f.path)
 	if err != nil {
-		return fmt.Errorf("--%s %s: %w", f.flag, f.path, errors.Unwrap(err))
+		return fmt.Errorf("%s: %w", f.path, errors.Unwrap(err))
 	}
 	var entries []T
 	sc := bufio.NewScanner(bytes.NewReader(data))
@@ -76,13 +78,13 @@ func (f *lineFile[T]) read(stamp string) error {
 		}
 		e, err := f.parse(line)
 		if err != nil {
-			f.log.Warn("--"+f.flag+": line skipped", "at", fmt.Sprintf("%s:%d", f.path, n), "err", err)
+			f.log.Warn(f.name+": line skipped", "at", fmt.Sprintf("%s:%d", f.path, n), "err", err)
 			continue
 		}
 		entries = append(entries, e)
 	}
 	f.stamp, f.entries = stamp, entries
-	f.log.Info("--"+f.flag+" read", "path", f.path, "entries", len(entries))
+	f.log.Info(f.name+" read", "path", f.path, "entries", len(entries))
 	return nil
 }
 
@@ -102,8 +104,10 @@ type htpasswdEntry struct {
 }
 
 // NewHtpasswd reads the file; a missing file is an error, a bad line is not.
-func NewHtpasswd(path string, log *slog.Logger) (*Htpasswd, error) {
-	h := &Htpasswd{file: lineFile[htpasswdEntry]{path: path, flag: "htpasswd", log: log, parse: parseHtpasswd}}
+// name says in log lines where the file was given, such as "--htpasswd" or
+// a config file's key; empty: "htpasswd file".
+func NewHtpasswd(path, name string, log *slog.Logger) (*Htpasswd, error) {
+	h := &Htpasswd{file: lineFile[htpasswdEntry]{path: path, name: cmp.Or(name, "htpasswd file"), log: log, parse: parseHtpasswd}}
 	if err := h.file.load(); err != nil {
 		return h, err
 	}
@@ -178,8 +182,10 @@ type bearerEntry struct {
 	sum  [32]byte
 }
 
-func NewBearerFile(path string, source TokenSource, log *slog.Logger) (*BearerFile, error) {
-	b := &BearerFile{lineFile[bearerEntry]{path: path, flag: "bearer-token-file", log: log, parse: parseBearer}, source}
+// NewBearerFile reads the file; a missing file is an error, a bad line is
+// not. name is as NewHtpasswd's; empty: "bearer token file".
+func NewBearerFile(path, name string, source TokenSource, log *slog.Logger) (*BearerFile, error) {
+	b := &BearerFile{lineFile[bearerEntry]{path: path, name: cmp.Or(name, "bearer token file"), log: log, parse: parseBearer}, source}
 	return b, b.file.load()
 }
 

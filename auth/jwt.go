@@ -26,11 +26,12 @@ type JWT struct {
 	source   TokenSource
 }
 
-// NewJWT reads the key file.
+// NewJWT reads the key file. Its errors name the file and wrap what is
+// wrong with it (errors.Unwrap), for a caller that names the file itself.
 func NewJWT(keyFile, audience string, source TokenSource) (*JWT, error) {
 	data, err := os.ReadFile(keyFile)
 	if err != nil {
-		return nil, fmt.Errorf("--jwt-key %s: %w", keyFile, errors.Unwrap(err))
+		return nil, fmt.Errorf("%s: %w", keyFile, errors.Unwrap(err))
 	}
 	j := &JWT{audience: audience, source: source}
 	if block, _ := pem.Decode(data); block != nil {
@@ -47,7 +48,7 @@ func NewJWT(keyFile, audience string, source TokenSource) (*JWT, error) {
 			err = fmt.Errorf("a PEM %q block; want a PUBLIC KEY or CERTIFICATE", block.Type)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("--jwt-key %s: %v", keyFile, err)
+			return nil, fmt.Errorf("%s: %w", keyFile, err)
 		}
 		switch pub.(type) {
 		case *rsa.PublicKey:
@@ -55,13 +56,13 @@ func NewJWT(keyFile, audience string, source TokenSource) (*JWT, error) {
 		case *ecdsa.PublicKey:
 			j.key, j.methods = pub, []string{"ES256", "ES384", "ES512"}
 		default:
-			return nil, fmt.Errorf("--jwt-key %s: a %T key; want RSA or ECDSA", keyFile, pub)
+			return nil, fmt.Errorf("%s: %w", keyFile, fmt.Errorf("a %T key; want RSA or ECDSA", pub))
 		}
 		return j, nil
 	}
 	secret := bytes.TrimRight(data, "\r\n")
 	if len(secret) < 32 {
-		return nil, fmt.Errorf("--jwt-key %s: an HS256 secret must be at least 32 bytes, this one is %d", keyFile, len(secret))
+		return nil, fmt.Errorf("%s: %w", keyFile, fmt.Errorf("an HS256 secret must be at least 32 bytes, this one is %d", len(secret)))
 	}
 	j.key, j.methods = secret, []string{"HS256", "HS384", "HS512"}
 	return j, nil

@@ -330,8 +330,7 @@ func (f *File) validateAuth(a *Auth, key string) error {
 			return f.errorf(key+".jwt.key", "%v", err)
 		}
 		if _, err := auth.NewJWT(j.Key, j.Audience, auth.TokenSource{}); err != nil {
-			// auth names the command line's flag; the key is named here.
-			return f.errorf(key+".jwt.key", "%s", strings.TrimPrefix(err.Error(), "--jwt-key "+j.Key+": "))
+			return f.errorf(key+".jwt.key", "%v", errors.Unwrap(err)) // what is wrong, without the file
 		}
 	}
 	if err := inRange(a.FailDelay, maxFailDelay); err != nil {

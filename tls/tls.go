@@ -1,8 +1,8 @@
 // Package tls builds wsbridge's TLS configurations: server certificates from
 // files (re-read when they change, several chosen by SNI) or from an ACME CA
-// (autocert), client certificates verified against a CA (--sslca; the names
-// are each route's to check), and the client side for TLS backends
-// (--tcp-tls).
+// (autocert), client certificates verified against a CA (the names are each
+// route's to check), and the client side for TLS backends. Errors name the
+// files (a *FileError); the caller names the flag or config key that gave them.
 package tls
 
 import (
@@ -24,6 +24,28 @@ import (
 	"golang.org/x/crypto/acme"
 	"golang.org/x/crypto/acme/autocert"
 )
+
+// Role says what a file in a *FileError was for.
+type Role int
+
+const (
+	RoleCert      Role = iota // a certificate and its key: Options.Pairs[Index], or Client's
+	RoleClientCA              // Options.ClientCA
+	RoleACMECache             // ACME.CacheDir
+	RoleCA                    // Client.CA
+)
+
+// FileError is a file (or a certificate and its key) that cannot be used.
+// It names the files, not where they were given: the caller knows that.
+type FileError struct {
+	Role  Role
+	Index int      // the pair's, for RoleCert in Options.Pairs
+	Files []string // the certificate and its key for RoleCert, else one
+	Err   error    // what is wrong, without the files
+}
+
+func (e *FileError) Error() string { return strings.Join(e.Files, " / ") + ": " + e.Err.Error() }
+func (e *FileError) Unwrap() error { return e.Err }
 
 // Pair is one certificate chain file and its key file (they may be one file).
 type Pair struct{ Cert, Key string }
@@ -77,7 +99,7 @@ func NewServer(opts Options) (*Server, error) {
 	}
 	if a := opts.ACME; a != nil {
 		if err := os.MkdirAll(a.CacheDir, 0o700); err != nil {
-			return nil, fmt.Errorf("--acme-cache %s: %w", a.CacheDir, errors.Unwrap(err))
+			return nil, &FileError{Role: RoleACMECache, Files: []string{a.CacheDir}, Err: errors.Unwrap(err)}
 		}
 		s.acme = &autocert.Manager{
 			Prompt:     autocert.AcceptTOS,
@@ -113,11 +135,11 @@ func NewServer(opts Options) (*Server, error) {
 	if opts.ClientCA != "" {
 		pem, err := os.ReadFile(opts.ClientCA)
 		if err != nil {
-			return nil, fmt.Errorf("--sslca %s: %w", opts.ClientCA, errors.Unwrap(err))
+			return nil, &FileError{Role: RoleClientCA, Files: []string{opts.ClientCA}, Err: errors.Unwrap(err)}
 		}
 		s.Config.ClientCAs = x509.NewCertPool()
 		if !s.Config.ClientCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--sslca %s: no PEM certificate in it", opts.ClientCA)
+			return nil, &FileError{Role: RoleClientCA, Files: []string{opts.ClientCA}, Err: errNoPEM}
 		}
 		s.Config.ClientAuth = ctls.RequireAndVerifyClientCert
 	}
@@ -128,18 +150,21 @@ func NewServer(opts Options) (*Server, error) {
 // The stamp is noted either way, so a broken file is reported once per change.
 func (s *Server) load(i int) error {
 	p := s.opts.Pairs[i]
+	fail := func(err error) error {
+		return &FileError{Role: RoleCert, Index: i, Files: []string{p.Cert, p.Key}, Err: err}
+	}
 	stamp, err := filestamp.Of(p.Cert, p.Key)
 	if err != nil {
 		s.stamp[i] = "error: " + err.Error()
-		return fmt.Errorf("--sslcert %s / --sslkey %s: %w", p.Cert, p.Key, err)
+		return fail(err)
 	}
 	s.stamp[i] = stamp
 	cert, err := ctls.LoadX509KeyPair(p.Cert, p.Key)
 	if err != nil {
-		return fmt.Errorf("--sslcert %s / --sslkey %s: %w", p.Cert, p.Key, err)
+		return fail(err)
 	}
-	if err := checkValidity(cert.Leaf, p.Cert); err != nil {
-		return err
+	if err := checkValidity(cert.Leaf); err != nil {
+		return fail(err)
 	}
 	s.certs[i] = &cert
 	return nil
@@ -155,15 +180,17 @@ func (s *Server) changed(i int) bool {
 	return stamp != s.stamp[i]
 }
 
-func checkValidity(leaf *x509.Certificate, file string) error {
+var errNoPEM = errors.New("no PEM certificate in it")
+
+func checkValidity(leaf *x509.Certificate) error {
 	now := time.Now()
 	switch {
 	case leaf == nil:
 		return nil
 	case now.After(leaf.NotAfter):
-		return fmt.Errorf("--sslcert %s: certificate expired on %s", file, leaf.NotAfter.Format(time.DateOnly))
+		return fmt.Errorf("certificate expired on %s", leaf.NotAfter.Format(time.DateOnly))
 	case now.Before(leaf.NotBefore):
-		return fmt.Errorf("--sslcert %s: certificate not valid before %s", file, leaf.NotBefore.Format(time.DateOnly))
+		return fmt.Errorf("certificate not valid before %s", leaf.NotBefore.Format(time.DateOnly))
 	}
 	return nil
 }
@@ -240,16 +267,17 @@ func ClientIdentity(cs *ctls.ConnectionState) map[string]string {
 }
 
 // Client is the client side of TLS for wsbridge's own dials: --tcp-tls to a
-// backend, and `wsbridge connect` to a wss:// server. Each field names the
-// flag that set it, so errors point at the flag.
+// backend, and `wsbridge connect` to a wss:// server.
 type Client struct {
 	CA         string // verify against the CAs in this PEM file; empty: the system's roots
 	ServerName string // the name the certificate must carry; empty: the dialed host's
 	Cert, Key  string // a client certificate and its key (PEM), or neither
 	Insecure   bool   // verify nothing (connect --insecure)
-
-	CAFlag, CertFlag, KeyFlag string // flag names for errors, such as "--ca"
 }
+
+// ErrHalfPair is Client's error for a certificate without its key, or a key
+// without its certificate.
+var ErrHalfPair = errors.New("a client certificate and its key come together")
 
 // Config loads the files and builds the crypto/tls configuration.
 func (c Client) Config() (*ctls.Config, error) {
@@ -257,20 +285,20 @@ func (c Client) Config() (*ctls.Config, error) {
 	if c.CA != "" {
 		pem, err := os.ReadFile(c.CA)
 		if err != nil {
-			return nil, fmt.Errorf("%s %s: %w", c.CAFlag, c.CA, errors.Unwrap(err))
+			return nil, &FileError{Role: RoleCA, Files: []string{c.CA}, Err: errors.Unwrap(err)}
 		}
 		cfg.RootCAs = x509.NewCertPool()
 		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s %s: no PEM certificate in it", c.CAFlag, c.CA)
+			return nil, &FileError{Role: RoleCA, Files: []string{c.CA}, Err: errNoPEM}
 		}
 	}
 	if (c.Cert == "") != (c.Key == "") {
-		return nil, fmt.Errorf("%s and %s come together", c.CertFlag, c.KeyFlag)
+		return nil, ErrHalfPair
 	}
 	if c.Cert != "" {
 		pair, err := ctls.LoadX509KeyPair(c.Cert, c.Key)
 		if err != nil {
-			return nil, fmt.Errorf("%s %s, %s %s: %w", c.CertFlag, c.Cert, c.KeyFlag, c.Key, err)
+			return nil, &FileError{Role: RoleCert, Files: []string{c.Cert, c.Key}, Err: err}
 		}
 		cfg.Certificates = []ctls.Certificate{pair}
 	}
