@@ -184,6 +184,16 @@ func (h *Shared) startLocked() error {
 	return nil
 }
 
+// endRunLocked ends the program's run for good: every client hears how
+// it ended. The caller holds h.mu.
+func (h *Shared) endRunLocked(ending Ending) {
+	h.run = nil
+	for s := range h.subs {
+		h.removeLocked(s)
+		s.end(ending)
+	}
+}
+
 // clientlessRequest is what a shared program is opened with: its CGI
 // environment names no client, since it serves them all.
 func clientlessRequest() *http.Request {
@@ -212,11 +222,7 @@ func (h *Shared) serve(r *sharedRun) {
 			restart, fails = true, 0 // a client came while it stopped
 		}
 		if !restart {
-			h.run = nil
-			for s := range h.subs {
-				h.removeLocked(s)
-				s.end(ending)
-			}
+			h.endRunLocked(ending)
 			h.mu.Unlock()
 			return
 		}
@@ -235,11 +241,7 @@ func (h *Shared) serve(r *sharedRun) {
 		}
 		h.mu.Lock()
 		if h.ended || (len(h.subs) == 0 && h.Start == StartFirst) { // all left meanwhile, or retired
-			h.run = nil
-			for s := range h.subs {
-				h.removeLocked(s)
-				s.end(ending)
-			}
+			h.endRunLocked(ending)
 			h.mu.Unlock()
 			return
 		}
