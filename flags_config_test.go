@@ -1,13 +1,11 @@
 package main
 
 import (
-	"errors"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
@@ -131,11 +129,7 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"connect", "--cert", cert, "wss://127.0.0.1:1/"}, "--cert and --key come together"},
 		{[]string{"connect", "--cert", cert, "--key", nope, "wss://127.0.0.1:1/"}, "--cert " + cert + ", --key " + nope + ": open " + nope + ": no such file or directory"},
 	} {
-		err := validate(tc.args...)
-		var ec cli.ExitCoder
-		if !errors.As(err, &ec) || ec.ExitCode() != exitUsage || !strings.HasPrefix(err.Error(), tc.want) {
-			t.Errorf("%q: %v, want exit 2 and %q", tc.args, err, tc.want)
-		}
+		checkUsage(t, tc.args, tc.want)
 	}
 }
 

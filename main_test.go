@@ -59,17 +59,7 @@ func TestDurationFlagRanges(t *testing.T) {
 		{[]string{"connect", "--dial-timeout", "2562048h", "ws://127.0.0.1:1/"}, `--dial-timeout: "2562048h" is not a duration from 0 to 1h`},
 		{[]string{"connect", "--ping", "24h", "--dial-timeout", "1h", "ws://127.0.0.1:1/"}, ""},
 	} {
-		err := validate(tc.args...)
-		var ec cli.ExitCoder
-		switch {
-		case tc.want == "" && err != nil:
-			t.Errorf("%v: %v, want it accepted", tc.args, err)
-		case tc.want == "":
-		case err == nil:
-			t.Errorf("%v: accepted, want %q", tc.args, tc.want)
-		case !errors.As(err, &ec) || ec.ExitCode() != exitUsage || !strings.HasPrefix(err.Error(), tc.want):
-			t.Errorf("%v: %q, want exit %d and %q", tc.args, err, exitUsage, tc.want)
-		}
+		checkUsage(t, tc.args, tc.want)
 	}
 }
 
@@ -87,17 +77,7 @@ func TestDrainFlags(t *testing.T) {
 		{[]string{"--drain-timeout", "24h", "--drain-delay", "24h", "cat"}, ""},
 		{[]string{"--drain-timeout", "90", "cat"}, ""},
 	} {
-		err := validate(tc.args...)
-		var ec cli.ExitCoder
-		switch {
-		case tc.want == "" && err != nil:
-			t.Errorf("%v: %v, want it accepted", tc.args, err)
-		case tc.want == "":
-		case err == nil:
-			t.Errorf("%v: accepted, want %q", tc.args, tc.want)
-		case !errors.As(err, &ec) || ec.ExitCode() != exitUsage || !strings.HasPrefix(err.Error(), tc.want):
-			t.Errorf("%v: %q, want exit %d and %q", tc.args, err, exitUsage, tc.want)
-		}
+		checkUsage(t, tc.args, tc.want)
 	}
 }
 
@@ -163,16 +143,23 @@ func TestSharedFlags(t *testing.T) {
 		{[]string{"--shared", "--dir", "."}, "--shared runs one COMMAND for every client, not --dir's scripts"},
 		{[]string{"--shared", "--tcp", "127.0.0.1:1"}, "--shared is for programs; it means nothing with --tcp"},
 	} {
-		err := validate(tc.args...)
-		var ec cli.ExitCoder
-		switch {
-		case tc.want == "" && err != nil:
-			t.Errorf("%v: %v, want it accepted", tc.args, err)
-		case tc.want == "":
-		case err == nil:
-			t.Errorf("%v: accepted, want %q", tc.args, tc.want)
-		case !errors.As(err, &ec) || ec.ExitCode() != exitUsage || !strings.HasPrefix(err.Error(), tc.want):
-			t.Errorf("%v: %q, want exit %d and %q", tc.args, err, exitUsage, tc.want)
-		}
+		checkUsage(t, tc.args, tc.want)
+	}
+}
+
+// checkUsage runs the checks of the command line args: want is the start
+// of its usage error (exit 2), or "" when args are accepted.
+func checkUsage(t *testing.T, args []string, want string) {
+	t.Helper()
+	err := validate(args...)
+	var ec cli.ExitCoder
+	switch {
+	case want == "" && err != nil:
+		t.Errorf("%v: %v, want it accepted", args, err)
+	case want == "":
+	case err == nil:
+		t.Errorf("%v: accepted, want %q", args, want)
+	case !errors.As(err, &ec) || ec.ExitCode() != exitUsage || !strings.HasPrefix(err.Error(), want):
+		t.Errorf("%v: %q, want exit %d and %q", args, err, exitUsage, want)
 	}
 }
