@@ -42,18 +42,7 @@ func flagServer(t *testing.T, args ...string) *bridge.Server {
 // folder of its own, without listening.
 func fileServer(t *testing.T, text string) (*bridge.Server, error) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "wsbridge.yaml")
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := config.Load(path)
-	if err == nil {
-		err = f.Validate()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return buildConfigServer(f, discard)
+	return buildConfigServer(fileConfig(t, text), discard)
 }
 
 // sameRoute compares what a route serves, leaving out loggers (a file's

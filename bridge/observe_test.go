@@ -360,13 +360,7 @@ func (f BackendFunc) Open(r *http.Request) (Session, error) { return f(r) }
 // TestReady: a server is not ready before Serve, is once it serves, and is
 // not from the moment shutdown begins: before its clients hear 1001.
 func TestReady(t *testing.T) {
-	log := slog.New(slog.DiscardHandler)
-	s := &Server{
-		Listeners:     []Listener{{Addresses: []string{"127.0.0.1"}}},
-		Log:           log,
-		ShutdownGrace: 5 * time.Second,
-		Routes:        []*Route{{Backend: &Exec{Program: Program{Command: "/bin/cat", Log: log}}, MaxMessage: 1 << 10}},
-	}
+	s := catServer()
 	if err := s.Listen(); err != nil {
 		t.Fatal(err)
 	}

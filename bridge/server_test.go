@@ -326,13 +326,7 @@ func BenchmarkSessionRate(b *testing.B) {
 // TestDrainWithoutTimeout: without a DrainTimeout, Drain is the shutdown
 // at once: Serve returns, and a live session got 1001.
 func TestDrainWithoutTimeout(t *testing.T) {
-	log := slog.New(slog.DiscardHandler)
-	s := &Server{
-		Listeners:     []Listener{{Addresses: []string{"127.0.0.1"}}},
-		Log:           log,
-		ShutdownGrace: 5 * time.Second,
-		Routes:        []*Route{{Backend: &Exec{Program: Program{Command: "/bin/cat", Log: log}}, MaxMessage: 1 << 10}},
-	}
+	s := catServer()
 	if err := s.Listen(); err != nil {
 		t.Fatal(err)
 	}
@@ -454,4 +448,15 @@ func TestExitNoConnWaitsForAnUpgrade(t *testing.T) {
 	b.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
 	<-srv.lastEnded // b was the last
 	stop()
+}
+
+// catServer is a Server of cat on a free loopback port, not listening yet.
+func catServer() *Server {
+	log := slog.New(slog.DiscardHandler)
+	return &Server{
+		Listeners:     []Listener{{Addresses: []string{"127.0.0.1"}}},
+		Log:           log,
+		ShutdownGrace: 5 * time.Second,
+		Routes:        []*Route{{Backend: &Exec{Program: Program{Command: "/bin/cat", Log: log}}, MaxMessage: 1 << 10}},
+	}
 }
