@@ -38,16 +38,19 @@ func pebbleTool(t *testing.T, name string) string {
 	return p
 }
 
-// freePort returns a loopback port free at the time of the call.
+// freePort returns a loopback port free at the time of the call; "dns":
+// free for TCP and UDP alike, as a DNS server listens on both.
 func freePort(t *testing.T, network string) int {
 	t.Helper()
-	if network == "udp" {
-		c, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+	if network == "dns" {
+		for range 20 {
+			port := freePort(t, "tcp")
+			if c, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+				c.Close()
+				return port
+			}
 		}
-		defer c.Close()
-		return c.LocalAddr().(*net.UDPAddr).Port
+		t.Fatal("no loopback port free for both TCP and UDP")
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -112,13 +115,15 @@ func startPebble(t *testing.T, httpPort, tlsPort int) *pebble {
 	var failure string
 	// Ports picked free may be taken before the servers bind them: retry.
 	for range 3 {
-		dns, challMgmt := fmt.Sprintf("127.0.0.1:%d", freePort(t, "udp")), fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp"))
+		dns, challMgmt := fmt.Sprintf("127.0.0.1:%d", freePort(t, "dns")), fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp"))
 		chall, stopChall := runTool(t, challBin, nil, "-dnsserver", dns, "-defaultIPv6", "", "-http01", "", "-https01", "",
 			"-tlsalpn01", "", "-doh", "", "-management", challMgmt)
 		// Without its DNS server every validation fails: make sure it
 		// answers (it exits when a port it wants was taken meanwhile, and its
 		// management port may be up before its DNS port: a validation sent
 		// then fails at once, and autocert refuses the name for a minute).
+		// Pebble asks over TCP, and the TCP server may come up after the
+		// UDP one, or not at all when its port was taken: ask over TCP.
 		if !answers(challMgmt) || !resolves(dns, "wsbridge.test") {
 			stopChall()
 			failure = chall.String()
@@ -153,12 +158,12 @@ func startPebble(t *testing.T, httpPort, tlsPort int) *pebble {
 	return nil
 }
 
-// resolves says whether the DNS server at addr (UDP) answers for name
-// within 5 s.
+// resolves says whether the DNS server at addr answers over TCP, as
+// Pebble asks, for name within 5 s.
 func resolves(addr, name string) bool {
 	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
-		return d.DialContext(ctx, "udp", addr)
+		return d.DialContext(ctx, "tcp", addr)
 	}}
 	for range 50 {
 		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
@@ -263,4 +268,25 @@ func TestACMEHTTP01(t *testing.T) {
 		return []string{"--redirport", fmt.Sprint(httpPort), "--acme-cache", t.TempDir(), "--loglevel", "debug"}
 	})
 	acmeSession(t, inst, "wsbridge.test", ca.roots)
+}
+
+// TestACMEChallengeFailed: when the CA cannot validate, the log says which
+// challenge failed and the CA's reason, not only autocert's "no viable
+// challenge type found".
+func TestACMEChallengeFailed(t *testing.T) {
+	inst, ca := startACME(t, func(_, _ int) []string { // nothing listens for either challenge
+		return []string{"--acme-cache", t.TempDir()}
+	})
+	d := websocket.Dialer{TLSClientConfig: &tls.Config{ServerName: "wsbridge.test", RootCAs: ca.roots}, HandshakeTimeout: 60 * time.Second}
+	if c, _, err := d.Dial(inst.URL+"/", nil); err == nil {
+		c.Close()
+		t.Fatal("a certificate was issued with no challenge reachable")
+	}
+	line, err := inst.awaitLog(func(m map[string]any) bool { return m["msg"] == "ACME challenge failed" })
+	if err != nil {
+		t.Fatalf("%v\n%s", err, inst.output())
+	}
+	if line["domain"] != "wsbridge.test" || line["challenge"] != "tls-alpn-01" || !strings.Contains(fmt.Sprint(line["detail"]), "connect") {
+		t.Errorf("the failure is logged as %v; want the domain, tls-alpn-01 and that the CA could not connect", line)
+	}
 }

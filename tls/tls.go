@@ -108,6 +108,9 @@ func NewServer(opts Options) (*Server, error) {
 			Email:      a.Email,
 			Client:     &acme.Client{DirectoryURL: a.Directory},
 		}
+		if opts.Log != nil {
+			s.acme.Client.HTTPClient = &http.Client{Transport: &acmeProblems{next: http.DefaultTransport, log: opts.Log, logged: map[string]bool{}}}
+		}
 		s.Config.NextProtos = append(s.Config.NextProtos, acme.ALPNProto)
 		s.HTTPHandler = func(h http.Handler) http.Handler {
 			challenges := s.acme.HTTPHandler(h)
