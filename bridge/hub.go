@@ -665,9 +665,9 @@ func (s *subscriber) Close() error {
 	return nil
 }
 
-// A lastingBackend runs beside its sessions (a Shared program): the server
-// begins it with itself and ends it after its sessions; a reload retires
-// the one a route no longer has.
+// A lastingBackend runs beside its sessions (a Shared program, a Dial's
+// Redis connections): the server begins it with itself and ends it after
+// its sessions; a reload retires the one a route no longer has.
 type lastingBackend interface {
 	Begin()  // start what runs without clients
 	Retire() // run on for the clients it has, then stop
@@ -685,12 +685,17 @@ func (s *Server) beginLasting(routes []*Route) {
 	}
 }
 
-// retireLasting retires the lasting backends that routes no longer have.
+// retireLasting retires, once, the lasting backends that routes no longer
+// have.
 func (s *Server) retireLasting(routes []*Route) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, l := range s.lasting {
-		if !slices.ContainsFunc(routes, func(r *Route) bool { return any(r.Backend) == any(l) }) {
+		if !s.retired[l] && !slices.ContainsFunc(routes, func(r *Route) bool { return any(r.Backend) == any(l) }) {
+			if s.retired == nil {
+				s.retired = map[lastingBackend]bool{}
+			}
+			s.retired[l] = true
 			l.Retire()
 		}
 	}

@@ -123,6 +123,7 @@ type Server struct {
 	refusing   atomic.Bool // the drain's delay is over: new requests get 503
 
 	lasting []lastingBackend // every route's, for shutdown to end (Serve, Reload)
+	retired map[lastingBackend]bool
 }
 
 // bound is a Listener's sockets: its port on each address (or its unix

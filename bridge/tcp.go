@@ -37,6 +37,28 @@ type Dial struct {
 	Log   *slog.Logger
 }
 
+// A Dial is a lasting backend for its token source's sake: a source that
+// holds connections (Redis) is closed when a reload replaces the route, and
+// at shutdown.
+func (d *Dial) Begin() {}
+
+// Retire closes the token source a little later: a request that took the
+// routing of before the reload may still be about to look its token up.
+func (d *Dial) Retire() {
+	if c, ok := d.Tokens.(io.Closer); ok {
+		time.AfterFunc(retiredSourceGrace, func() { c.Close() })
+	}
+}
+
+func (d *Dial) End() {
+	if c, ok := d.Tokens.(io.Closer); ok {
+		c.Close()
+	}
+}
+
+// retiredSourceGrace is how long a replaced route's token source stays open.
+var retiredSourceGrace = 10 * time.Second
+
 // Target is where a session connects.
 type Target struct {
 	Network string // "tcp" or "unix"

@@ -35,6 +35,8 @@ type TokenRedis struct {
 	Log *slog.Logger
 
 	client    *redis.Client
+	closeOnce sync.Once
+	closeErr  error
 	namespace string // with its colon, or ""
 	where     string // Redis's address and database, for logs (no password)
 
@@ -125,8 +127,11 @@ func (t *TokenRedis) String() string {
 	return s
 }
 
-// Close closes the connections to Redis.
-func (t *TokenRedis) Close() error { return t.client.Close() }
+// Close closes the connections to Redis; a lookup after it fails.
+func (t *TokenRedis) Close() error {
+	t.closeOnce.Do(func() { t.closeErr = t.client.Close() })
+	return t.closeErr
+}
 
 // Target looks the token up: from the cache, from a query under way, or
 // from Redis. A host name is looked up in lower case.

@@ -332,3 +332,49 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 	}
 }
+
+// TestTokenRedisReloaded: a reload that replaces a Redis route closes the
+// old route's connections to Redis (after a grace for requests under way),
+// and shutdown closes the last one's: connections do not pile up with
+// reloads.
+func TestTokenRedisReloaded(t *testing.T) {
+	defer func(g time.Duration) { retiredSourceGrace = g }(retiredSourceGrace)
+	retiredSourceGrace = 0
+	redisSrv := redistest.Start(t)
+	redisSrv.Do(0, "SET", "echo", echoBackend(t))
+	route := func(log *slog.Logger) *Route {
+		tokens, err := NewTokenRedis(redisSrv.Addr(), "", log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &Route{Backend: &Dial{Tokens: tokens, Timeout: 10 * time.Second, Log: log}, MaxMessage: 1 << 10}
+	}
+	// clients counts Redis's clients other than this test's own CLIENT LIST.
+	clients := func() int { return strings.Count(fmt.Sprint(redisSrv.Do(0, "CLIENT", "LIST")), "\n") - 1 }
+	var srv *Server
+	addr, stop := serve(t, func(s *Server) {
+		srv = s
+		s.Routes = []*Route{route(s.Log)}
+	})
+	for i := range 5 {
+		c, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/?token=echo", nil)
+		if err != nil {
+			t.Fatalf("after %d reloads: %v", i, err)
+		}
+		c.Close()
+		if _, err := srv.Reload(&Server{Routes: []*Route{route(srv.Log)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the replaced routes' Redis connections closed", func() bool { return clients() == 0 })
+	c, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/?token=echo", nil)
+	if err != nil {
+		t.Fatalf("after the reloads: %v", err)
+	}
+	c.Close()
+	if n := clients(); n != 1 {
+		t.Errorf("%d clients of Redis while one route looks tokens up, want 1", n)
+	}
+	stop()
+	waitFor(t, "the last route's Redis connection closed at shutdown", func() bool { return clients() == 0 })
+}
