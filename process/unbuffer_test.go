@@ -68,8 +68,11 @@ func TestUnbufferStdoutOnlyIsATerminal(t *testing.T) {
 // and its output was cut (the straggler time passed): what the terminal
 // still holds is read first.
 func TestUnbufferEveryByteAfterExit(t *testing.T) {
+	// Twice what the terminal's read buffer holds: the rest waits in the
+	// kernel's queue before it, and the program exits without a reader
+	// (a terminal took 10 KiB, not 16, before its writer waited, here).
 	var all []byte
-	for i := range 40 * 256 {
+	for i := range 32 * 256 {
 		all = append(all, byte(i))
 	}
 	file := filepath.Join(t.TempDir(), "bytes")
@@ -78,7 +81,11 @@ func TestUnbufferEveryByteAfterExit(t *testing.T) {
 	}
 	for run := range 10 {
 		p := unbuffered(t, "cat "+file)
-		<-p.Done()
+		select {
+		case <-p.Done():
+		case <-time.After(20 * time.Second):
+			t.Fatal("cat did not exit with its output unread: the terminal holds less than the test thinks")
+		}
 		for i := 0; !p.cut.Load(); i++ {
 			if i == 1000 {
 				t.Fatal("the output was never cut after the program exited")
