@@ -95,7 +95,11 @@ func describeBackend(r *config.Route) string {
 	case r.Exec != nil && r.Exec.Dir != "":
 		s = "exec the scripts in " + r.Exec.Dir
 	case r.Exec != nil:
-		s = "exec " + strings.Join(append([]string{r.Exec.Command}, r.Exec.Args...), " ") + " (" + r.Exec.Framing + ")"
+		how := r.Exec.Framing
+		if r.Exec.Unbuffer {
+			how += ", unbuffered"
+		}
+		s = "exec " + strings.Join(append([]string{r.Exec.Command}, r.Exec.Args...), " ") + " (" + how + ")"
 	case r.PTY != nil:
 		s = "pty " + strings.Join(append([]string{r.PTY.Command}, r.PTY.Args...), " ") + ", terminal page"
 	case r.TCP != nil:

@@ -77,6 +77,18 @@ routes:
 	}
 }
 
+// TestCheckConfigUnbuffer: check-config says which programs get a terminal
+// for their stdout.
+func TestCheckConfigUnbuffer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "unbuffer.yaml")
+	if err := os.WriteFile(path, []byte("routes: [{path: /, exec: {command: cat, framing: raw, unbuffer: true}}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := runApp(t, "check-config", path); !strings.Contains(got, "  / -> exec cat (raw, unbuffered)\n") {
+		t.Errorf("check-config:\n%s\nwant the route as \"exec cat (raw, unbuffered)\"", got)
+	}
+}
+
 // TestCheckConfigRedis: check-config names the Redis a route's tokens come
 // from, and never its password.
 func TestCheckConfigRedis(t *testing.T) {

@@ -238,6 +238,9 @@ func checkTerminalFlags(c *cli.Context) error {
 			return usageError("--%s means nothing with --pty: stderr is the terminal", name)
 		}
 	}
+	if c.IsSet("unbuffer") {
+		return usageError("--unbuffer means nothing with --pty: its output is a terminal already")
+	}
 	for _, v := range c.StringSlice("term-option") {
 		if _, _, err := web.ParseTermOption(v); err != nil {
 			return usageError("--term-option: %v", err)
@@ -297,7 +300,7 @@ func stderrFromFlags(c *cli.Context, framing bridge.Framing, maxMsg int) (bridge
 
 // Flags that only mean something for one kind of backend.
 var (
-	execOnly = []string{"passstderr", "stderr", "reverselookup", "url-args", "pty", "shared", "shared-options"}
+	execOnly = []string{"passstderr", "stderr", "unbuffer", "reverselookup", "url-args", "pty", "shared", "shared-options"}
 	dialOnly = []string{"host-token", "dial-timeout", "tcp-tls", "tcp-ca", "tcp-servername", "proxy-protocol"}
 	ptyOnly  = []string{"title", "term-option", "url-term-options", "index", "readonly", "record", "record-max"}
 )
@@ -367,7 +370,7 @@ func programFromFlags(c *cli.Context, r *config.Route, framing bridge.Framing, p
 		return usageError("--shared runs one COMMAND for every client, not --dir's scripts")
 	}
 	if !c.Bool("pty") {
-		r.Exec = &config.Exec{Program: prog, Dir: dir, Framing: framing.String(), Shared: shared}
+		r.Exec = &config.Exec{Program: prog, Dir: dir, Framing: framing.String(), Unbuffer: c.Bool("unbuffer"), Shared: shared}
 		return nil
 	}
 	p := &config.PTY{Program: prog, Dir: dir, Title: c.String("title"), ReadOnly: c.Bool("readonly"), Index: c.String("index"), Record: c.String("record")}
@@ -520,7 +523,7 @@ var keyFlags = func() map[string]string {
 		m[kind+".command"], m[kind+".args"], m[kind+".dir"] = "COMMAND", "COMMAND", "--dir"
 		m[kind+".pass_env"] = "--passenv"
 	}
-	m["exec.framing"], m["exec.stderr"] = "--framing", "--stderr"
+	m["exec.framing"], m["exec.stderr"], m["exec.unbuffer"] = "--framing", "--stderr", "--unbuffer"
 	for _, k := range []string{"title", "term_options", "url_term_options", "index", "record", "record_max"} {
 		m["pty."+k] = "--" + strings.ReplaceAll(k, "_", "-")
 	}

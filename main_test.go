@@ -147,6 +147,34 @@ func TestSharedFlags(t *testing.T) {
 	}
 }
 
+// TestUnbufferFlag: --unbuffer is for programs on pipes (COMMAND, --dir,
+// --shared), in the route's exec.unbuffer; with --pty or a dialing backend
+// it is a usage error that names it.
+func TestUnbufferFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // empty: accepted
+	}{
+		{[]string{"--unbuffer", "cat"}, ""},
+		{[]string{"--unbuffer", "--dir", "."}, ""},
+		{[]string{"--unbuffer", "--shared", "--framing", "binary", "cat"}, ""},
+		{[]string{"--unbuffer", "--pty", "sh"}, "--unbuffer means nothing with --pty: its output is a terminal already"},
+		{[]string{"--unbuffer", "--tcp", "127.0.0.1:1"}, "--unbuffer is for programs; it means nothing with --tcp"},
+		{[]string{"--unbuffer", "--token-file", "."}, "--unbuffer is for programs; it means nothing with --token-file"},
+	} {
+		checkUsage(t, tc.args, tc.want)
+	}
+	for _, args := range [][]string{{"cat"}, {"--unbuffer", "cat"}} {
+		f, _, err := flagFile(t, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := f.Routes[0].Exec.Unbuffer, len(args) == 2; got != want {
+			t.Errorf("%v: exec.unbuffer %v, want %v", args, got, want)
+		}
+	}
+}
+
 // checkUsage runs the checks of the command line args: want is the start
 // of its usage error (exit 2), or "" when args are accepted.
 func checkUsage(t *testing.T, args []string, want string) {

@@ -378,6 +378,7 @@ func backendYAML(c *cli.Context) (string, mapping, error) {
 		if stderr != "log" {
 			b.set("stderr", stderr, "")
 		}
+		b.setIf("unbuffer", c.Bool("unbuffer"))
 		shared, err := sharedOptions(c)
 		if err != nil {
 			return "", b, err

@@ -150,6 +150,8 @@ func TestPrintConfigRoundTrip(t *testing.T) {
 		{"--port", "0", "--binary", "cat"},
 		{"--framing", "raw", "--maxframesize", "0", "cat", "-n"},
 		{"--stderr", "json", "cat"},
+		{"--unbuffer", "--framing", "raw", "cat"},
+		{"--unbuffer", "--shared", "cat"},
 		{"--passstderr", "--passenv", "PATH,HOME", "--url-args", "--reverselookup", "--", "sh", "-c", "cat"},
 		{"--tcp", "127.0.0.1:5900", "--staticdir", dir},
 		{"--token-file", tokens},
@@ -298,7 +300,7 @@ func TestPrintConfigKnowsEveryFlag(t *testing.T) {
 		sameorigin allowed-host trusted-proxy basic-auth htpasswd bearer-token-file jwt-key jwt-audience
 		auth-query auth-cookie auth-fail-limit auth-fail-delay maxforks once exit-no-conn maxframesize
 		pingms idle-timeout closems subprotocol staticdir cgidir devconsole base-path header header-ws
-		header-http loglevel logformat drain-timeout drain-delay admin-address shared shared-options`)
+		header-http loglevel logformat drain-timeout drain-delay admin-address shared shared-options unbuffer`)
 	for _, f := range printConfigCommand().Flags {
 		if name := f.Names()[0]; !slices.Contains(known, name) {
 			t.Errorf("--%s: print-config does not write it into the file; give it its key, or refuse it", name)

@@ -243,7 +243,7 @@ func buildConfigRoute(f *config.File, cr *config.Route, key string, log *slog.Lo
 			return nil, fail(".exec.command", "%v", err)
 		}
 		exe := &bridge.Exec{Program: prog}
-		exe.ScriptDir = e.Dir
+		exe.ScriptDir, exe.Unbuffer = e.Dir, e.Unbuffer
 		exe.MaxMessage = r.MaxMessage
 		if r.Framing, err = bridge.ParseFraming(e.Framing); err != nil {
 			return nil, fail(".exec.framing", "%v", err)

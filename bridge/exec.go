@@ -48,6 +48,9 @@ type Exec struct {
 	// MaxMessage, with StderrJSON, is the largest message: the Line
 	// framing's limit, which no JSON line may pass (MinJSONMessage at least).
 	MaxMessage int
+	// Unbuffer gives the program a terminal for stdout (process.Spec's
+	// Unbuffer), so that it flushes each line as on a console.
+	Unbuffer bool
 }
 
 // Kind is "exec" (see BackendKind).
@@ -92,6 +95,7 @@ func (e *Exec) Open(r *http.Request) (Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	spec.Unbuffer = e.Unbuffer
 	log := e.Log.With("path", r.URL.Path, "client", r.RemoteAddr)
 	var merged *jsonSession
 	switch e.Stderr {

@@ -207,6 +207,9 @@ type Exec struct {
 	Dir     string `yaml:"dir"`
 	Framing string `yaml:"framing"` // line (default), raw or binary
 	Stderr  string `yaml:"stderr"`  // log (default), pass or json
+	// Unbuffer gives the program a pseudo-terminal in raw mode for its
+	// stdout, so that it sends each line at once; stdin stays a pipe.
+	Unbuffer bool `yaml:"unbuffer"`
 	// Shared runs one program for every client of the route (broadcast)
 	// instead of one each; nil: one each.
 	Shared *Shared `yaml:"shared"`

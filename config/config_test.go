@@ -154,7 +154,7 @@ routes:
       ws: {X-A: b}
       http: {Cache-Control: no-store}
   - path: /echo
-    exec: {command: scripts/hello.sh, framing: raw, stderr: pass}
+    exec: {command: scripts/hello.sh, framing: raw, stderr: pass, unbuffer: true}
     dev_console: true
   - path: /vnc/
     static: static
@@ -223,6 +223,8 @@ func TestLoadComplete(t *testing.T) {
 	check("api.headers (its own, replacing defaults')", api.Headers, Headers{WS: map[string]string{"X-A": "b"}, HTTP: map[string]string{"Cache-Control": "no-store"}})
 	check("echo.headers (inherited)", echo.Headers, Headers{All: map[string]string{"X-Frame-Options": "DENY"}})
 	check("echo.exec.command", echo.Exec.Command, at("scripts/hello.sh"))
+	check("echo.exec.unbuffer", echo.Exec.Unbuffer, true)
+	check("api.exec.unbuffer (default)", api.Exec.Unbuffer, false)
 	check("vnc.tcp", *vnc.TCP, Dial{Target: "127.0.0.1:5900", DialOptions: DialOptions{TLS: &BackendTLS{ServerName: "vnc.internal"}, ProxyProtocol: "v2", DialTimeout: 3 * time.Second}})
 	check("sock.unix", *sock.Unix, Dial{Target: at("app.sock"), DialOptions: DialOptions{TLS: &BackendTLS{CA: at("cert.pem"), ServerName: "app"}, DialTimeout: 10 * time.Second}})
 	check("vm.tokens", *vm.Tokens, Tokens{File: at("targets"), HostToken: true, DialOptions: DialOptions{DialTimeout: 10 * time.Second}})
@@ -403,6 +405,27 @@ func TestBadFiles(t *testing.T) {
 		case err.Error() != want:
 			t.Errorf("%s:\n got %s\nwant %s", tc.name, err, want)
 		}
+	}
+}
+
+// TestUnbufferOnlyForExec: unbuffer is exec's key: a pty's output is a
+// terminal already, and a dial has no program. Elsewhere it is an unknown
+// key, at its place in the file.
+func TestUnbufferOnlyForExec(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ text, want string }{
+		{"routes: [{path: /x, pty: {command: sh, unbuffer: true}}]\n", ":1:40: routes[0].pty.unbuffer: unknown key; known here: command, "},
+		{"routes: [{path: /x, tcp: {target: 127.0.0.1:22, unbuffer: true}}]\n", ":1:49: routes[0].tcp.unbuffer: unknown key; known here: target, "},
+		{"defaults: {unbuffer: true}\nroutes: [{path: /x, exec: {command: cat}}]\n", ":1:12: defaults.unbuffer: unknown key; known here: origins, "},
+	} {
+		_, err := loadText(t, dir, tc.text)
+		if want := filepath.Join(dir, "wsbridge.yaml") + tc.want; err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%q: %v, want %s...", tc.text, err, want)
+		}
+	}
+	f, err := loadText(t, dir, "routes: [{path: /x, exec: {command: cat, unbuffer: true}}]\n")
+	if err != nil || !f.Routes[0].Exec.Unbuffer {
+		t.Errorf("exec.unbuffer: %v, want it read", err)
 	}
 }
 

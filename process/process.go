@@ -50,6 +50,14 @@ type Spec struct {
 	// as the leader of a new session: its stdin, stdout and stderr are the
 	// terminal, and Stderr and StderrLine are unused.
 	TTY *Size
+
+	// Unbuffer, without TTY, makes standard output a pseudo-terminal in raw
+	// mode instead of a pipe, so that C stdio, Python and others flush each
+	// line as on a console; stdin stays a pipe (CloseWrite is its EOF) and
+	// stderr is as above. The terminal is not the program's controlling
+	// terminal: the program stays in wsbridge's session, in a group of its
+	// own, and is stopped, killed and reaped as on pipes.
+	Unbuffer bool
 }
 
 // MaxStderrLine bounds what one stderr line may cost in a log.
@@ -77,6 +85,7 @@ type Process struct {
 	stdin  *os.File
 	stdout *os.File // on a terminal, the same file as stdin: its master side
 	out    syscall.RawConn
+	outTTY bool     // stdout is a terminal's master side (TTY or Unbuffer), not a pipe
 	stderr *os.File // our read end, nil when Spec.Stderr was given or on a terminal
 	pieces bool     // Spec.StderrPieces
 	tty    bool
@@ -105,7 +114,7 @@ func Start(spec Spec) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	outR, outW, err := os.Pipe()
+	outR, outW, err := outputPair(spec.Unbuffer)
 	if err != nil {
 		closeAll(inR, inW)
 		return nil, err
@@ -173,6 +182,7 @@ func newProcess(cmd *exec.Cmd, stdin, stdout, stderr *os.File, spec Spec) *Proce
 		stdout:     stdout,
 		stderr:     stderr,
 		tty:        spec.TTY != nil,
+		outTTY:     spec.TTY != nil || spec.Unbuffer,
 		pieces:     spec.StderrPieces,
 		mark:       spec.Mark,
 		grace:      spec.Grace,
@@ -224,7 +234,7 @@ func (p *Process) Read(b []byte) (int, error) {
 		if p.cut.Load() {
 			// Take what is left, and no more: a read that would wait ends.
 			_ = p.stdout.SetReadDeadline(time.Time{})
-			if p.unread() == 0 {
+			if !p.pending() {
 				err = io.EOF
 				break
 			}
@@ -235,7 +245,7 @@ func (p *Process) Read(b []byte) (int, error) {
 			break
 		}
 	}
-	if n >= pipeSize/2 && !p.tty && !p.grown {
+	if n >= pipeSize/2 && !p.outTTY && !p.grown {
 		p.growPipe()
 	}
 	if err != nil {
@@ -267,6 +277,20 @@ func (p *Process) unread() int {
 	n := 0
 	_ = p.out.Control(func(fd uintptr) { n = pollwait.Buffered(fd) })
 	return n
+}
+
+// pending says whether output waits to be read. A terminal's count
+// (TIOCINQ) leaves out what the kernel has not yet moved to its read
+// buffer; a poll moves it, so no byte the program wrote is missed.
+func (p *Process) pending() bool {
+	if p.unread() > 0 {
+		return true
+	}
+	ready := false
+	if p.outTTY {
+		_ = p.out.Control(func(fd uintptr) { ready = pollwait.Ready(fd) })
+	}
+	return ready
 }
 
 // readAvailable waits for output, then reads what else is already there,

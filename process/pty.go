@@ -9,6 +9,7 @@ import (
 
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 )
 
 // Size is a terminal's size in character cells.
@@ -88,6 +89,26 @@ func openPTY() (master, tty *os.File, err error) {
 		return nil, nil, err
 	}
 	return os.NewFile(uintptr(fd), m.Name()), tty, nil
+}
+
+// outputPair is what a program writes its standard output to, and the end
+// wsbridge reads: a pipe, or with unbuffer a pseudo-terminal in raw mode,
+// its master read through Go's poller.
+func outputPair(unbuffer bool) (r, w *os.File, err error) {
+	if !unbuffer {
+		return os.Pipe()
+	}
+	master, tty, err := openPTY()
+	if err != nil {
+		return nil, nil, err
+	}
+	// cfmakeraw: no CRLF for LF, no echo, no signals from characters, 8 bits
+	// through: the program's bytes arrive as it wrote them.
+	if _, err := term.MakeRaw(int(tty.Fd())); err != nil {
+		closeAll(master, tty)
+		return nil, nil, err
+	}
+	return master, tty, nil
 }
 
 // setSize sets a terminal's size through its master; the kernel tells the

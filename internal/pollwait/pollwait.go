@@ -27,6 +27,19 @@ func Readable(c syscall.Conn) error {
 	})
 }
 
+// Ready says whether fd has data to read now, without waiting or reading.
+// Unlike Buffered, it counts what a terminal's master has not yet moved
+// into its read buffer: Linux's poll moves it first.
+func Ready(fd uintptr) bool {
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for {
+		n, err := unix.Poll(fds, 0)
+		if err != unix.EINTR {
+			return n > 0 && fds[0].Revents&unix.POLLIN != 0
+		}
+	}
+}
+
 // WatchHangup calls gone, in its own goroutine, once the peer of socket c
 // hangs up (shuts down its sending side, resets, or fails), whatever data
 // still waits to be read: nothing is read. stop ends the watch and returns

@@ -2,6 +2,7 @@ package pollwait
 
 import (
 	"net"
+	"os"
 	"syscall"
 	"testing"
 
@@ -54,5 +55,33 @@ func TestWatchHangup(t *testing.T) {
 	buf := make([]byte, 64)
 	if n, _ := server.Read(buf); string(buf[:n]) != "unread data" {
 		t.Fatalf("the watch read the data: %q left", buf[:n])
+	}
+}
+
+// TestReady: data is ready, an empty pipe is not, and neither is one whose
+// writer is gone (a hangup is no data).
+func TestReady(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ready := func() bool {
+		rc, _ := r.SyscallConn()
+		var ok bool
+		_ = rc.Control(func(fd uintptr) { ok = Ready(fd) })
+		return ok
+	}
+	if ready() {
+		t.Error("an empty pipe is ready")
+	}
+	w.Write([]byte("x"))
+	if !ready() {
+		t.Error("a pipe holding a byte is not ready")
+	}
+	w.Close()
+	r.Read(make([]byte, 1))
+	if ready() {
+		t.Error("an empty pipe without a writer is ready")
 	}
 }
