@@ -205,3 +205,36 @@ var ctrlC = chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 	}
 	return nil
 })
+
+// TestTerminalTrzszUpload: files dropped on the terminal go up by trzsz:
+// the page types trz, and trz (trzsz's own, from the npm package the page
+// bundles) saves them.
+func TestTerminalTrzszUpload(t *testing.T) {
+	trz := filepath.Join(repoDir, "web/terminal/node_modules/trzsz/bin/trz.js")
+	requireTool(t, trz, "trzsz's trz: web/terminal/build.sh installs it")
+	requireTool(t, "/usr/bin/node", "Debian package nodejs")
+	dir, src, bin := t.TempDir(), t.TempDir(), t.TempDir()
+	file := randomFile(t, src, "dropped.bin", transferSize)
+	if err := os.WriteFile(filepath.Join(bin, "trz"), []byte("#!/bin/sh\nexec /usr/bin/node "+trz+" \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, _ := transferShell(t, dir)
+	if err := chromedp.Do(ctx, typeLine("PATH="+bin+":$PATH; type trz"), waitScreen("trz is "+bin)); err != nil {
+		t.Fatal(err)
+	}
+	drop := chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		data := &input.DragData{Items: []*input.DragDataItem{}, Files: []string{file}, DragOperationsMask: 1}
+		for _, typ := range []input.DispatchDragEventType{input.DispatchDragEventTypeDragEnter, input.DispatchDragEventTypeDragOver, input.DispatchDragEventTypeDrop} {
+			ev := input.DispatchDragEventParams{Type: typ, X: 200, Y: 150, Data: data}
+			if _, err := cdp.Call(ctx, tg, input.DispatchDragEvent, ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err := chromedp.Do(ctx, drop); err != nil {
+		t.Fatalf("dropping a file: %v", err)
+	}
+	waitSameFile(t, ctx, filepath.Join(dir, "dropped.bin"), file)
+	stillUsable(t, ctx, "trz")
+}

@@ -6,6 +6,7 @@ import { ZmodemTransfer } from './zmodem.js';
 import { TrzszTransfer } from './trzsz.js';
 
 const empty = new Uint8Array(0);
+const sendPiece = 64 * 1024;
 
 // fileTransfer sets up the protocols options turn on (both unless
 // enableZmodem or enableTrzsz is false). send(Uint8Array) sends terminal
@@ -59,7 +60,11 @@ export function fileTransfer(term, { send, box, zmodem = true, trzsz = true }) {
 
   const ui = {
     write: (data) => term.write(data),
-    send,
+    // In pieces: trzsz sends up to 10 MB at once, and the server takes
+    // messages up to --maxframesize (1 MiB by default).
+    send: (bytes) => {
+      for (let i = 0; i < bytes.length; i += sendPiece) send(bytes.subarray(i, i + sendPiece));
+    },
     chooseFiles,
     save,
     ended: () => { if (picking) picking(null); },
@@ -94,9 +99,7 @@ export function fileTransfer(term, { send, box, zmodem = true, trzsz = true }) {
     // reset forgets transfers, for a new connection.
     reset() {
       if (picking) picking(null);
-      for (const l of layers) if (l.active) l.cancel();
-      const z = layers.find((l) => l instanceof ZmodemTransfer);
-      if (z) z.reset();
+      for (const l of layers) l.reset();
     },
   };
 }

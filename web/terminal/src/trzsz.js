@@ -21,12 +21,9 @@ function hasMagic(bytes) {
 export class TrzszTransfer {
   // ui: { write(bytes|string), send(Uint8Array) }.
   constructor(term, ui) {
-    this.filter = new TrzszFilter({
-      writeToTerminal: (data) => ui.write(typeof data === 'string' || data instanceof Uint8Array ? data : new Uint8Array(data)),
-      // Its strings are ASCII; the terminal protocol's input is binary.
-      sendToServer: (data) => ui.send(typeof data === 'string' ? encoder.encode(data) : data),
-      terminalColumns: term.cols,
-    });
+    this.term = term;
+    this.ui = ui;
+    this.reset();
     term.onResize(({ cols }) => this.filter.setTerminalColumns(cols));
     const el = term.element;
     el.addEventListener('dragover', (ev) => ev.preventDefault());
@@ -34,6 +31,22 @@ export class TrzszTransfer {
       ev.preventDefault();
       this.filter.uploadFiles(ev.dataTransfer.items).catch((e) => console.warn('wsbridge: trzsz upload:', e));
     });
+  }
+
+  // reset starts over with a new filter; one left behind (a transfer on a
+  // connection that is gone) says nothing more.
+  reset() {
+    const { term, ui } = this;
+    const old = this.filter;
+    const filter = this.filter = new TrzszFilter({
+      writeToTerminal: (data) => ui.write(typeof data === 'string' || data instanceof Uint8Array ? data : new Uint8Array(data)),
+      // Its strings are ASCII; the terminal protocol's input is binary.
+      sendToServer: (data) => {
+        if (this.filter === filter) ui.send(typeof data === 'string' ? encoder.encode(data) : data);
+      },
+      terminalColumns: term.cols,
+    });
+    if (old) old.stopTransferringFiles();
   }
 
   get active() { return this.filter.isTransferringFiles(); }

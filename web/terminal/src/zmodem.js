@@ -21,9 +21,10 @@ export class ZmodemTransfer {
     const { ui } = this;
     this.session = null;
     this.offer = null;
-    this.sentry = new Zmodem.Sentry({
+    // A session left behind (a new connection, an error) says nothing more.
+    const sentry = this.sentry = new Zmodem.Sentry({
       to_terminal: (octets) => ui.write(Uint8Array.from(octets)),
-      sender: (octets) => ui.send(Uint8Array.from(octets)),
+      sender: (octets) => { if (this.sentry === sentry) ui.send(Uint8Array.from(octets)); },
       on_retract: () => {},
       on_detect: (detection) => this.start(detection.confirm()),
     });
@@ -116,12 +117,11 @@ export class ZmodemTransfer {
   // over with a new Sentry.
   stop(abort) {
     const s = this.session;
-    this.reset();
-    if (!s) return;
-    if (abort) {
+    if (s && abort) {
       try { s.abort(); } catch (e) { /* already over */ }
     }
-    this.ui.ended();
+    this.reset();
+    if (s) this.ui.ended();
   }
 
   progress(name, done, size) {
