@@ -80,7 +80,9 @@ export function fileTransfer(term, { send, box, zmodem = true, trzsz = true }) {
     // rendered what of it is the terminal's, so the message is acknowledged
     // (flow control) whether it was drawn or read by a transfer.
     output(bytes, done) {
-      const layer = layers.find((l) => l.claims(bytes));
+      // A transfer under way has it all (a file sz sends may hold trz's
+      // announcement); otherwise the layer whose start it holds.
+      const layer = layers.find((l) => l.active) || layers.find((l) => l.claims(bytes));
       if (!layer) {
         term.write(bytes, done);
         return;

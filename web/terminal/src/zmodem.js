@@ -124,13 +124,17 @@ export class ZmodemTransfer {
     if (s) this.ui.ended();
   }
 
+  // progress shows how far a file has come, on one line, when its percent
+  // changes.
   progress(name, done, size) {
-    const pct = size ? Math.floor((100 * done) / size) : 100;
-    this.ui.write(`\r\x1b[2K${name}: ${pct}% of ${human(size)}`);
+    const shown = `${name}: ${size ? Math.floor((100 * done) / size) : 100}% of ${human(size)}`;
+    if (shown === this.shown) return;
+    this.shown = shown;
+    this.ui.write(`\r\x1b[2K${shown}`);
   }
 }
 
-export function human(n) {
+function human(n) {
   const units = ['bytes', 'KB', 'MB', 'GB', 'TB'];
   let i = 0;
   while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
