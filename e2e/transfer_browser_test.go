@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -212,10 +213,14 @@ var ctrlC = chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 func TestTerminalTrzszUpload(t *testing.T) {
 	trz := filepath.Join(repoDir, "web/terminal/node_modules/trzsz/bin/trz.js")
 	requireTool(t, trz, "trzsz's trz: web/terminal/build.sh installs it")
-	requireTool(t, "/usr/bin/node", "Debian package nodejs")
+	node, err := exec.LookPath("node") // build.sh's npm needs it too
+	if err != nil {
+		node = "/usr/bin/node"
+	}
+	requireTool(t, node, "Debian package nodejs")
 	dir, src, bin := t.TempDir(), t.TempDir(), t.TempDir()
 	file := randomFile(t, src, "dropped.bin", transferSize)
-	if err := os.WriteFile(filepath.Join(bin, "trz"), []byte("#!/bin/sh\nexec /usr/bin/node "+trz+" \"$@\"\n"), 0o755); err != nil {
+	if err := os.WriteFile(filepath.Join(bin, "trz"), []byte("#!/bin/sh\nexec "+node+" "+trz+" \"$@\"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	ctx, _ := transferShell(t, dir)
