@@ -164,7 +164,7 @@ func flags() []cli.Flag {
 
 		&cli.BoolFlag{Category: catTerminal, Name: "pty", Usage: "run COMMAND on a pseudo-terminal per WebSocket and serve a terminal page (xterm.js) at the URL", EnvVars: env("pty")},
 		&cli.StringFlag{Category: catTerminal, Name: "title", Usage: "the page's `TITLE` (default: what the program sets)", EnvVars: env("title")},
-		&cli.StringSliceFlag{Category: catTerminal, Name: "term-option", Usage: "an xterm.js option `NAME=VALUE`, repeatable: fontSize=16, fontFamily=..., cursorStyle=bar, scrollback=10000, theme={\"background\":\"#202020\"}; and the page's disableLeaveAlert=true (no \"leave this page?\" while a session is live)", EnvVars: env("term-option")},
+		&cli.StringSliceFlag{Category: catTerminal, Name: "term-option", Usage: "an xterm.js option `NAME=VALUE`, repeatable: fontSize=16, fontFamily=..., cursorStyle=bar, scrollback=10000, theme={\"background\":\"#202020\"}; and the page's disableLeaveAlert=true (no \"leave this page?\" while a session is live), enableZmodem=false and enableTrzsz=false (no rz/sz, trz/tsz file transfer)", EnvVars: env("term-option")},
 		&cli.StringFlag{Category: catTerminal, Name: "url-term-options", Value: web.DefaultURLOptions, Usage: "the xterm.js options the page's URL may set over --term-option (?fontSize=20&theme={...}): comma-separated `NAMES`; empty: none. Never windowOptions, ignoreBracketedPasteMode, logLevel", EnvVars: env("url-term-options")},
 		&cli.StringFlag{Category: catTerminal, Name: "index", Usage: "serve this HTML `FILE` as the page instead of the built-in one (it loads terminal.js and terminal.css)", EnvVars: env("index")},
 		&cli.BoolFlag{Category: catTerminal, Name: "readonly", Usage: "ignore what clients type (sizes still apply)", EnvVars: env("readonly")},

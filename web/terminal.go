@@ -234,8 +234,9 @@ var termOptionKinds = map[string]string{
 
 	"theme": "object", "windowOptions": "object", "overviewRuler": "object",
 
-	// The page's own, by ttyd's name: no "leave this page?" prompt.
-	"disableLeaveAlert": "bool",
+	// The page's own, by ttyd's names: no "leave this page?" prompt; file
+	// transfer by rz/sz (ZMODEM) and trz/tsz (trzsz), on unless false.
+	"disableLeaveAlert": "bool", "enableZmodem": "bool", "enableTrzsz": "bool",
 }
 
 // ParseTermOption reads a --term-option value, "name=value": a number or

@@ -6,6 +6,7 @@ import { FitAddon } from '@xterm/addon-fit';
 import { WebLinksAddon } from '@xterm/addon-web-links';
 import { WebglAddon } from '@xterm/addon-webgl';
 import { Unicode11Addon } from '@xterm/addon-unicode11';
+import { fileTransfer } from './transfer.js';
 import '@xterm/xterm/css/xterm.css';
 import './terminal.css';
 
@@ -43,8 +44,9 @@ async function main() {
   // Options the URL asked for that the server refused (terminal.json lays
   // the allowed ones over --term-option).
   for (const w of config.warnings || []) console.warn('wsbridge: ignored from the URL: ' + w);
-  // disableLeaveAlert is the page's, not xterm.js's.
-  const { disableLeaveAlert, ...options } = config.options || {};
+  // disableLeaveAlert, enableZmodem and enableTrzsz are the page's, not
+  // xterm.js's.
+  const { disableLeaveAlert, enableZmodem, enableTrzsz, ...options } = config.options || {};
 
   const term = new Terminal({
     fontFamily: 'ui-monospace, "DejaVu Sans Mono", "Noto Color Emoji", monospace',
@@ -112,6 +114,14 @@ async function main() {
   function sendBytes(bytes) {
     if (ws && ws.readyState === WebSocket.OPEN && !config.readonly) ws.send(bytes);
   }
+  // rz/sz and trz/tsz (transfer.js). A transfer answers the program, so
+  // none on a read-only page.
+  const transfer = fileTransfer(term, {
+    send: sendBytes, box: byID('wsbridge-transfer'),
+    zmodem: !config.readonly && enableZmodem !== false,
+    trzsz: !config.readonly && enableTrzsz !== false,
+  });
+
   function showStatus(text, action) {
     statusBox.replaceChildren();
     if (!text) { statusBox.hidden = true; return; }
@@ -132,6 +142,7 @@ async function main() {
     retryTimer = null;
     exited = null;
     unacked = 0; pendingWrites = 0;
+    transfer.reset();
     const url = new URL(location.href);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     url.hash = '';
@@ -150,7 +161,7 @@ async function main() {
       if (typeof ev.data !== 'string') {
         const bytes = new Uint8Array(ev.data);
         pendingWrites++;
-        term.write(bytes, () => {
+        transfer.output(bytes, () => { // the bytes are drawn, or a transfer's
           pendingWrites--;
           unacked += bytes.length;
           if (sock === ws && (unacked >= ackBatch || pendingWrites === 0)) {
@@ -196,10 +207,12 @@ async function main() {
   }
 
   term.onData((data) => {
+    if (transfer.input(data)) return;
     if (ws) { sendBytes(encoder.encode(data)); return; }
     if (data === '\r' && !retryTimer) connect(); // Enter starts a new session after an exit
   });
   term.onBinary((data) => {
+    if (transfer.input(data)) return;
     const bytes = new Uint8Array(data.length);
     for (let i = 0; i < data.length; i++) bytes[i] = data.charCodeAt(i) & 0xff;
     sendBytes(bytes);
@@ -214,7 +227,12 @@ async function main() {
   }).observe(container);
 
   // For scripts and tests driving the page.
-  window.wsbridge = { term, get connected() { return ws !== null && ws.readyState === WebSocket.OPEN; }, get renderer() { return renderer; } };
+  window.wsbridge = {
+    term,
+    get connected() { return ws !== null && ws.readyState === WebSocket.OPEN; },
+    get renderer() { return renderer; },
+    get transferring() { return transfer.active; },
+  };
   connect();
 }
 
