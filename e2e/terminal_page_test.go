@@ -331,13 +331,15 @@ while True:
 	if err != nil {
 		t.Fatalf("phone page: %v\nscreen:\n%s", err, screen(ctx))
 	}
-	// The bar is shown under the terminal, which ends where it starts.
+	// The bar is shown under the terminal, which ends where it starts, and
+	// the page asks to shrink for the soft keyboard, so both stay above it.
 	layout, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
 		const b = `+bar+`.getBoundingClientRect(), t = document.getElementById("terminal").getBoundingClientRect();
-		return [b.height > 30, b.bottom === innerHeight, t.bottom === b.top, b.width === innerWidth].join(" ");
+		const resizes = document.querySelector('meta[name="viewport"]').content.includes("interactive-widget=resizes-content");
+		return [b.height > 30, b.bottom === innerHeight, t.bottom === b.top, b.width === innerWidth, resizes].join(" ");
 	})()`))
-	if err != nil || layout != "true true true true" {
-		t.Fatalf("key bar layout (tall enough, at the bottom, under the terminal, full width): %q %v", layout, err)
+	if err != nil || layout != "true true true true true" {
+		t.Fatalf("key bar layout (tall enough, at the bottom, under the terminal, full width; the page shrinks for the keyboard): %q %v", layout, err)
 	}
 	key := func(name string) chromedp.Action[chromedp.Void] {
 		return chromedp.Tap(chromedp.CSS(`#wsbridge-keybar button[data-key="` + name + `"]`))

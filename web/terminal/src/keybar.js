@@ -56,15 +56,6 @@ export function addKeyBar(term) {
   // suggestions (xterm.js already turns off autocapitalize and spellcheck).
   term.textarea?.setAttribute('autocomplete', 'off');
 
-  // The soft keyboard covers the bottom of the page; keep the terminal and
-  // the bar above it.
-  const vv = window.visualViewport;
-  if (vv) {
-    const follow = () => document.documentElement.style.setProperty('--wsbridge-height', vv.height + 'px');
-    vv.addEventListener('resize', follow);
-    follow();
-  }
-
   return function modify(data) {
     if (!ctrlOn()) return data;
     setCtrl(false);
