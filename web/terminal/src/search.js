@@ -29,11 +29,19 @@ export function addSearch(term) {
   document.body.append(box);
 
   const options = (incremental) => ({ incremental, decorations });
+  // finding is true while a match is being selected: the page's copy on
+  // select leaves that selection alone.
+  let finding = false;
   // Older matches are up: the first search goes backwards from the end.
   const find = (older, incremental = false) => {
     if (!input.value) { search.clearDecorations(); term.clearSelection(); count.textContent = ''; return; }
-    const found = older ? search.findPrevious(input.value, options(incremental)) : search.findNext(input.value, options(incremental));
-    if (!found) count.textContent = 'none';
+    finding = true;
+    try {
+      const found = older ? search.findPrevious(input.value, options(incremental)) : search.findNext(input.value, options(incremental));
+      if (!found) count.textContent = 'none';
+    } finally {
+      finding = false;
+    }
   };
   search.onDidChangeResults(({ resultIndex, resultCount }) => {
     if (resultCount === 0) count.textContent = input.value ? 'none' : '';
@@ -66,5 +74,5 @@ export function addSearch(term) {
     }
   }, true);
 
-  return { open, close, get active() { return !box.hidden; } };
+  return { open, close, get finding() { return finding; } };
 }

@@ -104,7 +104,7 @@ async function main() {
   // Copy on select, as terminals do.
   term.onSelectionChange(() => {
     const text = term.getSelection();
-    if (search.active) return; // a match, not a copy
+    if (search.finding) return; // a match, not a copy
     if (text && navigator.clipboard) navigator.clipboard.writeText(text).catch(() => {});
   });
 
