@@ -110,6 +110,7 @@ func TestParseSize(t *testing.T) {
 func TestURLTermOptionsFlag(t *testing.T) {
 	for args, want := range map[string]string{
 		"--pty --url-term-options fontSize,windowOptions sh": "--url-term-options: windowOptions must not come from a link",
+		"--pty --url-term-options clipboardWrite sh":         "--url-term-options: clipboardWrite must not come from a link",
 		"--pty --url-term-options fontsize sh":               `--url-term-options: "fontsize" is not an option this page takes`,
 		"--url-term-options fontSize sh":                     "--url-term-options needs --pty",
 		"--pty --url-term-options fontSize,lineHeight sh":    "",

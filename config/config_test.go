@@ -373,6 +373,8 @@ func TestBadFiles(t *testing.T) {
 		{"bad header", route + "defaults: {headers: {ws: {\"X A\": b}}}\n", `F:2:34: defaults.headers.ws.X A: not a header name and value a response can carry`},
 		{"bad term option", "routes: [{path: /x, pty: {command: sh, term_options: {fontSize: big}}}]\n", `F:1:65: routes[0].pty.term_options.fontSize: fontSize: want a number, 0 or more, got "big"`},
 		{"URL term option never", "routes: [{path: /x, pty: {command: sh, url_term_options: [windowOptions]}}]\n", `F:1:59: routes[0].pty.url_term_options[0]: windowOptions must not come from a link: a page opened from someone else's link would have it`},
+		{"bad clipboardWrite", "routes: [{path: /x, pty: {command: sh, term_options: {clipboardWrite: maybe}}}]\n", `F:1:71: routes[0].pty.term_options.clipboardWrite: clipboardWrite: want true or false, got "maybe"`},
+		{"clipboardWrite never from a link", "routes: [{path: /x, pty: {command: sh, url_term_options: [fontSize, clipboardWrite]}}]\n", `F:1:69: routes[0].pty.url_term_options[1]: clipboardWrite must not come from a link: a page opened from someone else's link would have it`},
 		{"record_max without record", "routes: [{path: /x, pty: {command: sh, record_max: 1MB}}]\n", `F:1:52: routes[0].pty.record_max: needs record (a folder)`},
 		{"bad tcp target", "routes: [{path: /x, tcp: {target: example.com}}]\n", `F:1:35: routes[0].tcp.target: "example.com" is not host:port`},
 		{"bad proxy protocol", "routes: [{path: /x, tcp: {target: 127.0.0.1:22, proxy_protocol: v3}}]\n", `F:1:65: routes[0].tcp.proxy_protocol: "v3" is not v1 or v2`},

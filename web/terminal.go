@@ -124,8 +124,10 @@ func (t *Terminal) Serve(w http.ResponseWriter, r *http.Request, rel string) boo
 		h := w.Header()
 		h.Set("Content-Type", "text/html; charset=utf-8")
 		// xterm.js adds <style> elements for its themes: inline styles stay.
-		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "+
-			"connect-src 'self'; img-src 'self' data:; font-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'")
+		// The image addon decodes sixel in WebAssembly, and without
+		// createImageBitmap shows images through blob: URLs.
+		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; "+
+			"connect-src 'self'; img-src 'self' data: blob:; font-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Cache-Control", "no-store")
 		page := t.Index
@@ -187,9 +189,10 @@ const DefaultURLOptions = "fontSize,fontFamily,theme,cursorStyle,cursorBlink,scr
 
 // neverFromURL are options no link may set: windowOptions lets the program
 // ask the browser about and move its window, ignoreBracketedPasteMode makes
-// pasted lines run at once, and logLevel debug writes every key typed (a
-// password too) to the console.
-var neverFromURL = []string{"windowOptions", "ignoreBracketedPasteMode", "logLevel"}
+// pasted lines run at once, logLevel debug writes every key typed (a
+// password too) to the console, and clipboardWrite lets the program write
+// the clipboard.
+var neverFromURL = []string{"windowOptions", "ignoreBracketedPasteMode", "logLevel", "clipboardWrite"}
 
 // ParseURLOptions reads a comma-separated list of option names the page's
 // query may set; empty allows none.
@@ -237,6 +240,9 @@ var termOptionKinds = map[string]string{
 	// The page's own, by ttyd's names: no "leave this page?" prompt; file
 	// transfer by rz/sz (ZMODEM) and trz/tsz (trzsz), on unless false.
 	"disableLeaveAlert": "bool", "enableZmodem": "bool", "enableTrzsz": "bool",
+	// The page's own: the program may write the clipboard (OSC 52); it
+	// never reads it.
+	"clipboardWrite": "bool",
 }
 
 // ParseTermOption reads a --term-option value, "name=value": a number or

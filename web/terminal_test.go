@@ -38,6 +38,7 @@ func TestURLOptions(t *testing.T) {
 		"fontSize,windowOptions":   "windowOptions must not come from a link",
 		"logLevel":                 "logLevel must not come from a link",
 		"ignoreBracketedPasteMode": "ignoreBracketedPasteMode must not come from a link",
+		"clipboardWrite":           "clipboardWrite must not come from a link",
 		"fontsize":                 `"fontsize" is not an option this page takes`,
 	} {
 		if _, err := ParseURLOptions(list); err == nil || !strings.HasPrefix(err.Error(), want) {

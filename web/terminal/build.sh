@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuilds the terminal page's bundle (../static/) from the lockfile: xterm.js
 # and its addons, zmodem.js and trzsz, bundled and minified by esbuild, with
-# their notices (MIT, Apache-2.0).
+# their license notices.
 # The bundle is committed, so `go build` needs only Go; CI runs this script
 # and fails if the result differs from what is committed.
 set -euo pipefail
@@ -15,9 +15,9 @@ npx esbuild src/terminal.js --bundle --minify --format=iife --target=es2020 \
   --legal-comments=none --log-level=warning --outfile="$out/terminal.js"
 {
   echo "The wsbridge terminal page bundles these packages, under these licenses."
-  for pkg in @xterm/xterm @xterm/addon-fit @xterm/addon-unicode11 @xterm/addon-web-links @xterm/addon-webgl zmodem.js crc-32 trzsz; do
+  for pkg in @xterm/xterm @xterm/addon-clipboard @xterm/addon-fit @xterm/addon-image @xterm/addon-search @xterm/addon-unicode11 @xterm/addon-web-links @xterm/addon-webgl js-base64 zmodem.js crc-32 trzsz; do
     version=$(node -p "require('./node_modules/$pkg/package.json').version")
     printf '\n==== %s %s ====\n\n' "$pkg" "$version"
-    cat "node_modules/$pkg/LICENSE"
+    cat "node_modules/$pkg/"LICENSE*
   done
 } > "$out/licenses.txt"

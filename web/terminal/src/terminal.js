@@ -7,6 +7,10 @@ import { WebLinksAddon } from '@xterm/addon-web-links';
 import { WebglAddon } from '@xterm/addon-webgl';
 import { Unicode11Addon } from '@xterm/addon-unicode11';
 import { fileTransfer } from './transfer.js';
+import { loadImages } from './images.js';
+import { allowClipboardWrites } from './clipboard.js';
+import { addSearch } from './search.js';
+import { addKeyBar, isTouch } from './keybar.js';
 import '@xterm/xterm/css/xterm.css';
 import './terminal.css';
 
@@ -44,9 +48,9 @@ async function main() {
   // Options the URL asked for that the server refused (terminal.json lays
   // the allowed ones over --term-option).
   for (const w of config.warnings || []) console.warn('wsbridge: ignored from the URL: ' + w);
-  // disableLeaveAlert, enableZmodem and enableTrzsz are the page's, not
-  // xterm.js's.
-  const { disableLeaveAlert, enableZmodem, enableTrzsz, ...options } = config.options || {};
+  // disableLeaveAlert, enableZmodem, enableTrzsz and clipboardWrite are the
+  // page's, not xterm.js's.
+  const { disableLeaveAlert, enableZmodem, enableTrzsz, clipboardWrite, ...options } = config.options || {};
 
   const term = new Terminal({
     fontFamily: 'ui-monospace, "DejaVu Sans Mono", "Noto Color Emoji", monospace',
@@ -62,7 +66,11 @@ async function main() {
   term.loadAddon(new WebLinksAddon());
   term.loadAddon(new Unicode11Addon());
   term.unicode.activeVersion = '11';
+  loadImages(term);
+  if (clipboardWrite) allowClipboardWrites(term);
+  const search = addSearch(term);
   term.open(container);
+  const keyBar = isTouch() && !config.readonly ? addKeyBar(term) : null;
   let renderer = 'dom';
   try {
     const webgl = new WebglAddon();
@@ -98,6 +106,7 @@ async function main() {
   // Copy on select, as terminals do.
   term.onSelectionChange(() => {
     const text = term.getSelection();
+    if (search.finding) return; // a match, not a copy
     if (text && navigator.clipboard) navigator.clipboard.writeText(text).catch(() => {});
   });
 
@@ -207,6 +216,7 @@ async function main() {
   }
 
   term.onData((data) => {
+    if (keyBar) data = keyBar(data);
     if (transfer.input(data)) return;
     if (ws) { sendBytes(encoder.encode(data)); return; }
     if (data === '\r' && !retryTimer) connect(); // Enter starts a new session after an exit
