@@ -1,0 +1,309 @@
+package bridge
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/wsbridge/wsbridge/web"
+	"github.com/wsbridge/wsbridge/wire"
+)
+
+// Lasting terminals (Pty.Linger), with real programs on real terminals.
+
+// serveLasting serves a bash script on lasting terminals.
+func serveLasting(t *testing.T, script string, linger time.Duration) (base string, pty *Pty) {
+	t.Helper()
+	log := slog.New(slog.DiscardHandler)
+	pty = &Pty{Program: Program{Command: "/bin/bash", Args: []string{"-c", script}, Log: log, Grace: 100 * time.Millisecond}, Linger: linger, Scrollback: 1 << 20}
+	addr, _ := serve(t, func(s *Server) {
+		s.Routes[0].Backend = pty
+		s.Routes[0].Framing, s.Routes[0].Terminal = Terminal, &web.Terminal{}
+	})
+	return "ws://" + addr + "/", pty
+}
+
+// termClient is one client of a terminal: what it has read, and the
+// session message.
+type termClient struct {
+	t       *testing.T
+	c       *websocket.Conn
+	mu      sync.Mutex
+	out     strings.Builder
+	session wire.ServerMessage
+	counts  []int // watchers messages
+	code    wire.CloseCode
+	done    chan struct{}
+}
+
+// attach dials base with query and sends a size; the client reads in the
+// background until the connection ends.
+func attach(t *testing.T, base string, query url.Values) *termClient {
+	t.Helper()
+	c, _, err := websocket.DefaultDialer.Dial(base+"?"+query.Encode(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := &termClient{t: t, c: c, done: make(chan struct{})}
+	t.Cleanup(func() { c.Close(); <-tc.done })
+	if err := c.WriteMessage(websocket.TextMessage, []byte(`{"type":"size","cols":80,"rows":24}`)); err != nil {
+		t.Fatal(err)
+	}
+	go tc.read()
+	return tc
+}
+
+func (tc *termClient) read() {
+	defer close(tc.done)
+	for {
+		mt, m, err := tc.c.ReadMessage()
+		tc.mu.Lock()
+		if err != nil {
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) {
+				tc.code = wire.CloseCode(ce.Code)
+			}
+			tc.mu.Unlock()
+			return
+		}
+		if mt == websocket.BinaryMessage {
+			tc.out.Write(m)
+		} else if msg, err := wire.ParseServerMessage(m); err == nil {
+			switch msg.Type {
+			case wire.TypeSession:
+				tc.session = msg
+			case wire.TypeWatchers:
+				tc.counts = append(tc.counts, msg.Count)
+			}
+		}
+		tc.mu.Unlock()
+	}
+}
+
+// wait waits until cond holds of the client's state.
+func (tc *termClient) wait(what string, cond func(tc *termClient) bool) {
+	tc.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		tc.mu.Lock()
+		ok := cond(tc)
+		tc.mu.Unlock()
+		if ok {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	tc.t.Fatalf("waiting for %s; output so far:\n%s", what, tc.out.String())
+}
+
+func (tc *termClient) waitOutput(want string) {
+	tc.t.Helper()
+	tc.wait("output "+want, func(tc *termClient) bool { return strings.Contains(tc.out.String(), want) })
+}
+
+func (tc *termClient) output() string {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	return tc.out.String()
+}
+
+// leave closes the connection as a tab that is closed does, and waits.
+func (tc *termClient) leave() {
+	_ = tc.c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, ""))
+	<-tc.done
+	tc.c.Close()
+}
+
+func (tc *termClient) send(s string) {
+	if err := tc.c.WriteMessage(websocket.BinaryMessage, []byte(s)); err != nil {
+		tc.t.Fatal(err)
+	}
+}
+
+// waitFile waits until a file the program writes contains want.
+func waitFile(t *testing.T, file, want string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if b, _ := os.ReadFile(file); strings.Contains(string(b), want) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%s never had %q", file, want)
+}
+
+// TestLastingTerminalReattach: the client leaves, the program runs on
+// (its output kept), and the client that comes back with the terminal's
+// id gets the screen back after a reset, then the live program; a watcher
+// sees the same and cannot type; both hear the program's exit.
+func TestLastingTerminalReattach(t *testing.T) {
+	dir := t.TempDir()
+	pid, ticks := filepath.Join(dir, "pid"), filepath.Join(dir, "ticks")
+	// A counter that also answers its input, and exits 3 at "quit".
+	script := `echo $$ > ` + pid + `; i=0
+while :; do i=$((i+1)); echo "tick $i"; echo $i > ` + ticks + `
+  if read -t 0.02 line; then [ "$line" = quit ] && exit 3; echo "got $line"; fi; done`
+	base, _ := serveLasting(t, script, time.Minute)
+	a := attach(t, base, nil)
+	a.waitOutput("tick 3")
+	a.wait("the session message", func(tc *termClient) bool { return tc.session.ID != "" })
+	id, watch := a.session.ID, a.session.Watch
+	if len(id) < 32 || len(watch) < 32 || id == watch {
+		t.Fatalf("id %q, watch %q: want two 128-bit secrets", id, watch)
+	}
+	program := pidOf(t, pid)
+	a.leave()
+
+	// Nobody is attached: the program runs on.
+	b, _ := os.ReadFile(ticks)
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	later := strconv.Itoa(n + 20)
+	waitFile(t, ticks, later+"\n")
+
+	b2 := attach(t, base, url.Values{wire.SessionParam: {id}})
+	b2.waitOutput("tick " + later + "\r\n")
+	b2.wait("the session message", func(tc *termClient) bool { return tc.session.ID == id })
+	if out := b2.output(); !strings.HasPrefix(out, "\x1bc") || !strings.Contains(out, "tick 1\r\n") {
+		t.Fatalf("the reattached client did not get a reset and the earlier output first:\n%q", out[:min(len(out), 200)])
+	}
+	if p := pidOf(t, pid); p != program {
+		t.Fatalf("a new program %d, want %d", p, program)
+	}
+
+	// A watcher: read-only, given only the watch token.
+	w := attach(t, base, url.Values{wire.WatchParam: {watch}})
+	w.waitOutput("tick 1\r\n")
+	w.wait("the session message", func(tc *termClient) bool { return tc.session.Watch == watch })
+	if w.session.ID != "" {
+		t.Fatal("a watcher was given the terminal's id")
+	}
+	b2.wait("two watching", func(tc *termClient) bool { return len(tc.counts) > 0 && tc.counts[len(tc.counts)-1] == 2 })
+	w.send("secret\r")
+	b2.send("hello\r")
+	b2.waitOutput("got hello")
+	w.waitOutput("got hello")
+	if strings.Contains(b2.output(), "secret") || strings.Contains(w.output(), "secret") {
+		t.Fatal("the watcher's input reached the program")
+	}
+
+	// The program's exit reaches every client, with its status.
+	b2.send("quit\r")
+	for _, c := range []*termClient{b2, w} {
+		c.wait("the close", func(tc *termClient) bool { return tc.code != 0 })
+		if c.code != wire.ExitCode(3) {
+			t.Errorf("closed with %d, want %d", c.code, wire.ExitCode(3))
+		}
+	}
+	if !gone(program) {
+		t.Fatal("the program is left")
+	}
+	// Its id names nothing now: a new terminal.
+	c := attach(t, base, url.Values{wire.SessionParam: {id}})
+	c.wait("the session message", func(tc *termClient) bool { return tc.session.ID != "" })
+	if c.session.ID == id {
+		t.Fatal("an ended terminal's id was given again")
+	}
+	if p := pidOf(t, pid); p == program {
+		t.Fatal("no new program")
+	}
+}
+
+// TestLastingTerminalExpires: after the linger with nobody attached the
+// program is stopped (the signal ladder), and its id then starts a new
+// terminal; an unknown watch token is refused.
+func TestLastingTerminalExpires(t *testing.T) {
+	dir := t.TempDir()
+	pid := filepath.Join(dir, "pid")
+	base, pty := serveLasting(t, `echo $$ >> `+pid+`; echo ready; exec sleep 600`, 300*time.Millisecond)
+	a := attach(t, base, nil)
+	a.waitOutput("ready")
+	a.wait("the session message", func(tc *termClient) bool { return tc.session.ID != "" })
+	program := pidOf(t, pid)
+	a.leave()
+	if !gone(program) {
+		t.Fatal("the program runs on after the linger")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(pty.terms.all()) > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := len(pty.terms.all()); n > 0 {
+		t.Fatalf("%d terminals still registered", n)
+	}
+	_, resp, err := websocket.DefaultDialer.Dial(base+"?watch="+a.session.Watch, nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("an expired watch token: %v, want 404", err)
+	}
+	b := attach(t, base, url.Values{wire.SessionParam: {a.session.ID}})
+	b.waitOutput("ready")
+	b.wait("the session message", func(tc *termClient) bool { return tc.session.ID != "" })
+	if b.session.ID == a.session.ID {
+		t.Fatal("an expired id was given again")
+	}
+}
+
+// TestLastingTerminalJoinsAndLeaves: 200 watchers join and leave; nothing
+// is left of them (goroutines: goleak in TestMain; descriptors), and the
+// shutdown stops the program nobody watches.
+func TestLastingTerminalJoinsAndLeaves(t *testing.T) {
+	dir := t.TempDir()
+	pid := filepath.Join(dir, "pid")
+	fdsBefore := openFDs(t)
+	log := slog.New(slog.DiscardHandler)
+	pty := &Pty{Program: Program{Command: "/bin/sh", Args: []string{"-c", `echo $$ > ` + pid + `; echo ready; exec sleep 600`}, Log: log, Grace: 100 * time.Millisecond}, Linger: time.Hour, Scrollback: 1 << 20}
+	addr, stop := serve(t, func(s *Server) {
+		s.Routes[0].Backend = pty
+		s.Routes[0].Framing, s.Routes[0].Terminal = Terminal, &web.Terminal{}
+	})
+	base := "ws://" + addr + "/"
+	a := attach(t, base, nil)
+	a.waitOutput("ready")
+	a.wait("the session message", func(tc *termClient) bool { return tc.session.ID != "" })
+	watch := a.session.Watch
+	a.leave()
+	for i := range 200 {
+		c, _, err := websocket.DefaultDialer.Dial(base+"?watch="+watch, nil)
+		if err != nil {
+			t.Fatalf("watcher %d: %v", i, err)
+		}
+		_ = c.WriteMessage(websocket.TextMessage, []byte(`{"type":"size","cols":80,"rows":24}`))
+		for {
+			mt, m, err := c.ReadMessage()
+			if err != nil {
+				t.Fatalf("watcher %d: %v", i, err)
+			}
+			if mt == websocket.BinaryMessage && strings.Contains(string(m), "ready") {
+				break
+			}
+		}
+		if i%2 == 0 {
+			_ = c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""))
+			readUntilClose(c)
+		}
+		c.Close()
+	}
+	program := pidOf(t, pid)
+	stop()
+	if !gone(program) {
+		t.Fatal("the shutdown left the lingering program")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for openFDs(t) > fdsBefore && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := openFDs(t); n > fdsBefore {
+		t.Errorf("%d descriptors open, %d before", n, fdsBefore)
+	}
+}
