@@ -1,0 +1,164 @@
+package e2e
+
+import (
+	"io"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// cutProxy forwards TCP connections to a server until cut closes them all,
+// as a network that drops does.
+type cutProxy struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+	wg    sync.WaitGroup
+}
+
+func newCutProxy(t *testing.T, target string) *cutProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{ln: ln}
+	p.wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, s)
+			p.mu.Unlock()
+			p.wg.Go(func() { io.Copy(s, c); s.Close() })
+			p.wg.Go(func() { io.Copy(c, s); c.Close() })
+		}
+	})
+	t.Cleanup(func() { ln.Close(); p.cut(); p.wg.Wait() })
+	return p
+}
+
+func (p *cutProxy) addr() string { return p.ln.Addr().String() }
+
+// cut closes every connection under way.
+func (p *cutProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+var countLine = regexp.MustCompile(`count (\d+)`)
+
+// lastCount is the highest "count N" on the page's terminal.
+func lastCount(text string) int {
+	n := 0
+	for _, m := range countLine.FindAllStringSubmatch(text, -1) {
+		if v, _ := strconv.Atoi(m[1]); v > n {
+			n = v
+		}
+	}
+	return n
+}
+
+// TestTerminalLasting: bash on a lasting terminal (--linger) runs a
+// counter; the network drops and the page reconnects to the same program,
+// its earlier output back on the screen; a reload does too; a second
+// browser watches from the read-only link, sees the same and cannot type.
+func TestTerminalLasting(t *testing.T) {
+	ctx := browser(t)
+	inst := start(t, "--pty", "--linger", "10m", "--", "/bin/bash", "--norc", "--noprofile", "-i")
+	proxy := newCutProxy(t, inst.Host)
+	connected := chromedp.Poll[chromedp.Void](`window.wsbridge && window.wsbridge.connected && document.getElementById("wsbridge-status").hidden`,
+		chromedp.WithPollingTimeout(30*time.Second))
+	err := chromedp.Do(ctx,
+		chromedp.Navigate("http://"+proxy.addr()+"/"),
+		connected,
+		typeLine(`for i in $(seq 100000); do echo "count $i"; sleep 0.1; done`),
+		waitScreen("count 3"),
+	)
+	if err != nil {
+		t.Fatalf("the counter: %v\nscreen:\n%s", err, screen(ctx))
+	}
+
+	// The network drops: the page reconnects with the terminal's id, and
+	// the program is the same, still counting, the screen drawn again.
+	before := lastCount(screen(ctx))
+	proxy.cut()
+	err = chromedp.Do(ctx,
+		chromedp.Poll[chromedp.Void](`!window.wsbridge.connected`, chromedp.WithPollingTimeout(10*time.Second)),
+		connected,
+		waitScreen("count "+strconv.Itoa(before+10)),
+	)
+	if err != nil {
+		t.Fatalf("after the drop: %v\nscreen:\n%s", err, screen(ctx))
+	}
+	if s := screen(ctx); !strings.Contains(s, "count 1\n") || !strings.Contains(s, "seq 100000") {
+		t.Fatalf("the screen did not come back after the reconnect:\n%s", s)
+	}
+
+	// A reload reattaches too (the tab keeps the id).
+	before = lastCount(screen(ctx))
+	if err := chromedp.Do(ctx, chromedp.Reload(), connected, waitScreen("count "+strconv.Itoa(before+10))); err != nil {
+		t.Fatalf("after a reload: %v\nscreen:\n%s", err, screen(ctx))
+	}
+	if s := screen(ctx); !strings.Contains(s, "count 1\n") {
+		t.Fatalf("the screen did not come back after the reload:\n%s", s)
+	}
+
+	// A second browser watches from the read-only link.
+	link, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.wsbridge.watchURL`))
+	if err != nil || !strings.Contains(link, "?watch=") {
+		t.Fatalf("the read-only link: %q %v", link, err)
+	}
+	watcher := browser(t)
+	before = lastCount(screen(ctx))
+	err = chromedp.Do(watcher,
+		chromedp.Navigate(link),
+		connected,
+		waitScreen("count 1\n"),
+		waitScreen("count "+strconv.Itoa(before+5)),
+		chromedp.Poll[chromedp.Void](`document.getElementById("wsbridge-readonly").textContent === "Read-only"`, chromedp.WithPollingTimeout(10*time.Second)),
+	)
+	if err != nil {
+		t.Fatalf("the watcher: %v\nscreen:\n%s", err, screen(watcher))
+	}
+	if err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](`document.getElementById("wsbridge-watchers").textContent.includes("2 watching")`,
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("the writer's page does not say two watch: %v", err)
+	}
+	// What the watcher types goes nowhere; what the writer types reaches
+	// both (the terminal echoes it).
+	if err := chromedp.Do(watcher, typeLine("typed-by-watcher")); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, typeLine("typed-by-writer"), waitScreen("typed-by-writer")); err != nil {
+		t.Fatalf("the writer's typing: %v\nscreen:\n%s", err, screen(ctx))
+	}
+	if err := chromedp.Do(watcher, waitScreen("typed-by-writer")); err != nil {
+		t.Fatalf("the watcher does not see the writer's typing: %v\nscreen:\n%s", err, screen(watcher))
+	}
+	for _, c := range []struct {
+		name string
+		s    string
+	}{{"writer", screen(ctx)}, {"watcher", screen(watcher)}} {
+		if strings.Contains(c.s, "typed-by-watcher") {
+			t.Fatalf("the watcher's typing reached the program (%s's screen):\n%s", c.name, c.s)
+		}
+	}
+}
