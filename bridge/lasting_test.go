@@ -307,3 +307,52 @@ func TestLastingTerminalJoinsAndLeaves(t *testing.T) {
 		t.Errorf("%d descriptors open, %d before", n, fdsBefore)
 	}
 }
+
+// TestLastingTerminalRecords: a lasting terminal is one recording, however
+// many clients come, go and watch, with the output from before and after a
+// reattach.
+func TestLastingTerminalRecords(t *testing.T) {
+	dir := t.TempDir()
+	log := slog.New(slog.DiscardHandler)
+	pty := &Pty{Program: Program{Command: "/bin/bash", Args: []string{"-c", `echo first; read a; echo "second $a"; read b; exit 0`}, Log: log, Grace: 100 * time.Millisecond},
+		Linger: time.Minute, Scrollback: 1 << 20, Record: dir}
+	addr, _ := serve(t, func(s *Server) {
+		s.Routes[0].Backend = pty
+		s.Routes[0].Framing, s.Routes[0].Terminal = Terminal, &web.Terminal{}
+	})
+	base := "ws://" + addr + "/"
+	a := attach(t, base, nil)
+	a.waitOutput("first")
+	a.wait("the session message", func(tc *termClient) bool { return tc.session.ID != "" })
+	a.leave()
+	b := attach(t, base, url.Values{wire.SessionParam: {a.session.ID}})
+	w := attach(t, base, url.Values{wire.WatchParam: {a.session.Watch}})
+	b.waitOutput("first")
+	w.waitOutput("first")
+	b.send("x\r")
+	w.waitOutput("second x")
+	b.send("y\r")
+	for _, c := range []*termClient{b, w} {
+		c.wait("the close", func(tc *termClient) bool { return tc.code != 0 })
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	var casts []string
+	for time.Now().Before(deadline) {
+		casts, _ = filepath.Glob(filepath.Join(dir, "*.cast"))
+		if len(casts) == 1 {
+			if b, _ := os.ReadFile(casts[0]); strings.Contains(string(b), "second x") {
+				break
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(casts) != 1 {
+		t.Fatalf("recordings %v, want one", casts)
+	}
+	cast, _ := os.ReadFile(casts[0])
+	for _, want := range []string{"first", "second x"} {
+		if !strings.Contains(string(cast), want) {
+			t.Errorf("the recording lacks %q:\n%s", want, cast)
+		}
+	}
+}
