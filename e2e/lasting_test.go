@@ -1,8 +1,12 @@
 package e2e
 
 import (
+	"errors"
 	"io"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -11,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/creack/pty"
 )
 
 // cutProxy forwards TCP connections to a server until cut closes them all,
@@ -63,12 +68,10 @@ func (p *cutProxy) cut() {
 	p.conns = nil
 }
 
-var countLine = regexp.MustCompile(`count (\d+)`)
-
-// lastCount is the highest "count N" on the page's terminal.
-func lastCount(text string) int {
+// highest is the highest N in "WORD N" in text.
+func highest(word, text string) int {
 	n := 0
-	for _, m := range countLine.FindAllStringSubmatch(text, -1) {
+	for _, m := range regexp.MustCompile(word+` (\d+)`).FindAllStringSubmatch(text, -1) {
 		if v, _ := strconv.Atoi(m[1]); v > n {
 			n = v
 		}
@@ -98,7 +101,7 @@ func TestTerminalLasting(t *testing.T) {
 
 	// The network drops: the page reconnects with the terminal's id, and
 	// the program is the same, still counting, the screen drawn again.
-	before := lastCount(screen(ctx))
+	before := highest("count", screen(ctx))
 	proxy.cut()
 	err = chromedp.Do(ctx,
 		chromedp.Poll[chromedp.Void](`!window.wsbridge.connected`, chromedp.WithPollingTimeout(10*time.Second)),
@@ -113,7 +116,7 @@ func TestTerminalLasting(t *testing.T) {
 	}
 
 	// A reload reattaches too (the tab keeps the id).
-	before = lastCount(screen(ctx))
+	before = highest("count", screen(ctx))
 	if err := chromedp.Do(ctx, chromedp.Reload(), connected, waitScreen("count "+strconv.Itoa(before+10))); err != nil {
 		t.Fatalf("after a reload: %v\nscreen:\n%s", err, screen(ctx))
 	}
@@ -127,7 +130,7 @@ func TestTerminalLasting(t *testing.T) {
 		t.Fatalf("the read-only link: %q %v", link, err)
 	}
 	watcher := browser(t)
-	before = lastCount(screen(ctx))
+	before = highest("count", screen(ctx))
 	err = chromedp.Do(watcher,
 		chromedp.Navigate(link),
 		connected,
@@ -160,5 +163,58 @@ func TestTerminalLasting(t *testing.T) {
 		if strings.Contains(c.s, "typed-by-watcher") {
 			t.Fatalf("the watcher's typing reached the program (%s's screen):\n%s", c.name, c.s)
 		}
+	}
+}
+
+// TestConnectTTYReattach: connect --tty --reconnect to a lasting terminal
+// whose connection is cut dials again with the terminal's id: the same
+// program, the screen reset and drawn again, typing still reaching it, and
+// its exit status at the end.
+func TestConnectTTYReattach(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	script := `echo $$ > ` + pidFile + `; i=0
+while :; do i=$((i+1)); echo "tick $i"; if read -t 0.05 line; then [ "$line" = quit ] && exit 3; echo "got $line"; fi; done`
+	inst := start(t, "--pty", "--linger", "1m", "--", "/bin/bash", "-c", script)
+	proxy := newCutProxy(t, inst.Host)
+	cmd := exec.Command(binary, "connect", "--tty", "--reconnect", "ws://"+proxy.addr()+"/")
+	terminal, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 30, Cols: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer terminal.Close()
+	screen := &lockedBuffer{}
+	go io.Copy(screen, terminal)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer cmd.Process.Kill()
+	waitFor(t, "tick 3", func() bool { return strings.Contains(screen.String(), "tick 3\r\n") })
+	program, _ := os.ReadFile(pidFile)
+
+	cutAt := len(screen.String())
+	before := highest("tick", screen.String())
+	proxy.cut()
+	want := "tick " + strconv.Itoa(before+20) + "\r\n"
+	for deadline := time.Now().Add(15 * time.Second); !strings.Contains(screen.String()[cutAt:], want); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q after the cut; the screen since:\n%q", want, screen.String()[cutAt:])
+		}
+	}
+	if after := screen.String()[cutAt:]; !strings.Contains(after, "\x1bc") || !strings.Contains(after[strings.Index(after, "\x1bc"):], "tick 1\r\n") {
+		t.Fatalf("no reset and replay after the reconnect:\n%q", after[:min(len(after), 400)])
+	}
+	if now, _ := os.ReadFile(pidFile); string(now) != string(program) {
+		t.Fatalf("another program after the reconnect: %q, was %q", now, program)
+	}
+	io.WriteString(terminal, "hello\r")
+	waitFor(t, "the answer to typing", func() bool { return strings.Contains(screen.String(), "got hello") })
+	io.WriteString(terminal, "quit\r")
+	select {
+	case err = <-exited:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("connect did not exit after the program did:\n%q", screen.String())
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+		t.Fatalf("exit %v, want 3", err)
 	}
 }
