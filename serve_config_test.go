@@ -325,7 +325,7 @@ func TestCertificateReloadLogNamesFiles(t *testing.T) {
 }
 
 // TestConfigLasting: pty.linger and pty.scrollback reach the backend, with
-// scrollback's default.
+// scrollback's default; max_sessions bounds its terminals too.
 func TestConfigLasting(t *testing.T) {
 	for text, want := range map[string][2]int64{
 		"routes:\n  - path: /\n    pty: {command: sh, linger: 10m}\n":                   {int64(10 * time.Minute), 1 << 20},
@@ -340,5 +340,12 @@ func TestConfigLasting(t *testing.T) {
 		if got := [2]int64{int64(p.Linger), int64(p.Scrollback)}; got != want {
 			t.Errorf("%s: linger and scrollback %v, want %v", text, got, want)
 		}
+	}
+	s, err := fileServer(t, "routes:\n  - path: /\n    max_sessions: 3\n    pty: {command: sh, linger: 1m}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Routes[0].Backend.(*bridge.Pty).MaxTerminals; n != 3 {
+		t.Errorf("max_sessions 3: MaxTerminals %d", n)
 	}
 }

@@ -105,10 +105,10 @@ func (t *Pty) openLasting(r *http.Request) (Session, error) {
 		RunEnded:    func() { terms.remove(lt) },
 		Log:         t.Log,
 	}
-	if !terms.add(lt) {
+	if err := terms.add(lt, t.MaxTerminals); err != nil {
 		sess.Stop()
 		sess.Close()
-		return nil, busyError("shutting down")
+		return nil, err
 	}
 	s, err := lt.hub.join(lt.writer())
 	if err != nil { // it has not started: only End stops it
@@ -134,12 +134,19 @@ func (ts *lastingTerms) find(m map[[32]byte]*lastingTerm, secret string) *lastin
 	return m[sha256.Sum256([]byte(secret))]
 }
 
-// add registers a new terminal; false once the server is stopping.
-func (ts *lastingTerms) add(lt *lastingTerm) bool {
+// errTooManyTerminals answers a new terminal beyond Pty.MaxTerminals.
+var errTooManyTerminals = &HTTPError{Status: http.StatusTooManyRequests, Message: "too many terminals", Header: http.Header{"Retry-After": {"1"}}, Refusal: RefusedLimit}
+
+// add registers a new terminal, unless the server is stopping or max
+// (if not 0) run already.
+func (ts *lastingTerms) add(lt *lastingTerm, max int) error {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	if ts.ended {
-		return false
+	switch {
+	case ts.ended:
+		return busyError("shutting down")
+	case max > 0 && len(ts.byID) >= max:
+		return errTooManyTerminals
 	}
 	if ts.byID == nil {
 		ts.byID, ts.byWatch = map[[32]byte]*lastingTerm{}, map[[32]byte]*lastingTerm{}
@@ -149,7 +156,7 @@ func (ts *lastingTerms) add(lt *lastingTerm) bool {
 	if ts.retired {
 		lt.hub.Retire()
 	}
-	return true
+	return nil
 }
 
 func (ts *lastingTerms) remove(lt *lastingTerm) {

@@ -356,3 +356,20 @@ func TestLastingTerminalRecords(t *testing.T) {
 		}
 	}
 }
+
+// TestLastingTerminalsBounded: with MaxTerminals a lingering terminal
+// counts: a new one beyond is refused with 429, a reattach is not.
+func TestLastingTerminalsBounded(t *testing.T) {
+	base, pty := serveLasting(t, `echo ready; exec sleep 600`, time.Minute)
+	pty.MaxTerminals = 1
+	a := attach(t, base, nil)
+	a.waitOutput("ready")
+	a.wait("the session message", func(tc *termClient) bool { return tc.session.ID != "" })
+	a.leave()
+	_, resp, err := websocket.DefaultDialer.Dial(base, nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a second terminal: %v, want 429", err)
+	}
+	b := attach(t, base, url.Values{wire.SessionParam: {a.session.ID}})
+	b.wait("the session message", func(tc *termClient) bool { return tc.session.ID == a.session.ID })
+}

@@ -34,6 +34,11 @@ type Pty struct {
 	// Scrollback bounds, in bytes, the output a lasting terminal keeps for
 	// clients that come back or watch; 0: no bound.
 	Scrollback int
+	// MaxTerminals bounds the lasting terminals that run at once, those
+	// nobody watches included: a new one beyond is refused (429), a
+	// reattach is not; 0: no bound. (The route's MaxSessions bounds the
+	// clients attached.)
+	MaxTerminals int
 
 	terms lastingTerms
 }

@@ -222,7 +222,8 @@ async function main() {
         keepID(null); watchURL = '';
         showWatchers(0);
         const why = (exited && exited.reason) || ev.reason || 'code ' + code;
-        showStatus('The session ended: ' + why + '.', { label: 'Start a new session (Enter)', run: connect });
+        // A watcher has nothing to start: the terminal it watched is gone.
+        showStatus('The session ended: ' + why + '.', watching ? null : { label: 'Start a new session (Enter)', run: connect });
         return;
       }
       if (![1001, 1006, 1012, 1013, 1014].includes(code)) {
