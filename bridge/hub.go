@@ -813,11 +813,12 @@ func (s *Server) endLasting() {
 	}
 }
 
-// Retire makes the hub StartFirst: it stops after its last client leaves.
+// Retire makes the hub StartFirst: it stops after its last client leaves,
+// without a linger, since no client can come back to it.
 func (h *Shared) Retire() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.Start = StartFirst
+	h.Start, h.Linger = StartFirst, 0
 	if len(h.subs) == 0 && h.run != nil && !h.run.stopping {
 		h.run.stopping = true
 		h.run.sess.Stop()

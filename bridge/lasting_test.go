@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -372,4 +373,39 @@ func TestLastingTerminalsBounded(t *testing.T) {
 	}
 	b := attach(t, base, url.Values{wire.SessionParam: {a.session.ID}})
 	b.wait("the session message", func(tc *termClient) bool { return tc.session.ID == a.session.ID })
+}
+
+// TestLastingTerminalsRetiredByReload: a reload that drops the route stops
+// its terminals nobody watches at once, and a watched one when its last
+// client leaves.
+func TestLastingTerminalsRetiredByReload(t *testing.T) {
+	dir := t.TempDir()
+	log := slog.New(slog.DiscardHandler)
+	pty := &Pty{Program: Program{Command: "/bin/bash", Args: []string{"-c", `echo $$ > ` + dir + `/$1; echo ready; exec sleep 600`, "sh"}, URLArgs: true, Log: log, Grace: 100 * time.Millisecond}, Linger: time.Hour}
+	var srv *Server
+	addr, _ := serve(t, func(s *Server) {
+		s.Routes[0].Backend = pty
+		s.Routes[0].Framing, s.Routes[0].Terminal = Terminal, &web.Terminal{}
+		srv = s
+	})
+	base := "ws://" + addr + "/"
+	left := attach(t, base, url.Values{"arg": {"left"}})
+	left.waitOutput("ready")
+	left.leave()
+	stays := attach(t, base, url.Values{"arg": {"stays"}})
+	stays.waitOutput("ready")
+	leftPid, staysPid := pidOf(t, filepath.Join(dir, "left")), pidOf(t, filepath.Join(dir, "stays"))
+	if _, err := srv.Reload(&Server{Routes: []*Route{catAt("cat", "/", log)}}); err != nil {
+		t.Fatal(err)
+	}
+	if !gone(leftPid) {
+		t.Fatal("the dropped route's lingering terminal runs on")
+	}
+	if syscall.Kill(staysPid, 0) != nil {
+		t.Fatal("the dropped route's watched terminal was stopped")
+	}
+	stays.leave()
+	if !gone(staysPid) {
+		t.Fatal("the dropped route's terminal runs on after its last client")
+	}
 }
