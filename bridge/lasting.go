@@ -18,11 +18,15 @@ import (
 // terminal's watch token. Ids and tokens are credentials: random, looked up
 // by their hash, and logged only as a short hash.
 
-// lastingQueue is each client's queue of a lasting terminal: beyond it a
-// client that does not keep up is dropped (1008 "too slow"), unless it is
-// the only one, which the program then waits for (as its flow control
-// makes it wait without Linger).
+// lastingQueue is each client's queue of a lasting terminal, over the
+// scrollback a client that joins gets first: beyond it a client that does
+// not keep up is dropped (1008 "too slow"), unless it is the only one,
+// which the program then waits for (as its flow control makes it wait
+// without Linger).
 const lastingQueue = 256 << 10
+
+// defaultScrollback is Pty.Scrollback's 0.
+const defaultScrollback = 1 << 20
 
 // terminalReset (RIS) goes before a replay: a client's terminal starts
 // clean and draws the screen again from what the program wrote.
@@ -91,14 +95,18 @@ func (t *Pty) openLasting(r *http.Request) (Session, error) {
 		return nil, err
 	}
 	lt := &lastingTerm{id: newSecret(), watch: newSecret(), user: userOf(r)}
+	scrollback := t.Scrollback
+	if scrollback <= 0 {
+		scrollback = defaultScrollback
+	}
 	lt.hub = &Shared{
 		Backend:     &onceBackend{sess: sess},
 		Framing:     Terminal,
 		MaxMessage:  32 << 10,
 		Linger:      t.Linger,
 		Replay:      math.MaxInt,
-		ReplayBytes: t.Scrollback,
-		Queue:       lastingQueue,
+		ReplayBytes: scrollback,
+		Queue:       scrollback + lastingQueue, // a joiner is not full with the replay
 		Slow:        SlowDrop,
 		Once:        true,
 		Watchers:    true,

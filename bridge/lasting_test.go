@@ -409,3 +409,41 @@ func TestLastingTerminalsRetiredByReload(t *testing.T) {
 		t.Fatal("the dropped route's terminal runs on after its last client")
 	}
 }
+
+// TestLastingTerminalJoinerNotTooSlow: a client that joins with a full
+// scrollback to read, beside a writer that keeps up, is not dropped as
+// too slow for it.
+func TestLastingTerminalJoinerNotTooSlow(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	pty := &Pty{Program: Program{Command: "/bin/bash", Args: []string{"-c", `head -c 1500000 /dev/zero | tr '\0' x; echo; echo ready; read a; echo "done $a"; exec sleep 600`}, Log: log, Grace: 100 * time.Millisecond},
+		Linger: time.Minute, Scrollback: 1 << 20}
+	addr, _ := serve(t, func(s *Server) {
+		s.Routes[0].Backend = pty
+		s.Routes[0].Framing, s.Routes[0].Terminal = Terminal, &web.Terminal{}
+		smallSendBuffers(t)(s)
+	})
+	base := "ws://" + addr + "/"
+	a := attach(t, base, nil)
+	a.waitOutput("ready")
+	a.wait("the session message", func(tc *termClient) bool { return tc.session.Watch != "" })
+	// The watcher reads nothing yet: its queue holds the scrollback.
+	w := slowDial(t, base+"?watch="+a.session.Watch)
+	defer w.Close()
+	if err := w.WriteMessage(websocket.TextMessage, []byte(`{"type":"size","cols":80,"rows":24}`)); err != nil {
+		t.Fatal(err)
+	}
+	a.wait("two watching", func(tc *termClient) bool { return len(tc.counts) > 0 && tc.counts[len(tc.counts)-1] == 2 })
+	a.send("x\r")
+	a.waitOutput("done x")
+	w.SetReadDeadline(time.Now().Add(30 * time.Second))
+	var got strings.Builder
+	for !strings.Contains(got.String(), "done x") {
+		mt, m, err := w.ReadMessage()
+		if err != nil {
+			t.Fatalf("the watcher: %v, after %d bytes", err, got.Len())
+		}
+		if mt == websocket.BinaryMessage {
+			got.Write(m)
+		}
+	}
+}

@@ -32,7 +32,7 @@ type Pty struct {
 	// with the terminal's id gets its screen back.
 	Linger time.Duration
 	// Scrollback bounds, in bytes, the output a lasting terminal keeps for
-	// clients that come back or watch; 0: no bound.
+	// clients that come back or watch; 0: 1 MiB.
 	Scrollback int
 	// MaxTerminals bounds the lasting terminals that run at once, those
 	// nobody watches included: a new one beyond is refused (429), a
