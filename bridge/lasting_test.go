@@ -21,16 +21,19 @@ import (
 
 // Lasting terminals (Pty.Linger), with real programs on real terminals.
 
-// serveLasting serves a bash script on lasting terminals.
-func serveLasting(t *testing.T, script string, linger time.Duration) (base string, pty *Pty) {
+// serveLasting serves a bash script on lasting terminals; the server's
+// and the backend's log lines go to logs.
+func serveLasting(t *testing.T, script string, linger time.Duration) (base string, pty *Pty, logs *logBuffer) {
 	t.Helper()
-	log := slog.New(slog.DiscardHandler)
+	logs = &logBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	pty = &Pty{Program: Program{Command: "/bin/bash", Args: []string{"-c", script}, Log: log, Grace: 100 * time.Millisecond}, Linger: linger, Scrollback: 1 << 20}
 	addr, _ := serve(t, func(s *Server) {
 		s.Routes[0].Backend = pty
 		s.Routes[0].Framing, s.Routes[0].Terminal = Terminal, &web.Terminal{}
+		s.Log = log
 	})
-	return "ws://" + addr + "/", pty
+	return "ws://" + addr + "/", pty, logs
 }
 
 // termClient is one client of a terminal: what it has read, and the
@@ -156,7 +159,7 @@ func TestLastingTerminalReattach(t *testing.T) {
 	script := `echo $$ > ` + pid + `; i=0
 while :; do i=$((i+1)); echo "tick $i"; echo $i > ` + ticks + `
   if read -t 0.02 line; then [ "$line" = quit ] && exit 3; echo "got $line"; fi; done`
-	base, _ := serveLasting(t, script, time.Minute)
+	base, _, logs := serveLasting(t, script, time.Minute)
 	a := attach(t, base, nil)
 	a.waitOutput("tick 3")
 	a.wait("the session message", func(tc *termClient) bool { return tc.session.ID != "" })
@@ -219,6 +222,14 @@ while :; do i=$((i+1)); echo "tick $i"; echo $i > ` + ticks + `
 	if p := pidOf(t, pid); p == program {
 		t.Fatal("no new program")
 	}
+	// The log names the terminal, never its credentials.
+	text := logs.String()
+	if !strings.Contains(text, "reattached to a terminal") || !strings.Contains(text, "terminal="+label(id)) {
+		t.Errorf("no reattach logged:\n%s", text)
+	}
+	if strings.Contains(text, id) || strings.Contains(text, watch) {
+		t.Errorf("a credential in the log:\n%s", text)
+	}
 }
 
 // TestLastingTerminalExpires: after the linger with nobody attached the
@@ -227,7 +238,7 @@ while :; do i=$((i+1)); echo "tick $i"; echo $i > ` + ticks + `
 func TestLastingTerminalExpires(t *testing.T) {
 	dir := t.TempDir()
 	pid := filepath.Join(dir, "pid")
-	base, pty := serveLasting(t, `echo $$ >> `+pid+`; echo ready; exec sleep 600`, 300*time.Millisecond)
+	base, pty, _ := serveLasting(t, `echo $$ >> `+pid+`; echo ready; exec sleep 600`, 300*time.Millisecond)
 	a := attach(t, base, nil)
 	a.waitOutput("ready")
 	a.wait("the session message", func(tc *termClient) bool { return tc.session.ID != "" })
@@ -361,7 +372,7 @@ func TestLastingTerminalRecords(t *testing.T) {
 // TestLastingTerminalsBounded: with MaxTerminals a lingering terminal
 // counts: a new one beyond is refused with 429, a reattach is not.
 func TestLastingTerminalsBounded(t *testing.T) {
-	base, pty := serveLasting(t, `echo ready; exec sleep 600`, time.Minute)
+	base, pty, _ := serveLasting(t, `echo ready; exec sleep 600`, time.Minute)
 	pty.MaxTerminals = 1
 	a := attach(t, base, nil)
 	a.waitOutput("ready")
