@@ -16,6 +16,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/creack/pty"
+	"github.com/gorilla/websocket"
 )
 
 // cutProxy forwards TCP connections to a server until cut closes them all,
@@ -217,4 +218,25 @@ while :; do i=$((i+1)); echo "tick $i"; if read -t 0.05 line; then [ "$line" = q
 	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
 		t.Fatalf("exit %v, want 3", err)
 	}
+}
+
+// TestLingerExpires: a lasting terminal's program and its children run on
+// while nobody is attached, and after the linger the signal ladder ends
+// them all: no orphan is left.
+func TestLingerExpires(t *testing.T) {
+	mark := newMarker()
+	inst := start(t, "--pty", "--linger", "4s", "--", "/bin/bash", "-c", "sleep "+mark+" & sleep "+mark+"; wait")
+	c := inst.dial("/", nil)
+	if err := c.WriteMessage(websocket.TextMessage, []byte(`{"type":"size","cols":80,"rows":24}`)); err != nil {
+		t.Fatal(err)
+	}
+	waitProcesses(t, "sleep\x00"+mark, 2)
+	c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, ""))
+	readAll(t, c)
+	// The client is gone; until the linger ends both run on.
+	inst.waitLog(func(m map[string]any) bool { return m["msg"] == "session" && m["status"] == "left" })
+	if n := len(processesWith("sleep\x00" + mark)); n != 2 {
+		t.Fatalf("%d of the program's processes run while it lingers, want 2", n)
+	}
+	waitNoProcesses(t, "sleep\x00"+mark)
 }
