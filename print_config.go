@@ -367,6 +367,9 @@ func backendYAML(c *cli.Context) (string, mapping, error) {
 			if c.IsSet("scrollback") {
 				b.set("scrollback", c.String("scrollback"), "")
 			}
+			if w := c.String("writers"); w != "all" {
+				b.set("writers", w, "")
+			}
 		}
 		return "pty", b, nil
 	case !isDial:

@@ -162,6 +162,7 @@ func TestPrintConfigRoundTrip(t *testing.T) {
 		{"--pty", "--url-term-options", "", "--index", index, "--record", dir, "--record-max", "5MB", "--base-path", "/term", "sh"},
 		{"--pty", "--url-term-options", "fontSize", "--passenv", "", "sh", "-l"},
 		{"--pty", "--linger", "10m", "sh"},
+		{"--pty", "--linger", "10m", "--writers", "one", "sh"},
 		{"--pty", "--linger", "90", "--scrollback", "64KiB", "--record", dir, "sh"},
 		{"--basic-auth", "al:pw", "--basic-auth", "bob.x:pw2", "--auth-fail-limit", "0", "--auth-fail-delay", "0", "cat"},
 		{"--bearer-token-file", bearer, "--auth-query", "", "--auth-cookie", "tok", "--jwt-key", jwtKey, "--jwt-audience", "me", "cat"},
@@ -301,7 +302,7 @@ func TestPrintConfigKnowsEveryFlag(t *testing.T) {
 		auth-query auth-cookie auth-fail-limit auth-fail-delay maxforks once exit-no-conn maxframesize
 		pingms idle-timeout closems subprotocol staticdir cgidir devconsole base-path header header-ws
 		header-http loglevel logformat drain-timeout drain-delay admin-address shared shared-options
-		linger scrollback`)
+		linger scrollback writers`)
 	for _, f := range printConfigCommand().Flags {
 		if name := f.Names()[0]; !slices.Contains(known, name) {
 			t.Errorf("--%s: print-config does not write it into the file; give it its key, or refuse it", name)

@@ -267,6 +267,7 @@ func buildConfigRoute(f *config.File, cr *config.Route, key string, log *slog.Lo
 			exe.RecordMax = int64(p.RecordMax)
 		}
 		exe.Linger, exe.Scrollback, exe.MaxTerminals = p.Linger, int(p.Scrollback), cr.MaxSessions
+		exe.OneWriter = p.Writers == "one"
 		if r.Terminal, err = configTerminal(p); err != nil {
 			return nil, fail(".pty", "%v", err)
 		}

@@ -110,6 +110,7 @@ func TestConfigSameAsFlags(t *testing.T) {
 		{"shared, defaults", []string{"--shared", "cat"}, "routes:\n  - path: /\n    exec: {command: cat, shared: {}}\n"},
 		{"lasting", []string{"--pty", "--linger", "10m", "--scrollback", "64KiB", "sh"}, "routes:\n  - path: /\n    pty: {command: sh, linger: 10m, scrollback: 64KiB}\n"},
 		{"lasting, defaults", []string{"--pty", "--linger", "5m", "sh"}, "routes:\n  - path: /\n    pty: {command: sh, linger: 5m}\n"},
+		{"lasting, one writer", []string{"--pty", "--linger", "5m", "--writers", "one", "sh"}, "routes:\n  - path: /\n    pty: {command: sh, linger: 5m, writers: one}\n"},
 		{"tcp", []string{"--tcp", "127.0.0.1:9", "--dial-timeout", "3s", "--proxy-protocol", "v2", "--subprotocol", "x"},
 			"routes:\n  - path: /\n    subprotocols: [x]\n    tcp: {target: 127.0.0.1:9, dial_timeout: 3s, proxy_protocol: v2}\n"},
 	} {
@@ -347,5 +348,14 @@ func TestConfigLasting(t *testing.T) {
 	}
 	if n := s.Routes[0].Backend.(*bridge.Pty).MaxTerminals; n != 3 {
 		t.Errorf("max_sessions 3: MaxTerminals %d", n)
+	}
+	for text, want := range map[string]bool{"": false, "writers: all": false, "writers: one": true} {
+		s, err := fileServer(t, "routes:\n  - path: /\n    pty: {command: sh, linger: 1m, "+text+"}\n")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.Routes[0].Backend.(*bridge.Pty).OneWriter; got != want {
+			t.Errorf("%q: OneWriter %v", text, got)
+		}
 	}
 }

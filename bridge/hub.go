@@ -48,6 +48,9 @@ type Shared struct {
 	Once bool
 	// Watchers tells each client how many clients watch (a notice).
 	Watchers bool
+	// OneWriter lets only the client that joined last (and is not
+	// read-only) write; the others' messages are dropped until it leaves.
+	OneWriter bool
 	// RunEnded, if set, is called when a run of the program ends for good,
 	// after its clients were told; without the hub's lock.
 	RunEnded func()
@@ -55,11 +58,12 @@ type Shared struct {
 
 	mu      sync.Mutex
 	subs    map[*subscriber]struct{}
-	nfull   int        // subscribers whose queue has no room
-	replay  [][]byte   // what Replay keeps, oldest first
-	kept    int        // its bytes
-	run     *sharedRun // the program's run, nil while none
-	ran     bool       // a run has started (Once)
+	nfull   int           // subscribers whose queue has no room
+	writers []*subscriber // with OneWriter, in the order they joined
+	replay  [][]byte      // what Replay keeps, oldest first
+	kept    int           // its bytes
+	run     *sharedRun    // the program's run, nil while none
+	ran     bool          // a run has started (Once)
 	linger  *time.Timer
 	ended   bool          // End was called
 	endc    chan struct{} // closed by End: a restart's backoff ends (endedCh)
@@ -195,6 +199,9 @@ func (h *Shared) join(j joining) (*subscriber, error) {
 		h.subs = map[*subscriber]struct{}{}
 	}
 	h.subs[s] = struct{}{}
+	if h.OneWriter && !s.readOnly {
+		h.writers = append(h.writers, s)
+	}
 	h.countFullLocked(s)
 	h.signalRoom()
 	h.tellWatchersLocked()
@@ -510,6 +517,7 @@ func (h *Shared) removeLocked(s *subscriber) {
 		return
 	}
 	delete(h.subs, s)
+	h.writers = slices.DeleteFunc(h.writers, func(w *subscriber) bool { return w == s })
 	if s.counted {
 		s.counted = false
 		h.nfull--
@@ -706,8 +714,9 @@ func (s *subscriber) Write(b []byte) (int, error) {
 	h := s.hub
 	h.mu.Lock()
 	r := h.run
+	writes := !h.OneWriter || len(h.writers) > 0 && h.writers[len(h.writers)-1] == s
 	h.mu.Unlock()
-	if h.ReadOnly || s.readOnly || r == nil {
+	if h.ReadOnly || s.readOnly || !writes || r == nil {
 		return len(b), nil
 	}
 	msg := append([]byte(nil), b...) // the pump reuses b

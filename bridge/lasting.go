@@ -110,6 +110,7 @@ func (t *Pty) openLasting(r *http.Request) (Session, error) {
 		Slow:        SlowDrop,
 		Once:        true,
 		Watchers:    true,
+		OneWriter:   t.OneWriter,
 		RunEnded:    func() { terms.remove(lt) },
 		Log:         t.Log,
 	}

@@ -458,3 +458,25 @@ func TestLastingTerminalJoinerNotTooSlow(t *testing.T) {
 		}
 	}
 }
+
+// TestLastingTerminalOneWriter: with OneWriter only the writer that
+// attached last types; when it leaves, the one before types again.
+func TestLastingTerminalOneWriter(t *testing.T) {
+	base, pty, _ := serveLasting(t, `while read line; do echo "got $line"; done`, time.Minute)
+	pty.OneWriter = true
+	a := attach(t, base, nil)
+	a.wait("the session message", func(tc *termClient) bool { return tc.session.ID != "" })
+	a.send("one\r")
+	a.waitOutput("got one")
+	b := attach(t, base, url.Values{wire.SessionParam: {a.session.ID}})
+	b.wait("the session message", func(tc *termClient) bool { return tc.session.ID == a.session.ID })
+	a.send("dropped\r")
+	b.send("two\r")
+	a.waitOutput("got two")
+	b.leave()
+	a.send("three\r")
+	a.waitOutput("got three")
+	if strings.Contains(a.output(), "dropped") {
+		t.Fatalf("the writer that attached first typed while another had the keyboard:\n%s", a.output())
+	}
+}

@@ -39,6 +39,9 @@ type Pty struct {
 	// reattach is not; 0: no bound. (The route's MaxSessions bounds the
 	// clients attached.)
 	MaxTerminals int
+	// OneWriter lets only the writer that attached last type into a
+	// lasting terminal; other writers' keys are dropped until it leaves.
+	OneWriter bool
 
 	terms lastingTerms
 }

@@ -260,6 +260,9 @@ type PTY struct {
 	// Scrollback is the output a lasting terminal keeps for clients that
 	// come back or watch; default 1MiB.
 	Scrollback Size `yaml:"scrollback"`
+	// Writers is who types into a lasting terminal, of the clients with
+	// its id: all (default), or one (the one that attached last).
+	Writers string `yaml:"writers"`
 	// Dir, instead of Command, runs the executable in it that the URL path
 	// names. Only the command line sets it (--pty --dir): the file has no
 	// key for it yet.

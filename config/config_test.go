@@ -374,6 +374,8 @@ func TestBadFiles(t *testing.T) {
 		{"record_max without record", "routes: [{path: /x, pty: {command: sh, record_max: 1MB}}]\n", `F:1:52: routes[0].pty.record_max: needs record (a folder)`},
 		{"scrollback without linger", "routes: [{path: /x, pty: {command: sh, scrollback: 1MB}}]\n", `F:1:52: routes[0].pty.scrollback: needs linger: only a lasting terminal keeps its output`},
 		{"negative linger", "routes: [{path: /x, pty: {command: sh, linger: -1s}}]\n", `F:1:48: routes[0].pty.linger: -1s is out of range (0 to 168h0m0s)`},
+		{"writers without linger", "routes: [{path: /x, pty: {command: sh, writers: one}}]\n", `F:1:49: routes[0].pty.writers: needs linger: only a lasting terminal has several writers`},
+		{"bad writers", "routes: [{path: /x, pty: {command: sh, linger: 1m, writers: some}}]\n", `F:1:61: routes[0].pty.writers: "some" is not one of all, one`},
 		{"tiny scrollback", "routes: [{path: /x, pty: {command: sh, linger: 1m, scrollback: 100}}]\n", `F:1:64: routes[0].pty.scrollback: 100 bytes is out of range (4096 to 1073741824)`},
 		{"bad tcp target", "routes: [{path: /x, tcp: {target: example.com}}]\n", `F:1:35: routes[0].tcp.target: "example.com" is not host:port`},
 		{"bad proxy protocol", "routes: [{path: /x, tcp: {target: 127.0.0.1:22, proxy_protocol: v3}}]\n", `F:1:65: routes[0].tcp.proxy_protocol: "v3" is not v1 or v2`},

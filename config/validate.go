@@ -557,6 +557,11 @@ func (f *File) validatePTY(p *PTY, key string) error {
 		return f.errorf(key+".scrollback", "needs linger: only a lasting terminal keeps its output")
 	case p.Linger > 0 && (p.Scrollback < minScrollback || p.Scrollback > maxScrollback):
 		return f.errorf(key+".scrollback", "%d bytes is out of range (%d to %d)", p.Scrollback, minScrollback, maxScrollback)
+	case p.Linger == 0 && p.Writers != "":
+		return f.errorf(key+".writers", "needs linger: only a lasting terminal has several writers")
+	}
+	if err := oneOf(p.Writers, "", "all", "one"); err != nil {
+		return f.errorf(key+".writers", "%v", err)
 	}
 	if p.Record == "" {
 		if f.has(key + ".record_max") {
