@@ -51,7 +51,7 @@ func connectCommand() *cli.Command {
 		&cli.StringFlag{Category: connCatServer, Name: "unix", Usage: "reach the server through the unix socket at `PATH` (as ws+unix:///PATH does)", EnvVars: connectEnv("unix")},
 		&cli.StringFlag{Category: connCatServer, Name: "proxy", Usage: "reach the server through the proxy at `URL`: http://[USER:PASSWORD@]HOST:PORT (CONNECT), https://, socks5:// or socks5h:// (the proxy resolves the name)", EnvVars: connectEnv("proxy")},
 		&cli.StringFlag{Category: connCatServer, Name: "dial-timeout", Value: "10s", Usage: "`DURATION` for connecting, proxy, TLS and the handshake together", EnvVars: connectEnv("dial-timeout")},
-		&cli.BoolFlag{Category: connCatServer, Name: "reconnect", Usage: "try a failed dial again, waiting longer each time (with --listen: each tunnel's); without --listen also dial again when the connection is lost before stdin ends", EnvVars: connectEnv("reconnect")},
+		&cli.BoolFlag{Category: connCatServer, Name: "reconnect", Usage: "try a failed dial again, waiting longer each time (with --listen: each tunnel's); without --listen also dial again when the connection is lost before stdin ends (with --tty: only to a lasting terminal, which it reattaches)", EnvVars: connectEnv("reconnect")},
 		&cli.IntFlag{Category: connCatServer, Name: "reconnect-max", Usage: "with --reconnect, give up after `N` retries in a row (default: never)", EnvVars: connectEnv("reconnect-max")},
 		&cli.StringFlag{Category: connCatServer, Name: "ping", Usage: "ping the server every `DURATION` and fail (74) when it stops answering (default: no pings)", EnvVars: connectEnv("ping")},
 		&cli.StringFlag{Category: connCatServer, Name: "ping-timeout", Usage: "with --ping, how long an answer may take (`DURATION`, default: the --ping interval)", EnvVars: connectEnv("ping-timeout")},
@@ -183,8 +183,6 @@ func buildConnect(c *cli.Context) (o *connect.Options, listen string, err error)
 	}
 	o.Reconnect, o.ReconnectMax = c.Bool("reconnect"), c.Int("reconnect-max")
 	switch {
-	case o.Reconnect && o.TTY:
-		return nil, "", usageError("--reconnect: a terminal session can't go on over a new connection")
 	case c.IsSet("reconnect-max") && !o.Reconnect:
 		return nil, "", usageError("--reconnect-max needs --reconnect")
 	case o.ReconnectMax < 0:

@@ -302,7 +302,7 @@ func stderrFromFlags(c *cli.Context, framing bridge.Framing, maxMsg int) (bridge
 var (
 	execOnly = []string{"passstderr", "stderr", "unbuffer", "reverselookup", "url-args", "pty", "shared", "shared-options"}
 	dialOnly = []string{"host-token", "dial-timeout", "tcp-tls", "tcp-ca", "tcp-servername", "proxy-protocol"}
-	ptyOnly  = []string{"title", "term-option", "url-term-options", "index", "readonly", "record", "record-max"}
+	ptyOnly  = []string{"title", "term-option", "url-term-options", "index", "readonly", "record", "record-max", "linger", "scrollback", "writers"}
 )
 
 // backendFromFlags gives r the one backend the flags and arguments name.
@@ -388,6 +388,22 @@ func programFromFlags(c *cli.Context, r *config.Route, framing bridge.Framing, p
 			return usageError("--record-max: %v", err)
 		}
 		p.RecordMax = config.Size(n)
+	}
+	if p.Linger, err = parseDuration("linger", c.String("linger"), config.MaxLinger); err != nil {
+		return err
+	}
+	for _, name := range []string{"scrollback", "writers"} {
+		if c.IsSet(name) && p.Linger == 0 {
+			return usageError("--%s needs --linger", name)
+		}
+	}
+	if p.Linger > 0 {
+		n, err := parseSize(c.String("scrollback"))
+		if err != nil {
+			return usageError("--scrollback: %v", err)
+		}
+		p.Scrollback = config.Size(n)
+		p.Writers = c.String("writers")
 	}
 	r.PTY = p
 	return nil
@@ -524,7 +540,7 @@ var keyFlags = func() map[string]string {
 		m[kind+".pass_env"] = "--passenv"
 	}
 	m["exec.framing"], m["exec.stderr"], m["exec.unbuffer"] = "--framing", "--stderr", "--unbuffer"
-	for _, k := range []string{"title", "term_options", "url_term_options", "index", "record", "record_max"} {
+	for _, k := range []string{"title", "term_options", "url_term_options", "index", "record", "record_max", "linger", "scrollback", "writers"} {
 		m["pty."+k] = "--" + strings.ReplaceAll(k, "_", "-")
 	}
 	m["pty.term_options"] = "--term-option"

@@ -169,6 +169,9 @@ func flags() []cli.Flag {
 		&cli.StringFlag{Category: catTerminal, Name: "index", Usage: "serve this HTML `FILE` as the page instead of the built-in one (it loads terminal.js and terminal.css)", EnvVars: env("index")},
 		&cli.BoolFlag{Category: catTerminal, Name: "readonly", Usage: "ignore what clients type (sizes still apply)", EnvVars: env("readonly")},
 		&cli.StringFlag{Category: catTerminal, Name: "record", Usage: "record every session into `DIR` as an asciicast v2 file (asciinema play FILE)", EnvVars: env("record")},
+		&cli.StringFlag{Category: catTerminal, Name: "linger", Usage: "keep each terminal's program running `DURATION` (\"10m\") after its page went away: the page that comes back gets its screen and program back, and others may watch it read-only (see README)", EnvVars: env("linger")},
+		&cli.StringFlag{Category: catTerminal, Name: "scrollback", Value: "1MiB", Usage: "with --linger, the output each terminal keeps (`SIZE`) for pages that come back or watch", EnvVars: env("scrollback")},
+		&cli.StringFlag{Category: catTerminal, Name: "writers", Value: "all", Usage: "with --linger, who types into a terminal of those with its id: `all`, or one (the page that attached last)", EnvVars: env("writers")},
 		&cli.StringFlag{Category: catTerminal, Name: "record-max", Value: "1GiB", Usage: "with --record, stop each recording at `SIZE` (\"50MB\", \"1GiB\", bytes; 0: no limit) with a last line saying so; the session goes on", EnvVars: env("record-max")},
 
 		&cli.StringSliceFlag{Category: catAccess, Name: "origin", Usage: "browser origins allowed to connect: `LIST` of host[:port] or scheme://host[:port], or '*' for any; repeatable (default: same origin only)", EnvVars: env("origin")},

@@ -192,3 +192,25 @@ func checkUsage(t *testing.T, args []string, want string) {
 		t.Errorf("%v: %q, want exit %d and %q", args, err, exitUsage, want)
 	}
 }
+
+// TestLingerFlags: --linger and --scrollback, in range, with --pty.
+func TestLingerFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // empty: accepted
+	}{
+		{[]string{"--pty", "--linger", "10m", "sh"}, ""},
+		{[]string{"--pty", "--linger", "90", "--scrollback", "64KiB", "sh"}, ""},
+		{[]string{"--linger", "10m", "cat"}, "--linger needs --pty"},
+		{[]string{"--pty", "--linger", "soon", "sh"}, `--linger: "soon" is not a duration from 0 to 168h`},
+		{[]string{"--pty", "--linger", "169h", "sh"}, `--linger: "169h" is not a duration from 0 to 168h`},
+		{[]string{"--pty", "--scrollback", "2MiB", "sh"}, "--scrollback needs --linger"},
+		{[]string{"--pty", "--writers", "one", "sh"}, "--writers needs --linger"},
+		{[]string{"--pty", "--linger", "1m", "--writers", "some", "sh"}, `--writers: "some" is not one of all, one`},
+		{[]string{"--pty", "--linger", "1m", "--writers", "one", "sh"}, ""},
+		{[]string{"--pty", "--linger", "1m", "--scrollback", "2M", "sh"}, `--scrollback: "2M" is not a size`},
+		{[]string{"--pty", "--linger", "1m", "--scrollback", "100", "sh"}, "--scrollback: 100 bytes is out of range (4096 to 1073741824)"},
+	} {
+		checkUsage(t, tc.args, tc.want)
+	}
+}

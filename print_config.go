@@ -360,6 +360,17 @@ func backendYAML(c *cli.Context) (string, mapping, error) {
 		if c.String("record") != "" && c.IsSet("record-max") {
 			b.set("record_max", c.String("record-max"), "")
 		}
+		if linger, err := parseDuration("linger", c.String("linger"), config.MaxLinger); err != nil {
+			return "", b, err
+		} else if linger > 0 {
+			b.set("linger", shortDuration(linger), "")
+			if c.IsSet("scrollback") {
+				b.set("scrollback", c.String("scrollback"), "")
+			}
+			if w := c.String("writers"); w != "all" {
+				b.set("writers", w, "")
+			}
+		}
 		return "pty", b, nil
 	case !isDial:
 		program()

@@ -163,6 +163,9 @@ func TestPrintConfigRoundTrip(t *testing.T) {
 		{"--pty", "--readonly", "--title", "T", "--term-option", "fontSize=20", "--term-option", `theme={"background":"#202020"}`, "bash"},
 		{"--pty", "--url-term-options", "", "--index", index, "--record", dir, "--record-max", "5MB", "--base-path", "/term", "sh"},
 		{"--pty", "--url-term-options", "fontSize", "--passenv", "", "sh", "-l"},
+		{"--pty", "--linger", "10m", "sh"},
+		{"--pty", "--linger", "10m", "--writers", "one", "sh"},
+		{"--pty", "--linger", "90", "--scrollback", "64KiB", "--record", dir, "sh"},
 		{"--basic-auth", "al:pw", "--basic-auth", "bob.x:pw2", "--auth-fail-limit", "0", "--auth-fail-delay", "0", "cat"},
 		{"--bearer-token-file", bearer, "--auth-query", "", "--auth-cookie", "tok", "--jwt-key", jwtKey, "--jwt-audience", "me", "cat"},
 		{"--origin", "https://a.example,b.example:8443", "--origin", "c.example", "--allowed-host", "*.example.com", "--trusted-proxy", "10.0.0.0/8", "cat"},
@@ -300,7 +303,8 @@ func TestPrintConfigKnowsEveryFlag(t *testing.T) {
 		sameorigin allowed-host trusted-proxy basic-auth htpasswd bearer-token-file jwt-key jwt-audience
 		auth-query auth-cookie auth-fail-limit auth-fail-delay maxforks once exit-no-conn maxframesize
 		pingms idle-timeout closems subprotocol staticdir cgidir devconsole base-path header header-ws
-		header-http loglevel logformat drain-timeout drain-delay admin-address shared shared-options unbuffer`)
+		header-http loglevel logformat drain-timeout drain-delay admin-address shared shared-options unbuffer
+		linger scrollback writers`)
 	for _, f := range printConfigCommand().Flags {
 		if name := f.Names()[0]; !slices.Contains(known, name) {
 			t.Errorf("--%s: print-config does not write it into the file; give it its key, or refuse it", name)

@@ -266,6 +266,8 @@ func buildConfigRoute(f *config.File, cr *config.Route, key string, log *slog.Lo
 		if exe.Record = p.Record; exe.Record != "" {
 			exe.RecordMax = int64(p.RecordMax)
 		}
+		exe.Linger, exe.Scrollback, exe.MaxTerminals = p.Linger, int(p.Scrollback), cr.MaxSessions
+		exe.OneWriter = p.Writers == "one"
 		if r.Terminal, err = configTerminal(p); err != nil {
 			return nil, fail(".pty", "%v", err)
 		}

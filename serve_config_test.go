@@ -108,6 +108,9 @@ func TestConfigSameAsFlags(t *testing.T) {
 		{"shared", []string{"--shared-options", "start=always,restart=on-failure,replay=3,queue=64KiB,slow=skip,input=none", "--framing", "raw", "cat"},
 			"routes:\n  - path: /\n    exec: {command: cat, framing: raw, shared: {start: always, restart: on-failure, replay: 3, queue: 64KiB, slow: skip, input: none}}\n"},
 		{"shared, defaults", []string{"--shared", "cat"}, "routes:\n  - path: /\n    exec: {command: cat, shared: {}}\n"},
+		{"lasting", []string{"--pty", "--linger", "10m", "--scrollback", "64KiB", "sh"}, "routes:\n  - path: /\n    pty: {command: sh, linger: 10m, scrollback: 64KiB}\n"},
+		{"lasting, defaults", []string{"--pty", "--linger", "5m", "sh"}, "routes:\n  - path: /\n    pty: {command: sh, linger: 5m}\n"},
+		{"lasting, one writer", []string{"--pty", "--linger", "5m", "--writers", "one", "sh"}, "routes:\n  - path: /\n    pty: {command: sh, linger: 5m, writers: one}\n"},
 		{"tcp", []string{"--tcp", "127.0.0.1:9", "--dial-timeout", "3s", "--proxy-protocol", "v2", "--subprotocol", "x"},
 			"routes:\n  - path: /\n    subprotocols: [x]\n    tcp: {target: 127.0.0.1:9, dial_timeout: 3s, proxy_protocol: v2}\n"},
 	} {
@@ -319,5 +322,40 @@ func TestCertificateReloadLogNamesFiles(t *testing.T) {
 	want := `"err":"` + cert + " / " + key + ": tls: failed to find any PEM data in certificate input"
 	if !strings.Contains(out.String(), `"msg":"certificate not reloaded; the previous one stays in use"`) || !strings.Contains(out.String(), want) {
 		t.Errorf("want %s in\n%s", want, out.String())
+	}
+}
+
+// TestConfigLasting: pty.linger and pty.scrollback reach the backend, with
+// scrollback's default; max_sessions bounds its terminals too.
+func TestConfigLasting(t *testing.T) {
+	for text, want := range map[string][2]int64{
+		"routes:\n  - path: /\n    pty: {command: sh, linger: 10m}\n":                   {int64(10 * time.Minute), 1 << 20},
+		"routes:\n  - path: /\n    pty: {command: sh, linger: 1s, scrollback: 64KiB}\n": {int64(time.Second), 64 << 10},
+		"routes:\n  - path: /\n    pty: {command: sh}\n":                                {0, 0},
+	} {
+		s, err := fileServer(t, text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := s.Routes[0].Backend.(*bridge.Pty)
+		if got := [2]int64{int64(p.Linger), int64(p.Scrollback)}; got != want {
+			t.Errorf("%s: linger and scrollback %v, want %v", text, got, want)
+		}
+	}
+	s, err := fileServer(t, "routes:\n  - path: /\n    max_sessions: 3\n    pty: {command: sh, linger: 1m}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Routes[0].Backend.(*bridge.Pty).MaxTerminals; n != 3 {
+		t.Errorf("max_sessions 3: MaxTerminals %d", n)
+	}
+	for text, want := range map[string]bool{"": false, "writers: all": false, "writers: one": true} {
+		s, err := fileServer(t, "routes:\n  - path: /\n    pty: {command: sh, linger: 1m, "+text+"}\n")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.Routes[0].Backend.(*bridge.Pty).OneWriter; got != want {
+			t.Errorf("%q: OneWriter %v", text, got)
+		}
 	}
 }

@@ -36,19 +36,34 @@ type Shared struct {
 	Linger  time.Duration
 	Restart RestartPolicy
 	Replay  int // the last messages a client that joins gets first
+	// ReplayBytes also bounds what Replay keeps, in bytes; 0: no bound.
+	ReplayBytes int
 	// Queue bounds each client's queue: the bytes of its messages, each
 	// counted queueOverhead more (so many tiny messages are bounded too).
 	Queue    int
 	Slow     SlowPolicy
 	ReadOnly bool // clients' messages are dropped
+	// Once runs the program once (a lasting terminal): never restarted,
+	// and nobody joins once it is stopping.
+	Once bool
+	// Watchers tells each client how many clients watch (a notice).
+	Watchers bool
+	// OneWriter lets only the client that joined last (and is not
+	// read-only) write; the others' messages are dropped until it leaves.
+	OneWriter bool
+	// RunEnded, if set, is called when a run of the program ends for good,
+	// after its clients were told; without the hub's lock.
+	RunEnded func()
 	Log      *slog.Logger
 
 	mu      sync.Mutex
 	subs    map[*subscriber]struct{}
-	nfull   int // subscribers whose queue has no room
-	ring    [][]byte
-	ringPos int
-	run     *sharedRun // the program's run, nil while none
+	nfull   int           // subscribers whose queue has no room
+	writers []*subscriber // with OneWriter, in the order they joined
+	replay  [][]byte      // what Replay keeps, oldest first
+	kept    int           // its bytes
+	run     *sharedRun    // the program's run, nil while none
+	ran     bool          // a run has started (Once)
 	linger  *time.Timer
 	ended   bool          // End was called
 	endc    chan struct{} // closed by End: a restart's backoff ends (endedCh)
@@ -142,10 +157,29 @@ func (h *Shared) End() {
 // Open subscribes a client, starting the program if none runs: a program
 // that cannot start is the request's error, before the upgrade.
 func (h *Shared) Open(*http.Request) (Session, error) {
+	return h.join(joining{})
+}
+
+// joining is how a client joins: read-only (its messages dropped, its size
+// ignored), a notice it gets first, and bytes before the replay (if any).
+type joining struct {
+	readOnly bool
+	hello    []byte
+	preface  []byte
+}
+
+// errRunOver is a Once hub's answer once its program has ended or is
+// stopping.
+var errRunOver = &HTTPError{Status: http.StatusNotFound, Message: "the program has ended"}
+
+func (h *Shared) join(j joining) (*subscriber, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.ended {
 		return nil, busyError("shutting down")
+	}
+	if h.Once && (h.ran && h.run == nil || h.run != nil && h.run.stopping) {
+		return nil, errRunOver
 	}
 	if h.run == nil {
 		if err := h.startLocked(); err != nil {
@@ -153,20 +187,38 @@ func (h *Shared) Open(*http.Request) (Session, error) {
 		}
 	}
 	h.stopLingerLocked()
-	s := &subscriber{hub: h, gone: make(chan struct{})}
+	s := &subscriber{hub: h, gone: make(chan struct{}), readOnly: j.readOnly, hello: j.hello}
 	s.cond.L = &s.mu
-	for i := range len(h.ring) {
-		if m := h.ring[(h.ringPos+i)%len(h.ring)]; m != nil {
-			s.push(m)
-		}
+	if len(h.replay) > 0 && j.preface != nil {
+		s.push(j.preface)
+	}
+	for _, m := range h.replay {
+		s.push(m)
 	}
 	if h.subs == nil {
 		h.subs = map[*subscriber]struct{}{}
 	}
 	h.subs[s] = struct{}{}
+	if h.OneWriter && !s.readOnly {
+		h.writers = append(h.writers, s)
+	}
 	h.countFullLocked(s)
 	h.signalRoom()
+	h.tellWatchersLocked()
 	return s, nil
+}
+
+// tellWatchersLocked gives every client the number watching, with Watchers.
+func (h *Shared) tellWatchersLocked() {
+	if !h.Watchers {
+		return
+	}
+	for s := range h.subs {
+		s.mu.Lock()
+		s.watchers = len(h.subs)
+		s.cond.Broadcast()
+		s.mu.Unlock()
+	}
 }
 
 // startLocked starts the program and the goroutines of its run.
@@ -179,7 +231,7 @@ func (h *Shared) startLocked() error {
 		h.room = make(chan struct{}, 1)
 	}
 	r := &sharedRun{sess: sess, input: make(chan []byte), done: make(chan struct{})}
-	h.run = r
+	h.run, h.ran = r, true
 	go h.serve(r)
 	return nil
 }
@@ -205,6 +257,9 @@ func clientlessRequest() *http.Request {
 // for good; then it tells every client how it ended.
 func (h *Shared) serve(r *sharedRun) {
 	defer close(r.done)
+	if h.RunEnded != nil {
+		defer h.RunEnded()
+	}
 	fails := 0
 	for {
 		began := time.Now()
@@ -218,7 +273,7 @@ func (h *Shared) serve(r *sharedRun) {
 
 		h.mu.Lock()
 		restart := !r.stopping && !h.ended && (len(h.subs) > 0 || h.Start == StartAlways) && h.Restart.wants(ending)
-		if r.stopping && !h.ended && len(h.subs) > 0 {
+		if r.stopping && !h.ended && len(h.subs) > 0 && !h.Once {
 			restart, fails = true, 0 // a client came while it stopped
 		}
 		if !restart {
@@ -367,14 +422,7 @@ func (h *Shared) deliver(msg []byte) bool {
 			return false
 		}
 	}
-	if h.Replay > 0 {
-		if len(h.ring) < h.Replay {
-			h.ring = append(h.ring, msg)
-		} else {
-			h.ring[h.ringPos] = msg
-			h.ringPos = (h.ringPos + 1) % len(h.ring)
-		}
-	}
+	h.keepLocked(msg)
 	for s := range h.subs {
 		s.mu.Lock()
 		if s.full {
@@ -391,6 +439,22 @@ func (h *Shared) deliver(msg []byte) bool {
 		h.countFullLocked(s)
 	}
 	return true
+}
+
+// keepLocked keeps msg for the replay, dropping the oldest beyond Replay
+// messages or ReplayBytes (but never the last).
+func (h *Shared) keepLocked(msg []byte) {
+	if h.Replay <= 0 {
+		return
+	}
+	h.replay = append(h.replay, msg)
+	h.kept += len(msg)
+	drop := 0
+	for n := len(h.replay); n-drop > h.Replay || h.ReplayBytes > 0 && h.kept > h.ReplayBytes && n-drop > 1; drop++ {
+		h.kept -= len(h.replay[drop])
+		h.replay[drop] = nil
+	}
+	h.replay = h.replay[drop:] // append moves the rest when it grows
 }
 
 // countFullLocked brings nfull up to date with s: whether it counts s is
@@ -453,11 +517,13 @@ func (h *Shared) removeLocked(s *subscriber) {
 		return
 	}
 	delete(h.subs, s)
+	h.writers = slices.DeleteFunc(h.writers, func(w *subscriber) bool { return w == s })
 	if s.counted {
 		s.counted = false
 		h.nfull--
 	}
 	h.signalRoom()
+	h.tellWatchersLocked()
 	if len(h.subs) > 0 || h.Start != StartFirst || h.run == nil {
 		return
 	}
@@ -493,18 +559,22 @@ type subscriber struct {
 	hub  *Shared
 	gone chan struct{} // closed by Stop, or when it ended: input is no longer taken
 
-	mu      sync.Mutex
-	cond    sync.Cond // on mu: the queue got a message, or it ended
-	queue   [][]byte  // nil while empty: an idle client holds none
-	head    int       // queue[head:] is waiting
-	off     int       // of queue[head] already read
-	bytes   int       // queued, counted as Queue counts
-	full    bool      // bytes has reached the hub's Queue
-	counted bool      // in the hub's nfull; under the hub's lock
-	skipped int64     // messages lost to SlowSkip
-	ending  *Ending   // set once it ended
-	endOnce sync.Once
-	stopped atomic.Bool
+	mu       sync.Mutex
+	cond     sync.Cond // on mu: the queue got a message, or it ended
+	queue    [][]byte  // nil while empty: an idle client holds none
+	head     int       // queue[head:] is waiting
+	off      int       // of queue[head] already read
+	bytes    int       // queued, counted as Queue counts
+	full     bool      // bytes has reached the hub's Queue
+	counted  bool      // in the hub's nfull; under the hub's lock
+	readOnly bool      // its messages are dropped and its size ignored
+	hello    []byte    // a notice to give first, nil once given
+	watchers int       // how many watch (Watchers), told when it changes
+	told     int       // the last number told
+	skipped  int64     // messages lost to SlowSkip
+	ending   *Ending   // set once it ended
+	endOnce  sync.Once
+	stopped  atomic.Bool
 }
 
 // push queues msg; mu is held.
@@ -554,8 +624,31 @@ func (s *subscriber) end(e Ending) {
 func (s *subscriber) WaitRead() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for len(s.queue) == s.head && s.ending == nil {
+	for len(s.queue) == s.head && s.ending == nil && !s.noticeDue() {
 		s.cond.Wait()
+	}
+	return nil
+}
+
+// noticeDue says whether a notice waits; mu is held.
+func (s *subscriber) noticeDue() bool {
+	return s.hello != nil || s.watchers != s.told
+}
+
+// notice is the next notice for the client, nil if none: the hello, then
+// how many watch when that changed. A Read that finds only a notice
+// returns 0 bytes, so the pump comes for it.
+func (s *subscriber) notice() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.hello != nil:
+		m := s.hello
+		s.hello = nil
+		return m
+	case s.watchers != s.told && s.ending == nil:
+		s.told = s.watchers
+		return wire.Watchers{Count: s.watchers}.Marshal()
 	}
 	return nil
 }
@@ -565,10 +658,13 @@ func (s *subscriber) WaitRead() error {
 func (s *subscriber) Read(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for len(s.queue) == s.head && s.ending == nil {
+	for len(s.queue) == s.head && s.ending == nil && !s.noticeDue() {
 		s.cond.Wait()
 	}
 	if len(s.queue) == s.head {
+		if s.ending == nil {
+			return 0, nil // a notice
+		}
 		return 0, io.EOF
 	}
 	n := 0
@@ -618,8 +714,9 @@ func (s *subscriber) Write(b []byte) (int, error) {
 	h := s.hub
 	h.mu.Lock()
 	r := h.run
+	writes := !h.OneWriter || len(h.writers) > 0 && h.writers[len(h.writers)-1] == s
 	h.mu.Unlock()
-	if h.ReadOnly || r == nil {
+	if h.ReadOnly || s.readOnly || !writes || r == nil {
 		return len(b), nil
 	}
 	msg := append([]byte(nil), b...) // the pump reuses b
@@ -631,6 +728,26 @@ func (s *subscriber) Write(b []byte) (int, error) {
 	case <-s.gone:
 		return 0, errors.New("the client left")
 	}
+}
+
+// Resize passes a writer's size on to the program's terminal, if it has
+// one: the terminal has the size of the writer that sized it last.
+// Read-only clients' sizes are ignored.
+func (s *subscriber) Resize(cols, rows int) error {
+	h := s.hub
+	h.mu.Lock()
+	var sess Session
+	if h.run != nil {
+		sess = h.run.sess
+	}
+	h.mu.Unlock()
+	if s.readOnly {
+		return nil
+	}
+	if rz, ok := sess.(Resizer); ok {
+		return rz.Resize(cols, rows)
+	}
+	return nil
 }
 
 // CloseWrite does nothing: one client's end of input is not the program's.
@@ -710,11 +827,12 @@ func (s *Server) endLasting() {
 	}
 }
 
-// Retire makes the hub StartFirst: it stops after its last client leaves.
+// Retire makes the hub StartFirst: it stops after its last client leaves,
+// without a linger, since no client can come back to it.
 func (h *Shared) Retire() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.Start = StartFirst
+	h.Start, h.Linger = StartFirst, 0
 	if len(h.subs) == 0 && h.run != nil && !h.run.stopping {
 		h.run.stopping = true
 		h.run.sess.Stop()

@@ -29,6 +29,9 @@ type protocol interface {
 	room(gone <-chan struct{}) int
 	// sent counts output about to go, before the client can acknowledge it.
 	sent(n int)
+	// notice is a text message to send now, between output (nil: none),
+	// such as how many watch a shared terminal.
+	notice() []byte
 	// closing is a text message to send after the output, before the close
 	// frame; nil: none.
 	closing(e Ending) []byte
@@ -58,4 +61,5 @@ func (p stream) input(_ int, msg []byte) ([]byte, error) { return p.framing.Inpu
 func (stream) halfClose() bool          { return true }
 func (stream) room(<-chan struct{}) int { return math.MaxInt }
 func (stream) sent(int)                 {}
+func (stream) notice() []byte           { return nil }
 func (stream) closing(Ending) []byte    { return nil }

@@ -27,13 +27,39 @@ type Pty struct {
 	// RecordMax caps each recording at this many bytes (and a last event
 	// that says so); 0: no cap.
 	RecordMax int64
+	// Linger, if set, makes terminals last (lasting.go): a program runs on
+	// this long after its last client left, and a client that comes back
+	// with the terminal's id gets its screen back.
+	Linger time.Duration
+	// Scrollback bounds, in bytes, the output a lasting terminal keeps for
+	// clients that come back or watch; 0: 1 MiB.
+	Scrollback int
+	// MaxTerminals bounds the lasting terminals that run at once, those
+	// nobody watches included: a new one beyond is refused (429), a
+	// reattach is not; 0: no bound. (The route's MaxSessions bounds the
+	// clients attached.)
+	MaxTerminals int
+	// OneWriter lets only the writer that attached last type into a
+	// lasting terminal; other writers' keys are dropped until it leaves.
+	OneWriter bool
+
+	terms lastingTerms
 }
 
 // Kind is "pty" (see BackendKind).
 func (t *Pty) Kind() string { return "pty" }
 
-// Open prepares the program, which starts at the client's first size.
+// Open prepares the program, which starts at the client's first size;
+// with Linger, on a lasting terminal, new or the one the request names.
 func (t *Pty) Open(r *http.Request) (Session, error) {
+	if t.Linger > 0 {
+		return t.openLasting(r)
+	}
+	return t.openOne(r)
+}
+
+// openOne prepares one program on its own terminal.
+func (t *Pty) openOne(r *http.Request) (sizedSession, error) {
 	spec, err := t.spec(r)
 	if err != nil {
 		return nil, err

@@ -226,6 +226,11 @@ func (s *wsSession) output() error {
 			s.touch()
 			start += adv
 		}
+		for msg := s.proto.notice(); msg != nil; msg = s.proto.notice() {
+			if err := s.conn.WriteMessage(websocket.TextMessage, msg); err != nil {
+				return err
+			}
+		}
 		if eof {
 			return nil
 		}

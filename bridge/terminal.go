@@ -145,6 +145,19 @@ func (t *terminal) input(mt int, msg []byte) ([]byte, error) {
 	return nil, nil
 }
 
+// A noticer is a session with notices for its client (a lasting
+// terminal's subscriber); its Read returns 0 bytes when one waits.
+type noticer interface {
+	notice() []byte
+}
+
+func (t *terminal) notice() []byte {
+	if n, ok := t.backend.(noticer); ok {
+		return n.notice()
+	}
+	return nil
+}
+
 // halfClose is false: a terminal has no end of input, only a hangup.
 func (t *terminal) halfClose() bool { return false }
 

@@ -256,6 +256,16 @@ type PTY struct {
 	ReadOnly       bool              `yaml:"readonly"`
 	Record         string            `yaml:"record"`     // a folder for asciicast recordings
 	RecordMax      Size              `yaml:"record_max"` // each recording's cap; default 1GiB, 0: none
+	// Linger makes terminals last: a program runs on this long after its
+	// last client left, and a client that comes back gets its screen back;
+	// 0 (default): it hangs up with its client.
+	Linger time.Duration `yaml:"linger"`
+	// Scrollback is the output a lasting terminal keeps for clients that
+	// come back or watch; default 1MiB.
+	Scrollback Size `yaml:"scrollback"`
+	// Writers is who types into a lasting terminal, of the clients with
+	// its id: all (default), or one (the one that attached last).
+	Writers string `yaml:"writers"`
 	// Dir, instead of Command, runs the executable in it that the URL path
 	// names. Only the command line sets it (--pty --dir): the file has no
 	// key for it yet.
@@ -323,6 +333,7 @@ const (
 	defaultAuthQuery  = "access_token"
 	defaultDial       = 10 * time.Second
 	defaultRecordMax  = 1 << 30
+	defaultScrollback = 1 << 20
 
 	defaultSharedQueue = 256 << 10
 )

@@ -244,6 +244,12 @@ func (f *File) fill() {
 			if !f.has(key + ".pty.record_max") {
 				p.RecordMax = defaultRecordMax
 			}
+			if p.Linger > 0 && !f.has(key+".pty.scrollback") {
+				p.Scrollback = defaultScrollback
+			}
+			if p.Linger > 0 && p.Writers == "" {
+				p.Writers = "all"
+			}
 		}
 		for _, o := range []*DialOptions{dialOptions(r.TCP), dialOptions(r.Unix), tokenOptions(r.Tokens)} {
 			if o != nil && !f.has(key+"."+r.Kind()+".dial_timeout") {

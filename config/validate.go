@@ -507,6 +507,13 @@ func (s *Shared) Check() (key string, err error) {
 	return "", nil
 }
 
+// A lasting terminal's bounds.
+const (
+	MaxLinger     = 7 * 24 * time.Hour // the longest linger
+	minScrollback = 4 << 10
+	maxScrollback = 1 << 30
+)
+
 const (
 	maxReplay      = 1 << 20
 	minSharedQueue = 1 << 10
@@ -542,6 +549,19 @@ func (f *File) validatePTY(p *PTY, key string) error {
 		if err := readable(p.Index); err != nil {
 			return f.errorf(key+".index", "%v", err)
 		}
+	}
+	switch {
+	case p.Linger < 0 || p.Linger > MaxLinger:
+		return f.errorf(key+".linger", "%v is out of range (0 to %v)", p.Linger, MaxLinger)
+	case p.Linger == 0 && (f.has(key+".scrollback") || p.Scrollback != 0):
+		return f.errorf(key+".scrollback", "needs linger: only a lasting terminal keeps its output")
+	case p.Linger > 0 && (p.Scrollback < minScrollback || p.Scrollback > maxScrollback):
+		return f.errorf(key+".scrollback", "%d bytes is out of range (%d to %d)", p.Scrollback, minScrollback, maxScrollback)
+	case p.Linger == 0 && p.Writers != "":
+		return f.errorf(key+".writers", "needs linger: only a lasting terminal has several writers")
+	}
+	if err := oneOf(p.Writers, "", "all", "one"); err != nil {
+		return f.errorf(key+".writers", "%v", err)
 	}
 	if p.Record == "" {
 		if f.has(key + ".record_max") {

@@ -15,7 +15,9 @@ import (
 // when the server has closed, with nil or an *Error carrying the exit status.
 // Input left unread then is not waited for. With Reconnect, a connection
 // lost before the input's end is dialed again (with the same handshake
-// headers), and the input goes on over the new one.
+// headers), and the input goes on over the new one; with TTY only to a
+// lasting terminal, with its id (?session=), so that the program is the
+// same.
 func (o *Options) Stdio(ctx context.Context, in io.Reader, out io.Writer) error {
 	log := o.Log
 	if log == nil {
@@ -26,9 +28,10 @@ func (o *Options) Stdio(ctx context.Context, in io.Reader, out io.Writer) error 
 		h = newHandoff(in)
 		defer close(h.stop)
 	}
+	dial := o // with --tty, the next dial reattaches to a lasting terminal
 	for failed := 0; ; {
 		start := time.Now()
-		ws, halfClose, err := o.dialRetry(ctx, log, failed)
+		ws, halfClose, err := dial.dialRetry(ctx, log, failed)
 		if err != nil {
 			return err
 		}
@@ -37,12 +40,17 @@ func (o *Options) Stdio(ctx context.Context, in io.Reader, out io.Writer) error 
 		if h != nil {
 			input = h.reader(ended)
 		}
-		s, err := o.run(ctx, ws, halfClose, input, out)
+		s, err := o.run(ctx, ws, halfClose, input, in, out)
 		ws.Close()
 		close(ended)
 		log.Info("closed", "up", s.up.Load(), "down", s.down.Load(), "duration", time.Since(start).Round(time.Millisecond), "end", ending(ctx, err))
-		if !o.Reconnect || !s.lost || ctx.Err() != nil {
-			return err
+		if !o.Reconnect || !s.lost || ctx.Err() != nil || o.TTY && s.sessionID == "" {
+			return err // a terminal that does not last ends with its connection
+		}
+		if o.TTY {
+			d := *o
+			d.URL = withSession(o.URL, s.sessionID)
+			dial = &d
 		}
 		<-s.inDone // its sender lets go of the input
 		if s.eof.Load() {
@@ -135,7 +143,7 @@ func (l *Listener) tunnel(ctx context.Context, conn net.Conn, log *slog.Logger, 
 		return
 	}
 	log.Info("tunnel open", "server", Shown(l.URL))
-	s, err := l.run(ctx, ws, halfClose, conn, conn)
+	s, err := l.run(ctx, ws, halfClose, conn, nil, conn)
 	// The server is done: the client reads EOF and may finish sending.
 	if tc, ok := conn.(interface{ CloseWrite() error }); ok {
 		tc.CloseWrite()

@@ -79,7 +79,9 @@ func lostConnection(err error) bool {
 		return true
 	}
 	switch ce.Code {
-	case websocket.CloseGoingAway, websocket.CloseServiceRestart, websocket.CloseTryAgainLater:
+	// 1006 is gorilla's word for a connection that ended without a close
+	// frame (an unexpected EOF: a network cut).
+	case websocket.CloseAbnormalClosure, websocket.CloseGoingAway, websocket.CloseServiceRestart, websocket.CloseTryAgainLater:
 		return true
 	}
 	return false

@@ -28,6 +28,7 @@ type stream struct {
 	sentClose atomic.Int32  // the close code sent at the input's end, if any
 	eof       atomic.Bool   // the input has ended (not failed)
 	lost      bool          // the connection was lost (lostConnection), set by ended
+	sessionID string        // --tty: a lasting terminal's id, from its session message
 	inDone    chan struct{} // closed when the input has ended
 	readDone  chan struct{} // closed when the server's side has ended
 }
@@ -47,7 +48,10 @@ var buffers = sync.Pool{New: func() any { return new([bufSize]byte) }}
 // server's reply still arrives (see send). The input side may still be
 // running when run returns; s.inDone tells when it ends. When ctx ends, the
 // server gets 1001 and run returns ctx's error.
-func (o *Options) run(ctx context.Context, ws *websocket.Conn, halfClose bool, in io.Reader, out io.Writer) (*stream, error) {
+//
+// With TTY, term is the local terminal (stdin), which in may read through
+// a handoff.
+func (o *Options) run(ctx context.Context, ws *websocket.Conn, halfClose bool, in, term io.Reader, out io.Writer) (*stream, error) {
 	s := &stream{o: o, ws: ws, halfClose: halfClose, inDone: make(chan struct{}), readDone: make(chan struct{})}
 	readDone := s.readDone
 	defer close(readDone)
@@ -62,7 +66,7 @@ func (o *Options) run(ctx context.Context, ws *websocket.Conn, halfClose bool, i
 	})
 	defer stop()
 	if o.TTY {
-		restore, err := s.startTerminal(in, readDone)
+		restore, err := s.startTerminal(term, readDone)
 		defer restore()
 		if err != nil {
 			close(s.inDone)

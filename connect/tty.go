@@ -2,6 +2,7 @@ package connect
 
 import (
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -58,13 +59,24 @@ func (s *stream) startTerminal(in io.Reader, done <-chan struct{}) (restore func
 	}, nil
 }
 
+// withSession is u with ?session=id: the dial that reattaches to a lasting
+// terminal.
+func withSession(u *url.URL, id string) *url.URL {
+	c := *u
+	q := c.Query()
+	q.Set(wire.SessionParam, id)
+	c.RawQuery = q.Encode()
+	return &c
+}
+
 func (s *stream) sendSize(cols, rows int) error {
 	return s.write(websocket.TextMessage, wire.Control{Type: wire.TypeSize, Cols: cols, Rows: rows}.Marshal())
 }
 
 // control handles a control message from the server: a title goes to the
-// terminal as it would from a program (OSC 0); the rest (exit: the close
-// frame that follows says the same) is not shown.
+// terminal as it would from a program (OSC 0); a lasting terminal's id is
+// kept for --reconnect; the rest (exit: the close frame that follows says
+// the same) is not shown.
 func (s *stream) control(r io.Reader, out io.Writer) error {
 	b, err := io.ReadAll(io.LimitReader(r, 64<<10))
 	if err != nil {
@@ -73,6 +85,9 @@ func (s *stream) control(r io.Reader, out io.Writer) error {
 	msg, err := wire.ParseServerMessage(b)
 	if err != nil {
 		return nil // a receiver ignores what it does not know
+	}
+	if msg.Type == wire.TypeSession && msg.ID != "" {
+		s.sessionID = msg.ID // --reconnect reattaches with it
 	}
 	if msg.Type == wire.TypeTitle {
 		title := strings.Map(func(r rune) rune {

@@ -17,6 +17,15 @@ const (
 	TypeAck   = "ack"   // client: bytes rendered, under flow control
 	TypeTitle = "title" // server: the tab's title
 	TypeExit  = "exit"  // server: how the session ended
+	// server, with a lasting terminal: its credentials, to reattach or share
+	TypeSession  = "session"
+	TypeWatchers = "watchers" // server: how many clients watch the terminal
+)
+
+// The query parameters of a lasting terminal's WebSocket URL.
+const (
+	SessionParam = "session" // reattach, as a writer, to the terminal of this id
+	WatchParam   = "watch"   // join, read-only, the terminal of this token
 )
 
 // MaxSize bounds either side of a terminal, as the kernel's winsize does
@@ -84,6 +93,37 @@ func (e Exit) Marshal() []byte {
 	}{TypeExit, e.Code, e.Reason})
 }
 
+// Session is a lasting terminal's first message: ID reattaches to it (as
+// ?session=ID, writing), Watch lets others watch it (?watch=TOKEN,
+// read-only). A watcher gets only Watch. Both are credentials.
+type Session struct {
+	ID    string
+	Watch string
+}
+
+// Marshal is the message's text: {"type":"session","id":"...","watch":"..."}.
+func (s Session) Marshal() []byte {
+	return marshal(struct {
+		Type  string `json:"type"`
+		ID    string `json:"id,omitempty"`
+		Watch string `json:"watch"`
+	}{TypeSession, s.ID, s.Watch})
+}
+
+// Watchers says how many clients watch a lasting terminal, this one
+// included; sent when it changes.
+type Watchers struct {
+	Count int
+}
+
+// Marshal is the message's text: {"type":"watchers","count":2}.
+func (w Watchers) Marshal() []byte {
+	return marshal(struct {
+		Type  string `json:"type"`
+		Count int    `json:"count"`
+	}{TypeWatchers, w.Count})
+}
+
 // ServerMessage is a control message from the server, as a client reads it:
 // the fields of its type are set.
 type ServerMessage struct {
@@ -91,6 +131,9 @@ type ServerMessage struct {
 	Title  string    `json:"title"`  // title
 	Code   CloseCode `json:"code"`   // exit
 	Reason string    `json:"reason"` // exit
+	ID     string    `json:"id"`     // session
+	Watch  string    `json:"watch"`  // session
+	Count  int       `json:"count"`  // watchers
 }
 
 // ParseServerMessage reads a control message from the server: the first

@@ -65,6 +65,9 @@ func TestMarshal(t *testing.T) {
 		{Title{Title: "<top> & co"}.Marshal(), `{"title":"<top> & co","type":"title"}`},
 		{Exit{Code: ExitCode(3), Reason: "exit 3"}.Marshal(), `{"type":"exit","code":4003,"reason":"exit 3"}`},
 		{Exit{Code: NormalClosure, Reason: ""}.Marshal(), `{"type":"exit","code":1000,"reason":""}`},
+		{Session{ID: "a", Watch: "b"}.Marshal(), `{"type":"session","id":"a","watch":"b"}`},
+		{Session{Watch: "b"}.Marshal(), `{"type":"session","watch":"b"}`},
+		{Watchers{Count: 2}.Marshal(), `{"type":"watchers","count":2}`},
 	} {
 		if string(tc.got) != tc.want {
 			t.Errorf("got %s, want %s", tc.got, tc.want)
@@ -86,6 +89,8 @@ func TestParseServerMessage(t *testing.T) {
 	}{
 		{string(Title{Title: "top"}.Marshal()), ServerMessage{Type: TypeTitle, Title: "top"}, true},
 		{string(Exit{Code: SignalCode(9), Reason: "signal 9 (killed)"}.Marshal()), ServerMessage{Type: TypeExit, Code: 4309, Reason: "signal 9 (killed)"}, true},
+		{string(Session{ID: "a", Watch: "b"}.Marshal()), ServerMessage{Type: TypeSession, ID: "a", Watch: "b"}, true},
+		{string(Watchers{Count: 3}.Marshal()), ServerMessage{Type: TypeWatchers, Count: 3}, true},
 		{`{"type":"future","x":[1]}`, ServerMessage{Type: "future"}, true},
 		{`{"type":"title","title":"a"} trailing`, ServerMessage{Type: TypeTitle, Title: "a"}, true},
 		{`not json`, ServerMessage{}, false},

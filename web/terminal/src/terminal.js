@@ -32,6 +32,11 @@ function byID(id) {
   return el;
 }
 
+// storage runs f on the tab's storage, which a browser may refuse.
+function storage(f) {
+  try { return f(); } catch (e) { return null; }
+}
+
 async function main() {
   const container = byID('terminal');
   const statusBox = byID('wsbridge-status');
@@ -51,6 +56,10 @@ async function main() {
   // disableLeaveAlert, enableZmodem, enableTrzsz and clipboardWrite are the
   // page's, not xterm.js's.
   const { disableLeaveAlert, enableZmodem, enableTrzsz, clipboardWrite, ...options } = config.options || {};
+  // ?watch=TOKEN watches someone's lasting terminal, read-only (the
+  // server drops a watcher's input anyway).
+  const watching = new URLSearchParams(location.search).has('watch');
+  const readonly = !!config.readonly || watching;
 
   const term = new Terminal({
     fontFamily: 'ui-monospace, "DejaVu Sans Mono", "Noto Color Emoji", monospace',
@@ -59,7 +68,7 @@ async function main() {
     cursorBlink: true,
     ...options,
     allowProposedApi: true, // unicode11
-    disableStdin: !!config.readonly,
+    disableStdin: readonly,
   });
   const fit = new FitAddon();
   term.loadAddon(fit);
@@ -70,7 +79,7 @@ async function main() {
   if (clipboardWrite) allowClipboardWrites(term);
   const search = addSearch(term);
   term.open(container);
-  const keyBar = isTouch() && !config.readonly ? addKeyBar(term) : null;
+  const keyBar = isTouch() && !readonly ? addKeyBar(term) : null;
   let renderer = 'dom';
   try {
     const webgl = new WebglAddon();
@@ -83,18 +92,18 @@ async function main() {
   fit.fit();
   term.focus();
 
-  if (config.readonly) {
+  if (readonly) {
     const badge = byID('wsbridge-readonly');
     badge.textContent = 'Read-only';
     badge.title = 'What you type here is not sent: wsbridge serves this terminal read-only.';
   }
 
   // "Leave this page?" while a session you can type into is live: leaving
-  // hangs up its program.
-  const leaveAlert = !config.readonly && !disableLeaveAlert;
+  // hangs up its program (unless the terminal lasts: then it runs on).
+  const leaveAlert = !readonly && !disableLeaveAlert;
   const askBeforeLeaving = (ev) => { ev.preventDefault(); ev.returnValue = ''; };
   function setLive(live) {
-    if (!leaveAlert) return;
+    if (!leaveAlert || sessionID) live = false;
     if (live) window.addEventListener('beforeunload', askBeforeLeaving);
     else window.removeEventListener('beforeunload', askBeforeLeaving);
   }
@@ -116,19 +125,45 @@ async function main() {
   let attempt = 0;      // reconnection attempts since the last good session
   let retryTimer = null;
   let unacked = 0, pendingWrites = 0;
+  // A lasting terminal's (--linger) credentials, from its session message:
+  // the id reattaches after a lost connection or a reload (the tab's
+  // sessionStorage keeps it), the watch token makes the read-only link
+  // others may watch with.
+  const idKey = 'wsbridge-session:' + location.pathname;
+  let sessionID = watching ? null : storage(() => sessionStorage.getItem(idKey)), watchURL = '';
+  function keepID(id) {
+    sessionID = id;
+    if (!watching) storage(() => id ? sessionStorage.setItem(idKey, id) : sessionStorage.removeItem(idKey));
+  }
+  const watchersBox = byID('wsbridge-watchers');
+  watchersBox.hidden = true;
+
+  function showWatchers(count) {
+    watchersBox.replaceChildren();
+    if (count > 1) watchersBox.append(count + ' watching');
+    if (watchURL && !watching) {
+      const a = document.createElement('a');
+      a.href = watchURL;
+      a.target = '_blank';
+      a.textContent = 'read-only link';
+      a.title = 'Others can watch this terminal, read-only, from this link. Copy it to share it.';
+      watchersBox.append(a);
+    }
+    watchersBox.hidden = watchersBox.childNodes.length === 0;
+  }
 
   function send(obj) {
     if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(obj));
   }
   function sendBytes(bytes) {
-    if (ws && ws.readyState === WebSocket.OPEN && !config.readonly) ws.send(bytes);
+    if (ws && ws.readyState === WebSocket.OPEN && !readonly) ws.send(bytes);
   }
   // rz/sz and trz/tsz (transfer.js). A transfer answers the program, so
   // none on a read-only page.
   const transfer = fileTransfer(term, {
     send: sendBytes, box: byID('wsbridge-transfer'),
-    zmodem: !config.readonly && enableZmodem !== false,
-    trzsz: !config.readonly && enableTrzsz !== false,
+    zmodem: !readonly && enableZmodem !== false,
+    trzsz: !readonly && enableTrzsz !== false,
   });
 
   function showStatus(text, action) {
@@ -155,6 +190,7 @@ async function main() {
     const url = new URL(location.href);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     url.hash = '';
+    if (sessionID) url.searchParams.set('session', sessionID);
     const sock = new WebSocket(url);
     ws = sock;
     sock.binaryType = 'arraybuffer';
@@ -184,6 +220,17 @@ async function main() {
       try { msg = JSON.parse(ev.data); } catch (e) { return; }
       if (msg.type === 'title' && !fixedTitle) document.title = msg.title;
       if (msg.type === 'exit') exited = msg;
+      if (msg.type === 'session') {
+        keepID(msg.id || null);
+        const u = new URL(location.href);
+        u.hash = '';
+        u.search = '';
+        u.searchParams.set('watch', msg.watch);
+        watchURL = u.href;
+        setLive(true);
+        showWatchers(1);
+      }
+      if (msg.type === 'watchers') showWatchers(msg.count);
     };
     sock.onclose = (ev) => {
       if (sock !== ws) return;
@@ -191,8 +238,12 @@ async function main() {
       setLive(false);
       const code = ev.code;
       if (exited || code === 1000 || code === 1011 || (code >= 4000 && code < 4400) || ev.reason === 'idle timeout') {
+        // The program has ended: a new session is a new terminal.
+        keepID(null); watchURL = '';
+        showWatchers(0);
         const why = (exited && exited.reason) || ev.reason || 'code ' + code;
-        showStatus('The session ended: ' + why + '.', { label: 'Start a new session (Enter)', run: connect });
+        // A watcher has nothing to start: the terminal it watched is gone.
+        showStatus('The session ended: ' + why + '.', watching ? null : { label: 'Start a new session (Enter)', run: connect });
         return;
       }
       if (![1001, 1006, 1012, 1013, 1014].includes(code)) {
@@ -242,6 +293,7 @@ async function main() {
     get connected() { return ws !== null && ws.readyState === WebSocket.OPEN; },
     get renderer() { return renderer; },
     get transferring() { return transfer.active; },
+    get watchURL() { return watchURL; }, // a lasting terminal's read-only link
   };
   connect();
 }

@@ -1,0 +1,239 @@
+package e2e
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/creack/pty"
+	"github.com/gorilla/websocket"
+)
+
+// cutProxy forwards TCP connections to a server until cut closes them all,
+// as a network that drops does.
+type cutProxy struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+	wg    sync.WaitGroup
+}
+
+func newCutProxy(t *testing.T, target string) *cutProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{ln: ln}
+	p.wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, s)
+			p.mu.Unlock()
+			p.wg.Go(func() { io.Copy(s, c); s.Close() })
+			p.wg.Go(func() { io.Copy(c, s); c.Close() })
+		}
+	})
+	t.Cleanup(func() { ln.Close(); p.cut(); p.wg.Wait() })
+	return p
+}
+
+func (p *cutProxy) addr() string { return p.ln.Addr().String() }
+
+// cut closes every connection under way.
+func (p *cutProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// highest is the highest N in "WORD N" in text.
+func highest(word, text string) int {
+	n := 0
+	for _, m := range regexp.MustCompile(word+` (\d+)`).FindAllStringSubmatch(text, -1) {
+		if v, _ := strconv.Atoi(m[1]); v > n {
+			n = v
+		}
+	}
+	return n
+}
+
+// TestTerminalLasting: bash on a lasting terminal (--linger) runs a
+// counter; the network drops and the page reconnects to the same program,
+// its earlier output back on the screen; a reload does too; a second
+// browser watches from the read-only link, sees the same and cannot type.
+func TestTerminalLasting(t *testing.T) {
+	ctx := browser(t)
+	inst := start(t, "--pty", "--linger", "10m", "--", "/bin/bash", "--norc", "--noprofile", "-i")
+	proxy := newCutProxy(t, inst.Host)
+	connected := chromedp.Poll[chromedp.Void](`window.wsbridge && window.wsbridge.connected && document.getElementById("wsbridge-status").hidden`,
+		chromedp.WithPollingTimeout(30*time.Second))
+	err := chromedp.Do(ctx,
+		chromedp.Navigate("http://"+proxy.addr()+"/"),
+		connected,
+		typeLine(`for i in $(seq 100000); do echo "count $i"; sleep 0.1; done`),
+		waitScreen("count 3"),
+	)
+	if err != nil {
+		t.Fatalf("the counter: %v\nscreen:\n%s", err, screen(ctx))
+	}
+
+	// The network drops: the page reconnects with the terminal's id, and
+	// the program is the same, still counting, the screen drawn again.
+	before := highest("count", screen(ctx))
+	proxy.cut()
+	err = chromedp.Do(ctx,
+		chromedp.Poll[chromedp.Void](`!window.wsbridge.connected`, chromedp.WithPollingTimeout(10*time.Second)),
+		connected,
+		waitScreen("count "+strconv.Itoa(before+10)),
+	)
+	if err != nil {
+		t.Fatalf("after the drop: %v\nscreen:\n%s", err, screen(ctx))
+	}
+	if s := screen(ctx); !strings.Contains(s, "count 1\n") || !strings.Contains(s, "seq 100000") {
+		t.Fatalf("the screen did not come back after the reconnect:\n%s", s)
+	}
+
+	// A reload reattaches too (the tab keeps the id).
+	before = highest("count", screen(ctx))
+	if err := chromedp.Do(ctx, chromedp.Reload(), connected, waitScreen("count "+strconv.Itoa(before+10))); err != nil {
+		t.Fatalf("after a reload: %v\nscreen:\n%s", err, screen(ctx))
+	}
+	if s := screen(ctx); !strings.Contains(s, "count 1\n") {
+		t.Fatalf("the screen did not come back after the reload:\n%s", s)
+	}
+
+	// A second browser watches from the read-only link.
+	link, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.wsbridge.watchURL`))
+	if err != nil || !strings.Contains(link, "?watch=") {
+		t.Fatalf("the read-only link: %q %v", link, err)
+	}
+	watcher := browser(t)
+	before = highest("count", screen(ctx))
+	err = chromedp.Do(watcher,
+		chromedp.Navigate(link),
+		connected,
+		waitScreen("count 1\n"),
+		waitScreen("count "+strconv.Itoa(before+5)),
+		chromedp.Poll[chromedp.Void](`document.getElementById("wsbridge-readonly").textContent === "Read-only"`, chromedp.WithPollingTimeout(10*time.Second)),
+	)
+	if err != nil {
+		t.Fatalf("the watcher: %v\nscreen:\n%s", err, screen(watcher))
+	}
+	if err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](`document.getElementById("wsbridge-watchers").textContent.includes("2 watching")`,
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("the writer's page does not say two watch: %v", err)
+	}
+	// What the watcher types goes nowhere; what the writer types reaches
+	// both (the terminal echoes it).
+	if err := chromedp.Do(watcher, typeLine("typed-by-watcher")); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, typeLine("typed-by-writer"), waitScreen("typed-by-writer")); err != nil {
+		t.Fatalf("the writer's typing: %v\nscreen:\n%s", err, screen(ctx))
+	}
+	if err := chromedp.Do(watcher, waitScreen("typed-by-writer")); err != nil {
+		t.Fatalf("the watcher does not see the writer's typing: %v\nscreen:\n%s", err, screen(watcher))
+	}
+	for _, c := range []struct {
+		name string
+		s    string
+	}{{"writer", screen(ctx)}, {"watcher", screen(watcher)}} {
+		if strings.Contains(c.s, "typed-by-watcher") {
+			t.Fatalf("the watcher's typing reached the program (%s's screen):\n%s", c.name, c.s)
+		}
+	}
+}
+
+// TestConnectTTYReattach: connect --tty --reconnect to a lasting terminal
+// whose connection is cut dials again with the terminal's id: the same
+// program, the screen reset and drawn again, typing still reaching it, and
+// its exit status at the end.
+func TestConnectTTYReattach(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	script := `echo $$ > ` + pidFile + `; i=0
+while :; do i=$((i+1)); echo "tick $i"; if read -t 0.05 line; then [ "$line" = quit ] && exit 3; echo "got $line"; fi; done`
+	inst := start(t, "--pty", "--linger", "1m", "--", "/bin/bash", "-c", script)
+	proxy := newCutProxy(t, inst.Host)
+	cmd := exec.Command(binary, "connect", "--tty", "--reconnect", "ws://"+proxy.addr()+"/")
+	terminal, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 30, Cols: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer terminal.Close()
+	screen := &lockedBuffer{}
+	go io.Copy(screen, terminal)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer cmd.Process.Kill()
+	waitFor(t, "tick 3", func() bool { return strings.Contains(screen.String(), "tick 3\r\n") })
+	program, _ := os.ReadFile(pidFile)
+
+	cutAt := len(screen.String())
+	before := highest("tick", screen.String())
+	proxy.cut()
+	want := "tick " + strconv.Itoa(before+20) + "\r\n"
+	for deadline := time.Now().Add(15 * time.Second); !strings.Contains(screen.String()[cutAt:], want); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q after the cut; the screen since:\n%q", want, screen.String()[cutAt:])
+		}
+	}
+	if after := screen.String()[cutAt:]; !strings.Contains(after, "\x1bc") || !strings.Contains(after[strings.Index(after, "\x1bc"):], "tick 1\r\n") {
+		t.Fatalf("no reset and replay after the reconnect:\n%q", after[:min(len(after), 400)])
+	}
+	if now, _ := os.ReadFile(pidFile); string(now) != string(program) {
+		t.Fatalf("another program after the reconnect: %q, was %q", now, program)
+	}
+	io.WriteString(terminal, "hello\r")
+	waitFor(t, "the answer to typing", func() bool { return strings.Contains(screen.String(), "got hello") })
+	io.WriteString(terminal, "quit\r")
+	select {
+	case err = <-exited:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("connect did not exit after the program did:\n%q", screen.String())
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+		t.Fatalf("exit %v, want 3", err)
+	}
+}
+
+// TestLingerExpires: after the linger with nobody attached the signal
+// ladder ends a lasting terminal's program and its children: no orphan is
+// left. (That they run on meanwhile: TestTerminalLasting, and the bridge's
+// TestLastingTerminalReattach.)
+func TestLingerExpires(t *testing.T) {
+	mark := newMarker()
+	inst := start(t, "--pty", "--linger", "1s", "--", "/bin/bash", "-c", "sleep "+mark+" & sleep "+mark+"; wait")
+	c := inst.dial("/", nil)
+	if err := c.WriteMessage(websocket.TextMessage, []byte(`{"type":"size","cols":80,"rows":24}`)); err != nil {
+		t.Fatal(err)
+	}
+	waitProcesses(t, "sleep\x00"+mark, 2)
+	c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, ""))
+	readAll(t, c)
+	inst.waitLog(func(m map[string]any) bool { return m["msg"] == "session" && m["status"] == "left" })
+	waitNoProcesses(t, "sleep\x00"+mark)
+}
