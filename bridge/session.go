@@ -443,10 +443,10 @@ var errInflatedTooBig = errors.New("message too big once inflated")
 
 // readMessage reads a whole message into buf, at most limit bytes (the read
 // limit bounds only what crossed the wire, not a compressed message's
-// inflated size). buf comes from the pools (take); when it is full and more comes (read into
-// a small array first, so a message of exactly its size keeps it) the
-// message moves to a busyBuffer, then to twice the size. Hand the result to
-// giveBack when done.
+// inflated size). buf comes from the pools (take); when it is full and more
+// comes (read into a small array first, so a message of exactly its size
+// keeps it) the message moves to a busyBuffer, then to twice the size. Hand
+// the result to giveBack when done.
 func readMessage(buf []byte, r io.Reader, limit int) ([]byte, error) {
 	var more [512]byte
 	for {
