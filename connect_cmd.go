@@ -61,6 +61,7 @@ func connectCommand() *cli.Command {
 		&cli.StringFlag{Category: connCatHandshake, Name: "bearer-token", Usage: "send `TOKEN` as \"Authorization: Bearer\" (visible to other users in ps: prefer the file or the variable)", EnvVars: connectEnv("bearer-token")},
 		&cli.StringFlag{Category: connCatHandshake, Name: "bearer-token-file", Usage: "send the bearer token in `FILE` (one line)", EnvVars: connectEnv("bearer-token-file")},
 		&cli.StringFlag{Category: connCatHandshake, Name: "origin", Usage: "send Origin: `ORIGIN` (such as https://example.com), for servers that check it", EnvVars: connectEnv("origin")},
+		&cli.BoolFlag{Category: connCatHandshake, Name: "compression", Usage: "offer permessage-deflate (RFC 7692): a server that takes it (wsbridge with --compression on, or --pty's default) deflates each message", EnvVars: connectEnv("compression")},
 		&cli.StringSliceFlag{Category: connCatHandshake, Name: "subprotocol", Usage: "offer WebSocket subprotocol `NAME`, repeatable", EnvVars: connectEnv("subprotocol")},
 
 		&cli.StringFlag{Category: connCatTLS, Name: "ca", Usage: "verify the server's certificate against the CAs in `FILE` (PEM) instead of the system's", EnvVars: connectEnv("ca")},
@@ -151,7 +152,7 @@ func buildConnect(c *cli.Context) (o *connect.Options, listen string, err error)
 	if err != nil {
 		return nil, "", usageError("connect: %v", err)
 	}
-	o = &connect.Options{URL: u, Header: http.Header{}, Subprotocols: splitLists(c.StringSlice("subprotocol")), Text: c.Bool("text"), TTY: c.Bool("tty")}
+	o = &connect.Options{URL: u, Header: http.Header{}, Subprotocols: splitLists(c.StringSlice("subprotocol")), Text: c.Bool("text"), TTY: c.Bool("tty"), Compression: c.Bool("compression")}
 	switch {
 	case o.Text && o.TTY:
 		return nil, "", usageError("--text and --tty are two ways for people: choose one")

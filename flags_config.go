@@ -169,6 +169,9 @@ func fileFromFlags(c *cli.Context) (*config.File, *flagExtras, error) {
 		r.Exec.Stderr = mode.String()
 	}
 	r.Subprotocols = splitLists(c.StringSlice("subprotocol"))
+	if v := c.String("compression"); v != "auto" { // auto is the file's default, left out
+		r.Compression = v
+	}
 	if r.IdleTimeout, err = parseDuration("idle-timeout", c.String("idle-timeout"), maxIdle); err != nil {
 		return nil, nil, err
 	}
@@ -527,7 +530,7 @@ var keyFlags = func() map[string]string {
 		"path": "--base-path", "static": "--staticdir", "cgi": "--cgidir", "dev_console": "--devconsole",
 		"origins": "--origin", "subprotocols": "--subprotocol", "max_sessions": "--maxforks",
 		"max_message": "--maxframesize", "ping_interval": "--pingms", "idle_timeout": "--idle-timeout",
-		"close_grace": "--closems", "headers.all": "--header", "headers.ws": "--header-ws", "headers.http": "--header-http",
+		"close_grace": "--closems", "compression": "--compression", "headers.all": "--header", "headers.ws": "--header-ws", "headers.http": "--header-http",
 		"auth": "", "auth.basic": "--basic-auth", "auth.htpasswd": "--htpasswd", "auth.bearer_token_file": "--bearer-token-file",
 		"auth.jwt": "--jwt-key", "auth.query": "--auth-query", "auth.cookie": "--auth-cookie",
 		"auth.fail_delay": "--auth-fail-delay", "auth.fail_limit": "--auth-fail-limit", "auth.client_cn": "--client-cn",

@@ -58,6 +58,10 @@ func TestFileFromFlags(t *testing.T) {
 		{[]string{"--pty", "--title", "T", "--term-option", "fontSize=16", "--url-term-options", "", "--readonly", "--record", dir, "--record-max", "50MB", "cat"}, func(_ *config.File, r *config.Route) any {
 			return []any{r.PTY.Command, r.PTY.Title, r.PTY.TermOptions, r.PTY.URLTermOptions, r.PTY.ReadOnly, r.PTY.Record, int64(r.PTY.RecordMax)}
 		}, []any{cat, "T", map[string]string{"fontSize": "16"}, []string(nil), true, dir, int64(50e6)}},
+		{[]string{"--compression", "on", "cat"}, func(_ *config.File, r *config.Route) any { return []any{r.Compression, r.Compresses()} }, []any{"on", true}},
+		{[]string{"--pty", "cat"}, func(_ *config.File, r *config.Route) any { return []any{r.Compression, r.Compresses()} }, []any{"", true}},
+		{[]string{"--pty", "--compression", "off", "cat"}, func(_ *config.File, r *config.Route) any { return []any{r.Compression, r.Compresses()} }, []any{"off", false}},
+		{[]string{"--tcp", "127.0.0.1:9"}, func(_ *config.File, r *config.Route) any { return r.Compresses() }, false},
 		{[]string{"--pty", "--dir", dir}, func(_ *config.File, r *config.Route) any { return []any{r.PTY.Command, r.PTY.Dir} }, []any{"", dir}},
 		{[]string{"--tcp", "127.0.0.1:9", "--dial-timeout", "3s", "--proxy-protocol", "v2", "--tcp-tls", "--tcp-servername", "b"}, func(_ *config.File, r *config.Route) any { return *r.TCP },
 			config.Dial{Target: "127.0.0.1:9", DialOptions: config.DialOptions{DialTimeout: 3 * time.Second, ProxyProtocol: "v2", TLS: &config.BackendTLS{ServerName: "b"}}}},

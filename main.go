@@ -198,6 +198,7 @@ func flags() []cli.Flag {
 		&cli.StringFlag{Category: catLimits, Name: "drain-timeout", Usage: "on SIGTERM, drain for up to `DURATION` before shutting down: new requests get 503 (after --drain-delay), live sessions may end on their own, wsbridge exits when none is left; those left then get 1001. A second SIGTERM, or SIGINT, stops at once (default: SIGTERM stops at once)", EnvVars: env("drain-timeout")},
 		&cli.StringFlag{Category: catLimits, Name: "drain-delay", Usage: "with --drain-timeout, go on serving new requests for `DURATION` of the drain, so that load balancers see the instance is not ready before it refuses them", EnvVars: env("drain-delay")},
 
+		&cli.StringFlag{Category: catHTTP, Name: "compression", Value: "auto", Usage: "permessage-deflate (RFC 7692) with clients that offer it, `MODE`: auto (on with --pty, where text deflates well; off for bulk bytes), on or off", EnvVars: env("compression")},
 		&cli.StringSliceFlag{Category: catHTTP, Name: "subprotocol", Usage: "WebSocket subprotocol `NAME` to accept when a client offers it, repeatable", EnvVars: env("subprotocol")},
 		&cli.StringFlag{Category: catHTTP, Name: "staticdir", Usage: "serve static files from `DIR` to plain HTTP requests", EnvVars: env("staticdir")},
 		&cli.StringFlag{Category: catHTTP, Name: "cgidir", Usage: "run CGI scripts from `DIR` for plain HTTP requests", EnvVars: env("cgidir")},

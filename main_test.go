@@ -49,6 +49,8 @@ func TestDurationFlagRanges(t *testing.T) {
 		{[]string{"--idle-timeout", "NaN", "cat"}, `--idle-timeout: "NaN" is not a duration from 0 to 8760h`},
 		{[]string{"--idle-timeout", "-5", "cat"}, `--idle-timeout: "-5" is not a duration from 0 to 8760h`},
 		{[]string{"--idle-timeout", "8760h", "cat"}, ""},
+		{[]string{"--compression", "yes", "cat"}, `--compression: "yes" is not auto, on or off`},
+		{[]string{"--compression", "off", "--pty", "cat"}, ""},
 		{[]string{"--tcp", "127.0.0.1:1", "--dial-timeout", "1e300"}, `--dial-timeout: "1e300" is not a duration from 0 to 1h`},
 		{[]string{"--tcp", "127.0.0.1:1", "--dial-timeout", "61m"}, `--dial-timeout: "61m" is not a duration from 0 to 1h`},
 		{[]string{"--tcp", "127.0.0.1:1", "--dial-timeout", "3600"}, ""},

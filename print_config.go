@@ -246,6 +246,7 @@ func configYAML(c *cli.Context, f *config.File) (*yaml.Node, []string, error) {
 	r.setIf("ping_interval", route.PingInterval)
 	r.setIf("idle_timeout", route.IdleTimeout)
 	r.setIf("close_grace", route.CloseGrace)
+	r.setIf("compression", route.Compression)
 	h := newMapping()
 	for _, k := range []struct{ flag, key string }{{"header", "all"}, {"header-ws", "ws"}, {"header-http", "http"}} {
 		m := map[string]string{}

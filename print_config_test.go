@@ -179,6 +179,9 @@ func TestPrintConfigRoundTrip(t *testing.T) {
 		{"--address", "::1", "--port", "0", "--dial-timeout", "10", "--unix", filepath.Join(dir, "sock")},
 		{"--drain-timeout", "2m", "--drain-delay", "1.5", "cat"},
 		{"--shared", "cat"},
+		{"--compression", "on", "cat"},
+		{"--pty", "--compression", "off", "sh"},
+		{"--pty", "--compression", "auto", "sh"},
 		{"--shared-options", "start=first,linger=2s,restart=always,replay=10,queue=1MiB,slow=wait,input=none", "--framing", "binary", "cat"},
 	} {
 		what := strings.Join(args, " ")
@@ -304,7 +307,7 @@ func TestPrintConfigKnowsEveryFlag(t *testing.T) {
 		auth-query auth-cookie auth-fail-limit auth-fail-delay maxforks once exit-no-conn maxframesize
 		pingms idle-timeout closems subprotocol staticdir cgidir devconsole base-path header header-ws
 		header-http loglevel logformat drain-timeout drain-delay admin-address shared shared-options unbuffer
-		linger scrollback writers`)
+		linger scrollback writers compression`)
 	for _, f := range printConfigCommand().Flags {
 		if name := f.Names()[0]; !slices.Contains(known, name) {
 			t.Errorf("--%s: print-config does not write it into the file; give it its key, or refuse it", name)

@@ -217,6 +217,7 @@ func buildConfigRoute(f *config.File, cr *config.Route, key string, log *slog.Lo
 		CGIGrace:     cr.CloseGrace,
 		DevConsole:   cr.DevConsole,
 		Subprotocols: cr.Subprotocols,
+		Compression:  cr.Compresses(),
 	}
 	var err error
 	if r.Origins, err = bridge.ParseOrigins(cr.Origins); err != nil {

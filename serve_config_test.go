@@ -78,6 +78,7 @@ func sameRoute(t *testing.T, what string, flags, file *bridge.Route) {
 		{"framing", flags.Framing, file.Framing},
 		{"max message", flags.MaxMessage, file.MaxMessage},
 		{"ping", flags.PingInterval, file.PingInterval},
+		{"compression", flags.Compression, file.Compression},
 		{"subprotocols", flags.Subprotocols, file.Subprotocols},
 		{"terminal", flags.Terminal, file.Terminal},
 		{"max sessions", flags.MaxSessions, file.MaxSessions},

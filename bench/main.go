@@ -12,6 +12,7 @@
 //	go run ./bench hold       # memory per live connection, and every one still answering
 //	go run ./bench slow       # memory growth under a slow client, and every byte arriving
 //	go run ./bench fanout     # one shared program to 1, 100, 1000 clients, with and without a slow one
+//	go run ./bench compress   # permessage-deflate off and on: bytes on the wire, CPU, memory per session
 //
 // Every download is checked by length and CRC-32C; results are medians over
 // -runs; see BENCHMARKS.md. Peers that are not installed are left out.
@@ -44,6 +45,7 @@ var scenarios = map[string]func(opts) error{
 	"slow":         slow,
 	"pipeline":     pipeline,
 	"fanout":       fanout,
+	"compress":     compress,
 }
 
 // opts are the flags every scenario takes.
@@ -87,7 +89,7 @@ func main() {
 	count := fs.Int("count", 20000, "echo: round trips per run")
 	clients := fs.Int("clients", 4, "connrate: clients at once")
 	duration := fs.Duration("duration", 5*time.Second, "connrate: length of a run")
-	conns := fs.Int("conns", 1000, "hold: live connections to wsbridge's TCP bridge")
+	conns := fs.Int("conns", 1000, "hold: live connections to wsbridge's TCP bridge; compress: sessions for the memory figures")
 	execConns := fs.Int("exec-conns", 1000, "hold: live connections to wsbridge's exec bridge, at most")
 	peerConns := fs.Int("peer-conns", 200, "hold: live connections to a peer (websockify forks a process for each)")
 	rate := fs.Int("rate", 1_000_000, "slow: bytes per second the client reads")

@@ -87,7 +87,11 @@ func compete(contenders []*contender, runs int) error {
 // readWS reads binary messages until the close frame; a clean end is 1000.
 // hello, if set, starts the session and is told of every message's size.
 func readWS(url string, hello func(c *websocket.Conn) func(n int) error) (int64, uint32, error) {
-	d := websocket.Dialer{ReadBufferSize: 256 << 10}
+	return readWSWith(&websocket.Dialer{ReadBufferSize: 256 << 10}, url, hello)
+}
+
+// readWSWith is readWS through d.
+func readWSWith(d *websocket.Dialer, url string, hello func(c *websocket.Conn) func(n int) error) (int64, uint32, error) {
 	c, _, err := d.Dial(url, nil)
 	if err != nil {
 		return 0, 0, err

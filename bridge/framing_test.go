@@ -200,7 +200,7 @@ func TestReadMessageBuffers(t *testing.T) {
 		{busyBuffer, busyBuffer}, {busyBuffer + 1, 2 * busyBuffer}, {1 << 20, 1 << 20},
 	} {
 		want := bytes.Repeat([]byte("0123456789abcdef"), tc.size/16+1)[:tc.size]
-		got, err := readMessage(take(idleBuffer)[:0], iotest.HalfReader(bytes.NewReader(want)))
+		got, err := readMessage(take(idleBuffer)[:0], iotest.HalfReader(bytes.NewReader(want)), len(want))
 		if err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("%d bytes: got %d bytes, %v", tc.size, len(got), err)
 		}

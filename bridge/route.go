@@ -36,8 +36,14 @@ type Route struct {
 	MaxMessage   int           // largest message, each way (--maxframesize)
 	PingInterval time.Duration // 0: no pings
 	IdleTimeout  time.Duration // end a session without data either way for this long; 0: never
-	Origins      OriginPolicy
-	Auth         *auth.Checker // who may connect; nil: anyone who reaches the server
+	// Compression negotiates permessage-deflate (RFC 7692) with a client
+	// that offers it. gorilla/websocket does it without context takeover:
+	// each message is deflated on its own, with a compressor (about 1.1 MiB)
+	// from a shared pool held only while the message is written, so an
+	// idle session holds nothing for it.
+	Compression bool
+	Origins     OriginPolicy
+	Auth        *auth.Checker // who may connect; nil: anyone who reaches the server
 	// ClientCNs, if any, are the common names a client certificate must
 	// have on this route; a listener's TLS has verified it (a client CA).
 	// Other requests get 403 before anything else.
@@ -113,10 +119,11 @@ func newRouteHandler(route *Route, adm admission, log *slog.Logger, obs Observer
 		// payloads are read past it. 512 bytes instead of reusing the
 		// hijacked 4 KiB reader: 3.5 KiB less per idle connection, no
 		// slower (bench pipeline).
-		ReadBufferSize:  512,
-		WriteBufferPool: writeBufferPool,
-		Subprotocols:    route.Subprotocols,
-		CheckOrigin:     func(*http.Request) bool { return true }, // checked before, by route.Origins
+		ReadBufferSize:    512,
+		WriteBufferPool:   writeBufferPool,
+		Subprotocols:      route.Subprotocols,
+		EnableCompression: route.Compression,
+		CheckOrigin:       func(*http.Request) bool { return true }, // checked before, by route.Origins
 		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
 			http.Error(w, reason.Error(), status)
 		},

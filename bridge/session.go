@@ -300,7 +300,7 @@ func (s *wsSession) input() {
 		if err == nil {
 			// A message borrows a buffer from the shared pools while it is
 			// handled, so idle sessions hold none.
-			buf, err = readMessage(take(idleBuffer)[:0], r)
+			buf, err = readMessage(take(idleBuffer)[:0], r, s.route.MaxMessage)
 		}
 		if err != nil {
 			s.inputEnded(err)
@@ -409,6 +409,16 @@ func (s *wsSession) inputEnded(err error) {
 	if errors.Is(err, websocket.ErrReadLimit) {
 		// gorilla has already sent 1009.
 		s.noteClose(websocket.CloseMessageTooBig)
+	} else if errors.Is(err, errInflatedTooBig) {
+		s.sendClose(websocket.CloseMessageTooBig, errInflatedTooBig.Error())
+		// Drop the rest until the client answers: closing on unread bytes
+		// would send a reset, which may destroy the close frame on its way.
+		_ = s.conn.SetReadDeadline(time.Now().Add(closeWait))
+		for {
+			if _, _, err := s.conn.NextReader(); err != nil {
+				break
+			}
+		}
 	} else if errors.Is(err, errCloseOneByte) {
 		s.sendClose(websocket.CloseProtocolError, errCloseOneByte.Error())
 	} else {
@@ -431,12 +441,18 @@ func (s *wsSession) awaitDisconnect() {
 	_, _ = io.Copy(io.Discard, conn)
 }
 
-// readMessage reads a whole message into buf, bounded by the read limit.
-// buf comes from the pools (take); when it is full and more comes (read into
-// a small array first, so a message of exactly its size keeps it) the
-// message moves to a busyBuffer, then to twice the size. Hand the result to
-// giveBack when done.
-func readMessage(buf []byte, r io.Reader) ([]byte, error) {
+// errInflatedTooBig is a compressed message that inflates past the route's
+// MaxMessage: gorilla's read limit counts the bytes on the wire, so a small
+// message could otherwise inflate to a thousand times its size.
+var errInflatedTooBig = errors.New("message too big once inflated")
+
+// readMessage reads a whole message into buf, at most limit bytes (the read
+// limit bounds only what crossed the wire, not a compressed message's
+// inflated size). buf comes from the pools (take); when it is full and more
+// comes (read into a small array first, so a message of exactly its size
+// keeps it) the message moves to a busyBuffer, then to twice the size. Hand
+// the result to giveBack when done.
+func readMessage(buf []byte, r io.Reader, limit int) ([]byte, error) {
 	var more [512]byte
 	for {
 		full := len(buf) == cap(buf)
@@ -454,6 +470,9 @@ func readMessage(buf []byte, r io.Reader) ([]byte, error) {
 			buf = append(bigger, more[:n]...)
 		case !full:
 			buf = buf[:len(buf)+n]
+		}
+		if len(buf) > limit {
+			return buf, errInflatedTooBig
 		}
 		if err == io.EOF {
 			return buf, nil

@@ -125,6 +125,10 @@ type Settings struct {
 	// leaves (the command line's --closems); a dial backend gets 1s more.
 	CloseGrace time.Duration `yaml:"close_grace"`
 	Headers    Headers       `yaml:"headers"`
+	// Compression is permessage-deflate (RFC 7692) with clients that offer
+	// it: auto (or empty, the default: on for pty routes, whose text
+	// deflates well, off for the bulk bytes of the others), on or off.
+	Compression string `yaml:"compression"`
 }
 
 // Auth is who may use a route; without any method, anyone who reaches it.
@@ -322,6 +326,12 @@ func (r *Route) Kind() string {
 		}
 	}
 	return strings.Join(kinds, " and ")
+}
+
+// Compresses says whether the route negotiates permessage-deflate: its
+// compression is on, or auto on a pty route.
+func (r *Route) Compresses() bool {
+	return r.Compression == "on" || r.Compression != "off" && r.PTY != nil
 }
 
 // Built-in defaults, the command line's.

@@ -142,6 +142,7 @@ routes:
     max_sessions: 4
     idle_timeout: 1h
     close_grace: 500ms
+    compression: "off"
   - path: /api/
     exec:
       dir: scripts
@@ -156,6 +157,7 @@ routes:
   - path: /echo
     exec: {command: scripts/hello.sh, framing: raw, stderr: pass, unbuffer: true}
     dev_console: true
+    compression: on
   - path: /vnc/
     static: static
     tcp:
@@ -231,6 +233,13 @@ func TestLoadComplete(t *testing.T) {
 	for i, kind := range []string{"pty", "exec", "exec", "tcp", "unix", "tokens"} {
 		check("Kind", f.Routes[i].Kind(), kind)
 	}
+	// compression: auto by default, which is on for pty routes only.
+	check("api.compression (built-in: auto)", api.Compression, "")
+	for i, want := range []bool{false, false, true, false, false, false} {
+		check(f.Routes[i].Path+" Compresses", f.Routes[i].Compresses(), want)
+	}
+	pty := Route{PTY: &PTY{}, Settings: Settings{Compression: "auto"}}
+	check("an auto pty route Compresses", pty.Compresses(), true)
 }
 
 // TestLoadMinimal: a route alone gets the command line's defaults.
@@ -311,6 +320,7 @@ func TestBadFiles(t *testing.T) {
 		{"bad duration", route + "defaults: {idle_timeout: 90}\n", `F:2:26: defaults.idle_timeout: "90" is not a duration such as 90s, 5m or 1h30m`},
 		{"bad size", route + "defaults: {max_message: 1M}\n", `F:2:25: defaults.max_message: "1M" is not a size such as 50MB, 1GiB or 1048576 (bytes)`},
 		{"duration out of range", route + "defaults: {ping_interval: 25h}\n", `F:2:27: defaults.ping_interval: 25h is out of range (0 to 24h)`},
+		{"bad compression", route + "defaults: {compression: yes}\n", `F:2:25: defaults.compression: "yes" is not auto, on or off`},
 		{"size out of range", route + "defaults: {max_message: 2GiB}\n", `F:2:25: defaults.max_message: 2147483648 bytes is out of range (1 byte to 1GiB)`},
 		{"bad YAML", "routes:\n  - path: /x\n    exec: {command: cat\n", `F:2: did not find expected ',' or '}'`},
 		{"two documents", route + "---\n" + route, `F:2:1: a second YAML document: give one`},

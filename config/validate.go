@@ -288,6 +288,11 @@ func (f *File) validateSettings(s *Settings, key string) error {
 			return f.errorf(key+"."+d.name, "%v", err)
 		}
 	}
+	switch s.Compression {
+	case "", "auto", "on", "off":
+	default:
+		return f.errorf(key+".compression", "%q is not auto, on or off", s.Compression)
+	}
 	for _, h := range []struct {
 		name   string
 		values map[string]string

@@ -48,6 +48,10 @@ type Options struct {
 	Reconnect    bool                             // try a failed dial again, with backoff (reconnect.go)
 	ReconnectMax int                              // with Reconnect, retries in a row before giving up; 0: no limit
 	TTY          bool                             // the terminal protocol of a --pty endpoint (tty.go)
+	// Compression offers permessage-deflate; gorilla/websocket deflates
+	// each message alone (no context takeover), with a compressor from a
+	// shared pool, held while a message is written.
+	Compression bool
 }
 
 // writeBuffers hold a message while it is masked and sent, shared by every
@@ -82,6 +86,7 @@ func (o *Options) Dial(ctx context.Context) (ws *websocket.Conn, halfClose bool,
 		ReadBufferSize:    4 << 10, // frame headers; payloads are read past it
 		WriteBufferSize:   64 << 10,
 		WriteBufferPool:   writeBuffers,
+		EnableCompression: o.Compression,
 	}
 	ws, resp, err := d.DialContext(ctx, o.URL.String(), o.Header)
 	if !stop() && err == nil { // ctx ended as the handshake did
