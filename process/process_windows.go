@@ -37,7 +37,7 @@ const statusControlCExit = 0xC000013A
 // standard input. Read and Write may each be used by one goroutine while
 // another calls Stop, Wait or Close.
 type Process struct {
-	cmd    *exec.Cmd
+	proc   *os.Process
 	job    windows.Handle
 	stdin  io.WriteCloser
 	stdout io.ReadCloser
@@ -87,13 +87,13 @@ func Start(spec Spec) (*Process, error) {
 	}
 	cmd := command(spec)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
-	job, err := startInJob(cmd, 0)
+	job, err := startInJob(cmd)
 	closeAll(childEnds...)
 	if err != nil {
 		closeAll(inW, outR, errR)
 		return nil, err
 	}
-	p := newProcess(cmd, job, spec)
+	p := newProcess(cmd.Process, job, spec)
 	p.stdin, p.stdout, p.pipe, p.stderr = inW, outR, outR, errR
 	if errR != nil {
 		go p.readStderr(spec.StderrLine)
@@ -117,9 +117,9 @@ func command(spec Spec) *exec.Cmd {
 	return cmd
 }
 
-func newProcess(cmd *exec.Cmd, job windows.Handle, spec Spec) *Process {
+func newProcess(proc *os.Process, job windows.Handle, spec Spec) *Process {
 	return &Process{
-		cmd:        cmd,
+		proc:       proc,
 		job:        job,
 		pieces:     spec.StderrPieces,
 		grace:      spec.Grace,
@@ -132,10 +132,9 @@ func newProcess(cmd *exec.Cmd, job windows.Handle, spec Spec) *Process {
 
 var ntResumeProcess = windows.NewLazySystemDLL("ntdll.dll").NewProc("NtResumeProcess")
 
-// startInJob starts cmd suspended, puts it in a new Job Object that kills
-// its processes when its last handle closes, and lets it run: whatever it
-// starts is in the job from its first instruction on.
-func startInJob(cmd *exec.Cmd, flags uint32) (windows.Handle, error) {
+// newJob makes a Job Object that kills its processes when its last handle
+// closes: Close's, or wsbridge's own at its death.
+func newJob() (windows.Handle, error) {
 	job, err := windows.CreateJobObject(nil, nil)
 	if err != nil {
 		return 0, os.NewSyscallError("CreateJobObject", err)
@@ -147,9 +146,21 @@ func startInJob(cmd *exec.Cmd, flags uint32) (windows.Handle, error) {
 		windows.CloseHandle(job)
 		return 0, os.NewSyscallError("SetInformationJobObject", err)
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		CreationFlags: flags | windows.CREATE_NEW_PROCESS_GROUP | windows.CREATE_SUSPENDED,
+	return job, nil
+}
+
+// startFlags start a program suspended, until it is in its job, and in a
+// process group of its own, for CTRL_BREAK_EVENT.
+const startFlags = windows.CREATE_NEW_PROCESS_GROUP | windows.CREATE_SUSPENDED
+
+// startInJob starts cmd suspended, puts it in a new job and lets it run:
+// whatever it starts is in the job from its first instruction on.
+func startInJob(cmd *exec.Cmd) (windows.Handle, error) {
+	job, err := newJob()
+	if err != nil {
+		return 0, err
 	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{CreationFlags: startFlags}
 	if err := cmd.Start(); err != nil {
 		windows.CloseHandle(job)
 		return 0, err
@@ -182,9 +193,14 @@ func joinAndResume(job windows.Handle, pid int) error {
 // after the child is gone, it gets Grace+100ms to finish; then the job is
 // terminated, which ends every holder and so the output.
 func (p *Process) reap() {
-	err := p.cmd.Wait()
-	p.status = p.statusOf(p.cmd.ProcessState, err)
+	ps, err := p.proc.Wait()
+	p.status = p.statusOf(ps, err)
 	close(p.done)
+	if p.con != nil {
+		// The pseudo console outlives its programs: closing it flushes
+		// what they wrote and ends the output.
+		go p.con.hangup()
+	}
 	defer close(p.settled)
 	t := time.NewTimer(p.grace + breakWait)
 	defer t.Stop()
@@ -261,7 +277,7 @@ func (p *Process) CloseWrite() error {
 }
 
 // Pid is the child's process ID, which is also its process group ID.
-func (p *Process) Pid() int { return p.cmd.Process.Pid }
+func (p *Process) Pid() int { return p.proc.Pid }
 
 // Done is closed once the child has been reaped.
 func (p *Process) Done() <-chan struct{} { return p.done }

@@ -2,6 +2,7 @@ package process
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -237,7 +238,36 @@ func TestWindowsStartErrors(t *testing.T) {
 	if _, err := Start(Spec{Path: `C:\nonexistent\prog.exe`}); err == nil {
 		t.Fatal("starting a missing program succeeded")
 	}
-	if _, err := Start(Spec{Path: cmdExe(t), TTY: &Size{Cols: 80, Rows: 24}}); err == nil {
-		t.Fatal("a terminal started")
+	if _, err := Start(Spec{Path: cmdExe(t), TTY: &Size{Cols: 40000, Rows: 24}}); err == nil {
+		t.Fatal("a terminal of 40000 columns started")
+	}
+}
+
+// TestWindowsTerminal: a program on a pseudo console writes to it, can be
+// resized, and its output ends when it exits, with its status.
+func TestWindowsTerminal(t *testing.T) {
+	if underWine() {
+		t.Skip("Wine 8 has no working pseudo console: ResizePseudoConsole is not implemented and programs write past it to wsbridge's own output")
+	}
+	p, err := Start(Spec{Path: cmdExe(t), Args: []string{"/c", "echo hi there& exit 4"}, TTY: &Size{Cols: 80, Rows: 24}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.Resize(Size{Cols: 100, Rows: 30}); err != nil && !errors.Is(err, os.ErrClosed) {
+		t.Errorf("resize: %v", err)
+	}
+	out, err := io.ReadAll(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "hi there") {
+		t.Errorf("output %q, want hi there", out)
+	}
+	if s := p.Wait(); s.Code != 4 {
+		t.Fatalf("status %v, want exit 4", s)
+	}
+	if err := (&Process{}).Resize(Size{Cols: 1, Rows: 1}); err == nil {
+		t.Error("resized a process without a terminal")
 	}
 }
