@@ -2,6 +2,7 @@ package pollwait
 
 import (
 	"errors"
+	"os"
 	"syscall"
 	"unsafe"
 
@@ -14,20 +15,19 @@ import (
 // waited on that way (anonymous pipes have no overlapped I/O): for one it
 // returns at once, and the caller's read is what waits, with its buffer.
 func Readable(c syscall.Conn) error {
+	if _, ok := c.(*os.File); ok {
+		return nil // a pipe or a file, never a socket here
+	}
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return err
 	}
 	waited := false
-	err = rc.Read(func(uintptr) bool {
+	return rc.Read(func(uintptr) bool {
 		done := waited
 		waited = true
 		return done
 	})
-	if errors.Is(err, windows.WSAENOTSOCK) || errors.Is(err, syscall.EWINDOWS) {
-		return nil
-	}
-	return err
 }
 
 // WatchHangup fails: Windows tells of a peer's hangup only to a read, and
