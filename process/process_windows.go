@@ -299,7 +299,7 @@ func (p *Process) Wait() Status {
 func (p *Process) Stop() {
 	p.stopOnce.Do(func() {
 		if p.con != nil {
-			p.con.hangup()
+			go p.con.hangup() // it may wait for its output to be read
 		} else {
 			_ = p.CloseWrite()
 		}
@@ -336,11 +336,13 @@ func (p *Process) Close() error {
 	p.closeOnce.Do(func() {
 		p.terminate()
 		windows.CloseHandle(p.job)
+		// Our ends first: a pseudo console that still has output to
+		// write is not waited for.
+		_ = p.stdin.Close()
+		_ = p.stdout.Close()
 		if p.con != nil {
 			p.con.close()
 		}
-		_ = p.stdin.Close()
-		_ = p.stdout.Close()
 		p.eofOnce.Do(func() { close(p.stdoutEOF) })
 	})
 	<-p.stderrDone
