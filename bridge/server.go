@@ -18,7 +18,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -245,7 +244,7 @@ func listenTCP(hosts []string, port int, log *slog.Logger) ([]net.Listener, *Lis
 		ls, err := listenAll(hosts, port, loopbackDefault, log)
 		// Port 0 lets the first address pick a free port, which a later one
 		// may have taken: pick again.
-		if err == nil || port != 0 || attempt == 10 || !errors.Is(err, syscall.EADDRINUSE) {
+		if err == nil || port != 0 || attempt == 10 || !errors.Is(err, errAddrInUse) {
 			return ls, err
 		}
 	}
@@ -261,7 +260,7 @@ func listenAll(hosts []string, port int, loopbackDefault bool, log *slog.Logger)
 	for _, h := range hosts {
 		l, err := net.Listen("tcp", net.JoinHostPort(h, strconv.Itoa(port)))
 		if err != nil {
-			if loopbackDefault && h == "::1" && !errors.Is(err, syscall.EADDRINUSE) {
+			if loopbackDefault && h == "::1" && !errors.Is(err, errAddrInUse) {
 				log.Debug("no IPv6 loopback", "err", err)
 				continue
 			}

@@ -172,7 +172,7 @@ func (d *Dial) openError(r *http.Request, t Target, step string, err error) erro
 		return httpErrorf(http.StatusBadGateway, "the client left during the dial") // nobody reads this
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return httpErrorf(http.StatusGatewayTimeout, "backend did not answer within %v", d.Timeout)
-	case errors.Is(err, syscall.ECONNREFUSED):
+	case errors.Is(err, errConnRefused):
 		return httpErrorf(http.StatusBadGateway, "backend refused the connection")
 	case errors.Is(err, os.ErrNotExist), errors.Is(err, syscall.ENOENT):
 		return httpErrorf(http.StatusBadGateway, "backend socket does not exist")
@@ -265,7 +265,7 @@ func (s *connSession) endingFor(err error) Ending {
 			return Ending{Code: wire.NormalClosure, Reason: "backend did not finish in time", Status: "cut after the client's close"}
 		}
 		return Ending{Code: wire.NormalClosure, Status: "stopped"}
-	case errors.Is(err, syscall.ECONNRESET):
+	case connReset(err):
 		return Ending{Code: wire.BadGateway, Reason: "backend reset the connection", Status: "backend reset"}
 	}
 	return Ending{Code: wire.BadGateway, Reason: "backend error", Status: fmt.Sprintf("backend error: %v", unwrapOp(err))}

@@ -20,6 +20,7 @@ import (
 	"github.com/wsbridge/wsbridge/admin"
 	"github.com/wsbridge/wsbridge/auth"
 	"github.com/wsbridge/wsbridge/bridge"
+	"github.com/wsbridge/wsbridge/process"
 	"github.com/wsbridge/wsbridge/web"
 )
 
@@ -452,6 +453,9 @@ func (f *File) validateExec(r *Route, key string) error {
 	}
 	if err := f.validateProgram(&e.Program, key); err != nil {
 		return err
+	}
+	if e.Unbuffer && !process.CanUnbuffer {
+		return f.errorf(key+".unbuffer", "not on this platform: it has no pseudo-terminal for a program's output alone")
 	}
 	if e.Dir != "" {
 		if err := folder(e.Dir); err != nil {

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"syscall"
 
 	"github.com/gorilla/websocket"
 	"github.com/wsbridge/wsbridge/wire"
@@ -121,7 +120,7 @@ func closeError(err error) error {
 		if errors.As(err, &ne) && ne.Timeout() {
 			return &Error{ExitLost, "the server stopped answering pings"}
 		}
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || connReset(err) {
 			return &Error{ExitLost, "connection lost without a close frame"}
 		}
 		return &Error{ExitLost, "connection lost: " + err.Error()}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -37,7 +36,7 @@ func isRetryable(e *Error, raw error) bool {
 	case ExitUnreachable, ExitBusy, ExitBackend:
 		return true
 	}
-	return errors.Is(raw, io.EOF) || errors.Is(raw, io.ErrUnexpectedEOF) || errors.Is(raw, syscall.ECONNRESET)
+	return errors.Is(raw, io.EOF) || errors.Is(raw, io.ErrUnexpectedEOF) || connReset(raw)
 }
 
 // backoff is the wait before retry n (0 for the first): between half and

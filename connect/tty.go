@@ -4,9 +4,7 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/gorilla/websocket"
 	"github.com/wsbridge/wsbridge/wire"
@@ -39,22 +37,9 @@ func (s *stream) startTerminal(in io.Reader, done <-chan struct{}) (restore func
 	if err != nil {
 		return restore, &Error{ExitUsage, "--tty: " + err.Error()}
 	}
-	winch := make(chan os.Signal, 1)
-	signal.Notify(winch, syscall.SIGWINCH)
-	go func() {
-		for {
-			select {
-			case <-done:
-				return
-			case <-winch:
-				if c, r, err := term.GetSize(int(f.Fd())); err == nil {
-					s.sendSize(c, r)
-				}
-			}
-		}
-	}()
+	stop := watchResize(f, done, func(c, r int) { s.sendSize(c, r) })
 	return func() {
-		signal.Stop(winch)
+		stop()
 		term.Restore(int(f.Fd()), state)
 	}, nil
 }

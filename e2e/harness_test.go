@@ -1,3 +1,5 @@
+//go:build unix
+
 // Package e2e starts the real wsbridge binary and talks to it with real
 // clients. This file is the small harness every end-to-end test shares.
 package e2e
@@ -386,7 +388,9 @@ func killProcesses(marker string) {
 	for _, p := range processesWith(marker) {
 		pid, _, _ := strings.Cut(p, ":")
 		if n, err := strconv.Atoi(pid); err == nil {
-			_ = syscall.Kill(n, syscall.SIGKILL)
+			if p, err := os.FindProcess(n); err == nil {
+				_ = p.Kill()
+			}
 		}
 	}
 }

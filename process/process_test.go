@@ -1,3 +1,5 @@
+//go:build unix
+
 package process
 
 import (
@@ -10,17 +12,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 )
-
-func TestMain(m *testing.M) {
-	if os.Getenv("PROCESS_TEST_PARENT") == "1" {
-		parentHelper()
-		return
-	}
-	goleak.VerifyTestMain(m)
-}
 
 func shell(t *testing.T, script string) *Process {
 	t.Helper()

@@ -1,3 +1,5 @@
+//go:build unix
+
 package process
 
 import (
@@ -11,14 +13,6 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 )
-
-// Size is a terminal's size in character cells.
-type Size struct {
-	Cols, Rows int
-}
-
-// MaxSize bounds either side of a terminal, as the kernel's winsize does.
-const MaxSize = 0xffff
 
 func (s Size) winsize() (*unix.Winsize, error) {
 	if s.Cols < 1 || s.Rows < 1 || s.Cols > MaxSize || s.Rows > MaxSize {

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"syscall"
 )
 
 // Of returns the files' stamp. A file that cannot be read is an error that
@@ -21,11 +20,7 @@ func Of(names ...string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", name, errors.Unwrap(err))
 		}
-		var ino uint64
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			ino = st.Ino
-		}
-		fmt.Fprintf(&b, "%s %d %d %d %v\n", name, fi.Size(), fi.ModTime().UnixNano(), ino, fi.Mode())
+		fmt.Fprintf(&b, "%s %d %d %d %v\n", name, fi.Size(), fi.ModTime().UnixNano(), inode(fi), fi.Mode())
 	}
 	return b.String(), nil
 }

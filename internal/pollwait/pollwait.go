@@ -1,3 +1,5 @@
+//go:build unix
+
 // Package pollwait waits, in Go's poller, until a pipe or socket has
 // something to read (data, its end, or an error), without reading it: so a
 // reader can take a buffer only when there is something to put in it. It

@@ -127,7 +127,7 @@ func (s *Server) Stop() {
 	if s.cmd == nil {
 		return
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGCONT) // if a test paused it
+	s.resume() // if a test paused it
 	_ = s.cmd.Process.Kill()
 	<-s.exit
 	s.cmd = nil
@@ -135,8 +135,8 @@ func (s *Server) Stop() {
 
 // Pause stops the process (SIGSTOP) so that it accepts connections but
 // never answers, until Resume.
-func (s *Server) Pause()  { _ = s.cmd.Process.Signal(syscall.SIGSTOP) }
-func (s *Server) Resume() { _ = s.cmd.Process.Signal(syscall.SIGCONT) }
+func (s *Server) Pause()  { s.pause() }
+func (s *Server) Resume() { s.resume() }
 
 func (s *Server) client(db int) *redis.Client {
 	var pw string

@@ -6,15 +6,11 @@
 package systemd
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // listenFDsStart is SD_LISTEN_FDS_START: the first passed descriptor.
@@ -42,7 +38,7 @@ func Listeners() ([]Socket, error) {
 	fds := make([]int, n)
 	for i := range fds {
 		fds[i] = listenFDsStart + i
-		syscall.CloseOnExec(fds[i]) // until listeners closes it: a program started meanwhile must not inherit it
+		closeOnExec(fds[i]) // until listeners closes it: a program started meanwhile must not inherit it
 	}
 	if err != nil {
 		return nil, err
@@ -108,23 +104,4 @@ func listeners(fds []int, names []string) ([]Socket, error) {
 		return nil, err
 	}
 	return sockets, nil
-}
-
-func listener(f *os.File) (net.Listener, error) {
-	fd := int(f.Fd())
-	typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
-	switch {
-	case errors.Is(err, unix.ENOTSOCK):
-		return nil, errors.New("not a socket")
-	case err != nil:
-		return nil, err
-	case typ != unix.SOCK_STREAM:
-		return nil, errors.New("not a stream socket (ListenStream=)")
-	}
-	if on, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err != nil {
-		return nil, err
-	} else if on == 0 {
-		return nil, errors.New("not listening: a connection (Accept=yes) instead of a listening socket (Accept=no)")
-	}
-	return net.FileListener(f)
 }

@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Notifier tells systemd how the service is doing (sd_notify(3)). A nil
@@ -72,11 +70,11 @@ func (n *Notifier) Reloading() error {
 	if n == nil {
 		return nil
 	}
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+	usec, err := monotonicMicros()
+	if err != nil {
 		return err
 	}
-	return n.Notify("RELOADING=1\nMONOTONIC_USEC=" + strconv.FormatInt(ts.Nano()/1000, 10))
+	return n.Notify("RELOADING=1\nMONOTONIC_USEC=" + strconv.FormatInt(usec, 10))
 }
 
 // Stopping says shutdown began (STOPPING=1).
