@@ -38,17 +38,18 @@ type authzBody struct {
 
 func (a *acmeProblems) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := a.next.RoundTrip(req)
-	if err != nil || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") || resp.ContentLength > 1<<20 {
+	if err != nil || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		return resp, err
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	resp.Body.Close()
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	if err != nil {
-		return resp, nil // the client reads what there was and sees the cut
-	}
+	// What was read is handed on before the rest: the client reads the
+	// body whole, however long, and sees any error of the rest.
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAuthzBody+1))
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(body), resp.Body), resp.Body}
 	var z authzBody
-	if json.Unmarshal(body, &z) != nil {
+	if err != nil || len(body) > maxAuthzBody || json.Unmarshal(body, &z) != nil {
 		return resp, nil
 	}
 	for _, c := range z.Challenges {
@@ -59,6 +60,10 @@ func (a *acmeProblems) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	return resp, nil
 }
+
+// maxAuthzBody is more than any authorization takes; a longer body is not
+// one, and is passed on unread.
+const maxAuthzBody = 1 << 20
 
 // seen notes a challenge as logged and says whether it was already.
 func (a *acmeProblems) seen(url string) bool {
