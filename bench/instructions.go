@@ -26,9 +26,16 @@ import (
 // cat and the echo server are not counted: valgrind follows wsbridge only.
 // Go's asynchronous preemption is off (GODEBUG=asyncpreemptoff=1): its
 // signals come at moments the clock decides, and under valgrind often.
+//
+// With -strace, the same loads count wsbridge's system calls (strace -f -c)
+// instead.
 func instructions(o opts) error {
-	if _, err := os.Stat(o.valgrind); err != nil {
-		return fmt.Errorf("-valgrind: %v", err)
+	tool, what := o.valgrind, "instructions"
+	if o.strace != "" {
+		tool, what = o.strace, "system calls"
+	}
+	if _, err := os.Stat(tool); err != nil {
+		return fmt.Errorf("%s: %v", tool, err)
 	}
 	echoAddr, err := echoServer()
 	if err != nil {
@@ -65,8 +72,8 @@ func instructions(o opts) error {
 			return echoes(url, true, msg, n)
 		}},
 	}
-	fmt.Printf("instructions: wsbridge under cachegrind, %d sessions, %d echoes of %d bytes, %d runs; each load less a baseline run (the same warm-up, then idle as long)\n",
-		o.sessions, o.echoes, len(msg), o.runs)
+	fmt.Printf("instructions: %s of wsbridge under %s, %d sessions, %d echoes of %d bytes, %d runs; each load less a baseline run (the same warm-up, then idle as long)\n",
+		what, filepath.Base(tool), o.sessions, o.echoes, len(msg), o.runs)
 	per := make([][]float64, len(loads))
 	for run := 1; run <= o.runs; run++ {
 		for i, l := range loads {
@@ -91,18 +98,18 @@ func instructions(o opts) error {
 				return fmt.Errorf("%s baseline, run %d: %v", l.name, run, err)
 			}
 			per[i] = append(per[i], float64(loaded-base)/float64(l.units))
-			fmt.Printf("  run %d  %-20s %12d - %12d = %8.0f instructions per %s\n", run, l.name, loaded, base, per[i][len(per[i])-1], l.unit)
+			fmt.Printf("  run %d  %-20s %12d - %12d = %8.1f %s per %s\n", run, l.name, loaded, base, per[i][len(per[i])-1], what, l.unit)
 		}
 	}
-	fmt.Printf("\n| load | instructions per unit (median) | runs |\n|---|---|---|\n")
+	fmt.Printf("\n| load | %s per unit (median) | runs |\n|---|---|---|\n", what)
 	for i, l := range loads {
 		var runs []string
 		for _, v := range per[i] {
-			runs = append(runs, strconv.FormatFloat(v, 'f', 0, 64))
+			runs = append(runs, strconv.FormatFloat(v, 'f', 1, 64))
 		}
-		fmt.Printf("| %s | %.0f per %s | %s |\n", l.name, median(per[i]), l.unit, strings.Join(runs, ", "))
+		fmt.Printf("| %s | %.1f per %s | %s |\n", l.name, median(per[i]), l.unit, strings.Join(runs, ", "))
 	}
-	if o.keep != "" {
+	if o.keep != "" && o.strace == "" {
 		fmt.Printf("\ncachegrind's files are in %s: cg_annotate FILE.load, or cg_diff FILE.base FILE.load | cg_annotate /dev/stdin\n", o.keep)
 	}
 	return nil
@@ -130,6 +137,10 @@ func countInstructions(o opts, out string, args []string, load func(url string) 
 	spec := wsbridgeSpec(o, "wsbridge", args...)
 	spec.bin = o.valgrind
 	spec.args = append([]string{"--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=" + out, o.wsbridge}, spec.args...)
+	if o.strace != "" {
+		spec.bin = o.strace
+		spec.args = append([]string{"-f", "-c", "-o", out, o.wsbridge}, spec.args[4:]...)
+	}
 	spec.env = []string{"GODEBUG=asyncpreemptoff=1"}
 	spec.startWait = 2 * time.Minute // valgrind starts slowly on a busy machine
 	s, err := startServer(spec)
@@ -137,14 +148,39 @@ func countInstructions(o opts, out string, args []string, load func(url string) 
 		return 0, err
 	}
 	err = load(s.url())
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	target := s.cmd.Process.Pid
+	if o.strace != "" {
+		// strace holds on to its tracee when signalled itself: end wsbridge.
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", target, target))
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			target, _ = strconv.Atoi(f[0])
+		}
+	}
+	_ = syscall.Kill(target, syscall.SIGTERM)
 	if werr := s.cmd.Wait(); err == nil && werr != nil {
 		err = fmt.Errorf("wsbridge under valgrind: %v", werr)
 	}
 	if err != nil {
 		return 0, err
 	}
+	if o.strace != "" {
+		return straceTotal(out)
+	}
 	return cachegrindTotal(out)
+}
+
+// straceTotal reads the calls column of strace -c's "total" line.
+func straceTotal(file string) (int64, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && f[len(f)-1] == "total" {
+			return strconv.ParseInt(f[3], 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("%s: no total line", filepath.Base(file))
 }
 
 // cachegrindTotal reads the "summary:" line of a cachegrind output file:

@@ -12,7 +12,7 @@
 //	go run ./bench hold       # memory per live connection, and every one still answering
 //	go run ./bench slow       # memory growth under a slow client, and every byte arriving
 //	go run ./bench fanout     # one shared program to 1, 100, 1000 clients, with and without a slow one
-//	go run ./bench instructions # instructions per session and per echoed message, under valgrind
+//	go run ./bench instructions # instructions per session and per echoed message, under valgrind (-strace: system calls)
 //
 // -tls serves wss:// (a self-signed certificate) in echo, exec-down,
 // tcp-down and connrate, with a Go TLS relay as the limit.
@@ -78,6 +78,7 @@ type opts struct {
 	echoes     int    // instructions: echoed messages counted
 	keep       string // instructions: folder for cachegrind's files
 	valgrind   string
+	strace     string // instructions: count system calls with this strace instead
 }
 
 func main() {
@@ -117,9 +118,10 @@ func main() {
 	echoes := fs.Int("echoes", 2000, "instructions: echoed messages counted")
 	keep := fs.String("keep", "", "instructions: keep cachegrind's output files in this folder (for cg_annotate)")
 	valgrind := fs.String("valgrind", "/usr/bin/valgrind", "instructions: valgrind")
+	strace := fs.String("strace", "", "instructions: count system calls with this strace (strace -f -c) instead of instructions")
 	_ = fs.Parse(os.Args[2:])
 	o := opts{runs: *runs, count: *count, clients: *clients, duration: *duration, conns: *conns, peerConns: *peerConns, execConns: *execConns, rate: *rate, wsbridge: *wsbridge, websocketd: *websocketd, websockify: *websockify,
-		messages: *messages, line: *line, slowRate: *slowRate, sessions: *sessions, echoes: *echoes, keep: *keep, valgrind: *valgrind}
+		messages: *messages, line: *line, slowRate: *slowRate, sessions: *sessions, echoes: *echoes, keep: *keep, valgrind: *valgrind, strace: *strace}
 	var err error
 	if *useTLS {
 		if !slices.Contains(tlsScenarios, os.Args[1]) {
