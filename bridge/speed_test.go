@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -149,4 +150,29 @@ func echoListener(b *testing.B) string {
 		wg.Wait()
 	})
 	return l.Addr().String()
+}
+
+// A session's environment costs one string per variable and a few more
+// (the slice, made with room for all; the identity's; the request URI):
+// a header's variable is built at once, not in four steps.
+func TestEnvironmentAllocations(t *testing.T) {
+	if raceDetector {
+		t.Skip("the race detector allocates")
+	}
+	r := httptest.NewRequest("GET", "/chat?x=1", nil)
+	r.RemoteAddr = "127.0.0.1:5000"
+	for _, h := range []string{"Upgrade", "Connection", "Sec-WebSocket-Key", "Sec-WebSocket-Version", "User-Agent", "X-Request-Id"} {
+		r.Header.Set(h, "v")
+	}
+	g := gateway{baseEnv: []string{"PATH=/usr/bin:/bin", "LANG=C.UTF-8"}, serverSoftware: "wsbridge"}
+	env := g.environment(r, scriptPaths{}, "id")
+	for _, want := range []string{"HTTP_SEC_WEBSOCKET_KEY=v", "HTTP_X_REQUEST_ID=v", "HTTP_USER_AGENT=v", "PATH=/usr/bin:/bin", "QUERY_STRING=x=1"} {
+		if !slices.Contains(env, want) {
+			t.Errorf("no %s in %q", want, env)
+		}
+	}
+	allocs := testing.AllocsPerRun(100, func() { g.environment(r, scriptPaths{}, "id") })
+	if max := float64(len(env) - len(g.baseEnv) + 7); allocs > max {
+		t.Errorf("%v allocations for %d variables, want at most %v", allocs, len(env)-len(g.baseEnv), max)
+	}
 }
