@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"net"
 )
 
@@ -32,24 +31,24 @@ func connectDown(o opts) error {
 		return err
 	}
 	defer stopAll(listeners)
-	// What any process in the path costs: plain read/write relays (splice
-	// between sockets measured slower here), one and two of them.
-	relay1, err := relay(src.addr)
+	// What any process in the path costs: plain read/write relays, one
+	// and two of them.
+	relay1, err := relay(src.addr, nil)
 	if err != nil {
 		return err
 	}
 	defer relay1.Close()
-	relay2, err := relay(relay1.Addr().String())
+	relay2, err := relay(relay1.Addr().String(), nil)
 	if err != nil {
 		return err
 	}
 	defer relay2.Close()
 	contenders := []*contender{src.rawTCP()}
 	for i, l := range []net.Listener{relay1, relay2} {
-		contenders = append(contenders, &contender{name: []string{"1 TCP relay", "2 TCP relays"}[i], fetch: func() (int64, uint32, error) { return readTCP(l.Addr().String()) }})
+		contenders = append(contenders, &contender{name: []string{"1 TCP relay", "2 TCP relays"}[i], fetch: func() (int64, uint32, error) { return readTCP(l.Addr().String(), false) }})
 	}
 	for _, l := range listeners {
-		contenders = append(contenders, &contender{name: l.name, peer: l.peer, fetch: func() (int64, uint32, error) { return readTCP(l.addr) }})
+		contenders = append(contenders, &contender{name: l.name, peer: l.peer, fetch: func() (int64, uint32, error) { return readTCP(l.addr, false) }})
 	}
 	contenders = append(contenders, downloads(bridges[:1], nil)...)
 	contenders[len(contenders)-1].name = "wsbridge (Go client)"
@@ -58,17 +57,4 @@ func connectDown(o opts) error {
 		c.n, c.crc = o.bytes, src.crc()
 	}
 	return compete(contenders, o.runs)
-}
-
-// relay forwards each connection's download from upstream with plain reads
-// and writes.
-func relay(upstream string) (net.Listener, error) {
-	return serveLoopback(func(c net.Conn) {
-		up, err := net.Dial("tcp", upstream)
-		if err != nil {
-			return
-		}
-		defer up.Close()
-		_, _ = io.CopyBuffer(struct{ io.Writer }{c}, struct{ io.Reader }{up}, make([]byte, 256<<10))
-	})
 }

@@ -85,7 +85,7 @@ func measureRate(once func() error, clients int, d time.Duration) (float64, erro
 // wsSession is one session: connect, one round trip (binary or text), a
 // clean close.
 func wsSession(url string, binary bool) error {
-	c, _, err := websocket.DefaultDialer.Dial(url, nil)
+	c, _, err := wsDialer(0, 0).Dial(url, nil)
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,8 @@ import (
 // execDown compares `head -c N /dev/zero` through wsbridge --binary and
 // websocketd --binary with the limits: raw loopback TCP (the Go source of
 // tcp-down, read straight from its socket) and the command's output read
-// straight from a pipe.
+// straight from a pipe; under -tls, also a TLS relay in front of the TCP
+// source.
 func execDown(o opts) error {
 	src, err := newSource(o.bytes)
 	if err != nil {
@@ -24,6 +25,14 @@ func execDown(o opts) error {
 		src.rawTCP(),
 		{name: "pipe", fetch: func() (int64, uint32, error) { return commandOverPipe(command) }},
 	}
+	if benchTLS.on {
+		relayed, err := src.relayed()
+		if err != nil {
+			return err
+		}
+		defer relayed.Close()
+		contenders = append(contenders, relayed.contender)
+	}
 	servers, err := startServers(wsbridgeSpec(o, "wsbridge", append([]string{"--binary", "--"}, command...)...), websocketdSpec(o, append([]string{"--binary"}, command...)...))
 	if err != nil {
 		return err
@@ -33,7 +42,9 @@ func execDown(o opts) error {
 	fmt.Printf("exec-down: %s, contenders in turn, %d runs\n", command, o.runs)
 	zeros := crc32.Checksum(make([]byte, o.bytes), castagnoli)
 	for _, c := range contenders[1:] {
-		c.n, c.crc = o.bytes, zeros
+		if c.name != "TLS relay" {
+			c.n, c.crc = o.bytes, zeros
+		}
 	}
 	return compete(contenders, o.runs)
 }

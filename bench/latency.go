@@ -29,15 +29,26 @@ type latencyContender struct {
 
 // echoLatency times round trips of a 32-byte text message through cat (and
 // through a TCP echo server for the TCP bridge), one at a time, beside the
-// limits: cat on a pipe and the echo server over raw TCP.
+// limits: cat on a pipe, the echo server over raw TCP, and the echo server
+// behind one plain relay (under -tls a TLS relay): the limit for a bridge.
 func echoLatency(o opts) error {
 	echoAddr, err := echoServer()
 	if err != nil {
 		return err
 	}
+	relayed, err := relay(echoAddr, benchTLS.server)
+	if err != nil {
+		return err
+	}
+	defer relayed.Close()
+	relayName := "relay → TCP echo"
+	if benchTLS.on {
+		relayName = "TLS relay → TCP echo"
+	}
 	contenders := []*latencyContender{
 		{name: "cat on a pipe", dial: dialPipe},
-		{name: "raw TCP echo", dial: func() (roundTripper, error) { return dialTCP(echoAddr) }},
+		{name: "raw TCP echo", dial: func() (roundTripper, error) { return dialTCP(echoAddr, false) }},
+		{name: relayName, dial: func() (roundTripper, error) { return dialTCP(relayed.Addr().String(), benchTLS.on) }},
 	}
 	servers, err := startServers(
 		wsbridgeSpec(o, "wsbridge cat", "/bin/cat"),
@@ -63,7 +74,7 @@ func echoLatency(o opts) error {
 				return fmt.Errorf("%s, run %d: %v", c.name, run, err)
 			}
 			c.p50, c.p99 = append(c.p50, p50), append(c.p99, p99)
-			fmt.Printf("  run %d  %-15s p50 %6.1f µs  p99 %6.1f µs\n", run, c.name, p50, p99)
+			fmt.Printf("  run %d  %-20s p50 %6.1f µs  p99 %6.1f µs\n", run, c.name, p50, p99)
 		}
 	}
 	fmt.Printf("\n| contender | p50 µs | p99 µs |\n|---|---|---|\n")
@@ -138,7 +149,7 @@ type wsRT struct {
 }
 
 func dialWS(url string, binary bool) (roundTripper, error) {
-	c, _, err := websocket.DefaultDialer.Dial(url, nil)
+	c, _, err := wsDialer(0, 0).Dial(url, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -170,8 +181,8 @@ type tcpRT struct {
 	buf []byte
 }
 
-func dialTCP(addr string) (roundTripper, error) {
-	c, err := net.Dial("tcp", addr)
+func dialTCP(addr string, secure bool) (roundTripper, error) {
+	c, err := dialAddr(addr, secure)
 	if err != nil {
 		return nil, err
 	}

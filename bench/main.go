@@ -13,6 +13,10 @@
 //	go run ./bench slow       # memory growth under a slow client, and every byte arriving
 //	go run ./bench fanout     # one shared program to 1, 100, 1000 clients, with and without a slow one
 //	go run ./bench compress   # permessage-deflate off and on: bytes on the wire, CPU, memory per session
+//	go run ./bench instructions # instructions per session and per echoed message, under valgrind (-strace: system calls)
+//
+// -tls serves wss:// (a self-signed certificate) in echo, exec-down,
+// tcp-down and connrate, with a Go TLS relay as the limit.
 //
 // Every download is checked by length and CRC-32C; results are medians over
 // -runs; see BENCHMARKS.md. Peers that are not installed are left out.
@@ -46,7 +50,11 @@ var scenarios = map[string]func(opts) error{
 	"pipeline":     pipeline,
 	"fanout":       fanout,
 	"compress":     compress,
+	"instructions": instructions,
 }
+
+// tlsScenarios are those whose limits -tls also puts behind TLS.
+var tlsScenarios = []string{"echo", "exec-down", "tcp-down", "connrate"}
 
 // opts are the flags every scenario takes.
 type opts struct {
@@ -68,6 +76,11 @@ type opts struct {
 	wsbridge   string
 	websocketd string
 	websockify string
+	sessions   int    // instructions: sessions counted
+	echoes     int    // instructions: echoed messages counted
+	keep       string // instructions: folder for cachegrind's files
+	valgrind   string
+	strace     string // instructions: count system calls with this strace instead
 }
 
 func main() {
@@ -102,13 +115,29 @@ func main() {
 	wsbridge := fs.String("wsbridge", "", "wsbridge binary (default: build this repository)")
 	websocketd := fs.String("websocketd", "/usr/bin/websocketd", "websocketd to compare with (skipped if missing)")
 	websockify := fs.String("websockify", "/usr/bin/websockify", "websockify to compare with (skipped if missing)")
+	useTLS := fs.Bool("tls", false, "wss:// with a self-signed certificate, and a Go TLS relay as the limit ("+strings.Join(tlsScenarios, ", ")+")")
+	sessions := fs.Int("sessions", 200, "instructions: sessions counted")
+	echoes := fs.Int("echoes", 2000, "instructions: echoed messages counted")
+	keep := fs.String("keep", "", "instructions: keep cachegrind's output files in this folder (for cg_annotate)")
+	valgrind := fs.String("valgrind", "/usr/bin/valgrind", "instructions: valgrind")
+	strace := fs.String("strace", "", "instructions: count system calls with this strace (strace -f -c) instead of instructions")
 	_ = fs.Parse(os.Args[2:])
 	o := opts{runs: *runs, count: *count, clients: *clients, duration: *duration, conns: *conns, peerConns: *peerConns, execConns: *execConns, rate: *rate, wsbridge: *wsbridge, websocketd: *websocketd, websockify: *websockify,
-		messages: *messages, line: *line, slowRate: *slowRate}
+		messages: *messages, line: *line, slowRate: *slowRate, sessions: *sessions, echoes: *echoes, keep: *keep, valgrind: *valgrind, strace: *strace}
 	var err error
+	if *useTLS {
+		if !slices.Contains(tlsScenarios, os.Args[1]) {
+			err = fmt.Errorf("-tls: only with %s", strings.Join(tlsScenarios, ", "))
+		} else if dir, derr := os.MkdirTemp("", "bench-tls"); derr != nil {
+			err = derr
+		} else {
+			defer os.RemoveAll(dir)
+			err = setUpTLS(dir)
+		}
+	}
 	for _, v := range strings.Split(*fanoutList, ",") {
 		n, perr := strconv.Atoi(strings.TrimSpace(v))
-		if perr != nil || n < 1 {
+		if err == nil && (perr != nil || n < 1) {
 			err = fmt.Errorf("-fanout %q: want client counts such as 1,100,1000", *fanoutList)
 		}
 		o.fanout = append(o.fanout, n)
@@ -161,18 +190,33 @@ type serverSpec struct {
 	peer bool
 	bin  string
 	args []string // "{port}" stands for the port it gets
+	env  []string // added to the bench's environment
+	// startWait is how long it may take to listen (default 5 s).
+	startWait time.Duration
 }
 
 func wsbridgeSpec(o opts, name string, args ...string) serverSpec {
-	return serverSpec{name: name, bin: o.wsbridge, args: append([]string{"--port", "{port}", "--address", "127.0.0.1", "--loglevel", "error"}, args...)}
+	return serverSpec{name: name, bin: o.wsbridge, args: append(append([]string{"--port", "{port}", "--address", "127.0.0.1", "--loglevel", "error"}, sslArgs()...), args...)}
 }
 
 func websocketdSpec(o opts, args ...string) serverSpec {
-	return serverSpec{name: "websocketd", peer: true, bin: o.websocketd, args: append([]string{"--port", "{port}", "--address", "127.0.0.1", "--loglevel", "error"}, args...)}
+	return serverSpec{name: "websocketd", peer: true, bin: o.websocketd, args: append(append([]string{"--port", "{port}", "--address", "127.0.0.1", "--loglevel", "error"}, sslArgs()...), args...)}
+}
+
+// sslArgs are wsbridge's and websocketd's flags for -tls (the same three).
+func sslArgs() []string {
+	if !benchTLS.on {
+		return nil
+	}
+	return []string{"--ssl", "--sslcert", benchTLS.certFile, "--sslkey", benchTLS.keyFile}
 }
 
 func websockifySpec(o opts, target string) serverSpec {
-	return serverSpec{name: "websockify", peer: true, bin: o.websockify, args: []string{"127.0.0.1:{port}", target}}
+	args := []string{"127.0.0.1:{port}", target}
+	if benchTLS.on {
+		args = append([]string{"--cert", benchTLS.certFile, "--key", benchTLS.keyFile, "--ssl-only"}, args...)
+	}
+	return serverSpec{name: "websockify", peer: true, bin: o.websockify, args: args}
 }
 
 // server is a running bridge.
@@ -182,8 +226,13 @@ type server struct {
 	cmd  *exec.Cmd
 }
 
-func (s *server) url() string { return "ws://" + s.addr + "/" }
-func (s *server) pid() int    { return s.cmd.Process.Pid }
+func (s *server) url() string {
+	if benchTLS.on {
+		return "wss://" + s.addr + "/"
+	}
+	return "ws://" + s.addr + "/"
+}
+func (s *server) pid() int { return s.cmd.Process.Pid }
 
 func (s *server) stop() {
 	_ = s.cmd.Process.Kill()
@@ -229,10 +278,17 @@ func startServer(spec serverSpec) (*server, error) {
 		}
 		s := &server{serverSpec: spec, addr: "127.0.0.1:" + port, cmd: exec.Command(spec.bin, args...)}
 		s.cmd.Stdout, s.cmd.Stderr = io.Discard, io.Discard // websocketd logs on stdout
+		if spec.env != nil {
+			s.cmd.Env = append(os.Environ(), spec.env...)
+		}
 		if err := s.cmd.Start(); err != nil {
 			return nil, err
 		}
-		for range 100 {
+		wait := spec.startWait
+		if wait == 0 {
+			wait = 5 * time.Second
+		}
+		for range wait / (50 * time.Millisecond) {
 			if c, err := net.Dial("tcp", s.addr); err == nil {
 				c.Close()
 				return s, nil

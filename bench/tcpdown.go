@@ -8,18 +8,26 @@ import (
 	"net"
 )
 
+// tcpDown reads the TCP source through wsbridge --tcp and websockify,
+// beside raw TCP and one plain relay in front of the source (under -tls a
+// TLS relay): what any process in the path costs, the limit for a bridge.
 func tcpDown(o opts) error {
 	src, err := newSource(o.bytes)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
+	relayed, err := src.relayed()
+	if err != nil {
+		return err
+	}
+	defer relayed.Close()
 	servers, err := startServers(wsbridgeSpec(o, "wsbridge", "--tcp", src.addr), websockifySpec(o, src.addr))
 	if err != nil {
 		return err
 	}
 	defer stopAll(servers)
-	contenders := append([]*contender{src.rawTCP()}, downloads(servers, nil)...)
+	contenders := append([]*contender{src.rawTCP(), relayed.contender}, downloads(servers, nil)...)
 	fmt.Printf("tcp-down: %d bytes per download, %d runs, contenders in turn\n", o.bytes, o.runs)
 	for _, c := range contenders {
 		c.n, c.crc = o.bytes, src.crc()
@@ -63,7 +71,26 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // rawTCP is the contender that reads the source straight from its socket.
 func (s *source) rawTCP() *contender {
-	return &contender{name: "raw TCP", n: s.n, crc: s.crc(), fetch: func() (int64, uint32, error) { return readTCP(s.addr) }}
+	return &contender{name: "raw TCP", n: s.n, crc: s.crc(), fetch: func() (int64, uint32, error) { return readTCP(s.addr, false) }}
+}
+
+// relayedSource is the source behind a relay of the bench's own: plain,
+// or under -tls a TLS terminator.
+type relayedSource struct {
+	net.Listener
+	contender *contender
+}
+
+func (s *source) relayed() (*relayedSource, error) {
+	l, err := relay(s.addr, benchTLS.server)
+	if err != nil {
+		return nil, err
+	}
+	name := "TCP relay"
+	if benchTLS.on {
+		name = "TLS relay"
+	}
+	return &relayedSource{l, &contender{name: name, ref: true, n: s.n, crc: s.crc(), fetch: func() (int64, uint32, error) { return readTCP(l.Addr().String(), benchTLS.on) }}}, nil
 }
 
 func (s *source) crc() uint32 {
@@ -72,8 +99,9 @@ func (s *source) crc() uint32 {
 	return h.Sum32()
 }
 
-func readTCP(addr string) (int64, uint32, error) {
-	c, err := net.Dial("tcp", addr)
+// readTCP reads a download from addr, over TLS if secure.
+func readTCP(addr string, secure bool) (int64, uint32, error) {
+	c, err := dialAddr(addr, secure)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -14,6 +14,7 @@ import (
 type contender struct {
 	name  string
 	peer  bool                          // another tool: its loss is a finding, not a failure
+	ref   bool                          // a limit that gets a ratio column of its own, beside the first
 	n     int64                         // the bytes it must deliver
 	crc   uint32                        // and their CRC-32C
 	fetch func() (int64, uint32, error) // bytes received and their CRC-32C
@@ -32,7 +33,8 @@ func downloads(servers []*server, hello func(c *websocket.Conn) func(n int) erro
 
 // compete runs every contender in turn, runs times, checks each download
 // against the bytes it must deliver, and prints a table of medians as ratios to
-// the first contender (the physical limit) and to the first peer, if any.
+// the first contender (the physical limit), to every ref and to the first
+// peer, if any.
 // A peer's loss is a finding; anyone else's fails the run.
 func compete(contenders []*contender, runs int) error {
 	for run := 1; run <= runs; run++ {
@@ -57,22 +59,28 @@ func compete(contenders []*contender, runs int) error {
 			fmt.Printf("  run %d  %-10s %8.0f MB/s\n", run, c.name, c.mbps[len(c.mbps)-1])
 		}
 	}
-	limit := median(contenders[0].mbps)
-	var peer *contender
-	header := "| contender | median MB/s | × " + contenders[0].name + " |"
+	refs := []*contender{contenders[0]}
+	header := "| contender | median MB/s |"
+	for _, c := range contenders[1:] {
+		if c.ref {
+			refs = append(refs, c)
+		}
+	}
 	for _, c := range contenders {
 		if c.peer && len(c.mbps) > 0 {
-			peer = c
-			header += " × " + c.name + " |"
+			refs = append(refs, c)
 			break
 		}
+	}
+	for _, r := range refs {
+		header += " × " + r.name + " |"
 	}
 	fmt.Printf("\n%s runs that lost data |\n|%s\n", header, strings.Repeat("---|", strings.Count(header, "|")))
 	for _, c := range contenders {
 		m := median(c.mbps)
-		fmt.Printf("| %s | %.0f | %.2f |", c.name, m, m/limit)
-		if peer != nil {
-			fmt.Printf(" %.2f |", m/median(peer.mbps))
+		fmt.Printf("| %s | %.0f |", c.name, m)
+		for _, r := range refs {
+			fmt.Printf(" %.2f |", m/median(r.mbps))
 		}
 		fmt.Printf(" %d of %d |\n", c.lossy, runs)
 	}
@@ -87,7 +95,7 @@ func compete(contenders []*contender, runs int) error {
 // readWS reads binary messages until the close frame; a clean end is 1000.
 // hello, if set, starts the session and is told of every message's size.
 func readWS(url string, hello func(c *websocket.Conn) func(n int) error) (int64, uint32, error) {
-	return readWSWith(&websocket.Dialer{ReadBufferSize: 256 << 10}, url, hello)
+	return readWSWith(wsDialer(256<<10, 0), url, hello)
 }
 
 // readWSWith is readWS through d.

@@ -14,12 +14,14 @@ type readBuffer struct {
 	small int    // the small size: idleBuffer, or less under a low message limit
 }
 
-// pools serve the output pump's readBuffers and the input pump's messages
-// (readMessage), by size.
-var pools = map[int]*sync.Pool{
-	idleBuffer: {New: func() any { b := make([]byte, idleBuffer); return &b }},
-	busyBuffer: {New: func() any { b := make([]byte, busyBuffer); return &b }},
-}
+// idlePool and busyPool serve the output pump's readBuffers and the input
+// pump's messages (readMessage), by size. They hold pointers to arrays: a
+// slice from take converts back to one without allocating (a pool of
+// *[]byte would box a new header on every giveBack).
+var (
+	idlePool = sync.Pool{New: func() any { return new([idleBuffer]byte) }}
+	busyPool = sync.Pool{New: func() any { return new([busyBuffer]byte) }}
+)
 
 func newReadBuffer(small int) *readBuffer { return &readBuffer{small: small} }
 
@@ -60,16 +62,21 @@ func (rb *readBuffer) release() {
 
 // giveBack returns a buffer from take to its pool, if it has one.
 func giveBack(b []byte) {
-	if p := pools[cap(b)]; p != nil {
-		b = b[:cap(b)]
-		p.Put(&b)
+	switch cap(b) {
+	case idleBuffer:
+		idlePool.Put((*[idleBuffer]byte)(b[:idleBuffer]))
+	case busyBuffer:
+		busyPool.Put((*[busyBuffer]byte)(b[:busyBuffer]))
 	}
 }
 
 // take is a buffer of size bytes, pooled when it is of a pooled size.
 func take(size int) []byte {
-	if p := pools[size]; p != nil {
-		return *p.Get().(*[]byte)
+	switch size {
+	case idleBuffer:
+		return idlePool.Get().(*[idleBuffer]byte)[:]
+	case busyBuffer:
+		return busyPool.Get().(*[busyBuffer]byte)[:]
 	}
 	return make([]byte, size)
 }

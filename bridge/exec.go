@@ -214,7 +214,9 @@ func (e *Program) gateway() gateway {
 // sets it) from the request. Headers become HTTP_* variables, except those
 // passedHeader refuses: two holes websocketd leaves open.
 func (g gateway) environment(r *http.Request, script scriptPaths, uniqueID string) []string {
-	env := append([]string(nil), g.baseEnv...)
+	// Room for every variable at once: a session's start grows no slice.
+	env := make([]string, len(g.baseEnv), len(g.baseEnv)+cgiVars+len(r.Header))
+	copy(env, g.baseEnv)
 	set := func(k, v string) { env = append(env, k+"="+cleanEnvValue(v)) }
 
 	host, port, err := net.SplitHostPort(r.RemoteAddr)
@@ -261,10 +263,36 @@ func (g gateway) environment(r *http.Request, script scriptPaths, uniqueID strin
 			if name == "Cookie" {
 				sep = "; " // RFC 6265: one Cookie header, pairs joined by "; "
 			}
-			set("HTTP_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_")), strings.Join(values, sep))
+			env = append(env, headerVar(name, cleanEnvValue(strings.Join(values, sep))))
 		}
 	}
 	return env
+}
+
+// cgiVars is about how many variables environment sets besides the
+// headers' and baseEnv (a capacity, not a limit).
+const cgiVars = 24
+
+// headerVar is a header's variable, NAME=value: HTTP_ and the name in upper
+// case with "-" as "_", built in one allocation (a session's start does
+// this for every header).
+func headerVar(name, value string) string {
+	var b strings.Builder
+	b.Grow(len("HTTP_=") + len(name) + len(value))
+	b.WriteString("HTTP_")
+	for i := range len(name) {
+		c := name[i]
+		switch {
+		case c == '-':
+			c = '_'
+		case 'a' <= c && c <= 'z':
+			c -= 'a' - 'A'
+		}
+		b.WriteByte(c)
+	}
+	b.WriteByte('=')
+	b.WriteString(value)
+	return b.String()
 }
 
 // passedHeader says whether a request header reaches programs (exec and CGI)

@@ -449,27 +449,17 @@ var errInflatedTooBig = errors.New("message too big once inflated")
 // readMessage reads a whole message into buf, at most limit bytes (the read
 // limit bounds only what crossed the wire, not a compressed message's
 // inflated size). buf comes from the pools (take); when it is full and more
-// comes (read into a small array first, so a message of exactly its size
-// keeps it) the message moves to a busyBuffer, then to twice the size. Hand
-// the result to giveBack when done.
+// comes (see readPast) the message moves to a busyBuffer, then to twice the
+// size. Hand the result to giveBack when done.
 func readMessage(buf []byte, r io.Reader, limit int) ([]byte, error) {
-	var more [512]byte
 	for {
-		full := len(buf) == cap(buf)
-		into := buf[len(buf):cap(buf)]
-		if full {
-			into = more[:]
-		}
-		n, err := r.Read(into)
-		switch {
-		case full && n > 0:
-			size := max(busyBuffer, 2*cap(buf))
-			bigger := take(size)[:len(buf)]
-			copy(bigger, buf)
-			giveBack(buf)
-			buf = append(bigger, more[:n]...)
-		case !full:
+		var n int
+		var err error
+		if len(buf) < cap(buf) {
+			n, err = r.Read(buf[len(buf):cap(buf)])
 			buf = buf[:len(buf)+n]
+		} else {
+			buf, err = readPast(buf, r)
 		}
 		if len(buf) > limit {
 			return buf, errInflatedTooBig
@@ -481,6 +471,23 @@ func readMessage(buf []byte, r io.Reader, limit int) ([]byte, error) {
 			return buf, err
 		}
 	}
+}
+
+// readPast reads on from a full buffer: into a small array first, so that a
+// message of exactly the buffer's size keeps it, then into a buffer twice
+// as big (at least a busyBuffer). The array is here, not in readMessage,
+// because it escapes: a message that fits allocates nothing.
+func readPast(buf []byte, r io.Reader) ([]byte, error) {
+	var more [512]byte
+	n, err := r.Read(more[:])
+	if n > 0 {
+		size := max(busyBuffer, 2*cap(buf))
+		bigger := take(size)[:len(buf)]
+		copy(bigger, buf)
+		giveBack(buf)
+		buf = append(bigger, more[:n]...)
+	}
+	return buf, err
 }
 
 // sendClose sends our close frame once; later calls do nothing.

@@ -124,7 +124,11 @@ func (d *Dial) Open(r *http.Request) (Session, error) {
 		conn = tc
 	}
 	_ = conn.SetDeadline(time.Time{})
-	return &connSession{conn: conn, grace: d.Grace}, nil
+	s := &connSession{conn: conn, grace: d.Grace}
+	if sc, ok := conn.(syscall.Conn); ok {
+		s.raw, _ = sc.SyscallConn()
+	}
+	return s, nil
 }
 
 // target is the fixed target, or the one the request's token names.
@@ -188,7 +192,8 @@ func (d *Dial) openError(r *http.Request, t Target, step string, err error) erro
 
 // connSession is one backend connection as a Session.
 type connSession struct {
-	conn     net.Conn // *net.TCPConn, *net.UnixConn or *tls.Conn
+	conn     net.Conn        // *net.TCPConn, *net.UnixConn or *tls.Conn
+	raw      syscall.RawConn // conn's, for WaitRead; nil over TLS
 	grace    time.Duration
 	halfShut atomic.Bool // CloseWrite was called: the backend may still answer
 	stopped  atomic.Bool
@@ -214,8 +219,8 @@ func (s *connSession) Write(p []byte) (int, error) { return s.conn.Write(p) }
 // WaitRead waits for the backend's data without a buffer; over TLS, whose
 // records are read whole, it returns at once.
 func (s *connSession) WaitRead() error {
-	if sc, ok := s.conn.(syscall.Conn); ok {
-		return pollwait.Readable(sc)
+	if s.raw != nil {
+		return pollwait.RawReadable(s.raw)
 	}
 	return nil
 }

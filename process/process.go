@@ -46,6 +46,7 @@ type Process struct {
 	tty    bool
 	mark   string
 	grown  bool        // stdout's pipe was grown (used by Read only)
+	reader outReader   // Read's state
 	cut    atomic.Bool // reap ended the output: Read takes what is left, then EOF
 	grace  time.Duration
 
@@ -130,7 +131,7 @@ func startCmd(cmd *exec.Cmd, mark string) error {
 
 func newProcess(cmd *exec.Cmd, stdin, stdout, stderr *os.File, spec Spec) *Process {
 	out, _ := stdout.SyscallConn() // a pipe or a terminal: never fails
-	return &Process{
+	p := &Process{
 		out:        out,
 		cmd:        cmd,
 		stdin:      stdin,
@@ -146,6 +147,9 @@ func newProcess(cmd *exec.Cmd, stdin, stdout, stderr *os.File, spec Spec) *Proce
 		stdoutEOF:  make(chan struct{}),
 		stderrDone: make(chan struct{}),
 	}
+	p.reader.tty = p.tty
+	p.reader.fill = p.reader.read
+	return p
 }
 
 // reap waits for the child. If a grandchild still holds standard output open
@@ -221,7 +225,7 @@ func (p *Process) WaitRead() error {
 	if p.cut.Load() {
 		return nil // no more waiting: Read says what is left
 	}
-	return pollwait.Readable(p.stdout)
+	return pollwait.RawReadable(p.out)
 }
 
 // Buffered is how many bytes of output wait to be read now.
@@ -252,27 +256,11 @@ func (p *Process) pending() bool {
 // so that a burst goes out in fewer, larger messages (a terminal hands out
 // at most 4 KiB a read, a pipe its 64 KiB).
 func (p *Process) readAvailable(b []byte) (int, error) {
-	n := 0
-	var rerr error
-	err := p.out.Read(func(fd uintptr) bool {
-		for n < len(b) {
-			k, e := syscall.Read(int(fd), b[n:])
-			switch {
-			case k > 0:
-				n += k
-			case e == syscall.EINTR:
-			case e == syscall.EAGAIN:
-				return n > 0
-			case e != nil:
-				rerr = e
-				return true
-			default:
-				rerr = io.EOF
-				return true
-			}
-		}
-		return true
-	})
+	r := &p.reader
+	r.b, r.n, r.err = b, 0, nil
+	err := p.out.Read(r.fill)
+	n, rerr := r.n, r.err
+	r.b = nil // the caller's buffer is not ours to keep
 	if n > 0 {
 		return n, nil
 	}
@@ -280,6 +268,44 @@ func (p *Process) readAvailable(b []byte) (int, error) {
 		return 0, err
 	}
 	return 0, rerr
+}
+
+// outReader is readAvailable's state. It lives in the Process (one
+// goroutine reads at a time) with fill made once: a closure per read would
+// allocate its variables on every message.
+type outReader struct {
+	b    []byte
+	n    int
+	err  error
+	tty  bool
+	fill func(fd uintptr) bool // read, made by newProcess
+}
+
+// read is the poller's callback: it reads into b until b is full or
+// nothing more waits, and says whether to stop waiting.
+func (r *outReader) read(fd uintptr) bool {
+	for r.n < len(r.b) {
+		k, e := syscall.Read(int(fd), r.b[r.n:])
+		switch {
+		case k > 0:
+			r.n += k
+			if !r.tty && r.n < len(r.b) {
+				// A pipe's read takes all there is: one short read means
+				// it is empty now, and asking again only costs a syscall.
+				return true
+			}
+		case e == syscall.EINTR:
+		case e == syscall.EAGAIN:
+			return r.n > 0
+		case e != nil:
+			r.err = e
+			return true
+		default:
+			r.err = io.EOF
+			return true
+		}
+	}
+	return true
 }
 
 // pipeSize is a pipe's capacity, unless grown; bigPipe is what a program

@@ -20,6 +20,12 @@ func Readable(c syscall.Conn) error {
 	if err != nil {
 		return err
 	}
+	return RawReadable(rc)
+}
+
+// RawReadable is Readable for a RawConn the caller keeps: a reader that
+// waits before every read saves SyscallConn's allocation.
+func RawReadable(rc syscall.RawConn) error {
 	// The poller runs the check first and waits for the next edge only when
 	// it says no, so output that came before the wait is not missed.
 	return rc.Read(func(fd uintptr) bool {

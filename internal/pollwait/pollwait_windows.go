@@ -22,6 +22,11 @@ func Readable(c syscall.Conn) error {
 	if err != nil {
 		return err
 	}
+	return RawReadable(rc)
+}
+
+// RawReadable is Readable for a socket's RawConn the caller keeps.
+func RawReadable(rc syscall.RawConn) error {
 	waited := false
 	return rc.Read(func(uintptr) bool {
 		done := waited
