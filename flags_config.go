@@ -645,8 +645,10 @@ func sharedOptions(c *cli.Context) (*config.Shared, error) {
 			s.Slow = v
 		case "input":
 			s.Input = v
+		case "writers":
+			s.Writers = strings.Split(v, ":")
 		default:
-			return nil, usageError("--shared-options: unknown key %q (want start, linger, restart, replay, queue, slow or input)", k)
+			return nil, usageError("--shared-options: unknown key %q (want start, linger, restart, replay, queue, slow, input or writers)", k)
 		}
 		if err != nil {
 			return nil, usageError("--shared-options %s: %v", k, err)

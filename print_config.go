@@ -512,6 +512,7 @@ func sharedYAML(s *config.Shared) mapping {
 		{"queue", int64(s.Queue), s.Queue != def.Queue},
 		{"slow", s.Slow, s.Slow != def.Slow},
 		{"input", s.Input, s.Input != def.Input},
+		{"writers", s.Writers, len(s.Writers) > 0},
 	} {
 		if o.notEmpty {
 			m.set(o.key, o.v, "")

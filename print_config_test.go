@@ -183,6 +183,7 @@ func TestPrintConfigRoundTrip(t *testing.T) {
 		{"--pty", "--compression", "off", "sh"},
 		{"--pty", "--compression", "auto", "sh"},
 		{"--shared-options", "start=first,linger=2s,restart=always,replay=10,queue=1MiB,slow=wait,input=none", "--framing", "binary", "cat"},
+		{"--bearer-token-file", bearer, "--shared-options", "writers=alice:bob", "cat"},
 	} {
 		what := strings.Join(args, " ")
 		out, _, err := printConfig(t, args...)

@@ -295,7 +295,7 @@ func buildConfigRoute(f *config.File, cr *config.Route, key string, log *slog.Lo
 // sharedBackend makes one program serve every client of a route: b, in
 // a hub with s's policies (checked by config.Shared.Check).
 func sharedBackend(b bridge.Backend, s *config.Shared, framing bridge.Framing, maxMsg int, log *slog.Logger) *bridge.Shared {
-	h := &bridge.Shared{Backend: b, Framing: framing, MaxMessage: maxMsg, Linger: s.Linger, Replay: s.Replay, Queue: int(s.Queue), ReadOnly: s.Input == "none", Log: log}
+	h := &bridge.Shared{Backend: b, Framing: framing, MaxMessage: maxMsg, Linger: s.Linger, Replay: s.Replay, Queue: int(s.Queue), ReadOnly: s.Input == "none", Writers: s.Writers, Log: log}
 	h.Start, _ = bridge.ParseStartPolicy(s.Start)
 	h.Restart, _ = bridge.ParseRestartPolicy(s.Restart)
 	h.Slow, _ = bridge.ParseSlowPolicy(s.Slow)

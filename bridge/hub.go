@@ -43,6 +43,9 @@ type Shared struct {
 	Queue    int
 	Slow     SlowPolicy
 	ReadOnly bool // clients' messages are dropped
+	// Writers, if any, are the only users (userOf: the auth's name, or a
+	// client certificate's cn=NAME) whose messages reach the program.
+	Writers []string
 	// Once runs the program once (a lasting terminal): never restarted,
 	// and nobody joins once it is stopping.
 	Once bool
@@ -156,8 +159,8 @@ func (h *Shared) End() {
 
 // Open subscribes a client, starting the program if none runs: a program
 // that cannot start is the request's error, before the upgrade.
-func (h *Shared) Open(*http.Request) (Session, error) {
-	return h.join(joining{})
+func (h *Shared) Open(r *http.Request) (Session, error) {
+	return h.join(joining{readOnly: len(h.Writers) > 0 && !slices.Contains(h.Writers, userOf(r))})
 }
 
 // joining is how a client joins: read-only (its messages dropped, its size

@@ -228,6 +228,9 @@ type Shared struct {
 	Queue   Size          `yaml:"queue"`   // each client's queue; default 256KiB
 	Slow    string        `yaml:"slow"`    // a client whose queue is full: drop (1008, default), skip (ahead) or wait (lossless)
 	Input   string        `yaml:"input"`   // whose messages reach the program: all (default) or none
+	// Writers, if any, are the only users whose messages reach the program:
+	// names the route's auth gives (a client certificate's is cn=NAME).
+	Writers []string `yaml:"writers"`
 }
 
 // Fill gives what is not set its default.

@@ -267,10 +267,10 @@ func TestLoadShared(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := *f.Routes[0].Exec.Shared, (Shared{Start: "first", Restart: "never", Queue: 256 << 10, Slow: "drop", Input: "all"}); got != want {
+	if got, want := *f.Routes[0].Exec.Shared, (Shared{Start: "first", Restart: "never", Queue: 256 << 10, Slow: "drop", Input: "all"}); !reflect.DeepEqual(got, want) {
 		t.Errorf("defaults: %+v, want %+v", got, want)
 	}
-	if got, want := *f.Routes[1].Exec.Shared, (Shared{Start: "always", Restart: "on-failure", Replay: 10, Queue: 1 << 20, Slow: "skip", Input: "none"}); got != want {
+	if got, want := *f.Routes[1].Exec.Shared, (Shared{Start: "always", Restart: "on-failure", Replay: 10, Queue: 1 << 20, Slow: "skip", Input: "none"}); !reflect.DeepEqual(got, want) {
 		t.Errorf("given: %+v, want %+v", got, want)
 	}
 }
@@ -345,6 +345,8 @@ func TestBadFiles(t *testing.T) {
 		{"shared: linger with always", "routes: [{path: /x, exec: {command: cat, shared: {start: always, linger: 5s}}}]\n", `F:1:74: routes[0].exec.shared.linger: start always keeps the program running: linger is for start first`},
 		{"shared: tiny queue", "routes: [{path: /x, exec: {command: cat, shared: {queue: 100}}}]\n", `F:1:58: routes[0].exec.shared.queue: 100 bytes is out of range (1024 to 1073741824)`},
 		{"shared: negative replay", "routes: [{path: /x, exec: {command: cat, shared: {replay: -1}}}]\n", `F:1:59: routes[0].exec.shared.replay: -1 is out of range (0 to 1048576 messages)`},
+		{"shared: writers without auth", "routes: [{path: /x, exec: {command: cat, shared: {writers: [alice]}}}]\n", `F:1:60: routes[0].exec.shared.writers: writers are users: the route needs auth (basic, htpasswd, bearer_token_file, jwt or client_cn) to know who a client is`},
+		{"shared: writers with input none", "routes: [{path: /x, auth: {client_cn: [alice]}, exec: {command: cat, shared: {input: none, writers: [alice]}}}]\n", `F:1:101: routes[0].exec.shared.writers: with input none nobody writes: give one or the other`},
 		{"shared dir", "routes: [{path: /x, exec: {dir: scripts, shared: {}}}]\n", `F:1:50: routes[0].exec.shared: a shared route runs one command, not a dir of scripts`},
 		{"json stderr, raw framing", "routes: [{path: /x, exec: {command: cat, framing: raw, stderr: json}}]\n", `F:1:64: routes[0].exec.stderr: json sends a JSON text message per line: it needs framing line, not raw`},
 		{"missing certificate", "listen: [{port: 443, tls: {certs: [{cert: missing.pem, key: key.pem}]}}]\n" + route, `F:1:43: listen[0].tls.certs[0].cert: D/missing.pem: no such file or directory`},

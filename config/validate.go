@@ -477,6 +477,9 @@ func (f *File) validateExec(r *Route, key string) error {
 		if name, err := e.Shared.Check(); err != nil {
 			return f.errorf(key+".shared."+name, "%v", err)
 		}
+		if a := r.Auth; len(e.Shared.Writers) > 0 && len(a.Basic) == 0 && a.Htpasswd == "" && a.BearerTokenFile == "" && a.JWT == nil && len(a.ClientCN) == 0 {
+			return f.errorf(key+".shared.writers", "writers are users: the route needs auth (basic, htpasswd, bearer_token_file, jwt or client_cn) to know who a client is")
+		}
 	}
 	if mode == bridge.StderrJSON {
 		switch {
@@ -502,6 +505,14 @@ func (s *Shared) Check() (key string, err error) {
 	}
 	if err := oneOf(s.Input, "", "all", "none"); err != nil {
 		return "input", err
+	}
+	if len(s.Writers) > 0 && s.Input == "none" {
+		return "writers", errors.New("with input none nobody writes: give one or the other")
+	}
+	for _, w := range s.Writers {
+		if w == "" {
+			return "writers", errors.New("an empty name")
+		}
 	}
 	switch {
 	case s.Linger < 0:
