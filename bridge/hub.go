@@ -101,6 +101,9 @@ const (
 // queueOverhead is what each queued message counts besides its bytes.
 const queueOverhead = 64
 
+// replayMerge is the size up to which a terminal's replay merges messages.
+const replayMerge = 4 << 10
+
 // Kind is the shared backend's kind (see BackendKind).
 func (h *Shared) Kind() string { return BackendKind(h.Backend) }
 
@@ -447,8 +450,20 @@ func (h *Shared) keepLocked(msg []byte) {
 	if h.Replay <= 0 {
 		return
 	}
-	h.replay = append(h.replay, msg)
 	h.kept += len(msg)
+	if n := len(h.replay); h.Framing == Terminal && n > 0 && len(h.replay[n-1])+len(msg) <= replayMerge {
+		// A terminal's output is a byte stream: small messages (a line, a
+		// key's echo) are kept merged, so a replay is a few messages, each
+		// costing its queue little. The last one grows past its length
+		// only: queues hold it with its length and never grow it.
+		last := h.replay[n-1]
+		if cap(last)-len(last) < len(msg) {
+			last = append(make([]byte, 0, replayMerge), last...)
+		}
+		h.replay[n-1] = append(last, msg...)
+	} else {
+		h.replay = append(h.replay, msg)
+	}
 	drop := 0
 	for n := len(h.replay); n-drop > h.Replay || h.ReplayBytes > 0 && h.kept > h.ReplayBytes && n-drop > 1; drop++ {
 		h.kept -= len(h.replay[drop])

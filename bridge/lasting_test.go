@@ -24,8 +24,9 @@ import (
 // Lasting terminals (Pty.Linger), with real programs on real terminals.
 
 // serveLasting serves a bash script on lasting terminals; the server's
-// and the backend's log lines go to logs.
-func serveLasting(t *testing.T, script string, linger time.Duration) (base string, pty *Pty, logs *logBuffer) {
+// and the backend's log lines go to logs; more change the server before
+// it starts.
+func serveLasting(t *testing.T, script string, linger time.Duration, more ...func(*Server)) (base string, pty *Pty, logs *logBuffer) {
 	t.Helper()
 	logs = &logBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -34,6 +35,9 @@ func serveLasting(t *testing.T, script string, linger time.Duration) (base strin
 		s.Routes[0].Backend = pty
 		s.Routes[0].Framing, s.Routes[0].Terminal = Terminal, &web.Terminal{}
 		s.Log = log
+		for _, f := range more {
+			f(s)
+		}
 	})
 	return "ws://" + addr + "/", pty, logs
 }
@@ -480,5 +484,44 @@ func TestLastingTerminalOneWriter(t *testing.T) {
 	a.waitOutput("got three")
 	if strings.Contains(a.output(), "dropped") {
 		t.Fatalf("the writer that attached first typed while another had the keyboard:\n%s", a.output())
+	}
+}
+
+// TestLastingTerminalJoinerOfShortLines: a scrollback of many short lines
+// (each its own write) does not fill a joiner's queue at once: a watcher
+// that has not read its replay yet is not dropped as too slow by the
+// output that follows, and the replay is kept in few messages.
+func TestLastingTerminalJoinerOfShortLines(t *testing.T) {
+	base, pty, _ := serveLasting(t, `for ((i=0; i<400000; i++)); do echo "line $i"; done; echo ready; read a; echo "done $a"; exec sleep 600`, time.Minute, smallSendBuffers(t))
+	pty.Scrollback = 4 << 20 // some 15,000 reads of the terminal, unmerged
+	a := attach(t, base, nil)
+	a.waitOutput("ready")
+	a.wait("the session message", func(tc *termClient) bool { return tc.session.Watch != "" })
+	w := slowDial(t, base+"?watch="+a.session.Watch)
+	defer w.Close()
+	if err := w.WriteMessage(websocket.TextMessage, []byte(`{"type":"size","cols":80,"rows":24}`)); err != nil {
+		t.Fatal(err)
+	}
+	a.wait("two watching", func(tc *termClient) bool { return len(tc.counts) > 0 && tc.counts[len(tc.counts)-1] == 2 })
+	a.send("x\r")
+	a.waitOutput("done x")
+	w.SetReadDeadline(time.Now().Add(30 * time.Second))
+	var got strings.Builder
+	for !strings.Contains(got.String(), "done x") {
+		mt, m, err := w.ReadMessage()
+		if err != nil {
+			t.Fatalf("the watcher: %v, after %d bytes", err, got.Len())
+		}
+		if mt == websocket.BinaryMessage {
+			got.Write(m)
+		}
+	}
+	for _, lt := range pty.terms.all() {
+		lt.hub.mu.Lock()
+		n, kept := len(lt.hub.replay), lt.hub.kept
+		lt.hub.mu.Unlock()
+		if n > 2*kept/replayMerge+1 {
+			t.Errorf("the replay keeps %d messages for %d bytes", n, kept)
+		}
 	}
 }
