@@ -69,6 +69,8 @@ type Shared struct {
 	endc    chan struct{} // closed by End: a restart's backoff ends (endedCh)
 	endOnce sync.Once
 	room    chan struct{} // a subscriber got room back, or left (cap 1)
+	// retiredDone is Retire's done, called when the run ends for good.
+	retiredDone func()
 }
 
 // StartPolicy is when a Shared program starts.
@@ -282,6 +284,7 @@ func (h *Shared) serve(r *sharedRun) {
 		if !restart {
 			h.endRunLocked(ending)
 			h.mu.Unlock()
+			h.retiredRunEnded()
 			return
 		}
 		if time.Since(began) >= backoffReset {
@@ -301,6 +304,7 @@ func (h *Shared) serve(r *sharedRun) {
 		if h.ended || (len(h.subs) == 0 && h.Start == StartFirst) { // all left meanwhile, or retired
 			h.endRunLocked(ending)
 			h.mu.Unlock()
+			h.retiredRunEnded()
 			return
 		}
 		sess, err := h.Backend.Open(clientlessRequest())
@@ -310,6 +314,17 @@ func (h *Shared) serve(r *sharedRun) {
 		}
 		r.sess, r.stopping = sess, false
 		h.mu.Unlock()
+	}
+}
+
+// retiredRunEnded calls Retire's done, once the run has ended for good.
+func (h *Shared) retiredRunEnded() {
+	h.mu.Lock()
+	done := h.retiredDone
+	h.retiredDone = nil
+	h.mu.Unlock()
+	if done != nil {
+		done()
 	}
 }
 
@@ -801,9 +816,11 @@ func (s *subscriber) Close() error {
 // Redis connections): the server begins it with itself and ends it after
 // its sessions; a reload retires the one a route no longer has.
 type lastingBackend interface {
-	Begin()  // start what runs without clients
-	Retire() // run on for the clients it has, then stop
-	End()    // stop, after every session ended
+	Begin() // start what runs without clients
+	// Retire: run on for the clients it has, then stop, and call done
+	// (from any goroutine) once nothing is left to End.
+	Retire(done func())
+	End() // stop, after every session ended
 }
 
 func (s *Server) beginLasting(routes []*Route) {
@@ -818,19 +835,32 @@ func (s *Server) beginLasting(routes []*Route) {
 }
 
 // retireLasting retires, once, the lasting backends that routes no longer
-// have.
+// have; each leaves the list when it has finished.
 func (s *Server) retireLasting(routes []*Route) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	var retire []lastingBackend
 	for _, l := range s.lasting {
 		if !s.retired[l] && !slices.ContainsFunc(routes, func(r *Route) bool { return any(r.Backend) == any(l) }) {
 			if s.retired == nil {
 				s.retired = map[lastingBackend]bool{}
 			}
 			s.retired[l] = true
-			l.Retire()
+			retire = append(retire, l)
 		}
 	}
+	s.mu.Unlock()
+	for _, l := range retire {
+		l.Retire(func() { s.dropLasting(l) })
+	}
+}
+
+// dropLasting forgets a retired backend that has finished.
+func (s *Server) dropLasting(l lastingBackend) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// A new slice: endLasting may be going through the old one.
+	s.lasting = slices.DeleteFunc(slices.Clone(s.lasting), func(x lastingBackend) bool { return x == l })
+	delete(s.retired, l)
 }
 
 func (s *Server) endLasting() {
@@ -843,16 +873,25 @@ func (s *Server) endLasting() {
 }
 
 // Retire makes the hub StartFirst: it stops after its last client leaves,
-// without a linger, since no client can come back to it.
-func (h *Shared) Retire() {
+// without a linger, since no client can come back to it; done (if set) is
+// called when its program has ended.
+func (h *Shared) Retire(done func()) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	h.Start, h.Linger = StartFirst, 0
-	if len(h.subs) == 0 && h.run != nil && !h.run.stopping {
+	if h.run == nil {
+		h.mu.Unlock()
+		if done != nil {
+			done()
+		}
+		return
+	}
+	h.retiredDone = done
+	if len(h.subs) == 0 && !h.run.stopping {
 		h.run.stopping = true
 		h.run.sess.Stop()
 		h.signalRoom()
 	}
+	h.mu.Unlock()
 }
 
 var (

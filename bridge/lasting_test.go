@@ -254,10 +254,10 @@ func TestLastingTerminalExpires(t *testing.T) {
 		t.Fatal("the program runs on after the linger")
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for len(pty.terms.all()) > 0 && time.Now().Before(deadline) {
+	for len(pty.lasting().all()) > 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if n := len(pty.terms.all()); n > 0 {
+	if n := len(pty.lasting().all()); n > 0 {
 		t.Fatalf("%d terminals still registered", n)
 	}
 	_, resp, err := websocket.DefaultDialer.Dial(base+"?watch="+a.session.Watch, nil)
@@ -516,12 +516,76 @@ func TestLastingTerminalJoinerOfShortLines(t *testing.T) {
 			got.Write(m)
 		}
 	}
-	for _, lt := range pty.terms.all() {
+	for _, lt := range pty.lasting().all() {
 		lt.hub.mu.Lock()
 		n, kept := len(lt.hub.replay), lt.hub.kept
 		lt.hub.mu.Unlock()
 		if n > 2*kept/replayMerge+1 {
 			t.Errorf("the replay keeps %d messages for %d bytes", n, kept)
 		}
+	}
+}
+
+// TestLastingTerminalsKeptByReload: a reload that keeps the route (a new
+// backend on the same path) keeps its terminals: the one nobody is
+// attached to runs on and its id reattaches it; the server's list of
+// lasting backends does not grow with reloads, and forgets a dropped
+// route's once its terminals ended.
+func TestLastingTerminalsKeptByReload(t *testing.T) {
+	pid := filepath.Join(t.TempDir(), "pid")
+	script := `echo $$ > ` + pid + `; echo ready; while read line; do echo "got $line"; done`
+	var srv *Server
+	base, pty, _ := serveLasting(t, script, time.Hour, func(s *Server) { srv = s })
+	a := attach(t, base, nil)
+	a.waitOutput("ready")
+	a.wait("the session message", func(tc *termClient) bool { return tc.session.ID != "" })
+	program := pidOf(t, pid)
+	a.leave()
+	lasting := func() int {
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		return len(srv.lasting)
+	}
+	log := slog.New(slog.DiscardHandler)
+	for range 5 {
+		next := &Pty{Program: pty.Program, Linger: time.Hour}
+		routes := []*Route{
+			{Backend: next, Framing: Terminal, Terminal: &web.Terminal{}, MaxMessage: 1 << 20},
+			{Path: "/tcp", Backend: &Dial{Target: Target{Network: "tcp", Address: "127.0.0.1:1"}, Log: log}, MaxMessage: 1 << 10},
+		}
+		if _, err := srv.Reload(&Server{Routes: routes}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if syscall.Kill(program, 0) != nil {
+		t.Fatal("a reload that kept the route stopped its lingering terminal")
+	}
+	if n := lasting(); n != 2 {
+		t.Errorf("%d lasting backends after 5 reloads of 2 routes", n)
+	}
+	b := attach(t, base, url.Values{wire.SessionParam: {a.session.ID}})
+	b.wait("the session message", func(tc *termClient) bool { return tc.session.ID != "" })
+	if b.session.ID != a.session.ID {
+		t.Fatal("the id started a new terminal after the reload")
+	}
+	b.send("hello\r")
+	b.waitOutput("got hello")
+	if p := pidOf(t, pid); p != program {
+		t.Fatalf("a new program %d, want %d", p, program)
+	}
+	b.leave()
+	// Dropped: its terminal stops, and the list forgets it.
+	if _, err := srv.Reload(&Server{Routes: []*Route{catAt("cat", "/", log)}}); err != nil {
+		t.Fatal(err)
+	}
+	if !gone(program) {
+		t.Fatal("the dropped route's lingering terminal runs on")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for lasting() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := lasting(); n > 0 {
+		t.Errorf("%d lasting backends after the reload that dropped them", n)
 	}
 }
