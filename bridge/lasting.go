@@ -101,8 +101,11 @@ func (t *Pty) openLasting(r *http.Request) (Session, error) {
 			return nil, errNoTerminal
 		}
 		s, err := lt.hub.join(joining{readOnly: true, hello: wire.Session{Watch: lt.watch}.Marshal(), preface: terminalReset})
-		if err != nil {
+		if err == errRunOver {
 			return nil, errNoTerminal
+		}
+		if err != nil { // shutting down: 503, to come back later
+			return nil, err
 		}
 		t.Log.Info("watching a terminal", "terminal", label(lt.id))
 		return s, nil

@@ -216,6 +216,10 @@ while :; do i=$((i+1)); echo "tick $i"; echo $i > ` + ticks + `
 			t.Errorf("closed with %d, want %d", c.code, wire.ExitCode(3))
 		}
 	}
+	// Again, now that all the output is in: the program echoed nothing of it.
+	if strings.Contains(b2.output(), "secret") || strings.Contains(w.output(), "secret") {
+		t.Fatal("the watcher's input reached the program")
+	}
 	if !gone(program) {
 		t.Fatal("the program is left")
 	}
@@ -398,14 +402,12 @@ func TestLastingTerminalsBounded(t *testing.T) {
 func TestLastingTerminalsRetiredByReload(t *testing.T) {
 	dir := t.TempDir()
 	log := slog.New(slog.DiscardHandler)
-	pty := &Pty{Program: Program{Command: "/bin/bash", Args: []string{"-c", `echo $$ > ` + dir + `/$1; echo ready; exec sleep 600`, "sh"}, URLArgs: true, Log: log, Grace: 100 * time.Millisecond}, Linger: time.Hour}
 	var srv *Server
-	addr, _ := serve(t, func(s *Server) {
-		s.Routes[0].Backend = pty
-		s.Routes[0].Framing, s.Routes[0].Terminal = Terminal, &web.Terminal{}
+	base, _, _ := serveLasting(t, `echo $$ > `+dir+`/$1; echo ready; exec sleep 600`, time.Hour, func(s *Server) {
+		pty := s.Routes[0].Backend.(*Pty)
+		pty.Args, pty.URLArgs = append(pty.Args, "sh"), true
 		srv = s
 	})
-	base := "ws://" + addr + "/"
 	left := attach(t, base, url.Values{"arg": {"left"}})
 	left.waitOutput("ready")
 	left.leave()
@@ -431,15 +433,7 @@ func TestLastingTerminalsRetiredByReload(t *testing.T) {
 // scrollback to read, beside a writer that keeps up, is not dropped as
 // too slow for it.
 func TestLastingTerminalJoinerNotTooSlow(t *testing.T) {
-	log := slog.New(slog.DiscardHandler)
-	pty := &Pty{Program: Program{Command: "/bin/bash", Args: []string{"-c", `head -c 1500000 /dev/zero | tr '\0' x; echo; echo ready; read a; echo "done $a"; exec sleep 600`}, Log: log, Grace: 100 * time.Millisecond},
-		Linger: time.Minute, Scrollback: 1 << 20}
-	addr, _ := serve(t, func(s *Server) {
-		s.Routes[0].Backend = pty
-		s.Routes[0].Framing, s.Routes[0].Terminal = Terminal, &web.Terminal{}
-		smallSendBuffers(t)(s)
-	})
-	base := "ws://" + addr + "/"
+	base, _, _ := serveLasting(t, `head -c 1500000 /dev/zero | tr '\0' x; echo; echo ready; read a; echo "done $a"; exec sleep 600`, time.Minute, smallSendBuffers(t))
 	a := attach(t, base, nil)
 	a.waitOutput("ready")
 	a.wait("the session message", func(tc *termClient) bool { return tc.session.Watch != "" })
@@ -492,8 +486,9 @@ func TestLastingTerminalOneWriter(t *testing.T) {
 // that has not read its replay yet is not dropped as too slow by the
 // output that follows, and the replay is kept in few messages.
 func TestLastingTerminalJoinerOfShortLines(t *testing.T) {
-	base, pty, _ := serveLasting(t, `for ((i=0; i<400000; i++)); do echo "line $i"; done; echo ready; read a; echo "done $a"; exec sleep 600`, time.Minute, smallSendBuffers(t))
-	pty.Scrollback = 4 << 20 // some 15,000 reads of the terminal, unmerged
+	base, pty, _ := serveLasting(t, `for ((i=0; i<400000; i++)); do echo "line $i"; done; echo ready; read a; echo "done $a"; exec sleep 600`, time.Minute, smallSendBuffers(t), func(s *Server) {
+		s.Routes[0].Backend.(*Pty).Scrollback = 4 << 20 // some 15,000 reads of the terminal, unmerged
+	})
 	a := attach(t, base, nil)
 	a.waitOutput("ready")
 	a.wait("the session message", func(tc *termClient) bool { return tc.session.Watch != "" })
@@ -587,5 +582,26 @@ func TestLastingTerminalsKeptByReload(t *testing.T) {
 	}
 	if n := lasting(); n > 0 {
 		t.Errorf("%d lasting backends after the reload that dropped them", n)
+	}
+}
+
+// TestLastingTerminalWatchWhileStopping: a watch link refused because the
+// server is stopping is told so (503), not that the terminal is unknown.
+func TestLastingTerminalWatchWhileStopping(t *testing.T) {
+	base, pty, _ := serveLasting(t, `echo ready; exec sleep 600`, time.Minute)
+	a := attach(t, base, nil)
+	a.waitOutput("ready")
+	a.wait("the session message", func(tc *termClient) bool { return tc.session.Watch != "" })
+	hub := pty.lasting().all()[0].hub
+	setEnded := func(v bool) { // what End does first, while the terminal is still listed
+		hub.mu.Lock()
+		hub.ended = v
+		hub.mu.Unlock()
+	}
+	setEnded(true)
+	_, resp, err := websocket.DefaultDialer.Dial(base+"?watch="+a.session.Watch, nil)
+	setEnded(false)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("a watch link while stopping: %v, want 503", err)
 	}
 }
