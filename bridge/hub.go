@@ -166,11 +166,13 @@ func (h *Shared) Open(*http.Request) (Session, error) {
 }
 
 // joining is how a client joins: read-only (its messages dropped, its size
-// ignored), a notice it gets first, and bytes before the replay (if any).
+// ignored), a notice it gets first, bytes before the replay (if any), and
+// whether it hears where the replay ends.
 type joining struct {
 	readOnly bool
 	hello    []byte
 	preface  []byte
+	replayed bool // a wire.Replayed notice follows the replay
 }
 
 // errRunOver is a Once hub's answer once its program has ended or is
@@ -200,6 +202,7 @@ func (h *Shared) join(j joining) (*subscriber, error) {
 	for _, m := range h.replay {
 		s.push(m)
 	}
+	s.replayLeft, s.replayedDue = len(s.queue), j.replayed
 	if h.subs == nil {
 		h.subs = map[*subscriber]struct{}{}
 	}
@@ -599,12 +602,16 @@ type subscriber struct {
 	counted  bool      // in the hub's nfull; under the hub's lock
 	readOnly bool      // its messages are dropped and its size ignored
 	hello    []byte    // a notice to give first, nil once given
-	watchers int       // how many watch (Watchers), told when it changes
-	told     int       // the last number told
-	skipped  int64     // messages lost to SlowSkip
-	ending   *Ending   // set once it ended
-	endOnce  sync.Once
-	stopped  atomic.Bool
+	// replayLeft counts the queued messages of the replay; once they are
+	// read, a wire.Replayed notice is due (replayedDue), before the rest.
+	replayLeft  int
+	replayedDue bool
+	watchers    int     // how many watch (Watchers), told when it changes
+	told        int     // the last number told
+	skipped     int64   // messages lost to SlowSkip
+	ending      *Ending // set once it ended
+	endOnce     sync.Once
+	stopped     atomic.Bool
 }
 
 // push queues msg; mu is held.
@@ -627,7 +634,7 @@ func (s *subscriber) push(msg []byte) {
 // skip drops what is queued: the client skips ahead; mu is held.
 func (s *subscriber) skip() {
 	s.skipped += int64(len(s.queue) - s.head)
-	s.queue, s.head, s.off, s.bytes, s.full = nil, 0, 0, 0, false
+	s.queue, s.head, s.off, s.bytes, s.full, s.replayLeft = nil, 0, 0, 0, false, 0
 }
 
 // end ends the subscriber with e: it reads what is queued (unless e drops
@@ -662,12 +669,13 @@ func (s *subscriber) WaitRead() error {
 
 // noticeDue says whether a notice waits; mu is held.
 func (s *subscriber) noticeDue() bool {
-	return s.hello != nil || s.watchers != s.told
+	return s.hello != nil || s.replayedDue && s.replayLeft == 0 || s.watchers != s.told
 }
 
-// notice is the next notice for the client, nil if none: the hello, then
-// how many watch when that changed. A Read that finds only a notice
-// returns 0 bytes, so the pump comes for it.
+// notice is the next notice for the client, nil if none: the hello, the
+// end of the replay once it is read, then how many watch when that
+// changed. A Read that finds only a notice (or the replay's end) returns
+// 0 bytes, so the pump comes for it.
 func (s *subscriber) notice() []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -676,6 +684,9 @@ func (s *subscriber) notice() []byte {
 		m := s.hello
 		s.hello = nil
 		return m
+	case s.replayedDue && s.replayLeft == 0:
+		s.replayedDue = false
+		return wire.Replayed
 	case s.watchers != s.told && s.ending == nil:
 		s.told = s.watchers
 		return wire.Watchers{Count: s.watchers}.Marshal()
@@ -691,14 +702,15 @@ func (s *subscriber) Read(p []byte) (int, error) {
 	for len(s.queue) == s.head && s.ending == nil && !s.noticeDue() {
 		s.cond.Wait()
 	}
-	if len(s.queue) == s.head {
-		if s.ending == nil {
+	replayEnd := s.replayedDue && s.replayLeft == 0
+	if len(s.queue) == s.head || replayEnd {
+		if s.ending == nil || replayEnd {
 			return 0, nil // a notice
 		}
 		return 0, io.EOF
 	}
 	n := 0
-	for s.head < len(s.queue) && n < len(p) {
+	for s.head < len(s.queue) && n < len(p) && !(s.replayedDue && s.replayLeft == 0) {
 		m := s.queue[s.head][s.off:]
 		c := copy(p[n:], m)
 		n += c
@@ -710,6 +722,9 @@ func (s *subscriber) Read(p []byte) (int, error) {
 		s.queue[s.head] = nil
 		s.head++
 		s.off = 0
+		if s.replayLeft > 0 {
+			s.replayLeft--
+		}
 		if s.hub.Framing != Line {
 			break
 		}

@@ -100,7 +100,7 @@ func (t *Pty) openLasting(r *http.Request) (Session, error) {
 		if lt == nil {
 			return nil, errNoTerminal
 		}
-		s, err := lt.hub.join(joining{readOnly: true, hello: wire.Session{Watch: lt.watch}.Marshal(), preface: terminalReset})
+		s, err := lt.hub.join(joining{readOnly: true, hello: wire.Session{Watch: lt.watch}.Marshal(), preface: terminalReset, replayed: true})
 		if err == errRunOver {
 			return nil, errNoTerminal
 		}
@@ -163,7 +163,7 @@ var errNoTerminal = &HTTPError{Status: http.StatusNotFound, Message: "no such te
 
 // writer is how its writers join: with the id and the watch token.
 func (lt *lastingTerm) writer() joining {
-	return joining{hello: wire.Session{ID: lt.id, Watch: lt.watch}.Marshal(), preface: terminalReset}
+	return joining{hello: wire.Session{ID: lt.id, Watch: lt.watch}.Marshal(), preface: terminalReset, replayed: true}
 }
 
 func (ts *lastingTerms) find(m map[[32]byte]*lastingTerm, secret string) *lastingTerm {

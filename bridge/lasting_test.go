@@ -51,8 +51,10 @@ type termClient struct {
 	out     strings.Builder
 	session wire.ServerMessage
 	counts  []int // watchers messages
-	code    wire.CloseCode
-	done    chan struct{}
+	// replayed are where in out each replayed message came
+	replayed []int
+	code     wire.CloseCode
+	done     chan struct{}
 }
 
 // attach dials base with query and sends a size; the client reads in the
@@ -93,6 +95,8 @@ func (tc *termClient) read() {
 				tc.session = msg
 			case wire.TypeWatchers:
 				tc.counts = append(tc.counts, msg.Count)
+			case wire.TypeReplayed:
+				tc.replayed = append(tc.replayed, tc.out.Len())
 			}
 		}
 		tc.mu.Unlock()
@@ -603,5 +607,36 @@ func TestLastingTerminalWatchWhileStopping(t *testing.T) {
 	setEnded(false)
 	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("a watch link while stopping: %v, want 503", err)
+	}
+}
+
+// TestLastingTerminalReplayedNotice: a client that attaches hears where the
+// replay ends (wire.Replayed), once: right away on a new terminal, after
+// the reset and the kept output on a running one, before live output.
+func TestLastingTerminalReplayedNotice(t *testing.T) {
+	base, _, _ := serveLasting(t, `echo before; read line; echo "after $line"; exec sleep 600`, time.Minute)
+	a := attach(t, base, nil)
+	a.waitOutput("before")
+	a.wait("the session message", func(tc *termClient) bool { return tc.session.ID != "" })
+	if len(a.replayed) != 1 || a.replayed[0] != 0 {
+		t.Fatalf("a new terminal's client heard replayed at %v, want [0]", a.replayed)
+	}
+	a.leave()
+	b := attach(t, base, url.Values{wire.SessionParam: {a.session.ID}})
+	b.wait("the replay's end", func(tc *termClient) bool { return len(tc.replayed) > 0 })
+	b.send("x\r")
+	b.waitOutput("after x")
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := b.out.String()
+	if len(b.replayed) != 1 {
+		t.Fatalf("replayed at %v, want once", b.replayed)
+	}
+	history, live := out[:b.replayed[0]], out[b.replayed[0]:]
+	if !strings.HasPrefix(history, "\x1bc") || !strings.Contains(history, "before") || strings.Contains(history, "after") {
+		t.Errorf("before the replayed message: %q", history)
+	}
+	if !strings.Contains(live, "after x") || strings.Contains(live, "before") {
+		t.Errorf("after the replayed message: %q", live)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/creack/pty"
 	"github.com/gorilla/websocket"
+	"github.com/wsbridge/wsbridge/wire"
 )
 
 // cutProxy forwards TCP connections to a server until cut closes them all,
@@ -238,4 +239,57 @@ func TestLingerExpires(t *testing.T) {
 	readAll(t, c)
 	inst.waitLog(func(m map[string]any) bool { return m["msg"] == "session" && m["status"] == "left" })
 	waitNoProcesses(t, "sleep\x00"+mark)
+}
+
+// TestTerminalReplayIsHistory: what a page that reattaches gets replayed
+// is drawn, not answered: a cursor position query (ESC[6n) in the replay
+// sends no answer to the program, and an rz start in it opens no picker;
+// what is typed after the replay reaches the program.
+func TestTerminalReplayIsHistory(t *testing.T) {
+	input := filepath.Join(t.TempDir(), "input")
+	// rz's start (ZRINIT) as rz writes it, last, as rz then waits.
+	script := `printf 'query \033[6n\n'; echo history-ends; printf 'rz\r**\030B0100000023be50\r\212\021'; exec cat -v > ` + input
+	inst := start(t, "--pty", "--linger", "1m", "--", "/bin/bash", "-c", script)
+	// The first client answers nothing and leaves; the program lingers.
+	c := inst.dial("/", nil)
+	if err := c.WriteMessage(websocket.TextMessage, []byte(`{"type":"size","cols":80,"rows":24}`)); err != nil {
+		t.Fatal(err)
+	}
+	id, out := "", ""
+	for !strings.Contains(out, "\021") {
+		mt, m, err := c.ReadMessage()
+		if err != nil {
+			t.Fatalf("the first client: %v after %q", err, out)
+		}
+		if mt == websocket.BinaryMessage {
+			out += string(m)
+		} else if msg, err := wire.ParseServerMessage(m); err == nil && msg.Type == wire.TypeSession {
+			id = msg.ID
+		}
+	}
+	c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, ""))
+	readAll(t, c)
+
+	// The page comes back with the terminal's id (the tab's storage).
+	ctx := browser(t)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate("http://"+inst.Host+"/terminal.json"),
+		chromedp.Evaluate[chromedp.Void](`sessionStorage.setItem("wsbridge-session:/", `+jsString(id)+`)`),
+		chromedp.Navigate("http://"+inst.Host+"/"),
+		chromedp.Poll[chromedp.Void](`window.wsbridge && window.wsbridge.connected && window.wsbridge.replayed !== false`, chromedp.WithPollingTimeout(30*time.Second)),
+		waitScreen("history-ends"),
+	)
+	if err != nil {
+		t.Fatalf("the page: %v\nscreen:\n%s", err, screen(ctx))
+	}
+	if busy, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.wsbridge.transferring`)); err != nil || busy {
+		t.Fatalf("the replay's rz start began a transfer (%v)\nscreen:\n%s", err, screen(ctx))
+	}
+	if err := chromedp.Do(ctx, typeLine("typed-after")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the typing", func() bool { b, _ := os.ReadFile(input); return strings.Contains(string(b), "typed-after") })
+	if b, _ := os.ReadFile(input); strings.Contains(string(b), "^[") {
+		t.Fatalf("an answer to the replay reached the program: %q", b)
+	}
 }
