@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/creack/pty"
 	"github.com/gorilla/websocket"
 	"github.com/wsbridge/wsbridge/wire"
 )
@@ -25,10 +24,11 @@ import (
 // cutProxy forwards TCP connections to a server until cut closes them all,
 // as a network that drops does.
 type cutProxy struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-	wg    sync.WaitGroup
+	ln     net.Listener
+	mu     sync.Mutex
+	target string // where new connections go
+	conns  []net.Conn
+	wg     sync.WaitGroup
 }
 
 func newCutProxy(t *testing.T, target string) *cutProxy {
@@ -37,13 +37,16 @@ func newCutProxy(t *testing.T, target string) *cutProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &cutProxy{ln: ln}
+	p := &cutProxy{ln: ln, target: target}
 	p.wg.Go(func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
+			p.mu.Lock()
+			target := p.target
+			p.mu.Unlock()
 			s, err := net.Dial("tcp", target)
 			if err != nil {
 				c.Close()
@@ -61,6 +64,13 @@ func newCutProxy(t *testing.T, target string) *cutProxy {
 }
 
 func (p *cutProxy) addr() string { return p.ln.Addr().String() }
+
+// retarget sends new connections to another server.
+func (p *cutProxy) retarget(target string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.target = target
+}
 
 // cut closes every connection under way.
 func (p *cutProxy) cut() {
@@ -180,17 +190,7 @@ func TestConnectTTYReattach(t *testing.T) {
 while :; do i=$((i+1)); echo "tick $i"; if read -t 0.05 line; then [ "$line" = quit ] && exit 3; echo "got $line"; fi; done`
 	inst := start(t, "--pty", "--linger", "1m", "--", "/bin/bash", "-c", script)
 	proxy := newCutProxy(t, inst.Host)
-	cmd := exec.Command(binary, "connect", "--tty", "--reconnect", "ws://"+proxy.addr()+"/")
-	terminal, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 30, Cols: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer terminal.Close()
-	screen := &lockedBuffer{}
-	go io.Copy(screen, terminal)
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer cmd.Process.Kill()
+	terminal, screen, exited := connectOnPty(t, "--tty", "--reconnect", "ws://"+proxy.addr()+"/")
 	waitFor(t, "tick 3", func() bool { return strings.Contains(screen.String(), "tick 3\r\n") })
 	program, _ := os.ReadFile(pidFile)
 
@@ -212,6 +212,7 @@ while :; do i=$((i+1)); echo "tick $i"; if read -t 0.05 line; then [ "$line" = q
 	io.WriteString(terminal, "hello\r")
 	waitFor(t, "the answer to typing", func() bool { return strings.Contains(screen.String(), "got hello") })
 	io.WriteString(terminal, "quit\r")
+	var err error
 	select {
 	case err = <-exited:
 	case <-time.After(20 * time.Second):
@@ -292,4 +293,29 @@ func TestTerminalReplayIsHistory(t *testing.T) {
 	if b, _ := os.ReadFile(input); strings.Contains(string(b), "^[") {
 		t.Fatalf("an answer to the replay reached the program: %q", b)
 	}
+}
+
+// TestConnectTTYTerminalGone: connect --tty --reconnect that comes back to
+// a server without its terminal (here another server, as after a restart)
+// says so and exits 74, rather than typing into the new terminal offered.
+func TestConnectTTYTerminalGone(t *testing.T) {
+	script := `i=0; while :; do i=$((i+1)); echo "tick $i"; sleep 0.05; done`
+	first := start(t, "--pty", "--linger", "1m", "--", "/bin/bash", "-c", script)
+	second := start(t, "--pty", "--linger", "1m", "--", "/bin/bash", "-c", script)
+	proxy := newCutProxy(t, first.Host)
+	_, screen, exited := connectOnPty(t, "--tty", "--reconnect", "ws://"+proxy.addr()+"/")
+	waitFor(t, "tick 3", func() bool { return strings.Contains(screen.String(), "tick 3\r\n") })
+	proxy.retarget(second.Host)
+	proxy.cut()
+	var err error
+	select {
+	case err = <-exited:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("connect did not exit when its terminal was gone:\n%q", screen.String())
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 74 {
+		t.Fatalf("exit %v, want 74", err)
+	}
+	waitFor(t, "the message", func() bool { return strings.Contains(screen.String(), "the terminal is gone") })
 }
