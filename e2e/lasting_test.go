@@ -224,13 +224,19 @@ while :; do i=$((i+1)); echo "tick $i"; if read -t 0.05 line; then [ "$line" = q
 	}
 }
 
-// TestLingerExpires: after the linger with nobody attached the signal
-// ladder ends a lasting terminal's program and its children: no orphan is
-// left. (That they run on meanwhile: TestTerminalLasting, and the bridge's
-// TestLastingTerminalReattach.)
+// TestLingerExpires: a lasting terminal's program runs on after its client
+// left (it goes on counting), and after the linger with nobody attached
+// the signal ladder ends it and its children: no orphan is left.
 func TestLingerExpires(t *testing.T) {
 	mark := newMarker()
-	inst := start(t, "--pty", "--linger", "1s", "--", "/bin/bash", "-c", "sleep "+mark+" & sleep "+mark+"; wait")
+	ticks := filepath.Join(t.TempDir(), "ticks")
+	count := func() int {
+		b, _ := os.ReadFile(ticks)
+		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		return n
+	}
+	inst := start(t, "--pty", "--linger", "3s", "--", "/bin/bash", "-c",
+		"sleep "+mark+" & sleep "+mark+" & i=0; while :; do i=$((i+1)); echo $i > "+ticks+"; sleep 0.05; done")
 	c := inst.dial("/", nil)
 	if err := c.WriteMessage(websocket.TextMessage, []byte(`{"type":"size","cols":80,"rows":24}`)); err != nil {
 		t.Fatal(err)
@@ -239,6 +245,9 @@ func TestLingerExpires(t *testing.T) {
 	c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, ""))
 	readAll(t, c)
 	inst.waitLog(func(m map[string]any) bool { return m["msg"] == "session" && m["status"] == "left" })
+	// Without a linger the hangup would have stopped the count by now.
+	left := count()
+	waitFor(t, "the count going on after the client left", func() bool { return count() >= left+3 })
 	waitNoProcesses(t, "sleep\x00"+mark)
 }
 
