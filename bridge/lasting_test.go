@@ -339,14 +339,9 @@ func TestLastingTerminalJoinsAndLeaves(t *testing.T) {
 // reattach.
 func TestLastingTerminalRecords(t *testing.T) {
 	dir := t.TempDir()
-	log := slog.New(slog.DiscardHandler)
-	pty := &Pty{Program: Program{Command: "/bin/bash", Args: []string{"-c", `echo first; read a; echo "second $a"; read b; exit 0`}, Log: log, Grace: 100 * time.Millisecond},
-		Linger: time.Minute, Scrollback: 1 << 20, Record: dir}
-	addr, _ := serve(t, func(s *Server) {
-		s.Routes[0].Backend = pty
-		s.Routes[0].Framing, s.Routes[0].Terminal = Terminal, &web.Terminal{}
+	base, _, _ := serveLasting(t, `echo first; read a; echo "second $a"; read b; exit 0`, time.Minute, func(s *Server) {
+		s.Routes[0].Backend.(*Pty).Record = dir
 	})
-	base := "ws://" + addr + "/"
 	a := attach(t, base, nil)
 	a.waitOutput("first")
 	a.wait("the session message", func(tc *termClient) bool { return tc.session.ID != "" })
@@ -433,11 +428,12 @@ func TestLastingTerminalsRetiredByReload(t *testing.T) {
 	}
 }
 
-// TestLastingTerminalJoinerNotTooSlow: a client that joins with a full
-// scrollback to read, beside a writer that keeps up, is not dropped as
-// too slow for it.
-func TestLastingTerminalJoinerNotTooSlow(t *testing.T) {
-	base, _, _ := serveLasting(t, `head -c 1500000 /dev/zero | tr '\0' x; echo; echo ready; read a; echo "done $a"; exec sleep 600`, time.Minute, smallSendBuffers(t))
+// lateWatcherGetsLive: with base's program's output so far kept (it says
+// "ready", then answers a line with "done LINE"), a watcher joins and
+// reads nothing while a writer types and gets its answer; the watcher then
+// gets all of it, not dropped as too slow.
+func lateWatcherGetsLive(t *testing.T, base string) {
+	t.Helper()
 	a := attach(t, base, nil)
 	a.waitOutput("ready")
 	a.wait("the session message", func(tc *termClient) bool { return tc.session.Watch != "" })
@@ -461,6 +457,14 @@ func TestLastingTerminalJoinerNotTooSlow(t *testing.T) {
 			got.Write(m)
 		}
 	}
+}
+
+// TestLastingTerminalJoinerNotTooSlow: a client that joins with a full
+// scrollback to read, beside a writer that keeps up, is not dropped as
+// too slow for it.
+func TestLastingTerminalJoinerNotTooSlow(t *testing.T) {
+	base, _, _ := serveLasting(t, `head -c 1500000 /dev/zero | tr '\0' x; echo; echo ready; read a; echo "done $a"; exec sleep 600`, time.Minute, smallSendBuffers(t))
+	lateWatcherGetsLive(t, base)
 }
 
 // TestLastingTerminalOneWriter: with OneWriter only the writer that
@@ -493,28 +497,7 @@ func TestLastingTerminalJoinerOfShortLines(t *testing.T) {
 	base, pty, _ := serveLasting(t, `for ((i=0; i<400000; i++)); do echo "line $i"; done; echo ready; read a; echo "done $a"; exec sleep 600`, time.Minute, smallSendBuffers(t), func(s *Server) {
 		s.Routes[0].Backend.(*Pty).Scrollback = 4 << 20 // some 15,000 reads of the terminal, unmerged
 	})
-	a := attach(t, base, nil)
-	a.waitOutput("ready")
-	a.wait("the session message", func(tc *termClient) bool { return tc.session.Watch != "" })
-	w := slowDial(t, base+"?watch="+a.session.Watch)
-	defer w.Close()
-	if err := w.WriteMessage(websocket.TextMessage, []byte(`{"type":"size","cols":80,"rows":24}`)); err != nil {
-		t.Fatal(err)
-	}
-	a.wait("two watching", func(tc *termClient) bool { return len(tc.counts) > 0 && tc.counts[len(tc.counts)-1] == 2 })
-	a.send("x\r")
-	a.waitOutput("done x")
-	w.SetReadDeadline(time.Now().Add(30 * time.Second))
-	var got strings.Builder
-	for !strings.Contains(got.String(), "done x") {
-		mt, m, err := w.ReadMessage()
-		if err != nil {
-			t.Fatalf("the watcher: %v, after %d bytes", err, got.Len())
-		}
-		if mt == websocket.BinaryMessage {
-			got.Write(m)
-		}
-	}
+	lateWatcherGetsLive(t, base)
 	for _, lt := range pty.lasting().all() {
 		lt.hub.mu.Lock()
 		n, kept := len(lt.hub.replay), lt.hub.kept
