@@ -285,14 +285,15 @@ async function main() {
   }
 
   term.onData((data) => {
-    if (quiet) return; // an answer to the replay, or a key pressed while it is drawn
+    // xterm.js's answers are escape sequences; keys typed meanwhile go on
+    // (but for arrows and the like, in the moment the replay is drawn).
+    if (quiet && data.startsWith('\x1b')) return;
     if (keyBar) data = keyBar(data);
     if (transfer.input(data)) return;
     if (ws) { sendBytes(encoder.encode(data)); return; }
     if (data === '\r' && !retryTimer) connect(); // Enter starts a new session after an exit
   });
   term.onBinary((data) => {
-    if (quiet) return;
     if (transfer.input(data)) return;
     const bytes = new Uint8Array(data.length);
     for (let i = 0; i < data.length; i++) bytes[i] = data.charCodeAt(i) & 0xff;
