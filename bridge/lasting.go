@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"math"
 	"net/http"
 	"sync"
@@ -156,6 +157,24 @@ func (t *Pty) openLasting(r *http.Request) (Session, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// watchGone answers the page's terminal.json for a watch link whose
+// terminal has ended with {"gone":true}: a browser does not show the page
+// the handshake's 404, so the page would otherwise retry it for ever.
+func watchGone(b Backend, w http.ResponseWriter, r *http.Request) bool {
+	t, ok := b.(*Pty)
+	token := r.URL.Query().Get(wire.WatchParam)
+	if !ok || t.Linger <= 0 || token == "" || r.URL.Path != "/terminal.json" {
+		return false
+	}
+	if terms := t.lasting(); terms.find(terms.byWatch, token) != nil {
+		return false
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = io.WriteString(w, `{"gone":true}`+"\n")
+	return true
 }
 
 // errNoTerminal answers a watch token that names no running terminal.

@@ -4,6 +4,7 @@ package bridge
 
 import (
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -621,5 +622,31 @@ func TestLastingTerminalReplayedNotice(t *testing.T) {
 	}
 	if !strings.Contains(live, "after x") || strings.Contains(live, "before") {
 		t.Errorf("after the replayed message: %q", live)
+	}
+}
+
+// TestLastingTerminalWatchGonePage: the page's terminal.json says when its
+// watch link names no running terminal (the handshake's 404 is hidden from
+// the page), and only then.
+func TestLastingTerminalWatchGonePage(t *testing.T) {
+	base, _, _ := serveLasting(t, `echo ready; exec sleep 600`, time.Minute)
+	a := attach(t, base, nil)
+	a.waitOutput("ready")
+	a.wait("the session message", func(tc *termClient) bool { return tc.session.Watch != "" })
+	settings := func(watch string) string {
+		t.Helper()
+		resp, err := http.Get("http" + strings.TrimPrefix(base, "ws") + "terminal.json?watch=" + watch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if got := settings(a.session.Watch); strings.Contains(got, "gone") || !strings.Contains(got, `"options"`) {
+		t.Errorf("a running terminal's watch link: %s", got)
+	}
+	if got := settings(strings.Repeat("0", 32)); strings.TrimSpace(got) != `{"gone":true}` {
+		t.Errorf("a watch link naming no terminal: %s", got)
 	}
 }

@@ -328,3 +328,49 @@ func TestConnectTTYTerminalGone(t *testing.T) {
 	}
 	waitFor(t, "the message", func() bool { return strings.Contains(screen.String(), "the terminal is gone") })
 }
+
+// TestTerminalWatchLinkEnded: a watching page whose terminal is gone when
+// it reconnects (here another server, as after a restart: the handshake's
+// 404 is hidden from the page) says the terminal has ended and stops
+// retrying; a page opened on such a link says so at once.
+func TestTerminalWatchLinkEnded(t *testing.T) {
+	args := []string{"--pty", "--linger", "1m", "--", "/bin/bash", "-c", "echo ready; exec sleep 600"}
+	first, second := start(t, args...), start(t, args...)
+	proxy := newCutProxy(t, first.Host)
+	c := first.dial("/", nil)
+	if err := c.WriteMessage(websocket.TextMessage, []byte(`{"type":"size","cols":80,"rows":24}`)); err != nil {
+		t.Fatal(err)
+	}
+	watch := ""
+	for watch == "" {
+		mt, m, err := c.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if msg, err := wire.ParseServerMessage(m); mt == websocket.TextMessage && err == nil && msg.Type == wire.TypeSession {
+			watch = msg.Watch
+		}
+	}
+	link := "http://" + proxy.addr() + "/?watch=" + watch
+	ended := chromedp.Poll[chromedp.Void](`document.getElementById("wsbridge-status").textContent.includes("has ended")`,
+		chromedp.WithPollingTimeout(20*time.Second))
+	ctx := browser(t)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(link),
+		chromedp.Poll[chromedp.Void](`window.wsbridge && window.wsbridge.connected`, chromedp.WithPollingTimeout(20*time.Second)),
+		waitScreen("ready"),
+	)
+	if err != nil {
+		t.Fatalf("the watcher: %v\nscreen:\n%s", err, screen(ctx))
+	}
+	proxy.retarget(second.Host)
+	proxy.cut()
+	if err := chromedp.Do(ctx, ended); err != nil {
+		status, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("wsbridge-status")))
+		t.Fatalf("after the reconnect to a server without the terminal: %v; the page says %q", err, status)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(link), ended); err != nil {
+		status, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("wsbridge-status")))
+		t.Fatalf("a page opened on the link: %v; it says %q", err, status)
+	}
+}

@@ -269,19 +269,43 @@ async function main() {
         showStatus('Closed: ' + (ev.reason || 'code ' + code) + '.', { label: 'Try again', run: connect });
         return;
       }
-      const why = code === 1001 ? 'the server went away' : 'the connection was lost';
-      attempt++;
-      const delay = Math.min(30, 2 ** (attempt - 1));
-      let left = delay;
-      const tick = () => {
-        if (left <= 0) { showStatus('Reconnecting (attempt ' + attempt + ')…'); connect(); return; }
-        showStatus('Disconnected: ' + why + '. Reconnecting in ' + left + ' s (attempt ' + attempt + ')…',
-          { label: 'Reconnect now', run: connect });
-        left--;
-        retryTimer = setTimeout(tick, 1000);
-      };
-      tick();
+      if (watching) { // the terminal may have ended meanwhile: no use retrying
+        watchGone().then((gone) => { if (gone) showGone(); else retry(code); });
+        return;
+      }
+      retry(code);
     };
+  }
+
+  // A watch link whose terminal has ended is refused (404), which a browser
+  // hides from the page; terminal.json tells it instead.
+  async function watchGone() {
+    try {
+      const resp = await fetch('terminal.json' + query, { cache: 'no-store', credentials: 'same-origin' });
+      return resp.ok && !!(await resp.json()).gone;
+    } catch (e) {
+      return false; // unreachable: worth a retry
+    }
+  }
+  function showGone() {
+    showWatchers(0);
+    showStatus('The terminal this link watched has ended.');
+  }
+
+  // retry dials again after a lost connection, waiting longer each time.
+  function retry(code) {
+    const why = code === 1001 ? 'the server went away' : 'the connection was lost';
+    attempt++;
+    const delay = Math.min(30, 2 ** (attempt - 1));
+    let left = delay;
+    const tick = () => {
+      if (left <= 0) { showStatus('Reconnecting (attempt ' + attempt + ')…'); connect(); return; }
+      showStatus('Disconnected: ' + why + '. Reconnecting in ' + left + ' s (attempt ' + attempt + ')…',
+        { label: 'Reconnect now', run: connect });
+      left--;
+      retryTimer = setTimeout(tick, 1000);
+    };
+    tick();
   }
 
   term.onData((data) => {
@@ -317,7 +341,8 @@ async function main() {
     get watchURL() { return watchURL; }, // a lasting terminal's read-only link
     get replayed() { return !quiet; }, // a lasting terminal's replay is drawn
   };
-  connect();
+  if (watching && config.gone) showGone();
+  else connect();
 }
 
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', main);
