@@ -72,6 +72,8 @@ type Shared struct {
 	endc    chan struct{} // closed by End: a restart's backoff ends (endedCh)
 	endOnce sync.Once
 	room    chan struct{} // a subscriber got room back, or left (cap 1)
+	// retiredDone is Retire's done, called when the run ends for good.
+	retiredDone func()
 }
 
 // StartPolicy is when a Shared program starts.
@@ -103,6 +105,9 @@ const (
 
 // queueOverhead is what each queued message counts besides its bytes.
 const queueOverhead = 64
+
+// replayMerge is the size up to which a terminal's replay merges messages.
+const replayMerge = 4 << 10
 
 // Kind is the shared backend's kind (see BackendKind).
 func (h *Shared) Kind() string { return BackendKind(h.Backend) }
@@ -164,11 +169,13 @@ func (h *Shared) Open(r *http.Request) (Session, error) {
 }
 
 // joining is how a client joins: read-only (its messages dropped, its size
-// ignored), a notice it gets first, and bytes before the replay (if any).
+// ignored), a notice it gets first, bytes before the replay (if any), and
+// whether it hears where the replay ends.
 type joining struct {
 	readOnly bool
 	hello    []byte
 	preface  []byte
+	replayed bool // a wire.Replayed notice follows the replay
 }
 
 // errRunOver is a Once hub's answer once its program has ended or is
@@ -198,6 +205,7 @@ func (h *Shared) join(j joining) (*subscriber, error) {
 	for _, m := range h.replay {
 		s.push(m)
 	}
+	s.replayLeft, s.replayedDue = len(s.queue), j.replayed
 	if h.subs == nil {
 		h.subs = map[*subscriber]struct{}{}
 	}
@@ -282,6 +290,7 @@ func (h *Shared) serve(r *sharedRun) {
 		if !restart {
 			h.endRunLocked(ending)
 			h.mu.Unlock()
+			h.retiredRunEnded()
 			return
 		}
 		if time.Since(began) >= backoffReset {
@@ -301,6 +310,7 @@ func (h *Shared) serve(r *sharedRun) {
 		if h.ended || (len(h.subs) == 0 && h.Start == StartFirst) { // all left meanwhile, or retired
 			h.endRunLocked(ending)
 			h.mu.Unlock()
+			h.retiredRunEnded()
 			return
 		}
 		sess, err := h.Backend.Open(clientlessRequest())
@@ -310,6 +320,17 @@ func (h *Shared) serve(r *sharedRun) {
 		}
 		r.sess, r.stopping = sess, false
 		h.mu.Unlock()
+	}
+}
+
+// retiredRunEnded calls Retire's done, once the run has ended for good.
+func (h *Shared) retiredRunEnded() {
+	h.mu.Lock()
+	done := h.retiredDone
+	h.retiredDone = nil
+	h.mu.Unlock()
+	if done != nil {
+		done()
 	}
 }
 
@@ -450,8 +471,20 @@ func (h *Shared) keepLocked(msg []byte) {
 	if h.Replay <= 0 {
 		return
 	}
-	h.replay = append(h.replay, msg)
 	h.kept += len(msg)
+	if n := len(h.replay); h.Framing == Terminal && n > 0 && len(h.replay[n-1])+len(msg) <= replayMerge {
+		// A terminal's output is a byte stream: small messages (a line, a
+		// key's echo) are kept merged, so a replay is a few messages, each
+		// costing its queue little. The last one grows past its length
+		// only: queues hold it with its length and never grow it.
+		last := h.replay[n-1]
+		if cap(last)-len(last) < len(msg) {
+			last = append(make([]byte, 0, replayMerge), last...)
+		}
+		h.replay[n-1] = append(last, msg...)
+	} else {
+		h.replay = append(h.replay, msg)
+	}
 	drop := 0
 	for n := len(h.replay); n-drop > h.Replay || h.ReplayBytes > 0 && h.kept > h.ReplayBytes && n-drop > 1; drop++ {
 		h.kept -= len(h.replay[drop])
@@ -572,12 +605,16 @@ type subscriber struct {
 	counted  bool      // in the hub's nfull; under the hub's lock
 	readOnly bool      // its messages are dropped and its size ignored
 	hello    []byte    // a notice to give first, nil once given
-	watchers int       // how many watch (Watchers), told when it changes
-	told     int       // the last number told
-	skipped  int64     // messages lost to SlowSkip
-	ending   *Ending   // set once it ended
-	endOnce  sync.Once
-	stopped  atomic.Bool
+	// replayLeft counts the queued messages of the replay; once they are
+	// read, a wire.Replayed notice is due (replayedDue), before the rest.
+	replayLeft  int
+	replayedDue bool
+	watchers    int     // how many watch (Watchers), told when it changes
+	told        int     // the last number told
+	skipped     int64   // messages lost to SlowSkip
+	ending      *Ending // set once it ended
+	endOnce     sync.Once
+	stopped     atomic.Bool
 }
 
 // push queues msg; mu is held.
@@ -600,7 +637,7 @@ func (s *subscriber) push(msg []byte) {
 // skip drops what is queued: the client skips ahead; mu is held.
 func (s *subscriber) skip() {
 	s.skipped += int64(len(s.queue) - s.head)
-	s.queue, s.head, s.off, s.bytes, s.full = nil, 0, 0, 0, false
+	s.queue, s.head, s.off, s.bytes, s.full, s.replayLeft = nil, 0, 0, 0, false, 0
 }
 
 // end ends the subscriber with e: it reads what is queued (unless e drops
@@ -635,12 +672,13 @@ func (s *subscriber) WaitRead() error {
 
 // noticeDue says whether a notice waits; mu is held.
 func (s *subscriber) noticeDue() bool {
-	return s.hello != nil || s.watchers != s.told
+	return s.hello != nil || s.replayedDue && s.replayLeft == 0 || s.watchers != s.told
 }
 
-// notice is the next notice for the client, nil if none: the hello, then
-// how many watch when that changed. A Read that finds only a notice
-// returns 0 bytes, so the pump comes for it.
+// notice is the next notice for the client, nil if none: the hello, the
+// end of the replay once it is read, then how many watch when that
+// changed. A Read that finds only a notice (or the replay's end) returns
+// 0 bytes, so the pump comes for it.
 func (s *subscriber) notice() []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -649,6 +687,9 @@ func (s *subscriber) notice() []byte {
 		m := s.hello
 		s.hello = nil
 		return m
+	case s.replayedDue && s.replayLeft == 0:
+		s.replayedDue = false
+		return wire.Replayed
 	case s.watchers != s.told && s.ending == nil:
 		s.told = s.watchers
 		return wire.Watchers{Count: s.watchers}.Marshal()
@@ -664,14 +705,15 @@ func (s *subscriber) Read(p []byte) (int, error) {
 	for len(s.queue) == s.head && s.ending == nil && !s.noticeDue() {
 		s.cond.Wait()
 	}
-	if len(s.queue) == s.head {
-		if s.ending == nil {
+	replayEnd := s.replayedDue && s.replayLeft == 0
+	if len(s.queue) == s.head || replayEnd {
+		if s.ending == nil || replayEnd {
 			return 0, nil // a notice
 		}
 		return 0, io.EOF
 	}
 	n := 0
-	for s.head < len(s.queue) && n < len(p) {
+	for s.head < len(s.queue) && n < len(p) && !(s.replayedDue && s.replayLeft == 0) {
 		m := s.queue[s.head][s.off:]
 		c := copy(p[n:], m)
 		n += c
@@ -683,6 +725,9 @@ func (s *subscriber) Read(p []byte) (int, error) {
 		s.queue[s.head] = nil
 		s.head++
 		s.off = 0
+		if s.replayLeft > 0 {
+			s.replayLeft--
+		}
 		if s.hub.Framing != Line {
 			break
 		}
@@ -789,9 +834,11 @@ func (s *subscriber) Close() error {
 // Redis connections): the server begins it with itself and ends it after
 // its sessions; a reload retires the one a route no longer has.
 type lastingBackend interface {
-	Begin()  // start what runs without clients
-	Retire() // run on for the clients it has, then stop
-	End()    // stop, after every session ended
+	Begin() // start what runs without clients
+	// Retire: run on for the clients it has, then stop, and call done
+	// (from any goroutine) once nothing is left to End.
+	Retire(done func())
+	End() // stop, after every session ended
 }
 
 func (s *Server) beginLasting(routes []*Route) {
@@ -806,19 +853,32 @@ func (s *Server) beginLasting(routes []*Route) {
 }
 
 // retireLasting retires, once, the lasting backends that routes no longer
-// have.
+// have; each leaves the list when it has finished.
 func (s *Server) retireLasting(routes []*Route) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	var retire []lastingBackend
 	for _, l := range s.lasting {
 		if !s.retired[l] && !slices.ContainsFunc(routes, func(r *Route) bool { return any(r.Backend) == any(l) }) {
 			if s.retired == nil {
 				s.retired = map[lastingBackend]bool{}
 			}
 			s.retired[l] = true
-			l.Retire()
+			retire = append(retire, l)
 		}
 	}
+	s.mu.Unlock()
+	for _, l := range retire {
+		l.Retire(func() { s.dropLasting(l) })
+	}
+}
+
+// dropLasting forgets a retired backend that has finished.
+func (s *Server) dropLasting(l lastingBackend) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// A new slice: endLasting may be going through the old one.
+	s.lasting = slices.DeleteFunc(slices.Clone(s.lasting), func(x lastingBackend) bool { return x == l })
+	delete(s.retired, l)
 }
 
 func (s *Server) endLasting() {
@@ -831,16 +891,25 @@ func (s *Server) endLasting() {
 }
 
 // Retire makes the hub StartFirst: it stops after its last client leaves,
-// without a linger, since no client can come back to it.
-func (h *Shared) Retire() {
+// without a linger, since no client can come back to it; done (if set) is
+// called when its program has ended.
+func (h *Shared) Retire(done func()) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	h.Start, h.Linger = StartFirst, 0
-	if len(h.subs) == 0 && h.run != nil && !h.run.stopping {
+	if h.run == nil {
+		h.mu.Unlock()
+		if done != nil {
+			done()
+		}
+		return
+	}
+	h.retiredDone = done
+	if len(h.subs) == 0 && !h.run.stopping {
 		h.run.stopping = true
 		h.run.sess.Stop()
 		h.signalRoom()
 	}
+	h.mu.Unlock()
 }
 
 var (

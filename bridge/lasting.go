@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"math"
 	"net/http"
 	"sync"
@@ -38,8 +39,34 @@ type lastingTerms struct {
 	mu      sync.Mutex
 	byID    map[[32]byte]*lastingTerm
 	byWatch map[[32]byte]*lastingTerm
-	retired bool // the route is gone: terminals end with their last client
-	ended   bool // the server is stopping
+	retired bool   // the route is gone: terminals end with their last client
+	onEmpty func() // after retired, called when the last terminal ended
+	ended   bool   // the server is stopping
+}
+
+// lasting is t's terminals: its own, or those of the route it replaced.
+func (t *Pty) lasting() *lastingTerms {
+	if ts := t.terms.Load(); ts != nil {
+		return ts
+	}
+	t.terms.CompareAndSwap(nil, &lastingTerms{})
+	return t.terms.Load()
+}
+
+// handOver gives the lasting terminals of from, a route's backend, to to,
+// the backend of the route that replaces it on a reload (the same name,
+// or path), if both linger: the terminals run on, the programs they
+// started with, and their ids and watch links reach them through to.
+// It reports whether it did; from's Retire then leaves them alone.
+func handOver(from, to Backend) bool {
+	a, ok := from.(*Pty)
+	b, ok2 := to.(*Pty)
+	if !ok || !ok2 || a == b || a.Linger <= 0 || b.Linger <= 0 {
+		return false
+	}
+	b.terms.Store(a.lasting())
+	a.handed.Store(true)
+	return true
 }
 
 // lastingTerm is one lasting terminal.
@@ -68,15 +95,18 @@ func newSecret() string {
 // new one.
 func (t *Pty) openLasting(r *http.Request) (Session, error) {
 	q := r.URL.Query()
-	terms := &t.terms
+	terms := t.lasting()
 	if token := q.Get(wire.WatchParam); token != "" {
 		lt := terms.find(terms.byWatch, token)
 		if lt == nil {
 			return nil, errNoTerminal
 		}
-		s, err := lt.hub.join(joining{readOnly: true, hello: wire.Session{Watch: lt.watch}.Marshal(), preface: terminalReset})
-		if err != nil {
+		s, err := lt.hub.join(joining{readOnly: true, hello: wire.Session{Watch: lt.watch}.Marshal(), preface: terminalReset, replayed: true})
+		if err == errRunOver {
 			return nil, errNoTerminal
+		}
+		if err != nil { // shutting down: 503, to come back later
+			return nil, err
 		}
 		t.Log.Info("watching a terminal", "terminal", label(lt.id))
 		return s, nil
@@ -129,12 +159,30 @@ func (t *Pty) openLasting(r *http.Request) (Session, error) {
 	return s, nil
 }
 
+// watchGone answers the page's terminal.json for a watch link whose
+// terminal has ended with {"gone":true}: a browser does not show the page
+// the handshake's 404, so the page would otherwise retry it for ever.
+func watchGone(b Backend, w http.ResponseWriter, r *http.Request) bool {
+	t, ok := b.(*Pty)
+	token := r.URL.Query().Get(wire.WatchParam)
+	if !ok || t.Linger <= 0 || token == "" || r.URL.Path != "/terminal.json" {
+		return false
+	}
+	if terms := t.lasting(); terms.find(terms.byWatch, token) != nil {
+		return false
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = io.WriteString(w, `{"gone":true}`+"\n")
+	return true
+}
+
 // errNoTerminal answers a watch token that names no running terminal.
 var errNoTerminal = &HTTPError{Status: http.StatusNotFound, Message: "no such terminal: it has ended, or the link is wrong"}
 
 // writer is how its writers join: with the id and the watch token.
 func (lt *lastingTerm) writer() joining {
-	return joining{hello: wire.Session{ID: lt.id, Watch: lt.watch}.Marshal(), preface: terminalReset}
+	return joining{hello: wire.Session{ID: lt.id, Watch: lt.watch}.Marshal(), preface: terminalReset, replayed: true}
 }
 
 func (ts *lastingTerms) find(m map[[32]byte]*lastingTerm, secret string) *lastingTerm {
@@ -163,16 +211,34 @@ func (ts *lastingTerms) add(lt *lastingTerm, max int) error {
 	ts.byID[sha256.Sum256([]byte(lt.id))] = lt
 	ts.byWatch[sha256.Sum256([]byte(lt.watch))] = lt
 	if ts.retired {
-		lt.hub.Retire()
+		lt.hub.Retire(nil)
 	}
 	return nil
 }
 
 func (ts *lastingTerms) remove(lt *lastingTerm) {
 	ts.mu.Lock()
-	defer ts.mu.Unlock()
 	delete(ts.byID, sha256.Sum256([]byte(lt.id)))
 	delete(ts.byWatch, sha256.Sum256([]byte(lt.watch)))
+	ts.mu.Unlock()
+	ts.doneIfEmpty()
+}
+
+// doneIfEmpty calls onEmpty, once, when the terminals are retired and the
+// last has ended.
+func (ts *lastingTerms) doneIfEmpty() {
+	ts.mu.Lock()
+	done := ts.onEmpty
+	if !ts.retired || len(ts.byID) > 0 {
+		done = nil
+	}
+	if done != nil {
+		ts.onEmpty = nil
+	}
+	ts.mu.Unlock()
+	if done != nil {
+		done()
+	}
 }
 
 func (ts *lastingTerms) all() []*lastingTerm {
@@ -189,22 +255,30 @@ func (ts *lastingTerms) all() []*lastingTerm {
 func (t *Pty) Begin() {}
 
 // Retire stops the lasting terminals nobody watches; the others stop when
-// their last client leaves.
-func (t *Pty) Retire() {
-	t.terms.mu.Lock()
-	t.terms.retired = true
-	t.terms.mu.Unlock()
-	for _, lt := range t.terms.all() {
-		lt.hub.Retire()
+// their last client leaves, and then done is called. Terminals handed over
+// to the route that replaced this one run on.
+func (t *Pty) Retire(done func()) {
+	if t.handed.Load() {
+		done()
+		return
 	}
+	ts := t.lasting()
+	ts.mu.Lock()
+	ts.retired, ts.onEmpty = true, done
+	ts.mu.Unlock()
+	for _, lt := range ts.all() {
+		lt.hub.Retire(nil)
+	}
+	ts.doneIfEmpty()
 }
 
 // End stops every lasting terminal, after the server's sessions ended.
 func (t *Pty) End() {
-	t.terms.mu.Lock()
-	t.terms.ended = true
-	t.terms.mu.Unlock()
-	for _, lt := range t.terms.all() {
+	ts := t.lasting()
+	ts.mu.Lock()
+	ts.ended = true
+	ts.mu.Unlock()
+	for _, lt := range ts.all() {
 		lt.hub.End()
 	}
 }

@@ -4,6 +4,7 @@ package bridge
 
 import (
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -24,8 +25,9 @@ import (
 // Lasting terminals (Pty.Linger), with real programs on real terminals.
 
 // serveLasting serves a bash script on lasting terminals; the server's
-// and the backend's log lines go to logs.
-func serveLasting(t *testing.T, script string, linger time.Duration) (base string, pty *Pty, logs *logBuffer) {
+// and the backend's log lines go to logs; more change the server before
+// it starts.
+func serveLasting(t *testing.T, script string, linger time.Duration, more ...func(*Server)) (base string, pty *Pty, logs *logBuffer) {
 	t.Helper()
 	logs = &logBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -34,6 +36,9 @@ func serveLasting(t *testing.T, script string, linger time.Duration) (base strin
 		s.Routes[0].Backend = pty
 		s.Routes[0].Framing, s.Routes[0].Terminal = Terminal, &web.Terminal{}
 		s.Log = log
+		for _, f := range more {
+			f(s)
+		}
 	})
 	return "ws://" + addr + "/", pty, logs
 }
@@ -47,8 +52,10 @@ type termClient struct {
 	out     strings.Builder
 	session wire.ServerMessage
 	counts  []int // watchers messages
-	code    wire.CloseCode
-	done    chan struct{}
+	// replayed are where in out each replayed message came
+	replayed []int
+	code     wire.CloseCode
+	done     chan struct{}
 }
 
 // attach dials base with query and sends a size; the client reads in the
@@ -89,6 +96,8 @@ func (tc *termClient) read() {
 				tc.session = msg
 			case wire.TypeWatchers:
 				tc.counts = append(tc.counts, msg.Count)
+			case wire.TypeReplayed:
+				tc.replayed = append(tc.replayed, tc.out.Len())
 			}
 		}
 		tc.mu.Unlock()
@@ -212,6 +221,10 @@ while :; do i=$((i+1)); echo "tick $i"; echo $i > ` + ticks + `
 			t.Errorf("closed with %d, want %d", c.code, wire.ExitCode(3))
 		}
 	}
+	// Again, now that all the output is in: the program echoed nothing of it.
+	if strings.Contains(b2.output(), "secret") || strings.Contains(w.output(), "secret") {
+		t.Fatal("the watcher's input reached the program")
+	}
 	if !gone(program) {
 		t.Fatal("the program is left")
 	}
@@ -250,10 +263,10 @@ func TestLastingTerminalExpires(t *testing.T) {
 		t.Fatal("the program runs on after the linger")
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for len(pty.terms.all()) > 0 && time.Now().Before(deadline) {
+	for len(pty.lasting().all()) > 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if n := len(pty.terms.all()); n > 0 {
+	if n := len(pty.lasting().all()); n > 0 {
 		t.Fatalf("%d terminals still registered", n)
 	}
 	_, resp, err := websocket.DefaultDialer.Dial(base+"?watch="+a.session.Watch, nil)
@@ -327,14 +340,9 @@ func TestLastingTerminalJoinsAndLeaves(t *testing.T) {
 // reattach.
 func TestLastingTerminalRecords(t *testing.T) {
 	dir := t.TempDir()
-	log := slog.New(slog.DiscardHandler)
-	pty := &Pty{Program: Program{Command: "/bin/bash", Args: []string{"-c", `echo first; read a; echo "second $a"; read b; exit 0`}, Log: log, Grace: 100 * time.Millisecond},
-		Linger: time.Minute, Scrollback: 1 << 20, Record: dir}
-	addr, _ := serve(t, func(s *Server) {
-		s.Routes[0].Backend = pty
-		s.Routes[0].Framing, s.Routes[0].Terminal = Terminal, &web.Terminal{}
+	base, _, _ := serveLasting(t, `echo first; read a; echo "second $a"; read b; exit 0`, time.Minute, func(s *Server) {
+		s.Routes[0].Backend.(*Pty).Record = dir
 	})
-	base := "ws://" + addr + "/"
 	a := attach(t, base, nil)
 	a.waitOutput("first")
 	a.wait("the session message", func(tc *termClient) bool { return tc.session.ID != "" })
@@ -394,14 +402,12 @@ func TestLastingTerminalsBounded(t *testing.T) {
 func TestLastingTerminalsRetiredByReload(t *testing.T) {
 	dir := t.TempDir()
 	log := slog.New(slog.DiscardHandler)
-	pty := &Pty{Program: Program{Command: "/bin/bash", Args: []string{"-c", `echo $$ > ` + dir + `/$1; echo ready; exec sleep 600`, "sh"}, URLArgs: true, Log: log, Grace: 100 * time.Millisecond}, Linger: time.Hour}
 	var srv *Server
-	addr, _ := serve(t, func(s *Server) {
-		s.Routes[0].Backend = pty
-		s.Routes[0].Framing, s.Routes[0].Terminal = Terminal, &web.Terminal{}
+	base, _, _ := serveLasting(t, `echo $$ > `+dir+`/$1; echo ready; exec sleep 600`, time.Hour, func(s *Server) {
+		pty := s.Routes[0].Backend.(*Pty)
+		pty.Args, pty.URLArgs = append(pty.Args, "sh"), true
 		srv = s
 	})
-	base := "ws://" + addr + "/"
 	left := attach(t, base, url.Values{"arg": {"left"}})
 	left.waitOutput("ready")
 	left.leave()
@@ -423,19 +429,12 @@ func TestLastingTerminalsRetiredByReload(t *testing.T) {
 	}
 }
 
-// TestLastingTerminalJoinerNotTooSlow: a client that joins with a full
-// scrollback to read, beside a writer that keeps up, is not dropped as
-// too slow for it.
-func TestLastingTerminalJoinerNotTooSlow(t *testing.T) {
-	log := slog.New(slog.DiscardHandler)
-	pty := &Pty{Program: Program{Command: "/bin/bash", Args: []string{"-c", `head -c 1500000 /dev/zero | tr '\0' x; echo; echo ready; read a; echo "done $a"; exec sleep 600`}, Log: log, Grace: 100 * time.Millisecond},
-		Linger: time.Minute, Scrollback: 1 << 20}
-	addr, _ := serve(t, func(s *Server) {
-		s.Routes[0].Backend = pty
-		s.Routes[0].Framing, s.Routes[0].Terminal = Terminal, &web.Terminal{}
-		smallSendBuffers(t)(s)
-	})
-	base := "ws://" + addr + "/"
+// lateWatcherGetsLive: with base's program's output so far kept (it says
+// "ready", then answers a line with "done LINE"), a watcher joins and
+// reads nothing while a writer types and gets its answer; the watcher then
+// gets all of it, not dropped as too slow.
+func lateWatcherGetsLive(t *testing.T, base string) {
+	t.Helper()
 	a := attach(t, base, nil)
 	a.waitOutput("ready")
 	a.wait("the session message", func(tc *termClient) bool { return tc.session.Watch != "" })
@@ -461,6 +460,14 @@ func TestLastingTerminalJoinerNotTooSlow(t *testing.T) {
 	}
 }
 
+// TestLastingTerminalJoinerNotTooSlow: a client that joins with a full
+// scrollback to read, beside a writer that keeps up, is not dropped as
+// too slow for it.
+func TestLastingTerminalJoinerNotTooSlow(t *testing.T) {
+	base, _, _ := serveLasting(t, `head -c 1500000 /dev/zero | tr '\0' x; echo; echo ready; read a; echo "done $a"; exec sleep 600`, time.Minute, smallSendBuffers(t))
+	lateWatcherGetsLive(t, base)
+}
+
 // TestLastingTerminalOneWriter: with OneWriter only the writer that
 // attached last types; when it leaves, the one before types again.
 func TestLastingTerminalOneWriter(t *testing.T) {
@@ -480,5 +487,166 @@ func TestLastingTerminalOneWriter(t *testing.T) {
 	a.waitOutput("got three")
 	if strings.Contains(a.output(), "dropped") {
 		t.Fatalf("the writer that attached first typed while another had the keyboard:\n%s", a.output())
+	}
+}
+
+// TestLastingTerminalJoinerOfShortLines: a scrollback of many short lines
+// (each its own write) does not fill a joiner's queue at once: a watcher
+// that has not read its replay yet is not dropped as too slow by the
+// output that follows, and the replay is kept in few messages.
+func TestLastingTerminalJoinerOfShortLines(t *testing.T) {
+	base, pty, _ := serveLasting(t, `for ((i=0; i<400000; i++)); do echo "line $i"; done; echo ready; read a; echo "done $a"; exec sleep 600`, time.Minute, smallSendBuffers(t), func(s *Server) {
+		s.Routes[0].Backend.(*Pty).Scrollback = 4 << 20 // some 15,000 reads of the terminal, unmerged
+	})
+	lateWatcherGetsLive(t, base)
+	for _, lt := range pty.lasting().all() {
+		lt.hub.mu.Lock()
+		n, kept := len(lt.hub.replay), lt.hub.kept
+		lt.hub.mu.Unlock()
+		if n > 2*kept/replayMerge+1 {
+			t.Errorf("the replay keeps %d messages for %d bytes", n, kept)
+		}
+	}
+}
+
+// TestLastingTerminalsKeptByReload: a reload that keeps the route (a new
+// backend on the same path) keeps its terminals: the one nobody is
+// attached to runs on and its id reattaches it; the server's list of
+// lasting backends does not grow with reloads, and forgets a dropped
+// route's once its terminals ended.
+func TestLastingTerminalsKeptByReload(t *testing.T) {
+	pid := filepath.Join(t.TempDir(), "pid")
+	script := `echo $$ > ` + pid + `; echo ready; while read line; do echo "got $line"; done`
+	var srv *Server
+	base, pty, _ := serveLasting(t, script, time.Hour, func(s *Server) { srv = s })
+	a := attach(t, base, nil)
+	a.waitOutput("ready")
+	a.wait("the session message", func(tc *termClient) bool { return tc.session.ID != "" })
+	program := pidOf(t, pid)
+	a.leave()
+	lasting := func() int {
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		return len(srv.lasting)
+	}
+	log := slog.New(slog.DiscardHandler)
+	for range 5 {
+		next := &Pty{Program: pty.Program, Linger: time.Hour}
+		routes := []*Route{
+			{Backend: next, Framing: Terminal, Terminal: &web.Terminal{}, MaxMessage: 1 << 20},
+			{Path: "/tcp", Backend: &Dial{Target: Target{Network: "tcp", Address: "127.0.0.1:1"}, Log: log}, MaxMessage: 1 << 10},
+		}
+		if _, err := srv.Reload(&Server{Routes: routes}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if syscall.Kill(program, 0) != nil {
+		t.Fatal("a reload that kept the route stopped its lingering terminal")
+	}
+	if n := lasting(); n != 2 {
+		t.Errorf("%d lasting backends after 5 reloads of 2 routes", n)
+	}
+	b := attach(t, base, url.Values{wire.SessionParam: {a.session.ID}})
+	b.wait("the session message", func(tc *termClient) bool { return tc.session.ID != "" })
+	if b.session.ID != a.session.ID {
+		t.Fatal("the id started a new terminal after the reload")
+	}
+	b.send("hello\r")
+	b.waitOutput("got hello")
+	if p := pidOf(t, pid); p != program {
+		t.Fatalf("a new program %d, want %d", p, program)
+	}
+	b.leave()
+	// Dropped: its terminal stops, and the list forgets it.
+	if _, err := srv.Reload(&Server{Routes: []*Route{catAt("cat", "/", log)}}); err != nil {
+		t.Fatal(err)
+	}
+	if !gone(program) {
+		t.Fatal("the dropped route's lingering terminal runs on")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for lasting() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := lasting(); n > 0 {
+		t.Errorf("%d lasting backends after the reload that dropped them", n)
+	}
+}
+
+// TestLastingTerminalWatchWhileStopping: a watch link refused because the
+// server is stopping is told so (503), not that the terminal is unknown.
+func TestLastingTerminalWatchWhileStopping(t *testing.T) {
+	base, pty, _ := serveLasting(t, `echo ready; exec sleep 600`, time.Minute)
+	a := attach(t, base, nil)
+	a.waitOutput("ready")
+	a.wait("the session message", func(tc *termClient) bool { return tc.session.Watch != "" })
+	hub := pty.lasting().all()[0].hub
+	setEnded := func(v bool) { // what End does first, while the terminal is still listed
+		hub.mu.Lock()
+		hub.ended = v
+		hub.mu.Unlock()
+	}
+	setEnded(true)
+	_, resp, err := websocket.DefaultDialer.Dial(base+"?watch="+a.session.Watch, nil)
+	setEnded(false)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("a watch link while stopping: %v, want 503", err)
+	}
+}
+
+// TestLastingTerminalReplayedNotice: a client that attaches hears where the
+// replay ends (wire.Replayed), once: right away on a new terminal, after
+// the reset and the kept output on a running one, before live output.
+func TestLastingTerminalReplayedNotice(t *testing.T) {
+	base, _, _ := serveLasting(t, `echo before; read line; echo "after $line"; exec sleep 600`, time.Minute)
+	a := attach(t, base, nil)
+	a.waitOutput("before")
+	a.wait("the session message", func(tc *termClient) bool { return tc.session.ID != "" })
+	if len(a.replayed) != 1 || a.replayed[0] != 0 {
+		t.Fatalf("a new terminal's client heard replayed at %v, want [0]", a.replayed)
+	}
+	a.leave()
+	b := attach(t, base, url.Values{wire.SessionParam: {a.session.ID}})
+	b.wait("the replay's end", func(tc *termClient) bool { return len(tc.replayed) > 0 })
+	b.send("x\r")
+	b.waitOutput("after x")
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := b.out.String()
+	if len(b.replayed) != 1 {
+		t.Fatalf("replayed at %v, want once", b.replayed)
+	}
+	history, live := out[:b.replayed[0]], out[b.replayed[0]:]
+	if !strings.HasPrefix(history, "\x1bc") || !strings.Contains(history, "before") || strings.Contains(history, "after") {
+		t.Errorf("before the replayed message: %q", history)
+	}
+	if !strings.Contains(live, "after x") || strings.Contains(live, "before") {
+		t.Errorf("after the replayed message: %q", live)
+	}
+}
+
+// TestLastingTerminalWatchGonePage: the page's terminal.json says when its
+// watch link names no running terminal (the handshake's 404 is hidden from
+// the page), and only then.
+func TestLastingTerminalWatchGonePage(t *testing.T) {
+	base, _, _ := serveLasting(t, `echo ready; exec sleep 600`, time.Minute)
+	a := attach(t, base, nil)
+	a.waitOutput("ready")
+	a.wait("the session message", func(tc *termClient) bool { return tc.session.Watch != "" })
+	settings := func(watch string) string {
+		t.Helper()
+		resp, err := http.Get("http" + strings.TrimPrefix(base, "ws") + "terminal.json?watch=" + watch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if got := settings(a.session.Watch); strings.Contains(got, "gone") || !strings.Contains(got, `"options"`) {
+		t.Errorf("a running terminal's watch link: %s", got)
+	}
+	if got := settings(strings.Repeat("0", 32)); strings.TrimSpace(got) != `{"gone":true}` {
+		t.Errorf("a watch link naming no terminal: %s", got)
 	}
 }

@@ -68,8 +68,9 @@ func newMux(routes []*Route, trusted TrustedProxies, adm admission, log *slog.Lo
 	counts := old.counts()
 	for _, r := range routes {
 		h := newRouteHandler(r, adm, log.With("route", r.routeName()), obs)
-		if c := counts.take(r); c != nil {
-			h.active = c
+		if prev := counts.take(r); prev != nil {
+			h.active = prev.active
+			handOver(prev.route.Backend, r.Backend)
 		}
 		m.add(h)
 	}
@@ -113,9 +114,10 @@ func (m *mux) counts() sessionCounts {
 	return c
 }
 
-// take is the count r goes on with: that of the route with r's name, or
-// else with r's path; nil for a new route. Each count goes to one route.
-func (c sessionCounts) take(r *Route) *atomic.Int64 {
+// take is the route r replaces, whose session count (and lasting
+// terminals) it goes on with: the route with r's name, or else with r's
+// path; nil for a new route. Each goes to one route.
+func (c sessionCounts) take(r *Route) *routeHandler {
 	h := c.byName[r.routeName()]
 	if h == nil {
 		h = c.byPath[r.routePath()]
@@ -125,7 +127,7 @@ func (c sessionCounts) take(r *Route) *atomic.Int64 {
 	}
 	delete(c.byName, h.route.routeName())
 	delete(c.byPath, h.route.routePath())
-	return h.active
+	return h
 }
 
 // match finds the route for path and the path its backend, page or folder

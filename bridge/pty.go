@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -43,7 +44,8 @@ type Pty struct {
 	// lasting terminal; other writers' keys are dropped until it leaves.
 	OneWriter bool
 
-	terms lastingTerms
+	terms  atomic.Pointer[lastingTerms] // see lasting
+	handed atomic.Bool                  // its terminals went to the route that replaced it
 }
 
 // Kind is "pty" (see BackendKind).

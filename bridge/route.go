@@ -358,6 +358,7 @@ func (h *routeHandler) plainHandler() http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
+		case h.route.Terminal != nil && watchGone(h.route.Backend, w, r):
 		case h.route.Terminal != nil && h.route.Terminal.Serve(w, r, strings.TrimPrefix(r.URL.Path, "/")):
 		case cgi != nil && cgi.serve(w, r):
 		case static != nil:

@@ -44,10 +44,16 @@ func (d *Dial) Begin() {}
 
 // Retire closes the token source a little later: a request that took the
 // routing of before the reload may still be about to look its token up.
-func (d *Dial) Retire() {
-	if c, ok := d.Tokens.(io.Closer); ok {
-		time.AfterFunc(retiredSourceGrace, func() { c.Close() })
+func (d *Dial) Retire(done func()) {
+	c, ok := d.Tokens.(io.Closer)
+	if !ok {
+		done()
+		return
 	}
+	time.AfterFunc(retiredSourceGrace, func() {
+		c.Close()
+		done()
+	})
 }
 
 func (d *Dial) End() {

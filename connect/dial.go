@@ -52,6 +52,8 @@ type Options struct {
 	// each message alone (no context takeover), with a compressor from a
 	// shared pool, held while a message is written.
 	Compression bool
+
+	reattach string // with TTY: the lasting terminal's id a reconnect asks for
 }
 
 // writeBuffers hold a message while it is masked and sent, shared by every

@@ -40,7 +40,7 @@ func (o *Options) Stdio(ctx context.Context, in io.Reader, out io.Writer) error 
 		if h != nil {
 			input = h.reader(ended)
 		}
-		s, err := o.run(ctx, ws, halfClose, input, in, out)
+		s, err := dial.run(ctx, ws, halfClose, input, in, out)
 		ws.Close()
 		close(ended)
 		log.Info("closed", "up", s.up.Load(), "down", s.down.Load(), "duration", time.Since(start).Round(time.Millisecond), "end", ending(ctx, err))
@@ -49,7 +49,7 @@ func (o *Options) Stdio(ctx context.Context, in io.Reader, out io.Writer) error 
 		}
 		if o.TTY {
 			d := *o
-			d.URL = withSession(o.URL, s.sessionID)
+			d.URL, d.reattach = withSession(o.URL, s.sessionID), s.sessionID
 			dial = &d
 		}
 		<-s.inDone // its sender lets go of the input

@@ -72,6 +72,12 @@ func (s *stream) control(r io.Reader, out io.Writer) error {
 		return nil // a receiver ignores what it does not know
 	}
 	if msg.Type == wire.TypeSession && msg.ID != "" {
+		if s.o.reattach != "" && msg.ID != s.o.reattach {
+			// The server no longer knows the terminal (it ended, its
+			// linger ran out, or the server restarted) and started a new
+			// one: typing on into that would be typing into another program.
+			return &Error{ExitLost, "the terminal is gone: it ended, or the server forgot it, while the connection was lost"}
+		}
 		s.sessionID = msg.ID // --reconnect reattaches with it
 	}
 	if msg.Type == wire.TypeTitle {

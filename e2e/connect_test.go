@@ -587,17 +587,7 @@ func TestConnectThroughProxy(t *testing.T) {
 // remote program, not connect), and connect exits with the program's status.
 func TestConnectTTY(t *testing.T) {
 	inst := start(t, "--pty", "/bin/sh")
-	cmd := exec.Command(binary, "connect", "--tty", inst.URL+"/")
-	terminal, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 30, Cols: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer terminal.Close()
-	screen := &lockedBuffer{}
-	go io.Copy(screen, terminal)
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer cmd.Process.Kill()
+	terminal, screen, exited := connectOnPty(t, "--tty", inst.URL+"/")
 	// type writes a line until want shows up (a resize is signalled, so the
 	// line typed just after it may still see the old size).
 	typeUntil := func(line, want string) {
@@ -618,6 +608,7 @@ func TestConnectTTY(t *testing.T) {
 	io.WriteString(terminal, "\x03") // Ctrl-C, for the remote sleep
 	typeUntil("echo $((1000+337))", "1337")
 	io.WriteString(terminal, "exit 3\r")
+	var err error
 	select {
 	case err = <-exited:
 	case <-time.After(20 * time.Second):
@@ -627,4 +618,25 @@ func TestConnectTTY(t *testing.T) {
 	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
 		t.Fatalf("exit %v, want 3; screen:\n%q", err, screen.String())
 	}
+}
+
+// connectOnPty starts wsbridge connect with args on a terminal of its own,
+// 100x30: what it writes gathers in screen, and exited gives its end. The
+// test's cleanup kills it.
+func connectOnPty(t *testing.T, args ...string) (terminal *os.File, screen *lockedBuffer, exited <-chan error) {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"connect"}, args...)...)
+	terminal, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 30, Cols: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	screen = &lockedBuffer{}
+	go io.Copy(screen, terminal)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		terminal.Close()
+	})
+	return terminal, screen, done
 }

@@ -787,7 +787,13 @@ func TestEnvironmentVariablesSetFlags(t *testing.T) {
 // an OS thread (os/exec's Wait would), or a few thousand sessions would hit
 // Go's limit of 10,000 threads.
 func TestIdleSessionsHoldNoThreads(t *testing.T) {
-	inst := start(t, "/bin/cat")
+	idleSessionsHoldNoThreads(t, start(t, "/bin/cat"))
+}
+
+// idleSessionsHoldNoThreads opens 100 sessions of inst, a cat, and leaves
+// them idle: inst must then run 50 threads at most.
+func idleSessionsHoldNoThreads(t *testing.T, inst *instance) {
+	t.Helper()
 	const sessions = 100
 	for range sessions {
 		c := inst.dial("/", nil)

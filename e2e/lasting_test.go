@@ -17,17 +17,18 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/creack/pty"
 	"github.com/gorilla/websocket"
+	"github.com/wsbridge/wsbridge/wire"
 )
 
 // cutProxy forwards TCP connections to a server until cut closes them all,
 // as a network that drops does.
 type cutProxy struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-	wg    sync.WaitGroup
+	ln     net.Listener
+	mu     sync.Mutex
+	target string // where new connections go
+	conns  []net.Conn
+	wg     sync.WaitGroup
 }
 
 func newCutProxy(t *testing.T, target string) *cutProxy {
@@ -36,13 +37,16 @@ func newCutProxy(t *testing.T, target string) *cutProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &cutProxy{ln: ln}
+	p := &cutProxy{ln: ln, target: target}
 	p.wg.Go(func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
+			p.mu.Lock()
+			target := p.target
+			p.mu.Unlock()
 			s, err := net.Dial("tcp", target)
 			if err != nil {
 				c.Close()
@@ -60,6 +64,13 @@ func newCutProxy(t *testing.T, target string) *cutProxy {
 }
 
 func (p *cutProxy) addr() string { return p.ln.Addr().String() }
+
+// retarget sends new connections to another server.
+func (p *cutProxy) retarget(target string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.target = target
+}
 
 // cut closes every connection under way.
 func (p *cutProxy) cut() {
@@ -179,17 +190,7 @@ func TestConnectTTYReattach(t *testing.T) {
 while :; do i=$((i+1)); echo "tick $i"; if read -t 0.05 line; then [ "$line" = quit ] && exit 3; echo "got $line"; fi; done`
 	inst := start(t, "--pty", "--linger", "1m", "--", "/bin/bash", "-c", script)
 	proxy := newCutProxy(t, inst.Host)
-	cmd := exec.Command(binary, "connect", "--tty", "--reconnect", "ws://"+proxy.addr()+"/")
-	terminal, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 30, Cols: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer terminal.Close()
-	screen := &lockedBuffer{}
-	go io.Copy(screen, terminal)
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer cmd.Process.Kill()
+	terminal, screen, exited := connectOnPty(t, "--tty", "--reconnect", "ws://"+proxy.addr()+"/")
 	waitFor(t, "tick 3", func() bool { return strings.Contains(screen.String(), "tick 3\r\n") })
 	program, _ := os.ReadFile(pidFile)
 
@@ -211,6 +212,7 @@ while :; do i=$((i+1)); echo "tick $i"; if read -t 0.05 line; then [ "$line" = q
 	io.WriteString(terminal, "hello\r")
 	waitFor(t, "the answer to typing", func() bool { return strings.Contains(screen.String(), "got hello") })
 	io.WriteString(terminal, "quit\r")
+	var err error
 	select {
 	case err = <-exited:
 	case <-time.After(20 * time.Second):
@@ -222,13 +224,19 @@ while :; do i=$((i+1)); echo "tick $i"; if read -t 0.05 line; then [ "$line" = q
 	}
 }
 
-// TestLingerExpires: after the linger with nobody attached the signal
-// ladder ends a lasting terminal's program and its children: no orphan is
-// left. (That they run on meanwhile: TestTerminalLasting, and the bridge's
-// TestLastingTerminalReattach.)
+// TestLingerExpires: a lasting terminal's program runs on after its client
+// left (it goes on counting), and after the linger with nobody attached
+// the signal ladder ends it and its children: no orphan is left.
 func TestLingerExpires(t *testing.T) {
 	mark := newMarker()
-	inst := start(t, "--pty", "--linger", "1s", "--", "/bin/bash", "-c", "sleep "+mark+" & sleep "+mark+"; wait")
+	ticks := filepath.Join(t.TempDir(), "ticks")
+	count := func() int {
+		b, _ := os.ReadFile(ticks)
+		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		return n
+	}
+	inst := start(t, "--pty", "--linger", "3s", "--", "/bin/bash", "-c",
+		"sleep "+mark+" & sleep "+mark+" & i=0; while :; do i=$((i+1)); echo $i > "+ticks+"; sleep 0.05; done")
 	c := inst.dial("/", nil)
 	if err := c.WriteMessage(websocket.TextMessage, []byte(`{"type":"size","cols":80,"rows":24}`)); err != nil {
 		t.Fatal(err)
@@ -237,5 +245,132 @@ func TestLingerExpires(t *testing.T) {
 	c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, ""))
 	readAll(t, c)
 	inst.waitLog(func(m map[string]any) bool { return m["msg"] == "session" && m["status"] == "left" })
+	// Without a linger the hangup would have stopped the count by now.
+	left := count()
+	waitFor(t, "the count going on after the client left", func() bool { return count() >= left+3 })
 	waitNoProcesses(t, "sleep\x00"+mark)
+}
+
+// TestTerminalReplayIsHistory: what a page that reattaches gets replayed
+// is drawn, not answered: a cursor position query (ESC[6n) in the replay
+// sends no answer to the program, and an rz start in it opens no picker;
+// what is typed after the replay reaches the program.
+func TestTerminalReplayIsHistory(t *testing.T) {
+	input := filepath.Join(t.TempDir(), "input")
+	// rz's start (ZRINIT) as rz writes it, last, as rz then waits.
+	script := `printf 'query \033[6n\n'; echo history-ends; printf 'rz\r**\030B0100000023be50\r\212\021'; exec cat -v > ` + input
+	inst := start(t, "--pty", "--linger", "1m", "--", "/bin/bash", "-c", script)
+	// The first client answers nothing and leaves; the program lingers.
+	c := inst.dial("/", nil)
+	if err := c.WriteMessage(websocket.TextMessage, []byte(`{"type":"size","cols":80,"rows":24}`)); err != nil {
+		t.Fatal(err)
+	}
+	id, out := "", ""
+	for !strings.Contains(out, "\021") {
+		mt, m, err := c.ReadMessage()
+		if err != nil {
+			t.Fatalf("the first client: %v after %q", err, out)
+		}
+		if mt == websocket.BinaryMessage {
+			out += string(m)
+		} else if msg, err := wire.ParseServerMessage(m); err == nil && msg.Type == wire.TypeSession {
+			id = msg.ID
+		}
+	}
+	c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, ""))
+	readAll(t, c)
+
+	// The page comes back with the terminal's id (the tab's storage).
+	ctx := browser(t)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate("http://"+inst.Host+"/terminal.json"),
+		chromedp.Evaluate[chromedp.Void](`sessionStorage.setItem("wsbridge-session:/", `+jsString(id)+`)`),
+		chromedp.Navigate("http://"+inst.Host+"/"),
+		chromedp.Poll[chromedp.Void](`window.wsbridge && window.wsbridge.connected && window.wsbridge.replayed !== false`, chromedp.WithPollingTimeout(30*time.Second)),
+		waitScreen("history-ends"),
+	)
+	if err != nil {
+		t.Fatalf("the page: %v\nscreen:\n%s", err, screen(ctx))
+	}
+	if busy, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.wsbridge.transferring`)); err != nil || busy {
+		t.Fatalf("the replay's rz start began a transfer (%v)\nscreen:\n%s", err, screen(ctx))
+	}
+	if err := chromedp.Do(ctx, typeLine("typed-after")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the typing", func() bool { b, _ := os.ReadFile(input); return strings.Contains(string(b), "typed-after") })
+	if b, _ := os.ReadFile(input); strings.Contains(string(b), "^[") {
+		t.Fatalf("an answer to the replay reached the program: %q", b)
+	}
+}
+
+// TestConnectTTYTerminalGone: connect --tty --reconnect that comes back to
+// a server without its terminal (here another server, as after a restart)
+// says so and exits 74, rather than typing into the new terminal offered.
+func TestConnectTTYTerminalGone(t *testing.T) {
+	script := `i=0; while :; do i=$((i+1)); echo "tick $i"; sleep 0.05; done`
+	first := start(t, "--pty", "--linger", "1m", "--", "/bin/bash", "-c", script)
+	second := start(t, "--pty", "--linger", "1m", "--", "/bin/bash", "-c", script)
+	proxy := newCutProxy(t, first.Host)
+	_, screen, exited := connectOnPty(t, "--tty", "--reconnect", "ws://"+proxy.addr()+"/")
+	waitFor(t, "tick 3", func() bool { return strings.Contains(screen.String(), "tick 3\r\n") })
+	proxy.retarget(second.Host)
+	proxy.cut()
+	var err error
+	select {
+	case err = <-exited:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("connect did not exit when its terminal was gone:\n%q", screen.String())
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 74 {
+		t.Fatalf("exit %v, want 74", err)
+	}
+	waitFor(t, "the message", func() bool { return strings.Contains(screen.String(), "the terminal is gone") })
+}
+
+// TestTerminalWatchLinkEnded: a watching page whose terminal is gone when
+// it reconnects (here another server, as after a restart: the handshake's
+// 404 is hidden from the page) says the terminal has ended and stops
+// retrying; a page opened on such a link says so at once.
+func TestTerminalWatchLinkEnded(t *testing.T) {
+	args := []string{"--pty", "--linger", "1m", "--", "/bin/bash", "-c", "echo ready; exec sleep 600"}
+	first, second := start(t, args...), start(t, args...)
+	proxy := newCutProxy(t, first.Host)
+	c := first.dial("/", nil)
+	if err := c.WriteMessage(websocket.TextMessage, []byte(`{"type":"size","cols":80,"rows":24}`)); err != nil {
+		t.Fatal(err)
+	}
+	watch := ""
+	for watch == "" {
+		mt, m, err := c.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if msg, err := wire.ParseServerMessage(m); mt == websocket.TextMessage && err == nil && msg.Type == wire.TypeSession {
+			watch = msg.Watch
+		}
+	}
+	link := "http://" + proxy.addr() + "/?watch=" + watch
+	ended := chromedp.Poll[chromedp.Void](`document.getElementById("wsbridge-status").textContent.includes("has ended")`,
+		chromedp.WithPollingTimeout(20*time.Second))
+	ctx := browser(t)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(link),
+		chromedp.Poll[chromedp.Void](`window.wsbridge && window.wsbridge.connected`, chromedp.WithPollingTimeout(20*time.Second)),
+		waitScreen("ready"),
+	)
+	if err != nil {
+		t.Fatalf("the watcher: %v\nscreen:\n%s", err, screen(ctx))
+	}
+	proxy.retarget(second.Host)
+	proxy.cut()
+	if err := chromedp.Do(ctx, ended); err != nil {
+		status, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("wsbridge-status")))
+		t.Fatalf("after the reconnect to a server without the terminal: %v; the page says %q", err, status)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(link), ended); err != nil {
+		status, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("wsbridge-status")))
+		t.Fatalf("a page opened on the link: %v; it says %q", err, status)
+	}
 }

@@ -20,6 +20,7 @@ const (
 	// server, with a lasting terminal: its credentials, to reattach or share
 	TypeSession  = "session"
 	TypeWatchers = "watchers" // server: how many clients watch the terminal
+	TypeReplayed = "replayed" // server: the output kept from before has all been sent
 )
 
 // The query parameters of a lasting terminal's WebSocket URL.
@@ -123,6 +124,12 @@ func (w Watchers) Marshal() []byte {
 		Count int    `json:"count"`
 	}{TypeWatchers, w.Count})
 }
+
+// Replayed follows a lasting terminal's replay: what came before it is
+// history, to draw without answering its queries; what follows is live.
+var Replayed = marshal(struct {
+	Type string `json:"type"`
+}{TypeReplayed})
 
 // ServerMessage is a control message from the server, as a client reads it:
 // the fields of its type are set.

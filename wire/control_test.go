@@ -68,6 +68,7 @@ func TestMarshal(t *testing.T) {
 		{Session{ID: "a", Watch: "b"}.Marshal(), `{"type":"session","id":"a","watch":"b"}`},
 		{Session{Watch: "b"}.Marshal(), `{"type":"session","watch":"b"}`},
 		{Watchers{Count: 2}.Marshal(), `{"type":"watchers","count":2}`},
+		{Replayed, `{"type":"replayed"}`},
 	} {
 		if string(tc.got) != tc.want {
 			t.Errorf("got %s, want %s", tc.got, tc.want)
@@ -91,6 +92,7 @@ func TestParseServerMessage(t *testing.T) {
 		{string(Exit{Code: SignalCode(9), Reason: "signal 9 (killed)"}.Marshal()), ServerMessage{Type: TypeExit, Code: 4309, Reason: "signal 9 (killed)"}, true},
 		{string(Session{ID: "a", Watch: "b"}.Marshal()), ServerMessage{Type: TypeSession, ID: "a", Watch: "b"}, true},
 		{string(Watchers{Count: 3}.Marshal()), ServerMessage{Type: TypeWatchers, Count: 3}, true},
+		{string(Replayed), ServerMessage{Type: TypeReplayed}, true},
 		{`{"type":"future","x":[1]}`, ServerMessage{Type: "future"}, true},
 		{`{"type":"title","title":"a"} trailing`, ServerMessage{Type: TypeTitle, Title: "a"}, true},
 		{`not json`, ServerMessage{}, false},

@@ -5,9 +5,12 @@
 // when the server allows it (--term-option clipboardWrite=true).
 import { ClipboardAddon } from '@xterm/addon-clipboard';
 
-const writeOnly = {
+// muted() says the output being drawn is a replay (history): its writes
+// were made once already.
+const writeOnly = (muted) => ({
   readText() { return ''; },
   writeText(selection, text) {
+    if (muted()) return;
     // "c" (or nothing, which xterm reads as the default) is the clipboard;
     // a browser has no primary or cut buffers.
     if (selection !== '' && !selection.includes('c')) return;
@@ -16,8 +19,8 @@ const writeOnly = {
     // terminal goes on.
     return navigator.clipboard.writeText(text).catch((e) => console.warn('wsbridge: OSC 52 clipboard write refused: ' + e));
   },
-};
+});
 
-export function allowClipboardWrites(term) {
-  term.loadAddon(new ClipboardAddon(undefined, writeOnly));
+export function allowClipboardWrites(term, muted) {
+  term.loadAddon(new ClipboardAddon(undefined, writeOnly(muted)));
 }

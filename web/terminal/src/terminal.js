@@ -76,7 +76,15 @@ async function main() {
   term.loadAddon(new Unicode11Addon());
   term.unicode.activeVersion = '11';
   loadImages(term);
-  if (clipboardWrite) allowClipboardWrites(term);
+  // A lasting terminal's replay (the output kept from before this client
+  // came) is history: until the server's "replayed" message and xterm.js
+  // has drawn what came before it, the page answers none of its queries
+  // (ESC[6n, ESC[>c, OSC 52 reads: they would be typed into what runs
+  // now), starts none of its transfers and makes none of its clipboard
+  // writes.
+  let replaying = false; // output that arrives now is the replay
+  let quiet = false;     // the replay is not all drawn yet
+  if (clipboardWrite) allowClipboardWrites(term, () => quiet);
   const search = addSearch(term);
   term.open(container);
   const keyBar = isTouch() && !readonly ? addKeyBar(term) : null;
@@ -186,6 +194,7 @@ async function main() {
     retryTimer = null;
     exited = null;
     unacked = 0; pendingWrites = 0;
+    replaying = quiet = false;
     transfer.reset();
     const url = new URL(location.href);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -206,14 +215,16 @@ async function main() {
       if (typeof ev.data !== 'string') {
         const bytes = new Uint8Array(ev.data);
         pendingWrites++;
-        transfer.output(bytes, () => { // the bytes are drawn, or a transfer's
+        const drawn = () => { // the bytes are drawn, or a transfer's
           pendingWrites--;
           unacked += bytes.length;
           if (sock === ws && (unacked >= ackBatch || pendingWrites === 0)) {
             send({ type: 'ack', bytes: unacked });
             unacked = 0;
           }
-        });
+        };
+        if (replaying) term.write(bytes, drawn);
+        else transfer.output(bytes, drawn);
         return;
       }
       let msg;
@@ -221,6 +232,7 @@ async function main() {
       if (msg.type === 'title' && !fixedTitle) document.title = msg.title;
       if (msg.type === 'exit') exited = msg;
       if (msg.type === 'session') {
+        replaying = quiet = true; // until "replayed"
         keepID(msg.id || null);
         const u = new URL(location.href);
         u.hash = '';
@@ -231,10 +243,16 @@ async function main() {
         showWatchers(1);
       }
       if (msg.type === 'watchers') showWatchers(msg.count);
+      if (msg.type === 'replayed' && replaying) {
+        replaying = false;
+        // xterm.js parses later: live once what came before is parsed.
+        term.write('', () => { if (sock === ws) quiet = false; });
+      }
     };
     sock.onclose = (ev) => {
       if (sock !== ws) return;
       ws = null;
+      replaying = quiet = false;
       setLive(false);
       const code = ev.code;
       if (exited || code === 1000 || code === 1011 || (code >= 4000 && code < 4400) || ev.reason === 'idle timeout') {
@@ -251,22 +269,49 @@ async function main() {
         showStatus('Closed: ' + (ev.reason || 'code ' + code) + '.', { label: 'Try again', run: connect });
         return;
       }
-      const why = code === 1001 ? 'the server went away' : 'the connection was lost';
-      attempt++;
-      const delay = Math.min(30, 2 ** (attempt - 1));
-      let left = delay;
-      const tick = () => {
-        if (left <= 0) { showStatus('Reconnecting (attempt ' + attempt + ')…'); connect(); return; }
-        showStatus('Disconnected: ' + why + '. Reconnecting in ' + left + ' s (attempt ' + attempt + ')…',
-          { label: 'Reconnect now', run: connect });
-        left--;
-        retryTimer = setTimeout(tick, 1000);
-      };
-      tick();
+      if (watching) { // the terminal may have ended meanwhile: no use retrying
+        watchGone().then((gone) => { if (gone) showGone(); else retry(code); });
+        return;
+      }
+      retry(code);
     };
   }
 
+  // A watch link whose terminal has ended is refused (404), which a browser
+  // hides from the page; terminal.json tells it instead.
+  async function watchGone() {
+    try {
+      const resp = await fetch('terminal.json' + query, { cache: 'no-store', credentials: 'same-origin' });
+      return resp.ok && !!(await resp.json()).gone;
+    } catch (e) {
+      return false; // unreachable: worth a retry
+    }
+  }
+  function showGone() {
+    showWatchers(0);
+    showStatus('The terminal this link watched has ended.');
+  }
+
+  // retry dials again after a lost connection, waiting longer each time.
+  function retry(code) {
+    const why = code === 1001 ? 'the server went away' : 'the connection was lost';
+    attempt++;
+    const delay = Math.min(30, 2 ** (attempt - 1));
+    let left = delay;
+    const tick = () => {
+      if (left <= 0) { showStatus('Reconnecting (attempt ' + attempt + ')…'); connect(); return; }
+      showStatus('Disconnected: ' + why + '. Reconnecting in ' + left + ' s (attempt ' + attempt + ')…',
+        { label: 'Reconnect now', run: connect });
+      left--;
+      retryTimer = setTimeout(tick, 1000);
+    };
+    tick();
+  }
+
   term.onData((data) => {
+    // xterm.js's answers are escape sequences; keys typed meanwhile go on
+    // (but for arrows and the like, in the moment the replay is drawn).
+    if (quiet && data.startsWith('\x1b')) return;
     if (keyBar) data = keyBar(data);
     if (transfer.input(data)) return;
     if (ws) { sendBytes(encoder.encode(data)); return; }
@@ -294,8 +339,10 @@ async function main() {
     get renderer() { return renderer; },
     get transferring() { return transfer.active; },
     get watchURL() { return watchURL; }, // a lasting terminal's read-only link
+    get replayed() { return !quiet; }, // a lasting terminal's replay is drawn
   };
-  connect();
+  if (watching && config.gone) showGone();
+  else connect();
 }
 
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', main);
