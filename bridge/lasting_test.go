@@ -234,6 +234,7 @@ while :; do i=$((i+1)); echo "tick $i"; echo $i > ` + ticks + `
 	if c.session.ID == id {
 		t.Fatal("an ended terminal's id was given again")
 	}
+	c.waitOutput("tick 1\r\n") // the new program has written its pid by then
 	if p := pidOf(t, pid); p == program {
 		t.Fatal("no new program")
 	}
