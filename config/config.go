@@ -146,6 +146,12 @@ type Auth struct {
 	ClientCN []string `yaml:"client_cn"`
 }
 
+// Names says whether a method is given that names who a client is (the
+// user a shared route's writers list).
+func (a *Auth) Names() bool {
+	return len(a.Basic) > 0 || a.Htpasswd != "" || a.BearerTokenFile != "" || a.JWT != nil || len(a.ClientCN) > 0
+}
+
 // BasicUser is one HTTP Basic user. The password is given in exactly one
 // way: in the file, in a file of its own, or in an environment variable.
 type BasicUser struct {

@@ -477,7 +477,7 @@ func (f *File) validateExec(r *Route, key string) error {
 		if name, err := e.Shared.Check(); err != nil {
 			return f.errorf(key+".shared."+name, "%v", err)
 		}
-		if a := r.Auth; len(e.Shared.Writers) > 0 && len(a.Basic) == 0 && a.Htpasswd == "" && a.BearerTokenFile == "" && a.JWT == nil && len(a.ClientCN) == 0 {
+		if len(e.Shared.Writers) > 0 && !r.Auth.Names() {
 			return f.errorf(key+".shared.writers", "writers are users: the route needs auth (basic, htpasswd, bearer_token_file, jwt or client_cn) to know who a client is")
 		}
 	}
