@@ -71,7 +71,7 @@ func holdOne(s *server, n int) error {
 		}
 	}()
 	if err := forEach(n, func(i int) error {
-		c, _, err := websocket.DefaultDialer.Dial(s.url(), nil)
+		c, _, err := wsDialer(0, 0).Dial(s.url(), nil)
 		if err != nil {
 			return err
 		}

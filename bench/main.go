@@ -16,7 +16,8 @@
 //	go run ./bench instructions # instructions per session and per echoed message, under valgrind (-strace: system calls)
 //
 // -tls serves wss:// (a self-signed certificate) in echo, exec-down,
-// tcp-down and connrate, with a Go TLS relay as the limit.
+// tcp-down, connrate and hold, with a Go TLS relay as the limit where
+// there is one.
 //
 // Every download is checked by length and CRC-32C; results are medians over
 // -runs; see BENCHMARKS.md. Peers that are not installed are left out.
@@ -54,7 +55,7 @@ var scenarios = map[string]func(opts) error{
 }
 
 // tlsScenarios are those whose limits -tls also puts behind TLS.
-var tlsScenarios = []string{"echo", "exec-down", "tcp-down", "connrate"}
+var tlsScenarios = []string{"echo", "exec-down", "tcp-down", "connrate", "hold"}
 
 // opts are the flags every scenario takes.
 type opts struct {
