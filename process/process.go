@@ -131,6 +131,12 @@ func startCmd(cmd *exec.Cmd, mark string) error {
 
 func newProcess(cmd *exec.Cmd, stdin, stdout, stderr *os.File, spec Spec) *Process {
 	out, _ := stdout.SyscallConn() // a pipe or a terminal: never fails
+	// The child has its environment, arguments, attributes and its ends of
+	// the pipes (closed since): the Process keeps cmd for as long as the
+	// session lasts (for Wait), so let them go (a CGI environment is about
+	// a kilobyte per idle session, the closed files 400 bytes).
+	cmd.Env, cmd.Args, cmd.SysProcAttr = nil, nil, nil
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
 	p := &Process{
 		out:        out,
 		cmd:        cmd,
