@@ -216,6 +216,7 @@ func (s *wsSession) output() error {
 	buf := newReadBuffer(min(idleBuffer, limit+1))
 	defer buf.release()
 	waiter, _ := s.backend.(readWaiter)
+	idler, _ := s.backend.(idleReader)
 	start, end, eof, lastRead := 0, 0, false, 0
 	for {
 		for {
@@ -250,11 +251,17 @@ func (s *wsSession) output() error {
 		end = copy(buf.b, buf.b[start:end])
 		start = 0
 		slowed := lastRead <= buf.small/2
+		idle := false
 		switch {
 		case len(buf.b) > 0 && end == len(buf.b): // an unfinished line fills it
 			buf.grow(end, min(max(2*len(buf.b), busyBuffer), limit+1))
 		case filled:
 			buf.grow(end, min(busyBuffer, limit+1))
+		case slowed && end == 0 && idler != nil:
+			// Read into the small buffer, which goes back while the
+			// backend has nothing (see idleReader).
+			buf.shrink(0)
+			idle = true
 		case slowed && end == 0 && waiter != nil:
 			// Hold no buffer while waiting for output. An error shows in
 			// the Read that follows.
@@ -263,9 +270,16 @@ func (s *wsSession) output() error {
 		case slowed:
 			buf.shrink(end)
 		}
-		buf.ensure()
-		room := s.proto.room(s.inputDone)
-		n, err := s.backend.Read(buf.b[end : end+min(len(buf.b)-end, room)])
+		var n, room int
+		var err error
+		if idle {
+			room = s.proto.room(s.inputDone)
+			n, err = idler.readIdle(buf, room)
+		} else {
+			buf.ensure()
+			room = s.proto.room(s.inputDone)
+			n, err = s.backend.Read(buf.b[end : end+min(len(buf.b)-end, room)])
+		}
 		end += n
 		if err == nil && end == len(buf.b) && n < room {
 			var more int
