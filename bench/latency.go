@@ -8,6 +8,7 @@ import (
 	"net"
 	"os/exec"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -50,6 +51,24 @@ func echoLatency(o opts) error {
 		{name: "raw TCP echo", dial: func() (roundTripper, error) { return dialTCP(echoAddr, false) }},
 		{name: relayName, dial: func() (roundTripper, error) { return dialTCP(relayed.Addr().String(), benchTLS.on) }},
 	}
+	if !benchTLS.on {
+		// The relay above runs in the bench's own runtime, beside the
+		// client and the echo server; these are processes of their own,
+		// as a bridge is (relayproc.go).
+		addr, stop, err := startRelayProcess(echoAddr, false)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		wsAddr, wsStop, err := startRelayProcess(echoAddr, true)
+		if err != nil {
+			return err
+		}
+		defer wsStop()
+		contenders = append(contenders,
+			&latencyContender{name: "relay process → TCP echo", dial: func() (roundTripper, error) { return dialTCP(addr, false) }},
+			&latencyContender{name: "gorilla ws relay process → TCP echo", dial: func() (roundTripper, error) { return dialWS("ws://"+wsAddr+"/", true) }})
+	}
 	servers, err := startServers(
 		wsbridgeSpec(o, "wsbridge cat", "/bin/cat"),
 		websocketdSpec(o, "/bin/cat"),
@@ -64,6 +83,11 @@ func echoLatency(o opts) error {
 		// websockify takes binary messages only; the TCP bridges get binary.
 		binary := s.name == "websockify" || s.name == "wsbridge --tcp"
 		contenders = append(contenders, &latencyContender{name: s.name, dial: func() (roundTripper, error) { return dialWS(s.url(), binary) }})
+	}
+	if o.only != "" {
+		contenders = slices.DeleteFunc(contenders, func(c *latencyContender) bool {
+			return !strings.Contains(strings.ToLower(c.name), strings.ToLower(o.only))
+		})
 	}
 	msg := []byte("0123456789abcdef0123456789abcdef")
 	fmt.Printf("echo: %d round trips of a %d-byte message per run, after 1,000 to warm up, %d runs, contenders in turn\n", o.count, len(msg), o.runs)

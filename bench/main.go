@@ -82,12 +82,20 @@ type opts struct {
 	keep       string // instructions: folder for cachegrind's files
 	valgrind   string
 	strace     string // instructions: count system calls with this strace instead
+	only       string // echo: only the contenders whose names contain this
 }
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "fanout-writer" { // the program bench fanout shares
 		if err := fanoutWriter(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "fanout-writer:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if len(os.Args) > 1 && (os.Args[1] == "relay-process" || os.Args[1] == "ws-relay-process") { // limits in processes of their own
+		if err := relayProcess(os.Args[2:], os.Args[1] == "ws-relay-process"); err != nil {
+			fmt.Fprintln(os.Stderr, os.Args[1]+":", err)
 			os.Exit(1)
 		}
 		return
@@ -122,9 +130,10 @@ func main() {
 	keep := fs.String("keep", "", "instructions: keep cachegrind's output files in this folder (for cg_annotate)")
 	valgrind := fs.String("valgrind", "/usr/bin/valgrind", "instructions: valgrind")
 	strace := fs.String("strace", "", "instructions: count system calls with this strace (strace -f -c) instead of instructions")
+	only := fs.String("only", "", "echo: only the contenders whose names contain this (\"tcp\": wsbridge --tcp, the relays and raw TCP)")
 	_ = fs.Parse(os.Args[2:])
 	o := opts{runs: *runs, count: *count, clients: *clients, duration: *duration, conns: *conns, peerConns: *peerConns, execConns: *execConns, rate: *rate, wsbridge: *wsbridge, websocketd: *websocketd, websockify: *websockify,
-		messages: *messages, line: *line, slowRate: *slowRate, sessions: *sessions, echoes: *echoes, keep: *keep, valgrind: *valgrind, strace: *strace}
+		messages: *messages, line: *line, slowRate: *slowRate, sessions: *sessions, echoes: *echoes, keep: *keep, valgrind: *valgrind, strace: *strace, only: *only}
 	var err error
 	if *useTLS {
 		if !slices.Contains(tlsScenarios, os.Args[1]) {

@@ -27,7 +27,26 @@ func tcpDown(o opts) error {
 		return err
 	}
 	defer stopAll(servers)
-	contenders := append([]*contender{src.rawTCP(), relayed.contender}, downloads(servers, nil)...)
+	contenders := []*contender{src.rawTCP(), relayed.contender}
+	if !benchTLS.on {
+		// relayed runs in the bench's own runtime, beside the source and
+		// the client; these are processes of their own, as a bridge is
+		// (relayproc.go).
+		addr, stop, err := startRelayProcess(src.addr, false)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		wsAddr, wsStop, err := startRelayProcess(src.addr, true)
+		if err != nil {
+			return err
+		}
+		defer wsStop()
+		contenders = append(contenders,
+			&contender{name: "TCP relay process", ref: true, n: src.n, crc: src.crc(), fetch: func() (int64, uint32, error) { return readTCP(addr, false) }},
+			&contender{name: "gorilla ws relay process", n: src.n, crc: src.crc(), fetch: func() (int64, uint32, error) { return readWS("ws://"+wsAddr+"/", nil) }})
+	}
+	contenders = append(contenders, downloads(servers, nil)...)
 	fmt.Printf("tcp-down: %d bytes per download, %d runs, contenders in turn\n", o.bytes, o.runs)
 	for _, c := range contenders {
 		c.n, c.crc = o.bytes, src.crc()

@@ -54,6 +54,16 @@ type readWaiter interface {
 	WaitRead() error
 }
 
+// An idleReader is a Session that reads as a plain reader does (a read,
+// and after a wait another) while holding a buffer only when there is
+// something to read: readIdle reads at most room bytes into rb's buffer,
+// taken when something comes and given back while it waits, as Read
+// does, errors and the end included. It saves the poll(2) a readWaiter's
+// wait costs before it and after it.
+type idleReader interface {
+	readIdle(rb *readBuffer, room int) (int, error)
+}
+
 // Ending is why a session ended, in WebSocket terms: the close frame
 // (wire.Ending) and a word for the access log.
 type Ending struct {

@@ -63,10 +63,22 @@ type wsSession struct {
 }
 
 // hangupWatch is the state of writeBackend's watch of the client.
+//
+// Its timer is armed by the first write after it last fired, not by every
+// write: arming a timer earlier than the poller's sleep wakes the poller
+// (an eventfd write and a thread woken) or another thread, on every
+// message. When it fires it looks at the write under way, if any: one that
+// has taken watchAfter starts the watch, a younger one re-arms the timer
+// for the rest, and none leaves it unarmed until the next write. A blocked
+// write is still watched watchAfter after it began; a session that writes
+// often arms the timer about once per watchAfter.
 type hangupWatch struct {
 	mu      sync.Mutex
 	writing bool        // a write to the backend is under way
+	since   time.Time   // when it began
 	timer   *time.Timer // starts the watch when a write takes watchAfter
+	armed   bool        // the timer will fire
+	arms    int         // how often it was armed, for tests
 	stop    func()      // ends the running watch, nil if none
 }
 
@@ -204,6 +216,7 @@ func (s *wsSession) output() error {
 	buf := newReadBuffer(min(idleBuffer, limit+1))
 	defer buf.release()
 	waiter, _ := s.backend.(readWaiter)
+	idler, _ := s.backend.(idleReader)
 	start, end, eof, lastRead := 0, 0, false, 0
 	for {
 		for {
@@ -238,11 +251,17 @@ func (s *wsSession) output() error {
 		end = copy(buf.b, buf.b[start:end])
 		start = 0
 		slowed := lastRead <= buf.small/2
+		idle := false
 		switch {
 		case len(buf.b) > 0 && end == len(buf.b): // an unfinished line fills it
 			buf.grow(end, min(max(2*len(buf.b), busyBuffer), limit+1))
 		case filled:
 			buf.grow(end, min(busyBuffer, limit+1))
+		case slowed && end == 0 && idler != nil:
+			// Read into the small buffer, which goes back while the
+			// backend has nothing (see idleReader).
+			buf.shrink(0)
+			idle = true
 		case slowed && end == 0 && waiter != nil:
 			// Hold no buffer while waiting for output. An error shows in
 			// the Read that follows.
@@ -251,9 +270,16 @@ func (s *wsSession) output() error {
 		case slowed:
 			buf.shrink(end)
 		}
-		buf.ensure()
-		room := s.proto.room(s.inputDone)
-		n, err := s.backend.Read(buf.b[end : end+min(len(buf.b)-end, room)])
+		var n, room int
+		var err error
+		if idle {
+			room = s.proto.room(s.inputDone)
+			n, err = idler.readIdle(buf, room)
+		} else {
+			buf.ensure()
+			room = s.proto.room(s.inputDone)
+			n, err = s.backend.Read(buf.b[end : end+min(len(buf.b)-end, room)])
+		}
 		end += n
 		if err == nil && end == len(buf.b) && n < room {
 			var more int
@@ -294,6 +320,7 @@ func (s *wsSession) readRest(buf *readBuffer, end, limit, room int) (int, error)
 // then tells the backend.
 func (s *wsSession) input() {
 	defer close(s.inputDone)
+	defer s.stopWatch()
 	for {
 		mt, r, err := s.conn.NextReader()
 		var buf []byte
@@ -341,16 +368,20 @@ func (s *wsSession) writeBackend(b []byte) error {
 	w := &s.watch
 	w.mu.Lock()
 	w.writing = true
-	if w.timer == nil {
-		w.timer = time.AfterFunc(watchAfter, s.watchClient)
-	} else {
-		w.timer.Reset(watchAfter)
+	w.since = time.Now()
+	if !w.armed {
+		w.armed = true
+		w.arms++
+		if w.timer == nil {
+			w.timer = time.AfterFunc(watchAfter, s.watchClient)
+		} else {
+			w.timer.Reset(watchAfter)
+		}
 	}
 	w.mu.Unlock()
 	_, err := s.backend.Write(b)
 	w.mu.Lock()
 	w.writing = false
-	w.timer.Stop()
 	stop := w.stop
 	w.stop = nil
 	w.mu.Unlock()
@@ -360,11 +391,33 @@ func (s *wsSession) writeBackend(b []byte) error {
 	return err
 }
 
-// watchClient runs on writeBackend's timer: the write blocks, so watch.
+// stopWatch stops writeBackend's timer, when input has ended.
+func (s *wsSession) stopWatch() {
+	w := &s.watch
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.timer != nil {
+		w.timer.Stop()
+		w.armed = false
+	}
+}
+
+// watchClient runs on writeBackend's timer: a write that has blocked for
+// watchAfter starts the watch; see hangupWatch.
 func (s *wsSession) watchClient() {
 	w := &s.watch
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if !w.armed {
+		return // stopped meanwhile
+	}
+	if w.writing && w.stop == nil {
+		if d := time.Since(w.since); d < watchAfter {
+			w.timer.Reset(watchAfter - d)
+			return
+		}
+	}
+	w.armed = false
 	sc := clientSocket(s.conn.NetConn())
 	if !w.writing || w.stop != nil || sc == nil {
 		return

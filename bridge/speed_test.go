@@ -178,3 +178,33 @@ func TestEnvironmentAllocations(t *testing.T) {
 		t.Errorf("%v allocations for %d variables, want at most %v", allocs, len(env)-len(g.baseEnv), max)
 	}
 }
+
+func TestTCPReadIdleAllocatesNothing(t *testing.T) {
+	if raceDetector {
+		t.Skip("the race detector allocates")
+	}
+	d := &Dial{Target: Target{"tcp", echoBackend(t)}, Timeout: 10 * time.Second, Log: slog.New(slog.DiscardHandler)}
+	s, err := d.Open(httptest.NewRequest("GET", "/", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r := s.(idleReader)
+	msg, buf := []byte("0123456789abcdef"), newReadBuffer(idleBuffer)
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := s.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		for got := 0; got < len(msg); {
+			n, err := r.readIdle(buf, 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got += n
+		}
+	})
+	buf.release()
+	if allocs != 0 {
+		t.Errorf("%v allocations per round trip, want 0", allocs)
+	}
+}

@@ -134,6 +134,7 @@ func (d *Dial) Open(r *http.Request) (Session, error) {
 	if sc, ok := conn.(syscall.Conn); ok {
 		s.raw, _ = sc.SyscallConn()
 	}
+	s.idle.init(s.raw)
 	return s, nil
 }
 
@@ -200,6 +201,7 @@ func (d *Dial) openError(r *http.Request, t Target, step string, err error) erro
 type connSession struct {
 	conn     net.Conn        // *net.TCPConn, *net.UnixConn or *tls.Conn
 	raw      syscall.RawConn // conn's, for WaitRead; nil over TLS
+	idle     idleRead        // reads output after a pause (unix)
 	grace    time.Duration
 	halfShut atomic.Bool // CloseWrite was called: the backend may still answer
 	stopped  atomic.Bool
@@ -210,14 +212,19 @@ type connSession struct {
 func (s *connSession) Read(p []byte) (int, error) {
 	n, err := s.conn.Read(p)
 	if err != nil {
-		s.mu.Lock()
-		if s.ending == nil {
-			e := s.endingFor(err)
-			s.ending = &e
-		}
-		s.mu.Unlock()
+		s.noteEnd(err)
 	}
 	return n, err
+}
+
+// noteEnd keeps the ending of the first read that failed.
+func (s *connSession) noteEnd(err error) {
+	s.mu.Lock()
+	if s.ending == nil {
+		e := s.endingFor(err)
+		s.ending = &e
+	}
+	s.mu.Unlock()
 }
 
 func (s *connSession) Write(p []byte) (int, error) { return s.conn.Write(p) }

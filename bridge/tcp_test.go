@@ -18,6 +18,7 @@ import (
 	"time"
 
 	proxyproto "github.com/pires/go-proxyproto"
+	"github.com/wsbridge/wsbridge/wire"
 	"golang.org/x/sys/unix"
 )
 
@@ -258,5 +259,53 @@ func TestBackendKeepAlive(t *testing.T) {
 	})
 	if on != 1 || idle != int(backendKeepAlive.Idle/time.Second) {
 		t.Fatalf("SO_KEEPALIVE %d, TCP_KEEPIDLE %d; want on, %v", on, idle, backendKeepAlive.Idle)
+	}
+}
+
+// TestTCPReadIdleEndings: a read after a pause ends as Read does, and the
+// session's ending says how: the backend's close (1000), its reset (1014),
+// and Stop (the deadline).
+func TestTCPReadIdleEndings(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		end  func(backend *net.TCPConn, s Session)
+		want Ending
+	}{
+		{"close", func(c *net.TCPConn, _ Session) { c.Close() }, Ending{Code: wire.NormalClosure, Reason: "backend closed the connection", Status: "backend closed"}},
+		{"reset", func(c *net.TCPConn, _ Session) { c.SetLinger(0); c.Close() }, Ending{Code: wire.BadGateway, Reason: "backend reset the connection", Status: "backend reset"}},
+		{"stop", func(_ *net.TCPConn, s Session) { s.Stop() }, Ending{Code: wire.NormalClosure, Status: "stopped"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			d := &Dial{Target: Target{"tcp", l.Addr().String()}, Timeout: 10 * time.Second, Log: slog.New(slog.DiscardHandler)}
+			s, err := d.Open(httptest.NewRequest("GET", "/", nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			backend, err := l.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer backend.Close()
+			backend.Write([]byte("hello"))
+			buf := newReadBuffer(idleBuffer)
+			defer buf.release()
+			r := s.(idleReader)
+			if n, err := r.readIdle(buf, 1<<20); err != nil || string(buf.b[:n]) != "hello" {
+				t.Fatalf("read %q, %v", buf.b[:n], err)
+			}
+			go tc.end(backend.(*net.TCPConn), s) // during the wait
+			if n, err := r.readIdle(buf, 1<<20); n != 0 || err == nil {
+				t.Fatalf("read %d, %v; want an error", n, err)
+			}
+			if got := s.Wait(); got != tc.want {
+				t.Errorf("ending %+v, want %+v", got, tc.want)
+			}
+		})
 	}
 }
