@@ -166,10 +166,12 @@ func waitFile(t *testing.T, file, want string) {
 func TestLastingTerminalReattach(t *testing.T) {
 	dir := t.TempDir()
 	pid, ticks := filepath.Join(dir, "pid"), filepath.Join(dir, "ticks")
-	// A counter that also answers its input, and exits 3 at "quit".
+	// A counter that also answers its input, and exits 3 at "quit". It asks
+	// whether a line waits (read -t 0) and then reads it whole: a read with
+	// a timeout that fires mid-line, as under load, drops the line's start.
 	script := `echo $$ > ` + pid + `; i=0
 while :; do i=$((i+1)); echo "tick $i"; echo $i > ` + ticks + `
-  if read -t 0.02 line; then [ "$line" = quit ] && exit 3; echo "got $line"; fi; done`
+  if read -t 0 && read line; then [ "$line" = quit ] && exit 3; echo "got $line"; fi; sleep 0.02; done`
 	base, _, logs := serveLasting(t, script, time.Minute)
 	a := attach(t, base, nil)
 	a.waitOutput("tick 3")

@@ -186,8 +186,10 @@ func TestTerminalLasting(t *testing.T) {
 // its exit status at the end.
 func TestConnectTTYReattach(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "pid")
+	// read -t 0 asks whether a line waits; a read with a timeout that fires
+	// mid-line, as under load, would drop the line's start.
 	script := `echo $$ > ` + pidFile + `; i=0
-while :; do i=$((i+1)); echo "tick $i"; if read -t 0.05 line; then [ "$line" = quit ] && exit 3; echo "got $line"; fi; done`
+while :; do i=$((i+1)); echo "tick $i"; if read -t 0 && read line; then [ "$line" = quit ] && exit 3; echo "got $line"; fi; sleep 0.05; done`
 	inst := start(t, "--pty", "--linger", "1m", "--", "/bin/bash", "-c", script)
 	proxy := newCutProxy(t, inst.Host)
 	terminal, screen, exited := connectOnPty(t, "--tty", "--reconnect", "ws://"+proxy.addr()+"/")
