@@ -59,7 +59,7 @@ type flow struct {
 	probeAcked            int64     // ackedTotal when it went
 	probeAt               time.Time // when it went
 	full                  bool      // the window held output back since the probe went
-	rate                  float64   // bytes per second, from the samples
+	measured              bool      // a sample has set the window
 	minRTT                time.Duration
 	now                   func() time.Time // time.Now; tests set a clock
 }
@@ -123,34 +123,30 @@ func (f *flow) ack(n int64) error {
 }
 
 // measure takes a sample: bytes acknowledged over d, the time from a
-// probe's sending to its ack. When the window held output back meanwhile,
-// the sample is the client's pace (or its link's), over at least a window
-// of output, and becomes the rate. Otherwise the program set the pace, and
-// the sample only counts when it is faster, and then only opens the window
-// (a pause cannot make a client seem slower than it is); but the first
-// sample counts as it is (the window a session starts with is a guess). The window is then the rate times flowBacklog
-// and the shortest round trip seen: what is in flight plus a quarter
-// second of backlog; but at most twice what the sample saw acknowledged,
-// so that a few bytes that went fast (an idle link's burst) do not open it
-// all at once: a window that is the pace doubles each round trip.
+// probe's sending to its ack. The window is the sample's rate times
+// flowBacklog and the shortest round trip seen (what is in flight plus a
+// quarter second of backlog), but at most twice what the sample saw
+// acknowledged, so that a few bytes that went fast (an idle link's burst)
+// do not open it all at once: a window that sets the pace doubles each
+// round trip. When the window held output back meanwhile, the sample is
+// the client's pace (or its link's), over at least a window of output, and
+// sets the window. Otherwise the program set the pace, and the sample may
+// only open the window (a pause cannot make a client seem slower than it
+// is); but the first sets it (the window a session starts with is a guess).
 func (f *flow) measure(d time.Duration, bytes int64) {
 	d = max(d, time.Microsecond)
 	if f.minRTT == 0 || d < f.minRTT {
 		f.minRTT = d
 	}
-	sample := float64(bytes) / d.Seconds()
-	paced, first := f.full, f.rate == 0
-	if !paced && !first && sample <= f.rate {
-		return
-	}
-	f.rate = sample
-	w := min(f.rate*(flowBacklog+f.minRTT).Seconds(), 2*float64(bytes))
+	rate := float64(bytes) / d.Seconds()
+	w := min(rate*(flowBacklog+f.minRTT).Seconds(), 2*float64(bytes))
 	w = min(max(w, flowFloor), flowWindow)
-	if paced || first {
+	if f.full || !f.measured {
 		f.window = int64(w)
 	} else {
-		f.window = max(f.window, int64(w)) // the client is at least this fast
+		f.window = max(f.window, int64(w))
 	}
+	f.measured = true
 }
 
 // terminal is the terminal protocol: it owns the size, the flow window,
