@@ -14,6 +14,7 @@
 //	go run ./bench fanout     # one shared program to 1, 100, 1000 clients, with and without a slow one
 //	go run ./bench compress   # permessage-deflate off and on: bytes on the wire, CPU, memory per session
 //	go run ./bench instructions # instructions per session and per echoed message, under valgrind (-strace: system calls)
+//	go run ./bench ctrlc -rate 100000 # Ctrl-C after yes in the terminal through a shaped link (Linux, root)
 //
 // -tls serves wss:// (a self-signed certificate) in echo, exec-down,
 // tcp-down and connrate, with a Go TLS relay as the limit.
@@ -51,6 +52,7 @@ var scenarios = map[string]func(opts) error{
 	"fanout":       fanout,
 	"compress":     compress,
 	"instructions": instructions,
+	"ctrlc":        ctrlC,
 }
 
 // tlsScenarios are those whose limits -tls also puts behind TLS.
@@ -80,7 +82,9 @@ type opts struct {
 	echoes     int    // instructions: echoed messages counted
 	keep       string // instructions: folder for cachegrind's files
 	valgrind   string
-	strace     string // instructions: count system calls with this strace instead
+	strace     string        // instructions: count system calls with this strace instead
+	base       string        // ctrlc: a second wsbridge to run beside
+	delay      time.Duration // ctrlc: the link's added delay, one way
 }
 
 func main() {
@@ -105,7 +109,9 @@ func main() {
 	conns := fs.Int("conns", 1000, "hold: live connections to wsbridge's TCP bridge; compress: sessions for the memory figures")
 	execConns := fs.Int("exec-conns", 1000, "hold: live connections to wsbridge's exec bridge, at most")
 	peerConns := fs.Int("peer-conns", 200, "hold: live connections to a peer (websockify forks a process for each)")
-	rate := fs.Int("rate", 1_000_000, "slow: bytes per second the client reads")
+	rate := fs.Int("rate", 1_000_000, "slow: bytes per second the client reads; ctrlc: bytes per second of the link")
+	base := fs.String("base", "", "ctrlc: a second wsbridge binary to run beside (e.g. main's)")
+	delay := fs.Duration("delay", 0, "ctrlc: delay the link adds (netem), one way")
 	message := fs.String("message", "64KiB", "pipeline: bytes per uploaded message")
 	fanoutList := fs.String("fanout", "1,100,1000", "fanout: clients per run, comma-separated")
 	messages := fs.Int("messages", 2_000_000, "fanout: messages delivered per run, over all clients (each client's share, at least 1000, is what the program writes)")
@@ -123,7 +129,7 @@ func main() {
 	strace := fs.String("strace", "", "instructions: count system calls with this strace (strace -f -c) instead of instructions")
 	_ = fs.Parse(os.Args[2:])
 	o := opts{runs: *runs, count: *count, clients: *clients, duration: *duration, conns: *conns, peerConns: *peerConns, execConns: *execConns, rate: *rate, wsbridge: *wsbridge, websocketd: *websocketd, websockify: *websockify,
-		messages: *messages, line: *line, slowRate: *slowRate, sessions: *sessions, echoes: *echoes, keep: *keep, valgrind: *valgrind, strace: *strace}
+		messages: *messages, line: *line, slowRate: *slowRate, sessions: *sessions, echoes: *echoes, keep: *keep, valgrind: *valgrind, strace: *strace, base: *base, delay: *delay}
 	var err error
 	if *useTLS {
 		if !slices.Contains(tlsScenarios, os.Args[1]) {
