@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -23,8 +24,9 @@ import (
 // the time from the Ctrl-C to the last of yes's output, and to the shell's
 // answer to a command typed after it, and the bytes on their way meanwhile.
 // The client acknowledges each message as it arrives, as the page does
-// when it draws faster than the link brings output. -base is a second
-// wsbridge to run beside (main's, with its fixed window).
+// when it draws faster than the link brings output; -delay holds each ack
+// that long, as a longer round trip would (this kernel has no netem).
+// -base is a second wsbridge to run beside (main's, with its fixed window).
 func ctrlC(o opts) error {
 	if runtime.GOOS != "linux" || os.Geteuid() != 0 {
 		return errors.New("ctrlc needs Linux and root (a network namespace, tc)")
@@ -34,7 +36,7 @@ func ctrlC(o opts) error {
 			return fmt.Errorf("ctrlc needs %s (Debian's iproute2)", tool)
 		}
 	}
-	link, err := newLink(o.rate, o.delay)
+	link, err := newLink(o.rate)
 	if err != nil {
 		return err
 	}
@@ -73,10 +75,10 @@ func ctrlC(o opts) error {
 		}
 	}
 	before := int64(3 * o.rate)
-	fmt.Printf("ctrlc: yes through a link of %d bytes/s (tbf), delay %v; Ctrl-C after %d bytes; %d runs, contenders in turn\n", o.rate, o.delay, before, o.runs)
+	fmt.Printf("ctrlc: yes through a link of %d bytes/s (tbf), acks held %v; Ctrl-C after %d bytes; %d runs, contenders in turn\n", o.rate, o.delay, before, o.runs)
 	for run := 1; run <= o.runs; run++ {
 		for i, r := range results {
-			m, err := ctrlCRun("ws://"+addrs[i]+"/", before)
+			m, err := ctrlCRun("ws://"+addrs[i]+"/", before, o.delay)
 			if err != nil {
 				return fmt.Errorf("%s, run %d: %v", r.name, run, err)
 			}
@@ -106,13 +108,31 @@ type ctrlCMeasure struct {
 // ctrlCRun is one session: the page's size message with flow control on,
 // yes, Ctrl-C after before bytes of its output, then a command whose
 // answer says the shell is back.
-func ctrlCRun(url string, before int64) (ctrlCMeasure, error) {
+func ctrlCRun(url string, before int64, delay time.Duration) (ctrlCMeasure, error) {
 	var m ctrlCMeasure
 	c, _, err := websocket.DefaultDialer.Dial(url, nil)
 	if err != nil {
 		return m, err
 	}
 	defer c.Close()
+	var mu sync.Mutex
+	write := func(mt int, msg []byte) error {
+		mu.Lock()
+		defer mu.Unlock()
+		return c.WriteMessage(mt, msg)
+	}
+	type ack struct {
+		n   int
+		due time.Time
+	}
+	acks := make(chan ack, 1<<16)
+	defer close(acks)
+	go func() {
+		for a := range acks {
+			time.Sleep(time.Until(a.due))
+			_ = write(websocket.TextMessage, fmt.Appendf(nil, `{"type":"ack","bytes":%d}`, a.n))
+		}
+	}()
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Minute))
 	var received int64
 	var tail []byte
@@ -132,19 +152,17 @@ func ctrlCRun(url string, before int64) (ctrlCMeasure, error) {
 			if bytes.Contains(msg, []byte("y\r\n")) {
 				lastY = time.Now()
 			}
-			if err := c.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, `{"type":"ack","bytes":%d}`, len(msg))); err != nil {
-				return err
-			}
+			acks <- ack{len(msg), time.Now().Add(delay)}
 		}
 		return nil
 	}
-	if err := c.WriteMessage(websocket.TextMessage, []byte(`{"type":"size","cols":80,"rows":24,"flow":true}`)); err != nil {
+	if err := write(websocket.TextMessage, []byte(`{"type":"size","cols":80,"rows":24,"flow":true}`)); err != nil {
 		return m, err
 	}
 	if err := until(func() bool { return received > 0 }); err != nil {
 		return m, err
 	}
-	if err := c.WriteMessage(websocket.BinaryMessage, []byte("yes\r")); err != nil {
+	if err := write(websocket.BinaryMessage, []byte("yes\r")); err != nil {
 		return m, err
 	}
 	if err := until(func() bool { return received > 4096 }); err != nil {
@@ -158,7 +176,7 @@ func ctrlCRun(url string, before int64) (ctrlCMeasure, error) {
 	at := received
 	sent := time.Now()
 	for _, in := range []string{"\x03", "echo END$((6*7))\r"} {
-		if err := c.WriteMessage(websocket.BinaryMessage, []byte(in)); err != nil {
+		if err := write(websocket.BinaryMessage, []byte(in)); err != nil {
 			return m, err
 		}
 	}
@@ -170,12 +188,12 @@ func ctrlCRun(url string, before int64) (ctrlCMeasure, error) {
 }
 
 // link is a network namespace joined to this host by a veth pair; what
-// leaves the namespace is shaped by tbf (and delayed by netem).
+// leaves the namespace is shaped by tbf.
 type link struct {
 	ns, host, inner string
 }
 
-func newLink(rate int, delay time.Duration) (*link, error) {
+func newLink(rate int) (*link, error) {
 	id := rand.IntN(1 << 16)
 	l := &link{ns: fmt.Sprintf("wsbbench%d", id), host: fmt.Sprintf("wsbb%dh", id)}
 	peer := fmt.Sprintf("wsbb%dn", id)
@@ -190,13 +208,7 @@ func newLink(rate int, delay time.Duration) (*link, error) {
 		{"ip", "-n", l.ns, "link", "set", peer, "up"},
 		{"ip", "-n", l.ns, "link", "set", "lo", "up"},
 	}
-	shape := []string{"tbf", "rate", fmt.Sprintf("%dbps", rate), "burst", "16kb", "latency", "100ms"}
-	if delay > 0 {
-		cmds = append(cmds, []string{"tc", "-n", l.ns, "qdisc", "add", "dev", peer, "root", "handle", "1:", "netem", "delay", delay.String()})
-		cmds = append(cmds, append([]string{"tc", "-n", l.ns, "qdisc", "add", "dev", peer, "parent", "1:1", "handle", "10:"}, shape...))
-	} else {
-		cmds = append(cmds, append([]string{"tc", "-n", l.ns, "qdisc", "add", "dev", peer, "root"}, shape...))
-	}
+	cmds = append(cmds, []string{"tc", "-n", l.ns, "qdisc", "add", "dev", peer, "root", "tbf", "rate", fmt.Sprintf("%dbps", rate), "burst", "16kb", "latency", "100ms"})
 	for _, c := range cmds {
 		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
 			l.remove()

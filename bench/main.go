@@ -84,7 +84,7 @@ type opts struct {
 	valgrind   string
 	strace     string        // instructions: count system calls with this strace instead
 	base       string        // ctrlc: a second wsbridge to run beside
-	delay      time.Duration // ctrlc: the link's added delay, one way
+	delay      time.Duration // ctrlc: how long the client holds each ack
 }
 
 func main() {
@@ -111,7 +111,7 @@ func main() {
 	peerConns := fs.Int("peer-conns", 200, "hold: live connections to a peer (websockify forks a process for each)")
 	rate := fs.Int("rate", 1_000_000, "slow: bytes per second the client reads; ctrlc: bytes per second of the link")
 	base := fs.String("base", "", "ctrlc: a second wsbridge binary to run beside (e.g. main's)")
-	delay := fs.Duration("delay", 0, "ctrlc: delay the link adds (netem), one way")
+	delay := fs.Duration("delay", 0, "ctrlc: how long the client holds each ack, as a round trip would")
 	message := fs.String("message", "64KiB", "pipeline: bytes per uploaded message")
 	fanoutList := fs.String("fanout", "1,100,1000", "fanout: clients per run, comma-separated")
 	messages := fs.Int("messages", 2_000_000, "fanout: messages delivered per run, over all clients (each client's share, at least 1000, is what the program writes)")
