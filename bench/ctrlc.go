@@ -26,7 +26,8 @@ import (
 // The client acknowledges each message as it arrives, as the page does
 // when it draws faster than the link brings output; -delay holds each ack
 // that long, as a longer round trip would (this kernel has no netem).
-// -base is a second wsbridge to run beside (main's, with its fixed window).
+// -base is a second wsbridge to run beside (main's, with its fixed window);
+// -linger makes the terminal a lasting one (--linger 1m).
 func ctrlC(o opts) error {
 	if runtime.GOOS != "linux" || os.Geteuid() != 0 {
 		return errors.New("ctrlc needs Linux and root (a network namespace, tc)")
@@ -61,7 +62,11 @@ func ctrlC(o opts) error {
 	var addrs []string
 	for i, b := range bins {
 		port := strconv.Itoa(18700 + i)
-		cmd := exec.Command("ip", "netns", "exec", link.ns, b.bin, "--address", link.inner, "--port", port, "--loglevel", "error", "--pty", "--", "/bin/sh")
+		args := []string{"netns", "exec", link.ns, b.bin, "--address", link.inner, "--port", port, "--loglevel", "error", "--pty"}
+		if o.linger {
+			args = append(args, "--linger", "1m")
+		}
+		cmd := exec.Command("ip", append(args, "--", "/bin/sh")...)
 		if err := cmd.Start(); err != nil {
 			return err
 		}
@@ -75,7 +80,7 @@ func ctrlC(o opts) error {
 		}
 	}
 	before := int64(3 * o.rate)
-	fmt.Printf("ctrlc: yes through a link of %d bytes/s (tbf), acks held %v; Ctrl-C after %d bytes; %d runs, contenders in turn\n", o.rate, o.delay, before, o.runs)
+	fmt.Printf("ctrlc: yes through a link of %d bytes/s (tbf), acks held %v, --linger %v; Ctrl-C after %d bytes; %d runs, contenders in turn\n", o.rate, o.delay, o.linger, before, o.runs)
 	for run := 1; run <= o.runs; run++ {
 		for i, r := range results {
 			m, err := ctrlCRun("ws://"+addrs[i]+"/", before, o.delay)

@@ -85,6 +85,7 @@ type opts struct {
 	strace     string        // instructions: count system calls with this strace instead
 	base       string        // ctrlc: a second wsbridge to run beside
 	delay      time.Duration // ctrlc: how long the client holds each ack
+	linger     bool          // ctrlc: a lasting terminal
 }
 
 func main() {
@@ -112,6 +113,7 @@ func main() {
 	rate := fs.Int("rate", 1_000_000, "slow: bytes per second the client reads; ctrlc: bytes per second of the link")
 	base := fs.String("base", "", "ctrlc: a second wsbridge binary to run beside (e.g. main's)")
 	delay := fs.Duration("delay", 0, "ctrlc: how long the client holds each ack, as a round trip would")
+	linger := fs.Bool("linger", false, "ctrlc: a lasting terminal (--linger 1m)")
 	message := fs.String("message", "64KiB", "pipeline: bytes per uploaded message")
 	fanoutList := fs.String("fanout", "1,100,1000", "fanout: clients per run, comma-separated")
 	messages := fs.Int("messages", 2_000_000, "fanout: messages delivered per run, over all clients (each client's share, at least 1000, is what the program writes)")
@@ -129,7 +131,7 @@ func main() {
 	strace := fs.String("strace", "", "instructions: count system calls with this strace (strace -f -c) instead of instructions")
 	_ = fs.Parse(os.Args[2:])
 	o := opts{runs: *runs, count: *count, clients: *clients, duration: *duration, conns: *conns, peerConns: *peerConns, execConns: *execConns, rate: *rate, wsbridge: *wsbridge, websocketd: *websocketd, websockify: *websockify,
-		messages: *messages, line: *line, slowRate: *slowRate, sessions: *sessions, echoes: *echoes, keep: *keep, valgrind: *valgrind, strace: *strace, base: *base, delay: *delay}
+		messages: *messages, line: *line, slowRate: *slowRate, sessions: *sessions, echoes: *echoes, keep: *keep, valgrind: *valgrind, strace: *strace, base: *base, delay: *delay, linger: *linger}
 	var err error
 	if *useTLS {
 		if !slices.Contains(tlsScenarios, os.Args[1]) {
