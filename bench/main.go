@@ -15,6 +15,7 @@
 //	go run ./bench compress   # permessage-deflate off and on: bytes on the wire, CPU, memory per session
 //	go run ./bench instructions # instructions per session and per echoed message, under valgrind (-strace: system calls)
 //	go run ./bench ctrlc -rate 100000 # Ctrl-C after yes in the terminal through a shaped link (Linux, root)
+//	go run ./bench pty-count -bytes 16MiB # instructions per MiB through --pty with flow control (-strace: system calls)
 //
 // -tls serves wss:// (a self-signed certificate) in echo, exec-down,
 // tcp-down and connrate, with a Go TLS relay as the limit.
@@ -53,6 +54,7 @@ var scenarios = map[string]func(opts) error{
 	"compress":     compress,
 	"instructions": instructions,
 	"ctrlc":        ctrlC,
+	"pty-count":    ptyCount,
 }
 
 // tlsScenarios are those whose limits -tls also puts behind TLS.
