@@ -58,6 +58,7 @@ type flow struct {
 	probeEnd              int64     // sentTotal after the probe
 	probeAcked            int64     // ackedTotal when it went
 	probeAt               time.Time // when it went
+	probeAcks             int       // acks since it went
 	full                  bool      // the window held output back since the probe went
 	measured              bool      // a sample has set the window
 	minRTT                time.Duration
@@ -97,7 +98,7 @@ func (f *flow) sent(n int) {
 	f.unacked += int64(n)
 	f.sentTotal += int64(n)
 	if !f.probing { // without flow control, the first message stays the probe
-		f.probing, f.full = true, false
+		f.probing, f.full, f.probeAcks = true, false, 0
 		f.probeEnd, f.probeAcked, f.probeAt = f.sentTotal, f.ackedTotal, f.now()
 	}
 	f.mu.Unlock()
@@ -111,6 +112,7 @@ func (f *flow) ack(n int64) error {
 	}
 	f.unacked -= n
 	f.ackedTotal += n
+	f.probeAcks++
 	if f.probing && f.ackedTotal >= f.probeEnd {
 		f.probing = false
 		f.measure(f.now().Sub(f.probeAt), f.ackedTotal-f.probeAcked)
@@ -130,7 +132,8 @@ func (f *flow) ack(n int64) error {
 // do not open it all at once: a window that sets the pace doubles each
 // round trip. When the window held output back meanwhile, the sample is
 // the client's pace (or its link's), over at least a window of output, and
-// sets the window. Otherwise the program set the pace, and the sample may
+// sets the window, if acks came in it as the client drew the output (not
+// one ack after a silence). Otherwise the program set the pace, and the sample may
 // only open the window (a pause cannot make a client seem slower than it
 // is); but the first sets it (the window a session starts with is a guess).
 func (f *flow) measure(d time.Duration, bytes int64) {
@@ -141,9 +144,16 @@ func (f *flow) measure(d time.Duration, bytes int64) {
 	rate := float64(bytes) / d.Seconds()
 	w := min(rate*(flowBacklog+f.minRTT).Seconds(), 2*float64(bytes))
 	w = min(max(w, flowFloor), flowWindow)
-	if f.full || !f.measured {
+	switch {
+	case f.full && f.probeAcks < 2:
+		// One ack for a full window, after a silence: the client was
+		// away (a stalled tab, or one that acks when it likes), which
+		// says nothing of its pace. The window stays, so the ack lets as
+		// much more go.
+		return
+	case f.full || !f.measured:
 		f.window = int64(w)
-	} else {
+	default:
 		f.window = max(f.window, int64(w))
 	}
 	f.measured = true

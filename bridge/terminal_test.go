@@ -218,4 +218,18 @@ func TestFlowWindowFollowsRate(t *testing.T) {
 	if f.window != flowFloor {
 		t.Fatalf("after 4 KiB in 100 µs: window %d, want %d", f.window, flowFloor)
 	}
+	// A client that acknowledged nothing for seconds and then acks part of
+	// a full window was away, not slow: the ack lets as much more go (as
+	// e2e's TestTerminalFlowControl has it).
+	f = newFlow()
+	f.on, f.now = true, func() time.Time { return now }
+	for range flowWindow / 4096 {
+		f.sent(4096)
+	}
+	f.room(gone)
+	now = now.Add(3 * time.Second)
+	f.ack(100000)
+	if free := f.window - f.unacked; free != 100000 {
+		t.Fatalf("after a silence, an ack of 100000 made room for %d", free)
+	}
 }
