@@ -127,7 +127,7 @@ func (f *flow) ack(n int64) error {
 // measure takes a sample: bytes acknowledged over d, the time from a
 // probe's sending to its ack. The window is the sample's rate times
 // flowBacklog and the shortest round trip seen (what is in flight plus a
-// quarter second of backlog), but at most twice what the sample saw
+// quarter second of backlog); it grows to at most twice what the sample saw
 // acknowledged, so that a few bytes that went fast (an idle link's burst)
 // do not open it all at once: a window that sets the pace doubles each
 // round trip. When the window held output back meanwhile, the sample is
@@ -142,7 +142,10 @@ func (f *flow) measure(d time.Duration, bytes int64) {
 		f.minRTT = d
 	}
 	rate := float64(bytes) / d.Seconds()
-	w := min(rate*(flowBacklog+f.minRTT).Seconds(), 2*float64(bytes))
+	w := rate * (flowBacklog + f.minRTT).Seconds()
+	if w > float64(f.window) {
+		w = min(w, max(float64(f.window), 2*float64(bytes)))
+	}
 	w = min(max(w, flowFloor), flowWindow)
 	switch {
 	case f.full && f.probeAcks < 2:

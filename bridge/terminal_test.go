@@ -211,12 +211,15 @@ func TestFlowWindowFollowsRate(t *testing.T) {
 	// Nor does a burst that went fast open it more than twice its size.
 	f = newFlow()
 	f.on, f.now = true, func() time.Time { return now }
+	f.sent(2)
+	now = now.Add(200 * time.Microsecond)
+	f.ack(2)
 	f.sent(4096)
 	f.sent(4096)
 	now = now.Add(100 * time.Microsecond)
 	f.ack(8192)
 	if f.window != flowFloor {
-		t.Fatalf("after 4 KiB in 100 µs: window %d, want %d", f.window, flowFloor)
+		t.Fatalf("after 8 KiB in 100 µs: window %d, want %d", f.window, flowFloor)
 	}
 	// A client that acknowledged nothing for seconds and then acks part of
 	// a full window was away, not slow: the ack lets as much more go (as
