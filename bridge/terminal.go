@@ -30,7 +30,7 @@ type Resizer interface {
 // browser or a link that cannot keep up.
 //
 // The window follows the client's drain rate, measured from its
-// acknowledgements (see flow.ack): the rate times flowBacklog plus the
+// acknowledgements (see flow.measure): the rate times flowBacklog plus the
 // link's round trip, between flowFloor and flowWindow. Over a slow link a
 // fixed 256 KiB would be seconds of output on its way when Ctrl-C stops
 // the program; a fast link still gets the whole window.
@@ -133,9 +133,10 @@ func (f *flow) ack(n int64) error {
 // round trip. When the window held output back meanwhile, the sample is
 // the client's pace (or its link's), over at least a window of output, and
 // sets the window, if acks came in it as the client drew the output (not
-// one ack after a silence). Otherwise the program set the pace, and the sample may
-// only open the window (a pause cannot make a client seem slower than it
-// is); but the first sets it (the window a session starts with is a guess).
+// one ack after a silence). Otherwise the program set the pace, and the
+// sample may only open the window (a pause cannot make a client seem
+// slower than it is); but the first sets it (the window a session starts
+// with is a guess).
 func (f *flow) measure(d time.Duration, bytes int64) {
 	d = max(d, time.Microsecond)
 	if f.minRTT == 0 || d < f.minRTT {
