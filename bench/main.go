@@ -14,6 +14,8 @@
 //	go run ./bench fanout     # one shared program to 1, 100, 1000 clients, with and without a slow one
 //	go run ./bench compress   # permessage-deflate off and on: bytes on the wire, CPU, memory per session
 //	go run ./bench instructions # instructions per session and per echoed message, under valgrind (-strace: system calls)
+//	go run ./bench ctrlc -rate 100000 # Ctrl-C after yes in the terminal through a shaped link (Linux, root)
+//	go run ./bench pty-count -bytes 16MiB # instructions per MiB through --pty with flow control (-strace: system calls)
 //
 // -tls serves wss:// (a self-signed certificate) in echo, exec-down,
 // tcp-down, connrate and hold, with a Go TLS relay as the limit where
@@ -52,6 +54,8 @@ var scenarios = map[string]func(opts) error{
 	"fanout":       fanout,
 	"compress":     compress,
 	"instructions": instructions,
+	"ctrlc":        ctrlC,
+	"pty-count":    ptyCount,
 }
 
 // tlsScenarios are those whose limits -tls also puts behind TLS.
@@ -81,8 +85,11 @@ type opts struct {
 	echoes     int    // instructions: echoed messages counted
 	keep       string // instructions: folder for cachegrind's files
 	valgrind   string
-	strace     string // instructions: count system calls with this strace instead
-	only       string // echo: only the contenders whose names contain this
+	strace     string        // instructions: count system calls with this strace instead
+	base       string        // ctrlc: a second wsbridge to run beside
+	delay      time.Duration // ctrlc: how long the client holds each ack
+	linger     bool          // ctrlc: a lasting terminal
+	only       string        // echo: only the contenders whose names contain this
 }
 
 func main() {
@@ -114,7 +121,10 @@ func main() {
 	conns := fs.Int("conns", 1000, "hold: live connections to wsbridge's TCP bridge; compress: sessions for the memory figures")
 	execConns := fs.Int("exec-conns", 1000, "hold: live connections to wsbridge's exec bridge, at most")
 	peerConns := fs.Int("peer-conns", 200, "hold: live connections to a peer (websockify forks a process for each)")
-	rate := fs.Int("rate", 1_000_000, "slow: bytes per second the client reads")
+	rate := fs.Int("rate", 1_000_000, "slow: bytes per second the client reads; ctrlc: bytes per second of the link")
+	base := fs.String("base", "", "ctrlc: a second wsbridge binary to run beside (e.g. main's)")
+	delay := fs.Duration("delay", 0, "ctrlc: how long the client holds each ack, as a round trip would")
+	linger := fs.Bool("linger", false, "ctrlc: a lasting terminal (--linger 1m)")
 	message := fs.String("message", "64KiB", "pipeline: bytes per uploaded message")
 	fanoutList := fs.String("fanout", "1,100,1000", "fanout: clients per run, comma-separated")
 	messages := fs.Int("messages", 2_000_000, "fanout: messages delivered per run, over all clients (each client's share, at least 1000, is what the program writes)")
@@ -133,7 +143,7 @@ func main() {
 	only := fs.String("only", "", "echo: only the contenders whose names contain this (\"tcp\": wsbridge --tcp, the relays and raw TCP)")
 	_ = fs.Parse(os.Args[2:])
 	o := opts{runs: *runs, count: *count, clients: *clients, duration: *duration, conns: *conns, peerConns: *peerConns, execConns: *execConns, rate: *rate, wsbridge: *wsbridge, websocketd: *websocketd, websockify: *websockify,
-		messages: *messages, line: *line, slowRate: *slowRate, sessions: *sessions, echoes: *echoes, keep: *keep, valgrind: *valgrind, strace: *strace, only: *only}
+		messages: *messages, line: *line, slowRate: *slowRate, sessions: *sessions, echoes: *echoes, keep: *keep, valgrind: *valgrind, strace: *strace, only: *only, base: *base, delay: *delay, linger: *linger}
 	var err error
 	if *useTLS {
 		if !slices.Contains(tlsScenarios, os.Args[1]) {

@@ -125,3 +125,114 @@ func BenchmarkPTYDown(b *testing.B) {
 		b.ReportMetric(float64(n)/float64(msgs), "B/msg")
 	}
 }
+
+// TestFlowWindowFollowsRate: the window is the client's drain rate times
+// flowBacklog plus the round trip, between flowFloor and flowWindow, from
+// acks timed by a clock the test moves.
+func TestFlowWindowFollowsRate(t *testing.T) {
+	f := newFlow()
+	f.on = true
+	now := time.Unix(0, 0)
+	f.now = func() time.Time { return now }
+	gone := make(chan struct{})
+	close(gone)
+	// flood sends output as the window lets it go, in messages of up to
+	// 4 KiB, through a link of rate bytes per second and a round trip of
+	// rtt, and has the client ack each message as it arrives, until total
+	// bytes went.
+	flood := func(total int64, rate float64, rtt time.Duration) {
+		type msg struct {
+			n     int64
+			ackAt time.Time
+		}
+		var inFlight []msg
+		linkFree := now
+		for sent := int64(0); sent < total || len(inFlight) > 0; {
+			for sent < total {
+				f.mu.Lock()
+				free := f.window - f.unacked
+				f.mu.Unlock()
+				if free <= 0 {
+					f.room(gone) // the window is full: the pump waits here
+					break
+				}
+				n := min(free, 4096, total-sent)
+				f.sent(int(n))
+				sent += n
+				at := now.Add(rtt / 2)
+				if linkFree.After(at) {
+					at = linkFree
+				}
+				linkFree = at.Add(time.Duration(float64(n) / rate * float64(time.Second)))
+				inFlight = append(inFlight, msg{n, linkFree.Add(rtt / 2)})
+			}
+			now = inFlight[0].ackAt
+			if err := f.ack(inFlight[0].n); err != nil {
+				t.Fatal(err)
+			}
+			inFlight = inFlight[1:]
+		}
+	}
+	if f.window != flowWindow {
+		t.Fatalf("a session starts with a window of %d, want %d", f.window, flowWindow)
+	}
+	// A prompt, acked at once: the first sample, a fast client's
+	// round trip, and a window of the floor.
+	f.sent(2)
+	now = now.Add(200 * time.Microsecond)
+	f.ack(2)
+	if f.window != flowFloor {
+		t.Fatalf("after a prompt: window %d, want %d", f.window, flowFloor)
+	}
+	// A fast link (100 MB/s): the window opens to its largest.
+	flood(4<<20, 100e6, 200*time.Microsecond)
+	if f.window != flowWindow {
+		t.Fatalf("at 100 MB/s: window %d, want %d", f.window, flowWindow)
+	}
+	// A slow link (100 KB/s): the floor (a quarter second is 25 KB).
+	flood(512<<10, 100e3, 200*time.Microsecond)
+	if f.window != flowFloor {
+		t.Fatalf("at 100 KB/s: window %d, want %d", f.window, flowFloor)
+	}
+	// 500 KB/s: a quarter second's worth and a round trip.
+	flood(1<<20, 500e3, 20*time.Millisecond)
+	if want := int64(500e3 * 0.2502); f.window < want-4096 || f.window > want+4096 {
+		t.Fatalf("at 500 KB/s: window %d, want about %d", f.window, want)
+	}
+	// A few bytes at a time, while nothing fills the window: the program's
+	// pace, not the client's, which does not make the window smaller.
+	w := f.window
+	f.sent(100)
+	now = now.Add(10 * time.Millisecond) // 10 KB/s
+	f.ack(100)
+	if f.window != w {
+		t.Fatalf("a slow trickle moved the window from %d to %d", w, f.window)
+	}
+	// Nor does a burst that went fast open it more than twice its size.
+	f = newFlow()
+	f.on, f.now = true, func() time.Time { return now }
+	f.sent(2)
+	now = now.Add(200 * time.Microsecond)
+	f.ack(2)
+	f.sent(4096)
+	f.sent(4096)
+	now = now.Add(100 * time.Microsecond)
+	f.ack(8192)
+	if f.window != flowFloor {
+		t.Fatalf("after 8 KiB in 100 µs: window %d, want %d", f.window, flowFloor)
+	}
+	// A client that acknowledged nothing for seconds and then acks part of
+	// a full window was away, not slow: the ack lets as much more go (as
+	// e2e's TestTerminalFlowControl has it).
+	f = newFlow()
+	f.on, f.now = true, func() time.Time { return now }
+	for range flowWindow / 4096 {
+		f.sent(4096)
+	}
+	f.room(gone)
+	now = now.Add(3 * time.Second)
+	f.ack(100000)
+	if free := f.window - f.unacked; free != 100000 {
+		t.Fatalf("after a silence, an ack of 100000 made room for %d", free)
+	}
+}

@@ -16,7 +16,8 @@ import './terminal.css';
 
 // Acknowledge rendered output in batches of this many bytes, or sooner when
 // everything written has been rendered. The server keeps at most its window
-// (256 KiB) unacknowledged, so a flood never outruns the renderer.
+// unacknowledged (64 to 256 KiB, sized by the pace of these acks), so a flood
+// never outruns the renderer, nor a slow link by much.
 const ackBatch = 32 * 1024;
 const encoder = new TextEncoder();
 
