@@ -81,6 +81,7 @@ type opts struct {
 	keep       string // instructions: folder for cachegrind's files
 	valgrind   string
 	strace     string // instructions: count system calls with this strace instead
+	loads      string // instructions: only the loads whose names contain this
 }
 
 func main() {
@@ -121,9 +122,10 @@ func main() {
 	keep := fs.String("keep", "", "instructions: keep cachegrind's output files in this folder (for cg_annotate)")
 	valgrind := fs.String("valgrind", "/usr/bin/valgrind", "instructions: valgrind")
 	strace := fs.String("strace", "", "instructions: count system calls with this strace (strace -f -c) instead of instructions")
+	loads := fs.String("loads", "", "instructions: only the loads whose names contain this (session, echo, cat, --tcp)")
 	_ = fs.Parse(os.Args[2:])
 	o := opts{runs: *runs, count: *count, clients: *clients, duration: *duration, conns: *conns, peerConns: *peerConns, execConns: *execConns, rate: *rate, wsbridge: *wsbridge, websocketd: *websocketd, websockify: *websockify,
-		messages: *messages, line: *line, slowRate: *slowRate, sessions: *sessions, echoes: *echoes, keep: *keep, valgrind: *valgrind, strace: *strace}
+		messages: *messages, line: *line, slowRate: *slowRate, sessions: *sessions, echoes: *echoes, keep: *keep, valgrind: *valgrind, strace: *strace, loads: *loads}
 	var err error
 	if *useTLS {
 		if !slices.Contains(tlsScenarios, os.Args[1]) {

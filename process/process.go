@@ -390,8 +390,11 @@ func (p *Process) Close() error {
 	p.Stop()
 	<-p.done
 	p.closeOnce.Do(func() {
-		p.killAll()
-		closed(p.mark) // and what escaped the group or session with it
+		p.killMembers()
+		// One sweep for both: the members wsbridge adopted, killed above,
+		// are reaped, and what escaped the group or session with the mark
+		// is killed (a sweep costs a read of every thread's children file).
+		closed(p.mark)
 		closeAll(p.stdin, p.stdout)
 		p.eofOnce.Do(func() { close(p.stdoutEOF) })
 	})
@@ -409,13 +412,18 @@ func (p *Process) killGroup(sig syscall.Signal) {
 // terminal, its whole session, where a shell's jobs have groups of their own;
 // it returns once each of them has died.
 func (p *Process) killAll() {
+	p.killMembers()
+	reapOrphans() // those of them wsbridge adopted: no zombie is left
+}
+
+// killMembers is killAll without the sweep that reaps the adopted ones.
+func (p *Process) killMembers() {
 	if p.tty {
 		p.killGroup(syscall.SIGKILL)
 		killSession(p.cmd.Process.Pid)
 	} else {
 		killGroupAwaiting(p.cmd.Process.Pid)
 	}
-	reapOrphans() // those of them wsbridge adopted: no zombie is left
 }
 
 // readStderr hands stderr to fn a line at a time, bounded, until every holder

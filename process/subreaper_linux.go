@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -32,6 +33,8 @@ func Subreaper() (stop func(), err error) {
 	quit, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
+		wait := time.NewTimer(0)
+		<-wait.C
 		for {
 			select {
 			case <-sigs:
@@ -40,7 +43,22 @@ func Subreaper() (stop func(), err error) {
 				sweep(true)
 				return
 			}
-			sweep(false)
+			// A child ended. Most often it is a program whose run is being
+			// closed, and Close sweeps: give it sigchldWait to, and sweep
+			// here only if no sweep began meanwhile. One sweep a session,
+			// not two.
+			seen := sweeps.Load()
+			wait.Reset(sigchldWait)
+			select {
+			case <-wait.C:
+			case <-quit:
+				signal.Stop(sigs)
+				sweep(true)
+				return
+			}
+			if sweeps.Load() == seen {
+				sweep(false)
+			}
 		}
 	}()
 	return func() {
@@ -60,6 +78,7 @@ func Subreaper() (stop func(), err error) {
 func sweep(all bool) {
 	var killed []int
 	children.starting.Lock()
+	sweeps.Add(1)
 	if children.unread == nil {
 		children.unread = map[int]int{}
 	}
@@ -110,6 +129,15 @@ func sweep(all bool) {
 	}
 }
 
+// sweeps counts the sweeps begun, so that a SIGCHLD that came before one
+// began needs no sweep of its own.
+var sweeps atomic.Uint64
+
+// sigchldWait is how long a SIGCHLD's sweep waits for another to begin
+// (Close's): so long a dead orphan may stay a zombie, or a live one whose
+// run has ended live on.
+const sigchldWait = 50 * time.Millisecond
+
 // unreadTries and unreadWait bound how long an orphan whose environment
 // cannot be read is given to show it (about half a second) before it counts
 // as carrying no mark.
@@ -128,15 +156,17 @@ func reap(pid int) {
 // ownChildren lists this process's children, from each thread's children
 // file (an orphan is adopted by some thread), or from the whole process
 // table where that fails (a kernel without the files, a thread that ended).
+// It reads them with plain system calls: os.ReadFile costs ten for each
+// file (the poller's try, a stat), and a sweep reads one a thread.
 func ownChildren() []int {
-	tasks, err := os.ReadDir("/proc/self/task")
 	var pids []int
-	for _, t := range tasks {
-		b, ferr := os.ReadFile("/proc/self/task/" + t.Name() + "/children")
-		if err = ferr; err != nil {
+	tids, err := threads()
+	buf := make([]byte, 512)
+	for _, tid := range tids {
+		if buf, err = readProc(procTaskDir+"/"+tid+"/children", buf[:0]); err != nil {
 			break
 		}
-		for _, f := range bytes.Fields(b) {
+		for _, f := range bytes.Fields(buf) {
 			if pid, err := strconv.Atoi(string(f)); err == nil {
 				pids = append(pids, pid)
 			}
@@ -153,6 +183,59 @@ func ownChildren() []int {
 		}
 	}
 	return pids
+}
+
+// procTaskDir lists this process's threads.
+const procTaskDir = "/proc/self/task"
+
+// threads names this process's threads: the entries of /proc/self/task.
+func threads() ([]string, error) {
+	fd, err := unix.Open(procTaskDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	var names []string
+	buf := make([]byte, 4096)
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n <= 0 {
+			return names, nil
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+	}
+}
+
+// readProc appends a /proc file's contents to buf: open, read to the end,
+// close, and nothing else.
+func readProc(name string, buf []byte) ([]byte, error) {
+	fd, err := unix.Open(name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return buf, err
+	}
+	defer unix.Close(fd)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return buf, err
+		}
+		if n <= 0 {
+			return buf, nil
+		}
+		buf = buf[:len(buf)+n]
+	}
 }
 
 // stateOf is a process's state letter ('Z' for a zombie), or 0.
