@@ -66,7 +66,7 @@ func Start(spec Spec) (*Process, error) {
 	if spec.TTY != nil {
 		return startTTY(spec)
 	}
-	inR, inW, err := os.Pipe()
+	inW, inR, err := childPipe(false)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +79,7 @@ func Start(spec Spec) (*Process, error) {
 	errW := spec.Stderr
 	var errR *os.File
 	if errW == nil {
-		if errR, errW, err = os.Pipe(); err != nil {
+		if errR, errW, err = childPipe(true); err != nil {
 			closeAll(inR, inW, outR, outW)
 			return nil, err
 		}

@@ -2,6 +2,8 @@ package process
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"os"
 	"os/signal"
 	"slices"
@@ -115,6 +117,20 @@ func sweep(all bool) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 		killed = append(killed, pid)
 	}
+	switch {
+	case all:
+		if taskFiles.idle != nil {
+			taskFiles.idle.Stop()
+		}
+		closeTaskFiles()
+	case !running():
+		// Nothing runs: the files go soon, unless a session comes.
+		if taskFiles.idle == nil {
+			taskFiles.idle = time.AfterFunc(taskFilesIdle, closeIdleTaskFiles)
+		} else {
+			taskFiles.idle.Reset(taskFilesIdle)
+		}
+	}
 	children.starting.Unlock()
 	// Our children, dead or dying: nobody else reaps them, and their pids
 	// stay ours until we do, so this waits on them without the lock.
@@ -156,26 +172,12 @@ func reap(pid int) {
 // ownChildren lists this process's children, from each thread's children
 // file (an orphan is adopted by some thread), or from the whole process
 // table where that fails (a kernel without the files, a thread that ended).
-// It reads them with plain system calls: os.ReadFile costs ten for each
-// file (the poller's try, a stat), and a sweep reads one a thread.
 func ownChildren() []int {
-	var pids []int
-	tids, err := threads()
-	buf := make([]byte, 512)
-	for _, tid := range tids {
-		if buf, err = readProc(procTaskDir+"/"+tid+"/children", buf[:0]); err != nil {
-			break
-		}
-		for _, f := range bytes.Fields(buf) {
-			if pid, err := strconv.Atoi(string(f)); err == nil {
-				pids = append(pids, pid)
-			}
-		}
-	}
-	if err == nil {
+	if pids, err := threadChildren(); err == nil {
 		return pids
 	}
-	pids = pids[:0]
+	closeTaskFiles()
+	var pids []int
 	self := os.Getpid()
 	for _, p := range procfs.List() {
 		if p.PPID == self {
@@ -185,25 +187,118 @@ func ownChildren() []int {
 	return pids
 }
 
+// taskFiles keeps /proc/self/task and each thread's children file open
+// while programs run, so that a sweep (one a session) reads each file with
+// one pread from its start, which builds it anew, instead of opening it
+// again: a path's lookup in /proc is most of a sweep's cost, and
+// os.ReadFile spends ten system calls a file. Used under
+// children.starting's write lock, as sweeps are.
+var taskFiles struct {
+	dir      int            // /proc/self/task, if open
+	open     bool           // dir is open
+	children map[string]int // a thread's children file by its id
+	names    []string       // the threads, as listed by the last sweep
+	again    []string       // the threads listed after the reads
+	idle     *time.Timer    // closes them all once nothing has run for taskFilesIdle
+}
+
+// taskFilesIdle is how long taskFiles stay open once no program runs.
+const taskFilesIdle = time.Second
+
+// closeIdleTaskFiles closes taskFiles if still no program runs.
+func closeIdleTaskFiles() {
+	children.starting.Lock()
+	defer children.starting.Unlock()
+	if !running() {
+		closeTaskFiles()
+	}
+}
+
+// threadChildren reads every thread's children file, and the threads'
+// list before and after: a thread that ended in between handed its
+// children to another, perhaps one read before, and then this fails.
+func threadChildren() ([]int, error) {
+	f := &taskFiles
+	var err error
+	if f.names, err = listThreads(f.names[:0]); err != nil {
+		return nil, err
+	}
+	if f.children == nil {
+		f.children = map[string]int{}
+	}
+	var pids []int
+	buf := make([]byte, 0, 512)
+	for _, tid := range f.names {
+		fd, ok := f.children[tid]
+		if !ok {
+			if fd, err = unix.Open(procTaskDir+"/"+tid+"/children", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+				return nil, err
+			}
+			f.children[tid] = fd
+		}
+		if buf, err = preadAll(fd, buf[:0]); err != nil {
+			return nil, err
+		}
+		for field := range bytes.FieldsSeq(buf) {
+			if pid, err := strconv.Atoi(string(field)); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	if f.again, err = listThreads(f.again[:0]); err != nil {
+		return nil, err
+	}
+	if !slices.Equal(f.names, f.again) {
+		return nil, errors.New("a thread ended during the sweep")
+	}
+	if len(f.children) > len(f.names) { // threads that ended
+		for tid, fd := range f.children {
+			if !slices.Contains(f.names, tid) {
+				unix.Close(fd)
+				delete(f.children, tid)
+			}
+		}
+	}
+	return pids, nil
+}
+
+// closeTaskFiles closes what taskFiles holds: when nothing runs, wsbridge
+// holds no descriptor for sweeps.
+func closeTaskFiles() {
+	f := &taskFiles
+	if f.open {
+		unix.Close(f.dir)
+		f.open = false
+	}
+	for tid, fd := range f.children {
+		unix.Close(fd)
+		delete(f.children, tid)
+	}
+}
+
 // procTaskDir lists this process's threads.
 const procTaskDir = "/proc/self/task"
 
-// threads names this process's threads: the entries of /proc/self/task.
-func threads() ([]string, error) {
-	fd, err := unix.Open(procTaskDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
+// listThreads appends the entries of /proc/self/task to names.
+func listThreads(names []string) ([]string, error) {
+	f := &taskFiles
+	if !f.open {
+		fd, err := unix.Open(procTaskDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return names, err
+		}
+		f.dir, f.open = fd, true
+	} else if _, err := unix.Seek(f.dir, 0, io.SeekStart); err != nil {
+		return names, err
 	}
-	defer unix.Close(fd)
-	var names []string
-	buf := make([]byte, 4096)
+	var buf [2048]byte
 	for {
-		n, err := unix.Getdents(fd, buf)
+		n, err := unix.Getdents(f.dir, buf[:])
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return names, err
 		}
 		if n <= 0 {
 			return names, nil
@@ -212,19 +307,13 @@ func threads() ([]string, error) {
 	}
 }
 
-// readProc appends a /proc file's contents to buf: open, read to the end,
-// close, and nothing else.
-func readProc(name string, buf []byte) ([]byte, error) {
-	fd, err := unix.Open(name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return buf, err
-	}
-	defer unix.Close(fd)
+// preadAll appends a /proc file's contents to buf, read from its start.
+func preadAll(fd int, buf []byte) ([]byte, error) {
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
 		}
-		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
+		n, err := unix.Pread(fd, buf[len(buf):cap(buf)], int64(len(buf)))
 		if err == unix.EINTR {
 			continue
 		}
@@ -255,6 +344,13 @@ func environOf(pid int) ([]string, bool) {
 		return nil, false
 	}
 	return strings.Split(string(b), "\x00"), true
+}
+
+// running says whether a child Start made has not been reaped yet.
+func running() bool {
+	children.mu.Lock()
+	defer children.mu.Unlock()
+	return len(children.pids) > 0
 }
 
 // started says whether pid is a child Start made.
