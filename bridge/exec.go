@@ -96,15 +96,21 @@ func (e *Exec) Open(r *http.Request) (Session, error) {
 		return nil, err
 	}
 	spec.Unbuffer = e.Unbuffer
-	log := e.Log.With("path", r.URL.Path, "client", r.RemoteAddr)
 	var merged *jsonSession
 	switch e.Stderr {
 	case StderrPass:
 		spec.Stderr = os.Stderr
 	case StderrJSON:
-		merged = newJSONSession(&spec, e.MaxMessage, log)
+		merged = newJSONSession(&spec, e.MaxMessage, e.Log.With("path", r.URL.Path, "client", r.RemoteAddr))
 	default:
-		spec.StderrLine = func(line string, truncated bool) {
+		// Made at the first line: most programs write none, and a logger
+		// with attributes is seven allocations a session.
+		var log *slog.Logger
+		path, client := r.URL.Path, r.RemoteAddr
+		spec.StderrLine = func(line string, truncated bool) { // from one goroutine
+			if log == nil {
+				log = e.Log.With("path", path, "client", client)
+			}
 			log.Error("stderr", "line", line, "truncated", truncated) // websocketd's level
 		}
 	}
@@ -214,11 +220,6 @@ func (e *Program) gateway() gateway {
 // sets it) from the request. Headers become HTTP_* variables, except those
 // passedHeader refuses: two holes websocketd leaves open.
 func (g gateway) environment(r *http.Request, script scriptPaths, uniqueID string) []string {
-	// Room for every variable at once: a session's start grows no slice.
-	env := make([]string, len(g.baseEnv), len(g.baseEnv)+cgiVars+len(r.Header))
-	copy(env, g.baseEnv)
-	set := func(k, v string) { env = append(env, k+"="+cleanEnvValue(v)) }
-
 	host, port, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil { // learned from a trusted proxy's header: no port
 		host, port = r.RemoteAddr, ""
@@ -232,30 +233,36 @@ func (g gateway) environment(r *http.Request, script scriptPaths, uniqueID strin
 	https := g.https || r.TLS != nil // a server with plain and TLS listeners
 	serverName, serverPort := splitHost(r.Host, https)
 
-	set("SERVER_SOFTWARE", g.serverSoftware)
-	set("GATEWAY_INTERFACE", "CGI/1.1")
-	set("SERVER_PROTOCOL", r.Proto)
-	set("SERVER_NAME", serverName)
-	set("SERVER_PORT", serverPort)
-	set("REQUEST_METHOD", r.Method)
-	set("REMOTE_ADDR", host)
-	set("REMOTE_HOST", remoteHost)
-	set("REMOTE_PORT", port)
-	set("SCRIPT_NAME", script.scriptName)
-	set("PATH_INFO", script.pathInfo)
-	set("PATH_TRANSLATED", r.URL.Path)
-	set("QUERY_STRING", r.URL.RawQuery)
-	set("REQUEST_URI", cmp.Or(r.RequestURI, r.URL.RequestURI())) // as sent, before --base-path is cut
-	set("UNIQUE_ID", uniqueID)
-	// Cleared so nothing passed through can pose as the request's own.
-	for _, k := range []string{"CONTENT_LENGTH", "CONTENT_TYPE", "REMOTE_IDENT"} {
-		set(k, "")
-	}
+	// The variables are gathered here (on the stack), then written into
+	// one string that each NAME=value is a piece of: a session's start
+	// makes one allocation for all of them, not one each.
+	var room [cgiVars + 8]envVar
+	vars := append(room[:0],
+		envVar{name: "SERVER_SOFTWARE", value: g.serverSoftware},
+		envVar{name: "GATEWAY_INTERFACE", value: "CGI/1.1"},
+		envVar{name: "SERVER_PROTOCOL", value: r.Proto},
+		envVar{name: "SERVER_NAME", value: serverName},
+		envVar{name: "SERVER_PORT", value: serverPort},
+		envVar{name: "REQUEST_METHOD", value: r.Method},
+		envVar{name: "REMOTE_ADDR", value: host},
+		envVar{name: "REMOTE_HOST", value: remoteHost},
+		envVar{name: "REMOTE_PORT", value: port},
+		envVar{name: "SCRIPT_NAME", value: script.scriptName},
+		envVar{name: "PATH_INFO", value: script.pathInfo},
+		envVar{name: "PATH_TRANSLATED", value: r.URL.Path},
+		envVar{name: "QUERY_STRING", value: r.URL.RawQuery},
+		envVar{name: "REQUEST_URI", value: cmp.Or(r.RequestURI, r.URL.RequestURI())}, // as sent, before --base-path is cut
+		envVar{name: "UNIQUE_ID", value: uniqueID},
+		// Cleared so nothing passed through can pose as the request's own.
+		envVar{name: "CONTENT_LENGTH"},
+		envVar{name: "CONTENT_TYPE"},
+		envVar{name: "REMOTE_IDENT"},
+	)
 	for _, kv := range identityEnv(r) {
-		set(kv[0], kv[1])
+		vars = append(vars, envVar{name: kv[0], value: kv[1]})
 	}
 	if https {
-		set("HTTPS", "on")
+		vars = append(vars, envVar{name: "HTTPS", value: "on"})
 	}
 	for name, values := range r.Header { // without credentials: auth.Checker took them out
 		if passedHeader(name) {
@@ -263,8 +270,25 @@ func (g gateway) environment(r *http.Request, script scriptPaths, uniqueID strin
 			if name == "Cookie" {
 				sep = "; " // RFC 6265: one Cookie header, pairs joined by "; "
 			}
-			env = append(env, headerVar(name, cleanEnvValue(strings.Join(values, sep))))
+			vars = append(vars, envVar{name: name, value: strings.Join(values, sep), header: true})
 		}
+	}
+	size := 0
+	for i := range vars {
+		vars[i].value = cleanEnvValue(vars[i].value) // allocates only what it changes
+		size += vars[i].len()
+	}
+	var b strings.Builder
+	b.Grow(size)
+	for _, v := range vars {
+		v.write(&b)
+	}
+	all := b.String()
+	env := make([]string, len(g.baseEnv), len(g.baseEnv)+len(vars))
+	copy(env, g.baseEnv)
+	for _, v := range vars {
+		n := v.len()
+		env, all = append(env, all[:n]), all[n:]
 	}
 	return env
 }
@@ -273,26 +297,41 @@ func (g gateway) environment(r *http.Request, script scriptPaths, uniqueID strin
 // headers' and baseEnv (a capacity, not a limit).
 const cgiVars = 24
 
-// headerVar is a header's variable, NAME=value: HTTP_ and the name in upper
-// case with "-" as "_", built in one allocation (a session's start does
-// this for every header).
-func headerVar(name, value string) string {
-	var b strings.Builder
-	b.Grow(len("HTTP_=") + len(name) + len(value))
-	b.WriteString("HTTP_")
-	for i := range len(name) {
-		c := name[i]
-		switch {
-		case c == '-':
-			c = '_'
-		case 'a' <= c && c <= 'z':
-			c -= 'a' - 'A'
+// envVar is one of environment's variables, a header's (HTTP_ and the
+// name in upper case with "-" as "_") or not.
+type envVar struct {
+	name, value string
+	header      bool
+}
+
+// len is the length of NAME=value.
+func (v envVar) len() int {
+	n := len(v.name) + 1 + len(v.value)
+	if v.header {
+		n += len("HTTP_")
+	}
+	return n
+}
+
+// write writes NAME=value.
+func (v envVar) write(b *strings.Builder) {
+	if !v.header {
+		b.WriteString(v.name)
+	} else {
+		b.WriteString("HTTP_")
+		for i := range len(v.name) {
+			c := v.name[i]
+			switch {
+			case c == '-':
+				c = '_'
+			case 'a' <= c && c <= 'z':
+				c -= 'a' - 'A'
+			}
+			b.WriteByte(c)
 		}
-		b.WriteByte(c)
 	}
 	b.WriteByte('=')
-	b.WriteString(value)
-	return b.String()
+	b.WriteString(v.value)
 }
 
 // passedHeader says whether a request header reaches programs (exec and CGI)

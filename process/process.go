@@ -56,6 +56,9 @@ type Process struct {
 	stdoutEOF  chan struct{} // closed when Read has seen the end of output
 	eofOnce    sync.Once
 	stopOnce   sync.Once
+	ladderMu   sync.Mutex
+	ladderStep *time.Timer   // the ladder's next signal, once Stop has begun it
+	reaped     bool          // the child is reaped: no more signals
 	stderrDone chan struct{} // closed when the stderr reader has finished
 	closeOnce  sync.Once
 }
@@ -161,6 +164,7 @@ func (p *Process) reap() {
 	awaitExit(p.cmd.Process.Pid)
 	err := p.cmd.Wait()
 	reaped(p.cmd.Process.Pid)
+	p.stopLadder()
 	p.status = statusOf(p.cmd.ProcessState, err)
 	close(p.done)
 	defer close(p.settled)
@@ -365,20 +369,42 @@ func (p *Process) Stop() {
 		} else {
 			_ = p.CloseWrite()
 		}
-		go p.climbLadder()
+		p.climbLadder(0)
 	})
 }
 
-func (p *Process) climbLadder() {
-	for _, step := range ladder {
-		t := time.NewTimer(p.grace + step.wait)
-		select {
-		case <-p.done:
-			t.Stop()
+// climbLadder arms the ladder's step i: a timer, not a goroutine that
+// waits, since most programs end on their own before the first signal.
+// reap stops it.
+func (p *Process) climbLadder(i int) {
+	p.ladderMu.Lock()
+	defer p.ladderMu.Unlock()
+	if p.reaped {
+		return
+	}
+	step := ladder[i]
+	p.ladderStep = time.AfterFunc(p.grace+step.wait, func() {
+		p.ladderMu.Lock()
+		reaped := p.reaped
+		p.ladderMu.Unlock()
+		if reaped {
 			return
-		case <-t.C:
 		}
 		p.killGroup(step.sig)
+		if i+1 < len(ladder) {
+			p.climbLadder(i + 1)
+		}
+	})
+}
+
+// stopLadder stops the ladder once the child is reaped: its group may be
+// gone, its pid another's.
+func (p *Process) stopLadder() {
+	p.ladderMu.Lock()
+	defer p.ladderMu.Unlock()
+	p.reaped = true
+	if p.ladderStep != nil {
+		p.ladderStep.Stop()
 	}
 }
 
