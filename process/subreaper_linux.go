@@ -197,7 +197,7 @@ var taskFiles struct {
 	dir      int            // /proc/self/task, if open
 	open     bool           // dir is open
 	children map[string]int // a thread's children file by its id
-	names    []string       // the threads, as listed by the last sweep
+	names    []string       // the threads, as the last sweep listed them
 	again    []string       // the threads listed after the reads
 	idle     *time.Timer    // closes them all once nothing has run for taskFilesIdle
 }
@@ -214,52 +214,59 @@ func closeIdleTaskFiles() {
 	}
 }
 
-// threadChildren reads every thread's children file, and the threads'
-// list before and after: a thread that ended in between handed its
-// children to another, perhaps one read before, and then this fails.
+// threadChildren reads every thread's children file, with the threads as
+// the last sweep listed them, then lists them again: a thread that ended
+// meanwhile handed its children to another, perhaps one read before, and a
+// new one may have some; then the files are read again with the new list.
 func threadChildren() ([]int, error) {
 	f := &taskFiles
-	var err error
-	if f.names, err = listThreads(f.names[:0]); err != nil {
-		return nil, err
-	}
 	if f.children == nil {
 		f.children = map[string]int{}
 	}
-	var pids []int
-	buf := make([]byte, 0, 512)
-	for _, tid := range f.names {
-		fd, ok := f.children[tid]
-		if !ok {
-			if fd, err = unix.Open(procTaskDir+"/"+tid+"/children", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
-				return nil, err
-			}
-			f.children[tid] = fd
-		}
-		if buf, err = preadAll(fd, buf[:0]); err != nil {
+	var err error
+	if len(f.names) == 0 {
+		if f.names, err = listThreads(f.names[:0]); err != nil {
 			return nil, err
 		}
-		for field := range bytes.FieldsSeq(buf) {
-			if pid, err := strconv.Atoi(string(field)); err == nil {
-				pids = append(pids, pid)
+	}
+	buf := make([]byte, 0, 512)
+	for range 3 {
+		var pids []int
+		for _, tid := range f.names {
+			fd, ok := f.children[tid]
+			if !ok {
+				if fd, err = unix.Open(procTaskDir+"/"+tid+"/children", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+					return nil, err
+				}
+				f.children[tid] = fd
+			}
+			if buf, err = preadAll(fd, buf[:0]); err != nil {
+				return nil, err
+			}
+			for field := range bytes.FieldsSeq(buf) {
+				if pid, err := strconv.Atoi(string(field)); err == nil {
+					pids = append(pids, pid)
+				}
 			}
 		}
-	}
-	if f.again, err = listThreads(f.again[:0]); err != nil {
-		return nil, err
-	}
-	if !slices.Equal(f.names, f.again) {
-		return nil, errors.New("a thread ended during the sweep")
-	}
-	if len(f.children) > len(f.names) { // threads that ended
-		for tid, fd := range f.children {
-			if !slices.Contains(f.names, tid) {
-				unix.Close(fd)
-				delete(f.children, tid)
+		if f.again, err = listThreads(f.again[:0]); err != nil {
+			return nil, err
+		}
+		same := slices.Equal(f.names, f.again)
+		f.names, f.again = f.again, f.names
+		if len(f.children) > len(f.names) { // threads that ended
+			for tid, fd := range f.children {
+				if !slices.Contains(f.names, tid) {
+					unix.Close(fd)
+					delete(f.children, tid)
+				}
 			}
 		}
+		if same {
+			return pids, nil
+		}
 	}
-	return pids, nil
+	return nil, errors.New("threads came and went during the sweep")
 }
 
 // closeTaskFiles closes what taskFiles holds: when nothing runs, wsbridge
@@ -274,6 +281,7 @@ func closeTaskFiles() {
 		unix.Close(fd)
 		delete(f.children, tid)
 	}
+	f.names = f.names[:0]
 }
 
 // procTaskDir lists this process's threads.
