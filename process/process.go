@@ -169,6 +169,19 @@ func (p *Process) reap() {
 	close(p.done)
 	defer close(p.settled)
 
+	select {
+	case <-p.stdoutEOF: // most often: no timer
+	default:
+		p.awaitOutputEnd()
+	}
+	if p.stderr != nil {
+		_ = p.stderr.SetReadDeadline(time.Now().Add(ladder[0].wait))
+	}
+}
+
+// awaitOutputEnd gives what holds the output after the child is gone
+// Grace+100ms to end it, then kills the group and cuts the output.
+func (p *Process) awaitOutputEnd() {
 	t := time.NewTimer(p.grace + ladder[0].wait)
 	defer t.Stop()
 	select {
@@ -180,9 +193,6 @@ func (p *Process) reap() {
 		// wakes a reader that waits.
 		p.cut.Store(true)
 		_ = p.stdout.SetReadDeadline(time.Now())
-	}
-	if p.stderr != nil {
-		_ = p.stderr.SetReadDeadline(time.Now().Add(ladder[0].wait))
 	}
 }
 
