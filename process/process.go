@@ -471,6 +471,15 @@ func (p *Process) readStderr(fn func(string, bool)) {
 	if pollwait.Readable(p.stderr) != nil {
 		return // reap's deadline: nothing came
 	}
+	// Readable with nothing in the pipe is its end: every writer closed it.
+	// Most sessions end so, and need no buffer for it.
+	if rc, err := p.stderr.SyscallConn(); err == nil {
+		empty := false
+		_ = rc.Control(func(fd uintptr) { empty = pollwait.Buffered(fd) == 0 })
+		if empty {
+			return
+		}
+	}
 	scanStderr(&stderrReader{f: p.stderr}, fn, p.pieces)
 }
 
