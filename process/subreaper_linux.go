@@ -193,13 +193,18 @@ func ownChildren() []int {
 // again: a path's lookup in /proc is most of a sweep's cost, and
 // os.ReadFile spends ten system calls a file. Used under
 // children.starting's write lock, as sweeps are.
-var taskFiles struct {
+var taskFiles taskFileSet
+
+type taskFileSet struct {
 	dir      int            // /proc/self/task, if open
 	open     bool           // dir is open
 	children map[string]int // a thread's children file by its id
 	names    []string       // the threads, as the last sweep listed them
 	again    []string       // the threads listed after the reads
 	idle     *time.Timer    // closes them all once nothing has run for taskFilesIdle
+	// dirents and text are the reads' buffers, kept: an array on the
+	// stack would grow the stack of the goroutine that closes a session.
+	dirents, text []byte
 }
 
 // taskFilesIdle is how long taskFiles stay open once no program runs.
@@ -229,7 +234,11 @@ func threadChildren() ([]int, error) {
 			return nil, err
 		}
 	}
-	buf := make([]byte, 0, 512)
+	if f.text == nil {
+		f.text = make([]byte, 0, 512)
+	}
+	buf := f.text
+	defer func() { f.text = buf[:0] }()
 	for range 3 {
 		var pids []int
 		for _, tid := range f.names {
@@ -243,30 +252,50 @@ func threadChildren() ([]int, error) {
 			if buf, err = preadAll(fd, buf[:0]); err != nil {
 				return nil, err
 			}
-			for field := range bytes.FieldsSeq(buf) {
-				if pid, err := strconv.Atoi(string(field)); err == nil {
-					pids = append(pids, pid)
-				}
-			}
+			pids = appendPids(pids, buf)
 		}
 		if f.again, err = listThreads(f.again[:0]); err != nil {
 			return nil, err
 		}
 		same := slices.Equal(f.names, f.again)
 		f.names, f.again = f.again, f.names
-		if len(f.children) > len(f.names) { // threads that ended
-			for tid, fd := range f.children {
-				if !slices.Contains(f.names, tid) {
-					unix.Close(fd)
-					delete(f.children, tid)
-				}
-			}
+		if len(f.children) > len(f.names) {
+			f.forgetEnded()
 		}
 		if same {
 			return pids, nil
 		}
 	}
 	return nil, errors.New("threads came and went during the sweep")
+}
+
+// forgetEnded closes the children files of threads no longer listed.
+func (f *taskFileSet) forgetEnded() {
+	for tid, fd := range f.children {
+		if !slices.Contains(f.names, tid) {
+			unix.Close(fd)
+			delete(f.children, tid)
+		}
+	}
+}
+
+// appendPids appends the numbers of a children file ("12 345 ") to pids.
+func appendPids(pids []int, text []byte) []int {
+	pid, digits := 0, false
+	for _, c := range text {
+		if '0' <= c && c <= '9' {
+			pid, digits = pid*10+int(c-'0'), true
+			continue
+		}
+		if digits {
+			pids = append(pids, pid)
+		}
+		pid, digits = 0, false
+	}
+	if digits {
+		pids = append(pids, pid)
+	}
+	return pids
 }
 
 // closeTaskFiles closes what taskFiles holds: when nothing runs, wsbridge
@@ -299,9 +328,12 @@ func listThreads(names []string) ([]string, error) {
 	} else if _, err := unix.Seek(f.dir, 0, io.SeekStart); err != nil {
 		return names, err
 	}
-	var buf [2048]byte
+	if f.dirents == nil {
+		f.dirents = make([]byte, 2048)
+	}
+	buf := f.dirents
 	for {
-		n, err := unix.Getdents(f.dir, buf[:])
+		n, err := unix.Getdents(f.dir, buf)
 		if err == unix.EINTR {
 			continue
 		}
