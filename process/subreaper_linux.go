@@ -117,19 +117,9 @@ func sweep(all bool) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 		killed = append(killed, pid)
 	}
-	switch {
-	case all:
-		if taskFiles.idle != nil {
-			taskFiles.idle.Stop()
-		}
+	if all || !running() {
+		// Nothing runs: an idle server holds no descriptor for sweeps.
 		closeTaskFiles()
-	case !running():
-		// Nothing runs: the files go soon, unless a session comes.
-		if taskFiles.idle == nil {
-			taskFiles.idle = time.AfterFunc(taskFilesIdle, closeIdleTaskFiles)
-		} else {
-			taskFiles.idle.Reset(taskFilesIdle)
-		}
 	}
 	children.starting.Unlock()
 	// Our children, dead or dying: nobody else reaps them, and their pids
@@ -201,22 +191,9 @@ type taskFileSet struct {
 	children map[string]int // a thread's children file by its id
 	names    []string       // the threads, as the last sweep listed them
 	again    []string       // the threads listed after the reads
-	idle     *time.Timer    // closes them all once nothing has run for taskFilesIdle
 	// dirents and text are the reads' buffers, kept: an array on the
 	// stack would grow the stack of the goroutine that closes a session.
 	dirents, text []byte
-}
-
-// taskFilesIdle is how long taskFiles stay open once no program runs.
-const taskFilesIdle = time.Second
-
-// closeIdleTaskFiles closes taskFiles if still no program runs.
-func closeIdleTaskFiles() {
-	children.starting.Lock()
-	defer children.starting.Unlock()
-	if !running() {
-		closeTaskFiles()
-	}
 }
 
 // threadChildren reads every thread's children file, with the threads as
@@ -244,7 +221,11 @@ func threadChildren() ([]int, error) {
 		for _, tid := range f.names {
 			fd, ok := f.children[tid]
 			if !ok {
-				if fd, err = unix.Open(procTaskDir+"/"+tid+"/children", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+				fd, err = unix.Open(procTaskDir+"/"+tid+"/children", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+				if err == unix.ENOENT || err == unix.ESRCH {
+					continue // ended: the list after the reads differs
+				}
+				if err != nil {
 					return nil, err
 				}
 				f.children[tid] = fd
@@ -310,7 +291,8 @@ func closeTaskFiles() {
 		unix.Close(fd)
 		delete(f.children, tid)
 	}
-	f.names = f.names[:0]
+	// The list of threads stays: the next sweep reads it first and checks
+	// it after, so a stale one costs a second round, not a wrong answer.
 }
 
 // procTaskDir lists this process's threads.
