@@ -3,25 +3,36 @@
 package process
 
 import (
+	"io"
 	"os"
 	"runtime"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestStopStartsNoGoroutine: Stop arms the ladder's first step as a timer;
 // it used to start a goroutine per session that waited on it, which a
 // session's rate paid for (its creation, its stack) though most programs
-// end on their own at the end of their input. The ladder still climbs.
+// end on their own at the end of their input. (That the ladder still climbs
+// is TestStopClimbsLadderToWholeGroup's.)
 func TestStopStartsNoGoroutine(t *testing.T) {
-	p := shell(t, "trap '' INT; exec sleep 1000") // the exec keeps the trap: SIGTERM ends it
+	// A long grace: no step of the ladder fires (in a goroutine of its
+	// own, as a timer's function does) while the goroutines are counted.
+	p, err := Start(Spec{Path: "/bin/sh", Args: []string{"-c", "exec sleep 1000"}, Grace: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
 	before := runtime.NumGoroutine()
 	p.Stop()
 	if after := runtime.NumGoroutine(); after > before {
 		t.Errorf("%d goroutines after Stop, %d before", after, before)
 	}
-	if s := p.Wait(); s.Signal != syscall.SIGTERM {
-		t.Errorf("status %v, want signal 15 (the ladder's second step)", s)
+	_ = syscall.Kill(-p.Pid(), syscall.SIGKILL)
+	_, _ = io.Copy(io.Discard, p) // the output's end: Wait need not give it Grace
+	if s := p.Wait(); s.Signal != syscall.SIGKILL {
+		t.Errorf("status %v, want signal 9", s)
 	}
 }
 
