@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -51,12 +52,13 @@ func instructions(o opts) error {
 		return err
 	}
 	msg := []byte("0123456789abcdef0123456789abcdef")
-	loads := []struct {
+	type load struct {
 		name, unit string
 		units      int
 		args       []string
 		run        func(url string, units int) error
-	}{
+	}
+	loads := []load{
 		{"session through cat", "session", o.sessions, []string{"/bin/cat"}, func(url string, n int) error {
 			for i := range 10 + n { // 10 to warm up
 				if err := wsSession(url, false); err != nil {
@@ -72,6 +74,7 @@ func instructions(o opts) error {
 			return echoes(url, true, msg, n)
 		}},
 	}
+	loads = slices.DeleteFunc(loads, func(l load) bool { return !strings.Contains(l.name, o.loads) })
 	fmt.Printf("instructions: %s of wsbridge under %s, %d sessions, %d echoes of %d bytes, %d runs; each load less a baseline run (the same warm-up, then idle as long)\n",
 		what, filepath.Base(tool), o.sessions, o.echoes, len(msg), o.runs)
 	per := make([][]float64, len(loads))

@@ -90,6 +90,7 @@ type opts struct {
 	delay      time.Duration // ctrlc: how long the client holds each ack
 	linger     bool          // ctrlc: a lasting terminal
 	only       string        // echo: only the contenders whose names contain this
+	loads      string        // instructions: only the loads whose names contain this
 }
 
 func main() {
@@ -141,9 +142,10 @@ func main() {
 	valgrind := fs.String("valgrind", "/usr/bin/valgrind", "instructions: valgrind")
 	strace := fs.String("strace", "", "instructions: count system calls with this strace (strace -f -c) instead of instructions")
 	only := fs.String("only", "", "echo: only the contenders whose names contain this (\"tcp\": wsbridge --tcp, the relays and raw TCP)")
+	loads := fs.String("loads", "", "instructions: only the loads whose names contain this (session, echo, cat, --tcp)")
 	_ = fs.Parse(os.Args[2:])
 	o := opts{runs: *runs, count: *count, clients: *clients, duration: *duration, conns: *conns, peerConns: *peerConns, execConns: *execConns, rate: *rate, wsbridge: *wsbridge, websocketd: *websocketd, websockify: *websockify,
-		messages: *messages, line: *line, slowRate: *slowRate, sessions: *sessions, echoes: *echoes, keep: *keep, valgrind: *valgrind, strace: *strace, only: *only, base: *base, delay: *delay, linger: *linger}
+		messages: *messages, line: *line, slowRate: *slowRate, sessions: *sessions, echoes: *echoes, keep: *keep, valgrind: *valgrind, strace: *strace, only: *only, base: *base, delay: *delay, linger: *linger, loads: *loads}
 	var err error
 	if *useTLS {
 		if !slices.Contains(tlsScenarios, os.Args[1]) {

@@ -96,15 +96,21 @@ func (e *Exec) Open(r *http.Request) (Session, error) {
 		return nil, err
 	}
 	spec.Unbuffer = e.Unbuffer
-	log := e.Log.With("path", r.URL.Path, "client", r.RemoteAddr)
 	var merged *jsonSession
 	switch e.Stderr {
 	case StderrPass:
 		spec.Stderr = os.Stderr
 	case StderrJSON:
-		merged = newJSONSession(&spec, e.MaxMessage, log)
+		merged = newJSONSession(&spec, e.MaxMessage, e.Log.With("path", r.URL.Path, "client", r.RemoteAddr))
 	default:
-		spec.StderrLine = func(line string, truncated bool) {
+		// Made at the first line: most programs write none, and a logger
+		// with attributes is seven allocations a session.
+		var log *slog.Logger
+		path, client := r.URL.Path, r.RemoteAddr
+		spec.StderrLine = func(line string, truncated bool) { // from one goroutine
+			if log == nil {
+				log = e.Log.With("path", path, "client", client)
+			}
 			log.Error("stderr", "line", line, "truncated", truncated) // websocketd's level
 		}
 	}
@@ -214,11 +220,6 @@ func (e *Program) gateway() gateway {
 // sets it) from the request. Headers become HTTP_* variables, except those
 // passedHeader refuses: two holes websocketd leaves open.
 func (g gateway) environment(r *http.Request, script scriptPaths, uniqueID string) []string {
-	// Room for every variable at once: a session's start grows no slice.
-	env := make([]string, len(g.baseEnv), len(g.baseEnv)+cgiVars+len(r.Header))
-	copy(env, g.baseEnv)
-	set := func(k, v string) { env = append(env, k+"="+cleanEnvValue(v)) }
-
 	host, port, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil { // learned from a trusted proxy's header: no port
 		host, port = r.RemoteAddr, ""
@@ -232,39 +233,63 @@ func (g gateway) environment(r *http.Request, script scriptPaths, uniqueID strin
 	https := g.https || r.TLS != nil // a server with plain and TLS listeners
 	serverName, serverPort := splitHost(r.Host, https)
 
-	set("SERVER_SOFTWARE", g.serverSoftware)
-	set("GATEWAY_INTERFACE", "CGI/1.1")
-	set("SERVER_PROTOCOL", r.Proto)
-	set("SERVER_NAME", serverName)
-	set("SERVER_PORT", serverPort)
-	set("REQUEST_METHOD", r.Method)
-	set("REMOTE_ADDR", host)
-	set("REMOTE_HOST", remoteHost)
-	set("REMOTE_PORT", port)
-	set("SCRIPT_NAME", script.scriptName)
-	set("PATH_INFO", script.pathInfo)
-	set("PATH_TRANSLATED", r.URL.Path)
-	set("QUERY_STRING", r.URL.RawQuery)
-	set("REQUEST_URI", cmp.Or(r.RequestURI, r.URL.RequestURI())) // as sent, before --base-path is cut
-	set("UNIQUE_ID", uniqueID)
+	// The variables are gathered here, then written into one string that
+	// each NAME=value is a piece of: a session's start makes one allocation
+	// for all of them, not one each. Not an array on the stack: 1.3 KiB
+	// more in the frame grew the handler's goroutine's stack once more,
+	// and copying a stack costs more than this allocation.
+	e := envVars{vars: make([]envVar, 0, cgiVars+len(r.Header))}
+	e.set("SERVER_SOFTWARE", g.serverSoftware)
+	e.set("GATEWAY_INTERFACE", "CGI/1.1")
+	e.set("SERVER_PROTOCOL", r.Proto)
+	e.set("SERVER_NAME", serverName)
+	e.set("SERVER_PORT", serverPort)
+	e.set("REQUEST_METHOD", r.Method)
+	e.set("REMOTE_ADDR", host)
+	e.set("REMOTE_HOST", remoteHost)
+	e.set("REMOTE_PORT", port)
+	e.set("SCRIPT_NAME", script.scriptName)
+	e.set("PATH_INFO", script.pathInfo)
+	e.set("PATH_TRANSLATED", r.URL.Path)
+	e.set("QUERY_STRING", r.URL.RawQuery)
+	e.set("REQUEST_URI", cmp.Or(r.RequestURI, r.URL.RequestURI())) // as sent, before --base-path is cut
+	e.set("UNIQUE_ID", uniqueID)
 	// Cleared so nothing passed through can pose as the request's own.
-	for _, k := range []string{"CONTENT_LENGTH", "CONTENT_TYPE", "REMOTE_IDENT"} {
-		set(k, "")
-	}
+	e.set("CONTENT_LENGTH", "")
+	e.set("CONTENT_TYPE", "")
+	e.set("REMOTE_IDENT", "")
 	for _, kv := range identityEnv(r) {
-		set(kv[0], kv[1])
+		e.set(kv[0], kv[1])
 	}
 	if https {
-		set("HTTPS", "on")
+		e.set("HTTPS", "on")
 	}
+	vars := e.vars
 	for name, values := range r.Header { // without credentials: auth.Checker took them out
 		if passedHeader(name) {
 			sep := ", "
 			if name == "Cookie" {
 				sep = "; " // RFC 6265: one Cookie header, pairs joined by "; "
 			}
-			env = append(env, headerVar(name, cleanEnvValue(strings.Join(values, sep))))
+			vars = append(vars, envVar{name: name, value: strings.Join(values, sep), header: true})
 		}
+	}
+	size := 0
+	for i := range vars {
+		vars[i].value = cleanEnvValue(vars[i].value) // allocates only what it changes
+		size += vars[i].len()
+	}
+	var b strings.Builder
+	b.Grow(size)
+	for _, v := range vars {
+		v.write(&b)
+	}
+	all := b.String()
+	env := make([]string, len(g.baseEnv), len(g.baseEnv)+len(vars))
+	copy(env, g.baseEnv)
+	for _, v := range vars {
+		n := v.len()
+		env, all = append(env, all[:n]), all[n:]
 	}
 	return env
 }
@@ -273,26 +298,52 @@ func (g gateway) environment(r *http.Request, script scriptPaths, uniqueID strin
 // headers' and baseEnv (a capacity, not a limit).
 const cgiVars = 24
 
-// headerVar is a header's variable, NAME=value: HTTP_ and the name in upper
-// case with "-" as "_", built in one allocation (a session's start does
-// this for every header).
-func headerVar(name, value string) string {
-	var b strings.Builder
-	b.Grow(len("HTTP_=") + len(name) + len(value))
-	b.WriteString("HTTP_")
-	for i := range len(name) {
-		c := name[i]
-		switch {
-		case c == '-':
-			c = '_'
-		case 'a' <= c && c <= 'z':
-			c -= 'a' - 'A'
+// envVars gathers environment's variables.
+type envVars struct{ vars []envVar }
+
+// set adds a variable. Not inlined: each inlined copy would have its own
+// slots in environment's frame (1.4 KiB for 21 of them).
+//
+//go:noinline
+func (e *envVars) set(name, value string) {
+	e.vars = append(e.vars, envVar{name: name, value: value})
+}
+
+// envVar is one of environment's variables, a header's (HTTP_ and the
+// name in upper case with "-" as "_") or not.
+type envVar struct {
+	name, value string
+	header      bool
+}
+
+// len is the length of NAME=value.
+func (v envVar) len() int {
+	n := len(v.name) + 1 + len(v.value)
+	if v.header {
+		n += len("HTTP_")
+	}
+	return n
+}
+
+// write writes NAME=value.
+func (v envVar) write(b *strings.Builder) {
+	if !v.header {
+		b.WriteString(v.name)
+	} else {
+		b.WriteString("HTTP_")
+		for i := range len(v.name) {
+			c := v.name[i]
+			switch {
+			case c == '-':
+				c = '_'
+			case 'a' <= c && c <= 'z':
+				c -= 'a' - 'A'
+			}
+			b.WriteByte(c)
 		}
-		b.WriteByte(c)
 	}
 	b.WriteByte('=')
-	b.WriteString(value)
-	return b.String()
+	b.WriteString(v.value)
 }
 
 // passedHeader says whether a request header reaches programs (exec and CGI)

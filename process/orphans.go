@@ -47,18 +47,17 @@ func reaped(pid int) {
 	}
 }
 
-// closed ends a run's mark: orphans that carry it are killed now, and those
-// already dead (the run's group, killed by Close) reaped before it returns,
-// so that a closed run leaves no zombie behind.
+// closed ends a run's mark (if it has one): orphans that carry it are
+// killed now, and those already dead (the run's group, killed by Close)
+// reaped before it returns, so that a closed run leaves no zombie behind.
 func closed(mark string) {
-	if mark == "" {
-		return
+	if mark != "" {
+		children.mu.Lock()
+		if children.marks[mark]--; children.marks[mark] <= 0 {
+			delete(children.marks, mark)
+		}
+		children.mu.Unlock()
 	}
-	children.mu.Lock()
-	if children.marks[mark]--; children.marks[mark] <= 0 {
-		delete(children.marks, mark)
-	}
-	children.mu.Unlock()
 	reapOrphans()
 }
 

@@ -56,6 +56,9 @@ type Process struct {
 	stdoutEOF  chan struct{} // closed when Read has seen the end of output
 	eofOnce    sync.Once
 	stopOnce   sync.Once
+	ladderMu   sync.Mutex
+	ladderStep *time.Timer   // the ladder's next signal, once Stop has begun it
+	reaped     bool          // the child is reaped: no more signals
 	stderrDone chan struct{} // closed when the stderr reader has finished
 	closeOnce  sync.Once
 }
@@ -66,7 +69,7 @@ func Start(spec Spec) (*Process, error) {
 	if spec.TTY != nil {
 		return startTTY(spec)
 	}
-	inR, inW, err := os.Pipe()
+	inW, inR, err := childPipe(false)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +82,7 @@ func Start(spec Spec) (*Process, error) {
 	errW := spec.Stderr
 	var errR *os.File
 	if errW == nil {
-		if errR, errW, err = os.Pipe(); err != nil {
+		if errR, errW, err = childPipe(true); err != nil {
 			closeAll(inR, inW, outR, outW)
 			return nil, err
 		}
@@ -167,10 +170,24 @@ func (p *Process) reap() {
 	awaitExit(p.cmd.Process.Pid)
 	err := p.cmd.Wait()
 	reaped(p.cmd.Process.Pid)
+	p.stopLadder()
 	p.status = statusOf(p.cmd.ProcessState, err)
 	close(p.done)
 	defer close(p.settled)
 
+	select {
+	case <-p.stdoutEOF: // most often: no timer
+	default:
+		p.awaitOutputEnd()
+	}
+	if p.stderr != nil {
+		_ = p.stderr.SetReadDeadline(time.Now().Add(ladder[0].wait))
+	}
+}
+
+// awaitOutputEnd gives what holds the output after the child is gone
+// Grace+100ms to end it, then kills the group and cuts the output.
+func (p *Process) awaitOutputEnd() {
 	t := time.NewTimer(p.grace + ladder[0].wait)
 	defer t.Stop()
 	select {
@@ -182,9 +199,6 @@ func (p *Process) reap() {
 		// wakes a reader that waits.
 		p.cut.Store(true)
 		_ = p.stdout.SetReadDeadline(time.Now())
-	}
-	if p.stderr != nil {
-		_ = p.stderr.SetReadDeadline(time.Now().Add(ladder[0].wait))
 	}
 }
 
@@ -371,20 +385,42 @@ func (p *Process) Stop() {
 		} else {
 			_ = p.CloseWrite()
 		}
-		go p.climbLadder()
+		p.climbLadder(0)
 	})
 }
 
-func (p *Process) climbLadder() {
-	for _, step := range ladder {
-		t := time.NewTimer(p.grace + step.wait)
-		select {
-		case <-p.done:
-			t.Stop()
+// climbLadder arms the ladder's step i: a timer, not a goroutine that
+// waits, since most programs end on their own before the first signal.
+// reap stops it.
+func (p *Process) climbLadder(i int) {
+	p.ladderMu.Lock()
+	defer p.ladderMu.Unlock()
+	if p.reaped {
+		return
+	}
+	step := ladder[i]
+	p.ladderStep = time.AfterFunc(p.grace+step.wait, func() {
+		p.ladderMu.Lock()
+		reaped := p.reaped
+		p.ladderMu.Unlock()
+		if reaped {
 			return
-		case <-t.C:
 		}
 		p.killGroup(step.sig)
+		if i+1 < len(ladder) {
+			p.climbLadder(i + 1)
+		}
+	})
+}
+
+// stopLadder stops the ladder once the child is reaped: its group may be
+// gone, its pid another's.
+func (p *Process) stopLadder() {
+	p.ladderMu.Lock()
+	defer p.ladderMu.Unlock()
+	p.reaped = true
+	if p.ladderStep != nil {
+		p.ladderStep.Stop()
 	}
 }
 
@@ -396,8 +432,11 @@ func (p *Process) Close() error {
 	p.Stop()
 	<-p.done
 	p.closeOnce.Do(func() {
-		p.killAll()
-		closed(p.mark) // and what escaped the group or session with it
+		p.killMembers()
+		// One sweep for both: the members wsbridge adopted, killed above,
+		// are reaped, and what escaped the group or session with the mark
+		// is killed (a sweep costs a read of every thread's children file).
+		closed(p.mark)
 		closeAll(p.stdin, p.stdout)
 		p.eofOnce.Do(func() { close(p.stdoutEOF) })
 	})
@@ -415,13 +454,18 @@ func (p *Process) killGroup(sig syscall.Signal) {
 // terminal, its whole session, where a shell's jobs have groups of their own;
 // it returns once each of them has died.
 func (p *Process) killAll() {
+	p.killMembers()
+	reapOrphans() // those of them wsbridge adopted: no zombie is left
+}
+
+// killMembers is killAll without the sweep that reaps the adopted ones.
+func (p *Process) killMembers() {
 	if p.tty {
 		p.killGroup(syscall.SIGKILL)
 		killSession(p.cmd.Process.Pid)
 	} else {
 		killGroupAwaiting(p.cmd.Process.Pid)
 	}
-	reapOrphans() // those of them wsbridge adopted: no zombie is left
 }
 
 // readStderr hands stderr to fn a line at a time, bounded, until every holder
@@ -432,6 +476,15 @@ func (p *Process) readStderr(fn func(string, bool)) {
 	// Most programs never write to stderr: take the buffer once they do.
 	if pollwait.Readable(p.stderr) != nil {
 		return // reap's deadline: nothing came
+	}
+	// Readable with nothing in the pipe is its end: every writer closed it.
+	// Most sessions end so, and need no buffer for it.
+	if rc, err := p.stderr.SyscallConn(); err == nil {
+		empty := false
+		_ = rc.Control(func(fd uintptr) { empty = pollwait.Buffered(fd) == 0 })
+		if empty {
+			return
+		}
 	}
 	scanStderr(&stderrReader{f: p.stderr}, fn, p.pieces)
 }

@@ -90,7 +90,7 @@ func openPTY() (master, tty *os.File, err error) {
 // its master read through Go's poller.
 func outputPair(unbuffer bool) (r, w *os.File, err error) {
 	if !unbuffer {
-		return os.Pipe()
+		return childPipe(true)
 	}
 	master, tty, err := openPTY()
 	if err != nil {

@@ -2,11 +2,14 @@ package process
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"os"
 	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -32,6 +35,8 @@ func Subreaper() (stop func(), err error) {
 	quit, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
+		wait := time.NewTimer(0)
+		<-wait.C
 		for {
 			select {
 			case <-sigs:
@@ -40,7 +45,22 @@ func Subreaper() (stop func(), err error) {
 				sweep(true)
 				return
 			}
-			sweep(false)
+			// A child ended. Most often it is a program whose run is being
+			// closed, and Close sweeps: give it sigchldWait to, and sweep
+			// here only if no sweep began meanwhile. One sweep a session,
+			// not two.
+			seen := sweeps.Load()
+			wait.Reset(sigchldWait)
+			select {
+			case <-wait.C:
+			case <-quit:
+				signal.Stop(sigs)
+				sweep(true)
+				return
+			}
+			if sweeps.Load() == seen {
+				sweep(false)
+			}
 		}
 	}()
 	return func() {
@@ -60,6 +80,7 @@ func Subreaper() (stop func(), err error) {
 func sweep(all bool) {
 	var killed []int
 	children.starting.Lock()
+	sweeps.Add(1)
 	if children.unread == nil {
 		children.unread = map[int]int{}
 	}
@@ -96,6 +117,10 @@ func sweep(all bool) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 		killed = append(killed, pid)
 	}
+	if all || !running() {
+		// Nothing runs: an idle server holds no descriptor for sweeps.
+		closeTaskFiles()
+	}
 	children.starting.Unlock()
 	// Our children, dead or dying: nobody else reaps them, and their pids
 	// stay ours until we do, so this waits on them without the lock.
@@ -109,6 +134,15 @@ func sweep(all bool) {
 		reap(pid)
 	}
 }
+
+// sweeps counts the sweeps begun, so that a SIGCHLD that came before one
+// began needs no sweep of its own.
+var sweeps atomic.Uint64
+
+// sigchldWait is how long a SIGCHLD's sweep waits for another to begin
+// (Close's): so long a dead orphan may stay a zombie, or a live one whose
+// run has ended live on.
+const sigchldWait = 50 * time.Millisecond
 
 // unreadTries and unreadWait bound how long an orphan whose environment
 // cannot be read is given to show it (about half a second) before it counts
@@ -129,23 +163,11 @@ func reap(pid int) {
 // file (an orphan is adopted by some thread), or from the whole process
 // table where that fails (a kernel without the files, a thread that ended).
 func ownChildren() []int {
-	tasks, err := os.ReadDir("/proc/self/task")
-	var pids []int
-	for _, t := range tasks {
-		b, ferr := os.ReadFile("/proc/self/task/" + t.Name() + "/children")
-		if err = ferr; err != nil {
-			break
-		}
-		for _, f := range bytes.Fields(b) {
-			if pid, err := strconv.Atoi(string(f)); err == nil {
-				pids = append(pids, pid)
-			}
-		}
-	}
-	if err == nil {
+	if pids, err := threadChildren(); err == nil {
 		return pids
 	}
-	pids = pids[:0]
+	closeTaskFiles()
+	var pids []int
 	self := os.Getpid()
 	for _, p := range procfs.List() {
 		if p.PPID == self {
@@ -153,6 +175,178 @@ func ownChildren() []int {
 		}
 	}
 	return pids
+}
+
+// taskFiles keeps /proc/self/task and each thread's children file open
+// while programs run, so that a sweep (one a session) reads each file with
+// one pread from its start, which builds it anew, instead of opening it
+// again: a path's lookup in /proc is most of a sweep's cost, and
+// os.ReadFile spends ten system calls a file. Used under
+// children.starting's write lock, as sweeps are.
+var taskFiles taskFileSet
+
+type taskFileSet struct {
+	dir      int            // /proc/self/task, if open
+	open     bool           // dir is open
+	children map[string]int // a thread's children file by its id
+	names    []string       // the threads, as the last sweep listed them
+	again    []string       // the threads listed after the reads
+	// dirents and text are the reads' buffers, kept: an array on the
+	// stack would grow the stack of the goroutine that closes a session.
+	dirents, text []byte
+}
+
+// threadChildren reads every thread's children file, with the threads as
+// the last sweep listed them, then lists them again: a thread that ended
+// meanwhile handed its children to another, perhaps one read before, and a
+// new one may have some; then the files are read again with the new list.
+func threadChildren() ([]int, error) {
+	f := &taskFiles
+	if f.children == nil {
+		f.children = map[string]int{}
+	}
+	var err error
+	if len(f.names) == 0 {
+		if f.names, err = listThreads(f.names[:0]); err != nil {
+			return nil, err
+		}
+	}
+	if f.text == nil {
+		f.text = make([]byte, 0, 512)
+	}
+	buf := f.text
+	defer func() { f.text = buf[:0] }()
+	for range 3 {
+		var pids []int
+		for _, tid := range f.names {
+			fd, ok := f.children[tid]
+			if !ok {
+				fd, err = unix.Open(procTaskDir+"/"+tid+"/children", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+				if err == unix.ENOENT || err == unix.ESRCH {
+					continue // ended: the list after the reads differs
+				}
+				if err != nil {
+					return nil, err
+				}
+				f.children[tid] = fd
+			}
+			if buf, err = preadAll(fd, buf[:0]); err != nil {
+				return nil, err
+			}
+			pids = appendPids(pids, buf)
+		}
+		if f.again, err = listThreads(f.again[:0]); err != nil {
+			return nil, err
+		}
+		same := slices.Equal(f.names, f.again)
+		f.names, f.again = f.again, f.names
+		if len(f.children) > len(f.names) {
+			f.forgetEnded()
+		}
+		if same {
+			return pids, nil
+		}
+	}
+	return nil, errors.New("threads came and went during the sweep")
+}
+
+// forgetEnded closes the children files of threads no longer listed.
+func (f *taskFileSet) forgetEnded() {
+	for tid, fd := range f.children {
+		if !slices.Contains(f.names, tid) {
+			unix.Close(fd)
+			delete(f.children, tid)
+		}
+	}
+}
+
+// appendPids appends the numbers of a children file ("12 345 ") to pids.
+func appendPids(pids []int, text []byte) []int {
+	pid, digits := 0, false
+	for _, c := range text {
+		if '0' <= c && c <= '9' {
+			pid, digits = pid*10+int(c-'0'), true
+			continue
+		}
+		if digits {
+			pids = append(pids, pid)
+		}
+		pid, digits = 0, false
+	}
+	if digits {
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// closeTaskFiles closes what taskFiles holds: when nothing runs, wsbridge
+// holds no descriptor for sweeps.
+func closeTaskFiles() {
+	f := &taskFiles
+	if f.open {
+		unix.Close(f.dir)
+		f.open = false
+	}
+	for tid, fd := range f.children {
+		unix.Close(fd)
+		delete(f.children, tid)
+	}
+	// The list of threads stays: the next sweep reads it first and checks
+	// it after, so a stale one costs a second round, not a wrong answer.
+}
+
+// procTaskDir lists this process's threads.
+const procTaskDir = "/proc/self/task"
+
+// listThreads appends the entries of /proc/self/task to names.
+func listThreads(names []string) ([]string, error) {
+	f := &taskFiles
+	if !f.open {
+		fd, err := unix.Open(procTaskDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return names, err
+		}
+		f.dir, f.open = fd, true
+	} else if _, err := unix.Seek(f.dir, 0, io.SeekStart); err != nil {
+		return names, err
+	}
+	if f.dirents == nil {
+		f.dirents = make([]byte, 2048)
+	}
+	buf := f.dirents
+	for {
+		n, err := unix.Getdents(f.dir, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return names, err
+		}
+		if n <= 0 {
+			return names, nil
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+	}
+}
+
+// preadAll appends a /proc file's contents to buf, read from its start.
+func preadAll(fd int, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := unix.Pread(fd, buf[len(buf):cap(buf)], int64(len(buf)))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return buf, err
+		}
+		if n <= 0 {
+			return buf, nil
+		}
+		buf = buf[:len(buf)+n]
+	}
 }
 
 // stateOf is a process's state letter ('Z' for a zombie), or 0.
@@ -172,6 +366,13 @@ func environOf(pid int) ([]string, bool) {
 		return nil, false
 	}
 	return strings.Split(string(b), "\x00"), true
+}
+
+// running says whether a child Start made has not been reaped yet.
+func running() bool {
+	children.mu.Lock()
+	defer children.mu.Unlock()
+	return len(children.pids) > 0
 }
 
 // started says whether pid is a child Start made.
