@@ -37,9 +37,21 @@ func Subreaper() (stop func(), err error) {
 		defer close(done)
 		wait := time.NewTimer(0)
 		<-wait.C
+		tick := time.NewTicker(quietSweepEvery)
+		defer tick.Stop()
+		ticked := sweeps.Load()
 		for {
 			select {
 			case <-sigs:
+			case <-tick.C:
+				// An orphan whose parent was not ours (a grandchild's
+				// child) is adopted without a SIGCHLD: while programs
+				// run, sweep when no sweep came for a while.
+				if sweeps.Load() == ticked && running() {
+					sweep(false)
+				}
+				ticked = sweeps.Load()
+				continue
 			case <-quit:
 				signal.Stop(sigs)
 				sweep(true)
@@ -138,6 +150,10 @@ func sweep(all bool) {
 // sweeps counts the sweeps begun, so that a SIGCHLD that came before one
 // began needs no sweep of its own.
 var sweeps atomic.Uint64
+
+// quietSweepEvery is how often programs that run without ending are swept
+// for orphans adopted without a SIGCHLD.
+const quietSweepEvery = time.Second
 
 // sigchldWait is how long a SIGCHLD's sweep waits for another to begin
 // (Close's): so long a dead orphan may stay a zombie, or a live one whose

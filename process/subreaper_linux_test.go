@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestOneSweepPerSession: with the Subreaper, a run that ends costs one
@@ -93,4 +94,36 @@ func TestOwnChildrenFromKeptFiles(t *testing.T) {
 			t.Errorf("fd %s still open on %s", fd.Name(), target)
 		}
 	}
+}
+
+// TestOrphanOfGrandchildKilledWhileRunning: an orphan without the run's
+// mark whose parent was the program's child is adopted without a SIGCHLD
+// (its parent was not ours), and no run ends: the quiet sweep kills it
+// while the program runs on. Without it the orphan lived until some other
+// run ended.
+func TestOrphanOfGrandchildKilledWhileRunning(t *testing.T) {
+	stop, err := Subreaper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	pidFile := t.TempDir() + "/pid"
+	p, err := Start(Spec{Path: "/bin/sh", Args: []string{"-c", "(setsid env -i /bin/sleep 300 & echo $! >" + pidFile + "); exec /bin/sleep 300"},
+		Mark: "QUIET_SWEEP=1", Env: []string{"QUIET_SWEEP=1", "PATH=/usr/bin:/bin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	var orphan int
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if orphan == 0 {
+			b, _ := os.ReadFile(pidFile)
+			orphan, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+			continue
+		}
+		if _, err := os.Stat("/proc/" + strconv.Itoa(orphan)); err != nil {
+			return // killed and reaped
+		}
+	}
+	t.Fatalf("the orphan %d (no mark, adopted from a grandchild) still lives 10 s on while its program runs", orphan)
 }
