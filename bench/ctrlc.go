@@ -4,17 +4,16 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/wsbridge/wsbridge/internal/shapedlink"
 )
 
 // ctrlC runs yes in wsbridge --pty's shell through a link of -rate bytes per
@@ -37,11 +36,11 @@ func ctrlC(o opts) error {
 			return fmt.Errorf("ctrlc needs %s (Debian's iproute2)", tool)
 		}
 	}
-	link, err := newLink(o.rate)
+	link, err := shapedlink.New("wsbb", 252, fmt.Sprintf("%dbps", o.rate), shapedlink.FromNamespace)
 	if err != nil {
 		return err
 	}
-	defer link.remove()
+	defer link.Remove()
 	bins := []struct{ name, bin string }{{"wsbridge", o.wsbridge}}
 	if o.base != "" {
 		bins = append([]struct{ name, bin string }{{"base", o.base}}, bins...)
@@ -62,7 +61,7 @@ func ctrlC(o opts) error {
 	var addrs []string
 	for i, b := range bins {
 		port := strconv.Itoa(18700 + i)
-		args := []string{"netns", "exec", link.ns, b.bin, "--address", link.inner, "--port", port, "--loglevel", "error", "--pty"}
+		args := []string{"netns", "exec", link.NS, b.bin, "--address", link.Inner, "--port", port, "--loglevel", "error", "--pty"}
 		if o.linger {
 			args = append(args, "--linger", "1m")
 		}
@@ -71,7 +70,7 @@ func ctrlC(o opts) error {
 			return err
 		}
 		servers = append(servers, cmd)
-		addrs = append(addrs, net.JoinHostPort(link.inner, port))
+		addrs = append(addrs, net.JoinHostPort(link.Inner, port))
 		results = append(results, &result{name: b.name})
 	}
 	for _, a := range addrs {
@@ -190,42 +189,6 @@ func ctrlCRun(url string, before int64, delay time.Duration) (ctrlCMeasure, erro
 	}
 	m.toPrompt, m.toLast, m.after = time.Since(sent), lastY.Sub(sent), received-at
 	return m, nil
-}
-
-// link is a network namespace joined to this host by a veth pair; what
-// leaves the namespace is shaped by tbf.
-type link struct {
-	ns, host, inner string
-}
-
-func newLink(rate int) (*link, error) {
-	id := rand.IntN(1 << 16)
-	l := &link{ns: fmt.Sprintf("wsbbench%d", id), host: fmt.Sprintf("wsbb%dh", id)}
-	peer := fmt.Sprintf("wsbb%dn", id)
-	outer := fmt.Sprintf("10.252.%d.%d", id>>8, id&0xfc|1)
-	l.inner = fmt.Sprintf("10.252.%d.%d", id>>8, id&0xfc|2)
-	cmds := [][]string{
-		{"ip", "netns", "add", l.ns},
-		{"ip", "link", "add", l.host, "type", "veth", "peer", "name", peer, "netns", l.ns},
-		{"ip", "addr", "add", outer + "/30", "dev", l.host},
-		{"ip", "link", "set", l.host, "up"},
-		{"ip", "-n", l.ns, "addr", "add", l.inner + "/30", "dev", peer},
-		{"ip", "-n", l.ns, "link", "set", peer, "up"},
-		{"ip", "-n", l.ns, "link", "set", "lo", "up"},
-	}
-	cmds = append(cmds, []string{"tc", "-n", l.ns, "qdisc", "add", "dev", peer, "root", "tbf", "rate", fmt.Sprintf("%dbps", rate), "burst", "16kb", "latency", "100ms"})
-	for _, c := range cmds {
-		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
-			l.remove()
-			return nil, fmt.Errorf("%s: %v: %s", strings.Join(c, " "), err, out)
-		}
-	}
-	return l, nil
-}
-
-func (l *link) remove() {
-	_ = exec.Command("ip", "link", "del", l.host).Run()
-	_ = exec.Command("ip", "netns", "del", l.ns).Run()
 }
 
 func waitListening(addr string) error {

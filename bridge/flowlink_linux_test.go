@@ -3,28 +3,24 @@ package bridge
 import (
 	"bytes"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/wsbridge/wsbridge/internal/shapedlink"
 	"github.com/wsbridge/wsbridge/web"
 	"golang.org/x/sys/unix"
 )
 
 // shapedLink is a link of its own to this host, at a rate tc sets: a
 // network namespace joined by a veth pair, whose host end's queue (tbf)
-// shapes what the host sends. The host's end has addr; dial connects from
+// shapes what the host sends. The host's end has Outer; dial connects from
 // inside the namespace. Both go away with the test.
-type shapedLink struct {
-	addr string // the host's end
-	ns   string
-}
+type shapedLink struct{ *shapedlink.Link }
 
 // newShapedLink makes the link, or skips the test without root, ip or tc
 // (fails it under WSBRIDGE_REQUIRE_ALL=1).
@@ -45,37 +41,16 @@ func newShapedLink(t *testing.T, rate string) *shapedLink {
 		}
 		t.Skip(missing)
 	}
-	id := rand.IntN(1 << 16)
-	l := &shapedLink{ns: fmt.Sprintf("wsbflow%d", id), addr: fmt.Sprintf("10.251.%d.%d", id>>8, id&0xfc|1)}
-	host, peer := fmt.Sprintf("wsbf%dh", id), fmt.Sprintf("wsbf%dn", id)
-	peerAddr := fmt.Sprintf("10.251.%d.%d", id>>8, id&0xfc|2)
-	run := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-		}
+	l, err := shapedlink.New("wsbf", 251, rate, shapedlink.FromHost)
+	if err != nil {
+		t.Fatal(err)
 	}
-	run("ip", "netns", "add", l.ns)
 	t.Cleanup(func() {
-		// Deleting one end of the pair deletes both (a namespace's end
-		// would go with it too, but later: its teardown is not synchronous).
-		if exec.Command("ip", "link", "show", host).Run() == nil {
-			if out, err := exec.Command("ip", "link", "del", host).CombinedOutput(); err != nil {
-				t.Errorf("ip link del %s: %v\n%s", host, err, out)
-			}
-		}
-		if out, err := exec.Command("ip", "netns", "del", l.ns).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v\n%s", l.ns, err, out)
+		if err := l.Remove(); err != nil {
+			t.Error(err)
 		}
 	})
-	run("ip", "link", "add", host, "type", "veth", "peer", "name", peer, "netns", l.ns)
-	run("ip", "addr", "add", l.addr+"/30", "dev", host)
-	run("ip", "link", "set", host, "up")
-	run("ip", "-n", l.ns, "addr", "add", peerAddr+"/30", "dev", peer)
-	run("ip", "-n", l.ns, "link", "set", peer, "up")
-	run("ip", "-n", l.ns, "link", "set", "lo", "up")
-	run("tc", "qdisc", "add", "dev", host, "root", "tbf", "rate", rate, "burst", "16kb", "latency", "100ms")
-	return l
+	return &shapedLink{l}
 }
 
 // dial connects to addr from inside the namespace: the socket is made on
@@ -88,7 +63,7 @@ func (l *shapedLink) dial(addr string) (net.Conn, error) {
 		return nil, err
 	}
 	defer self.Close()
-	ns, err := os.Open("/run/netns/" + l.ns)
+	ns, err := os.Open("/run/netns/" + l.NS)
 	if err != nil {
 		runtime.UnlockOSThread()
 		return nil, err
@@ -116,7 +91,7 @@ func (l *shapedLink) dial(addr string) (net.Conn, error) {
 func TestTerminalCtrlCOnSlowLink(t *testing.T) {
 	link := newShapedLink(t, "800kbit")
 	addr, _ := serve(t, func(s *Server) {
-		s.Listeners = []Listener{{Addresses: []string{link.addr}}}
+		s.Listeners = []Listener{{Addresses: []string{link.Outer}}}
 		s.Routes[0].Backend = &Pty{Program: Program{Command: "/bin/sh", Log: s.Log}}
 		s.Routes[0].Framing, s.Routes[0].Terminal = Terminal, &web.Terminal{}
 	})

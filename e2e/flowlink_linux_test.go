@@ -1,26 +1,19 @@
 package e2e
 
 import (
-	"fmt"
-	"math/rand/v2"
 	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/wsbridge/wsbridge/internal/shapedlink"
 )
 
-// slowLink is a network namespace joined to this host by a veth pair, what
-// leaves the namespace shaped by tbf to rate: wsbridge runs in it (ip netns
-// exec), the browser on the host. Both go away with the test.
-type slowLink struct {
-	ns, inner string // the namespace, and its end's address
-}
-
-func newSlowLink(t *testing.T, rate string) *slowLink {
+// newSlowLink makes a link whose namespace's output is shaped to rate:
+// wsbridge runs in the namespace (ip netns exec), the browser on the host.
+// It goes away with the test.
+func newSlowLink(t *testing.T, rate string) *shapedlink.Link {
 	t.Helper()
 	requireTool(t, "/usr/sbin/ip", "Debian package iproute2")
 	requireTool(t, "/usr/sbin/tc", "Debian package iproute2")
@@ -30,35 +23,15 @@ func newSlowLink(t *testing.T, rate string) *slowLink {
 		}
 		t.Skip("a network namespace needs root")
 	}
-	id := rand.IntN(1 << 16)
-	l := &slowLink{ns: fmt.Sprintf("wsbe2e%d", id), inner: fmt.Sprintf("10.253.%d.%d", id>>8, id&0xfc|2)}
-	host, peer := fmt.Sprintf("wsbe%dh", id), fmt.Sprintf("wsbe%dn", id)
-	run := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-		}
+	l, err := shapedlink.New("wsbe", 253, rate, shapedlink.FromNamespace)
+	if err != nil {
+		t.Fatal(err)
 	}
-	run("ip", "netns", "add", l.ns)
 	t.Cleanup(func() {
-		// Deleting one end of the pair deletes both, at once (the
-		// namespace's teardown would, but later).
-		if exec.Command("ip", "link", "show", host).Run() == nil {
-			if out, err := exec.Command("ip", "link", "del", host).CombinedOutput(); err != nil {
-				t.Errorf("ip link del %s: %v\n%s", host, err, out)
-			}
-		}
-		if out, err := exec.Command("ip", "netns", "del", l.ns).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v\n%s", l.ns, err, out)
+		if err := l.Remove(); err != nil {
+			t.Error(err)
 		}
 	})
-	run("ip", "link", "add", host, "type", "veth", "peer", "name", peer, "netns", l.ns)
-	run("ip", "addr", "add", fmt.Sprintf("10.253.%d.%d/30", id>>8, id&0xfc|1), "dev", host)
-	run("ip", "link", "set", host, "up")
-	run("ip", "-n", l.ns, "addr", "add", l.inner+"/30", "dev", peer)
-	run("ip", "-n", l.ns, "link", "set", peer, "up")
-	run("ip", "-n", l.ns, "link", "set", "lo", "up")
-	run("tc", "-n", l.ns, "qdisc", "add", "dev", peer, "root", "tbf", "rate", rate, "burst", "16kb", "latency", "100ms")
 	return l
 }
 
@@ -89,8 +62,8 @@ func TestTerminalCtrlCOnSlowLinkInBrowser(t *testing.T) {
 	link := newSlowLink(t, "800kbit")
 	// Without compression: yes's output deflates a hundredfold, and the
 	// link would not be what holds it back.
-	inst := launchCommand(t, "", nil, "ip", "netns", "exec", link.ns, binary,
-		"--address", link.inner, "--port", "0", "--logformat", "json", "--compression", "off", "--pty", "--", "/bin/sh")
+	inst := launchCommand(t, "", nil, "ip", "netns", "exec", link.NS, binary,
+		"--address", link.Inner, "--port", "0", "--logformat", "json", "--compression", "off", "--pty", "--", "/bin/sh")
 	if err := inst.awaitListening(); err != nil {
 		t.Fatalf("%v:\n%s", err, inst.output())
 	}
