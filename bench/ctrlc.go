@@ -74,8 +74,8 @@ func ctrlC(o opts) error {
 		results = append(results, &result{name: b.name})
 	}
 	for _, a := range addrs {
-		if err := waitListening(a); err != nil {
-			return err
+		if !listens(a, 5*time.Second) {
+			return fmt.Errorf("nothing listens on %s", a)
 		}
 	}
 	before := int64(3 * o.rate)
@@ -189,15 +189,4 @@ func ctrlCRun(url string, before int64, delay time.Duration) (ctrlCMeasure, erro
 	}
 	m.toPrompt, m.toLast, m.after = time.Since(sent), lastY.Sub(sent), received-at
 	return m, nil
-}
-
-func waitListening(addr string) error {
-	for range 100 {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("nothing listens on %s", addr)
 }

@@ -31,12 +31,9 @@ import (
 // With -strace, the same loads count wsbridge's system calls (strace -f -c)
 // instead.
 func instructions(o opts) error {
-	tool, what := o.valgrind, "instructions"
-	if o.strace != "" {
-		tool, what = o.strace, "system calls"
-	}
-	if _, err := os.Stat(tool); err != nil {
-		return fmt.Errorf("%s: %v", tool, err)
+	tool, what, err := counter(o)
+	if err != nil {
+		return err
 	}
 	echoAddr, err := echoServer()
 	if err != nil {
@@ -203,4 +200,17 @@ func cachegrindTotal(file string) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("%s: no summary line", filepath.Base(file))
+}
+
+// counter is the tool that counts (valgrind, or strace with -strace), and
+// what it counts.
+func counter(o opts) (tool, what string, err error) {
+	tool, what = o.valgrind, "instructions"
+	if o.strace != "" {
+		tool, what = o.strace, "system calls"
+	}
+	if _, err := os.Stat(tool); err != nil {
+		return "", "", fmt.Errorf("%s: %v", tool, err)
+	}
+	return tool, what, nil
 }

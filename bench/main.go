@@ -310,16 +310,24 @@ func startServer(spec serverSpec) (*server, error) {
 		if wait == 0 {
 			wait = 5 * time.Second
 		}
-		for range wait / (50 * time.Millisecond) {
-			if c, err := net.Dial("tcp", s.addr); err == nil {
-				c.Close()
-				return s, nil
-			}
-			time.Sleep(50 * time.Millisecond)
+		if listens(s.addr, wait) {
+			return s, nil
 		}
 		s.stop() // the port was taken meanwhile, or it failed: try another
 	}
 	return nil, fmt.Errorf("%s did not start listening", spec.bin)
+}
+
+// listens says whether something accepts connections at addr within wait.
+func listens(addr string, wait time.Duration) bool {
+	for range wait / (50 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return false
 }
 
 func buildWsbridge() (string, error) {

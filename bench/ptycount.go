@@ -18,12 +18,9 @@ import (
 // session's output; the baseline run has the same warm-up and a session of
 // no output, then idles as long.
 func ptyCount(o opts) error {
-	tool, what := o.valgrind, "instructions"
-	if o.strace != "" {
-		tool, what = o.strace, "system calls"
-	}
-	if _, err := os.Stat(tool); err != nil {
-		return fmt.Errorf("%s: %v", tool, err)
+	tool, what, err := counter(o)
+	if err != nil {
+		return err
 	}
 	dir, err := os.MkdirTemp("", "bench-ptycount")
 	if err != nil {
