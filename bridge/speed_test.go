@@ -43,12 +43,7 @@ func TestTCPWaitReadAllocatesNothing(t *testing.T) {
 	if raceDetector {
 		t.Skip("the race detector allocates")
 	}
-	d := &Dial{Target: Target{"tcp", echoBackend(t)}, Timeout: 10 * time.Second, Log: slog.New(slog.DiscardHandler)}
-	s, err := d.Open(httptest.NewRequest("GET", "/", nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTCP(t, echoBackend(t))
 	w := s.(readWaiter)
 	msg, buf := []byte("0123456789abcdef"), make([]byte, 64)
 	allocs := testing.AllocsPerRun(100, func() {
@@ -183,12 +178,7 @@ func TestTCPReadIdleAllocatesNothing(t *testing.T) {
 	if raceDetector {
 		t.Skip("the race detector allocates")
 	}
-	d := &Dial{Target: Target{"tcp", echoBackend(t)}, Timeout: 10 * time.Second, Log: slog.New(slog.DiscardHandler)}
-	s, err := d.Open(httptest.NewRequest("GET", "/", nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTCP(t, echoBackend(t))
 	r := s.(idleReader)
 	msg, buf := []byte("0123456789abcdef"), newReadBuffer(idleBuffer)
 	allocs := testing.AllocsPerRun(100, func() {

@@ -242,15 +242,22 @@ func TestHostTokenIgnoresCase(t *testing.T) {
 	}
 }
 
-// TestBackendKeepAlive: a backend that vanishes without a word is noticed by
-// TCP keepalive.
-func TestBackendKeepAlive(t *testing.T) {
-	d := &Dial{Target: Target{"tcp", echoBackend(t)}, Timeout: time.Second, Log: slog.New(slog.DiscardHandler)}
+// openTCP opens a Dial session to addr, closed when the test ends.
+func openTCP(t *testing.T, addr string) Session {
+	t.Helper()
+	d := &Dial{Target: Target{"tcp", addr}, Timeout: 10 * time.Second, Log: slog.New(slog.DiscardHandler)}
 	s, err := d.Open(httptest.NewRequest("GET", "/", nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestBackendKeepAlive: a backend that vanishes without a word is noticed by
+// TCP keepalive.
+func TestBackendKeepAlive(t *testing.T) {
+	s := openTCP(t, echoBackend(t))
 	raw, _ := s.(*connSession).conn.(*net.TCPConn).SyscallConn()
 	var on, idle int
 	_ = raw.Control(func(fd uintptr) {
@@ -281,12 +288,7 @@ func TestTCPReadIdleEndings(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer l.Close()
-			d := &Dial{Target: Target{"tcp", l.Addr().String()}, Timeout: 10 * time.Second, Log: slog.New(slog.DiscardHandler)}
-			s, err := d.Open(httptest.NewRequest("GET", "/", nil))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			s := openTCP(t, l.Addr().String())
 			backend, err := l.Accept()
 			if err != nil {
 				t.Fatal(err)
