@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"io"
 	"log/slog"
-	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
@@ -19,11 +18,7 @@ func TestEnvironmentInOneString(t *testing.T) {
 	if raceDetector {
 		t.Skip("the race detector allocates")
 	}
-	r := httptest.NewRequest("GET", "/chat?x=1", nil)
-	r.RemoteAddr = "127.0.0.1:5000"
-	for _, h := range []string{"Upgrade", "Connection", "Sec-WebSocket-Key", "Sec-WebSocket-Version", "User-Agent", "X-Request-Id"} {
-		r.Header.Set(h, "v\n")
-	}
+	r := handshakeRequest("v\n")
 	r.Header.Add("X-Request-Id", " w")
 	g := gateway{baseEnv: []string{"PATH=/usr/bin:/bin"}, serverSoftware: "wsbridge"}
 	env := g.environment(r, scriptPaths{scriptName: "/", pathInfo: "/chat"}, "id")
@@ -35,9 +30,7 @@ func TestEnvironmentInOneString(t *testing.T) {
 	}
 	// Values that need no cleaning, one value a header: nothing to
 	// allocate but the string, the slice and what identityEnv gathers.
-	for _, h := range []string{"Upgrade", "Connection", "Sec-WebSocket-Key", "Sec-WebSocket-Version", "User-Agent", "X-Request-Id"} {
-		r.Header.Set(h, "v")
-	}
+	setHandshakeHeaders(r, "v")
 	if allocs := testing.AllocsPerRun(100, func() { g.environment(r, scriptPaths{}, "id") }); allocs > 10 {
 		t.Errorf("%v allocations for %d variables, want at most 10", allocs, len(env)-len(g.baseEnv))
 	}

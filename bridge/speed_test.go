@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"sync"
@@ -149,6 +150,22 @@ func echoListener(b *testing.B) string {
 	return l.Addr().String()
 }
 
+// handshakeRequest is a WebSocket handshake to /chat?x=1 whose headers
+// each have value.
+func handshakeRequest(value string) *http.Request {
+	r := httptest.NewRequest("GET", "/chat?x=1", nil)
+	r.RemoteAddr = "127.0.0.1:5000"
+	setHandshakeHeaders(r, value)
+	return r
+}
+
+// setHandshakeHeaders sets the handshake's headers, and two more, to value.
+func setHandshakeHeaders(r *http.Request, value string) {
+	for _, h := range []string{"Upgrade", "Connection", "Sec-WebSocket-Key", "Sec-WebSocket-Version", "User-Agent", "X-Request-Id"} {
+		r.Header.Set(h, value)
+	}
+}
+
 // A session's environment costs one string per variable and a few more
 // (the slice, made with room for all; the identity's; the request URI):
 // a header's variable is built at once, not in four steps.
@@ -156,11 +173,7 @@ func TestEnvironmentAllocations(t *testing.T) {
 	if raceDetector {
 		t.Skip("the race detector allocates")
 	}
-	r := httptest.NewRequest("GET", "/chat?x=1", nil)
-	r.RemoteAddr = "127.0.0.1:5000"
-	for _, h := range []string{"Upgrade", "Connection", "Sec-WebSocket-Key", "Sec-WebSocket-Version", "User-Agent", "X-Request-Id"} {
-		r.Header.Set(h, "v")
-	}
+	r := handshakeRequest("v")
 	g := gateway{baseEnv: []string{"PATH=/usr/bin:/bin", "LANG=C.UTF-8"}, serverSoftware: "wsbridge"}
 	env := g.environment(r, scriptPaths{}, "id")
 	for _, want := range []string{"HTTP_SEC_WEBSOCKET_KEY=v", "HTTP_X_REQUEST_ID=v", "HTTP_USER_AGENT=v", "PATH=/usr/bin:/bin", "QUERY_STRING=x=1"} {
