@@ -86,9 +86,9 @@ type opts struct {
 	keep       string // instructions: folder for cachegrind's files
 	valgrind   string
 	strace     string        // instructions: count system calls with this strace instead
-	base       string        // ctrlc: a second wsbridge to run beside
+	base       string        // ctrlc, pty-down: a second wsbridge to run beside
 	delay      time.Duration // ctrlc: how long the client holds each ack
-	linger     bool          // ctrlc: a lasting terminal
+	linger     bool          // ctrlc, pty-down: a lasting terminal
 	only       string        // echo: only the contenders whose names contain this
 	loads      string        // instructions: only the loads whose names contain this
 }
@@ -123,9 +123,9 @@ func main() {
 	execConns := fs.Int("exec-conns", 1000, "hold: live connections to wsbridge's exec bridge, at most")
 	peerConns := fs.Int("peer-conns", 200, "hold: live connections to a peer (websockify forks a process for each)")
 	rate := fs.Int("rate", 1_000_000, "slow: bytes per second the client reads; ctrlc: bytes per second of the link")
-	base := fs.String("base", "", "ctrlc: a second wsbridge binary to run beside (e.g. main's)")
+	base := fs.String("base", "", "ctrlc, pty-down: a second wsbridge binary to run beside (e.g. main's)")
 	delay := fs.Duration("delay", 0, "ctrlc: how long the client holds each ack, as a round trip would")
-	linger := fs.Bool("linger", false, "ctrlc: a lasting terminal (--linger 1m)")
+	linger := fs.Bool("linger", false, "ctrlc, pty-down: a lasting terminal (--linger 1m)")
 	message := fs.String("message", "64KiB", "pipeline: bytes per uploaded message")
 	fanoutList := fs.String("fanout", "1,100,1000", "fanout: clients per run, comma-separated")
 	messages := fs.Int("messages", 2_000_000, "fanout: messages delivered per run, over all clients (each client's share, at least 1000, is what the program writes)")

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"syscall"
 
 	"github.com/creack/pty"
@@ -18,7 +19,8 @@ import (
 )
 
 // ptyDown compares `cat FILE` on a terminal read by a plain program with
-// the same through wsbridge --pty.
+// the same through wsbridge --pty; -linger adds a lasting terminal's (its
+// output goes through a hub), -base a second wsbridge's of each.
 func ptyDown(o opts) error {
 	dir, err := os.MkdirTemp("", "wsbridge-bench")
 	if err != nil {
@@ -30,7 +32,17 @@ func ptyDown(o opts) error {
 	if err != nil {
 		return err
 	}
-	servers, err := startServers(wsbridgeSpec(o, "wsbridge", "--pty", "--", "/bin/cat", file))
+	specs := []serverSpec{wsbridgeSpec(o, "wsbridge", "--pty", "--", "/bin/cat", file)}
+	if o.linger {
+		specs = append(specs, wsbridgeSpec(o, "--linger", "--pty", "--linger", "1m", "--", "/bin/cat", file))
+	}
+	if o.base != "" {
+		for _, sp := range slices.Clone(specs) {
+			sp.name, sp.bin = "base "+sp.name, o.base
+			specs = append(specs, sp)
+		}
+	}
+	servers, err := startServers(specs...)
 	if err != nil {
 		return err
 	}

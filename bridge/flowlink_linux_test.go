@@ -88,11 +88,21 @@ func (l *shapedLink) dial(addr string) (net.Conn, error) {
 // 2.6 s of output. The client speaks the page's protocol: its size with flow
 // control on, an ack of each message once it has it (the page acks when
 // all it was given is drawn, or each 32 KiB).
-func TestTerminalCtrlCOnSlowLink(t *testing.T) {
+func TestTerminalCtrlCOnSlowLink(t *testing.T) { ctrlCOnSlowLink(t, 0) }
+
+// TestLastingTerminalCtrlCOnSlowLink: the same with a lasting terminal
+// (Linger), whose output goes through a hub and each client's queue: the
+// program waits once the client's queue holds lastingPace, and reads no
+// more than that, as without Linger the flow window makes it wait (the
+// queue of scrollback + 256 KiB it filled first brought 1.3 MiB after
+// Ctrl-C, 14 s at this rate).
+func TestLastingTerminalCtrlCOnSlowLink(t *testing.T) { ctrlCOnSlowLink(t, time.Minute) }
+
+func ctrlCOnSlowLink(t *testing.T, linger time.Duration) {
 	link := newShapedLink(t, "800kbit")
 	addr, _ := serve(t, func(s *Server) {
 		s.Listeners = []Listener{{Addresses: []string{link.Outer}}}
-		s.Routes[0].Backend = &Pty{Program: Program{Command: "/bin/sh", Log: s.Log}}
+		s.Routes[0].Backend = &Pty{Program: Program{Command: "/bin/sh", Log: s.Log}, Linger: linger}
 		s.Routes[0].Framing, s.Routes[0].Terminal = Terminal, &web.Terminal{}
 	})
 	d := websocket.Dialer{NetDial: func(_, addr string) (net.Conn, error) { return link.dial(addr) }}

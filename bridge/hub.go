@@ -40,7 +40,17 @@ type Shared struct {
 	ReplayBytes int
 	// Queue bounds each client's queue: the bytes of its messages, each
 	// counted queueOverhead more (so many tiny messages are bounded too).
-	Queue    int
+	// The replay a client gets first does not count: a joiner is never
+	// full with it.
+	Queue int
+	// Pace, if set, makes the program wait while every client has Pace
+	// bytes queued (the replay aside), or what it read in the last
+	// paceSample if more (up to half the Queue), as a terminal's own flow
+	// control makes it wait: a lone client's backlog stays that small, and
+	// output stops soon after a Ctrl-C on a slow link, while a fast client
+	// still has output read ahead. Without it the program waits only once
+	// the clients are full. With SlowWait it changes nothing.
+	Pace     int
 	Slow     SlowPolicy
 	ReadOnly bool // clients' messages are dropped
 	// Writers, if any, are the only users (userOf: the auth's name, or a
@@ -205,7 +215,7 @@ func (h *Shared) join(j joining) (*subscriber, error) {
 	for _, m := range h.replay {
 		s.push(m)
 	}
-	s.replayLeft, s.replayedDue = len(s.queue), j.replayed
+	s.replayLeft, s.replayedDue, s.replayed, s.full = len(s.queue), j.replayed, s.bytes, false
 	if h.subs == nil {
 		h.subs = map[*subscriber]struct{}{}
 	}
@@ -397,7 +407,11 @@ func (h *Shared) broadcast(sess Session) {
 	buf := make([]byte, 64<<10)
 	end := 0
 	for {
-		n, err := sess.Read(buf[end:])
+		room, ok := h.paceRoom(len(buf) - end)
+		if !ok {
+			return // stopped while waiting for room
+		}
+		n, err := sess.Read(buf[end : end+room])
 		end += n
 		eof := err != nil
 		// One allocation per read holds its messages, shared by every queue.
@@ -438,13 +452,8 @@ func (h *Shared) broadcast(sess Session) {
 func (h *Shared) deliver(msg []byte) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for h.mustWaitLocked() {
-		h.mu.Unlock()
-		<-h.room
-		h.mu.Lock()
-		if h.ended || (h.run != nil && h.run.stopping) {
-			return false
-		}
+	if !h.waitRoomLocked() {
+		return false
 	}
 	h.keepLocked(msg)
 	for s := range h.subs {
@@ -463,6 +472,46 @@ func (h *Shared) deliver(msg []byte) bool {
 		h.countFullLocked(s)
 	}
 	return true
+}
+
+// waitRoomLocked waits while the policy says the program must; false: the
+// hub ended meanwhile. The caller holds h.mu, which it lets go to wait.
+func (h *Shared) waitRoomLocked() bool {
+	for h.mustWaitLocked() {
+		h.mu.Unlock()
+		<-h.room
+		h.mu.Lock()
+		if h.ended || (h.run != nil && h.run.stopping) {
+			return false
+		}
+	}
+	return true
+}
+
+// paceRoom is how much of free the next read of the program's output may
+// take: all of it, or with Pace what brings the fastest client to its pace
+// (waiting for room first). A read bigger than that would hold output,
+// taken from the program's terminal, that a Ctrl-C no longer flushes.
+// false: the hub ended while waiting.
+func (h *Shared) paceRoom(free int) (int, bool) {
+	if h.Pace <= 0 {
+		return free, true
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.waitRoomLocked() {
+		return 0, false
+	}
+	if len(h.subs) == 0 {
+		return free, true // output goes to the replay only
+	}
+	room := 1
+	for s := range h.subs {
+		s.mu.Lock()
+		room = max(room, s.keepsUp()-s.live())
+		s.mu.Unlock()
+	}
+	return min(free, room), true
 }
 
 // keepLocked keeps msg for the replay, dropping the oldest beyond Replay
@@ -511,14 +560,19 @@ func (h *Shared) countFullLocked(s *subscriber) {
 }
 
 func (h *Shared) mustWaitLocked() bool {
-	return mustWait(h.Slow, h.nfull, h.nfull > 0 && h.anyKeepsUpLocked())
+	behind := h.nfull
+	if h.Pace > 0 && h.Slow != SlowWait {
+		behind = len(h.subs) // none may be full, yet all a Pace behind
+	}
+	return mustWait(h.Slow, behind, behind > 0 && h.anyKeepsUpLocked())
 }
 
 // mustWait says whether the program waits for room: with SlowWait while
-// any client is full; otherwise while some are full and none keeps up
-// (its queue under half): then every client is slow, the program is the
-// fast one, and dropping all but the first to get room would be wrong. A
-// full client is dropped (or skips) only beside one that keeps up.
+// any client is full; otherwise while some are full (with Pace: behind)
+// and none keeps up (its queue under half, or under its pace): then every
+// client is slow, the program is the fast one, and dropping all but the
+// first to get room would be wrong. A full client is dropped (or skips)
+// only beside one that keeps up.
 func mustWait(p SlowPolicy, full int, oneKeepsUp bool) bool {
 	if p == SlowWait {
 		return full > 0
@@ -529,13 +583,40 @@ func mustWait(p SlowPolicy, full int, oneKeepsUp bool) bool {
 func (h *Shared) anyKeepsUpLocked() bool {
 	for s := range h.subs {
 		s.mu.Lock()
-		low := s.bytes < h.Queue/2
+		low := s.live() < s.keepsUp()
 		s.mu.Unlock()
 		if low {
 			return true
 		}
 	}
 	return false
+}
+
+// keepsUp is the queue, the replay aside, under which s keeps up: half
+// the Queue, or with Pace what it reads in a paceSample but at least Pace;
+// s.mu is held.
+func (s *subscriber) keepsUp() int {
+	h := s.hub
+	if h.Pace <= 0 {
+		return h.Queue / 2
+	}
+	return min(max(h.Pace, s.ahead), h.Queue/2)
+}
+
+// paceSample is how long a client's reading is measured over, with Pace.
+const paceSample = 100 * time.Millisecond
+
+// drained counts n bytes read, with Pace; s.mu is held.
+func (s *subscriber) drained(n int) {
+	if s.hub.Pace <= 0 {
+		return
+	}
+	s.read += n
+	now := time.Now()
+	if d := now.Sub(s.sampled); d >= paceSample {
+		s.ahead = int(int64(s.read) * int64(paceSample) / int64(d))
+		s.read, s.sampled = 0, now
+	}
 }
 
 // signalRoom wakes deliver if it waits.
@@ -601,10 +682,15 @@ type subscriber struct {
 	head     int       // queue[head:] is waiting
 	off      int       // of queue[head] already read
 	bytes    int       // queued, counted as Queue counts
-	full     bool      // bytes has reached the hub's Queue
-	counted  bool      // in the hub's nfull; under the hub's lock
-	readOnly bool      // its messages are dropped and its size ignored
-	hello    []byte    // a notice to give first, nil once given
+	replayed int       // of bytes, the replay's (what is left of it)
+	// With Pace: what it read in the last paceSample, what it has read
+	// since sampled.
+	ahead, read int
+	sampled     time.Time
+	full        bool   // live() has reached the hub's Queue
+	counted     bool   // in the hub's nfull; under the hub's lock
+	readOnly    bool   // its messages are dropped and its size ignored
+	hello       []byte // a notice to give first, nil once given
 	// replayLeft counts the queued messages of the replay; once they are
 	// read, a wire.Replayed notice is due (replayedDue), before the rest.
 	replayLeft  int
@@ -628,16 +714,19 @@ func (s *subscriber) push(msg []byte) {
 	}
 	s.queue = append(s.queue, msg)
 	s.bytes += len(msg) + queueOverhead
-	s.full = s.bytes >= s.hub.Queue
+	s.full = s.live() >= s.hub.Queue
 	if len(s.queue)-s.head == 1 {
 		s.cond.Signal()
 	}
 }
 
+// live is what is queued besides the replay; mu is held.
+func (s *subscriber) live() int { return s.bytes - s.replayed }
+
 // skip drops what is queued: the client skips ahead; mu is held.
 func (s *subscriber) skip() {
 	s.skipped += int64(len(s.queue) - s.head)
-	s.queue, s.head, s.off, s.bytes, s.full, s.replayLeft = nil, 0, 0, 0, false, 0
+	s.queue, s.head, s.off, s.bytes, s.replayed, s.full, s.replayLeft = nil, 0, 0, 0, 0, false, 0
 }
 
 // end ends the subscriber with e: it reads what is queued (unless e drops
@@ -650,7 +739,7 @@ func (s *subscriber) end(e Ending) {
 	}
 	if e.Code == wire.PolicyViolation {
 		s.skipped += int64(len(s.queue) - s.head)
-		s.queue, s.head, s.off, s.bytes, s.full = nil, 0, 0, 0, false
+		s.queue, s.head, s.off, s.bytes, s.replayed, s.full = nil, 0, 0, 0, 0, false
 	}
 	if s.skipped > 0 {
 		e.Status += ", skipped messages"
@@ -712,7 +801,7 @@ func (s *subscriber) Read(p []byte) (int, error) {
 		}
 		return 0, io.EOF
 	}
-	n := 0
+	n, behind := 0, s.live() >= s.keepsUp()
 	for s.head < len(s.queue) && n < len(p) && !(s.replayedDue && s.replayLeft == 0) {
 		m := s.queue[s.head][s.off:]
 		c := copy(p[n:], m)
@@ -721,12 +810,14 @@ func (s *subscriber) Read(p []byte) (int, error) {
 			s.off += c
 			break
 		}
-		s.bytes -= len(s.queue[s.head]) + queueOverhead
+		size := len(s.queue[s.head]) + queueOverhead
+		s.bytes -= size
 		s.queue[s.head] = nil
 		s.head++
 		s.off = 0
 		if s.replayLeft > 0 {
 			s.replayLeft--
+			s.replayed -= size
 		}
 		if s.hub.Framing != Line {
 			break
@@ -735,10 +826,11 @@ func (s *subscriber) Read(p []byte) (int, error) {
 	if s.head == len(s.queue) {
 		s.queue, s.head = nil, 0
 	}
-	if s.bytes < s.hub.Queue/2 && s.bytes+n >= s.hub.Queue/2 {
-		s.hub.signalRoom() // it keeps up now: a full one may be dropped
+	s.drained(n) // which may move keepsUp either way
+	if behind && s.live() < s.keepsUp() {
+		s.hub.signalRoom() // it keeps up now: a full one may be dropped, or the program go on
 	}
-	if s.full && s.bytes < s.hub.Queue {
+	if s.full && s.live() < s.hub.Queue {
 		s.full = false
 		s.mu.Unlock()
 		s.hub.roomBack(s)

@@ -3,8 +3,10 @@
 package bridge
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -320,6 +322,127 @@ func TestSharedReplayAndInput(t *testing.T) {
 	if _, got, err := a.ReadMessage(); err != nil || string(got) != "four" {
 		t.Fatalf("first client: %q, %v; want the second's input echoed", got, err)
 	}
+}
+
+// TestSharedReplayIsNotQueued: a client that joins gets the replay first,
+// however much more than Queue it is, and is not dropped as too slow for
+// it while another keeps up: the replay does not count as its backlog.
+// (The hub's own clients, without pumps: a pump would empty the queue into
+// its socket's buffers at once.)
+func TestSharedReplayIsNotQueued(t *testing.T) {
+	h := sharedHub("exec cat", func(h *Shared) { h.Replay, h.ReplayBytes, h.Queue = 1000, 1<<20, 16<<10 })
+	defer h.End()
+	a, err := h.join(joining{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromA := bufio.NewReader(a)
+	say := func(m string) {
+		t.Helper()
+		if _, err := a.Write([]byte(m + "\n")); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := fromA.ReadString('\n'); err != nil || got != m+"\n" {
+			t.Fatalf("echo of %.10q: %.10q, %v", m, got, err)
+		}
+	}
+	var want []string
+	for i := range 40 { // 40 KB: the replay, 2.5 Queues
+		want = append(want, fmt.Sprintf("%d %s", i, strings.Repeat("x", 1000)))
+		say(want[i])
+	}
+	b, err := h.join(joining{}) // reads nothing yet
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Stop()
+	say("after")
+	say("again") // a full client is dropped at the next message
+	fromB := bufio.NewReader(b)
+	for _, w := range append(want, "after", "again") {
+		if got, err := fromB.ReadString('\n'); err != nil || got != w+"\n" {
+			t.Fatalf("joiner: %.10q, %v; want %.10q", got, err, w)
+		}
+	}
+}
+
+// TestSharedPace: with Pace, a lone client that does not read holds no
+// more than Pace queued: the program waits (its output left in its pipe)
+// and the hub reads no more of it than brings the client to Pace. Then
+// every byte arrives.
+func TestSharedPace(t *testing.T) {
+	const size = 4_000_000 // more than a grown pipe and a Queue hold
+	h := sharedHub(fmt.Sprintf("head -c %d /dev/zero", size), func(h *Shared) {
+		h.Framing, h.MaxMessage, h.Queue, h.Pace = Binary, 32<<10, 256<<10, 16<<10
+	})
+	defer h.End()
+	s, err := h.join(joining{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the program to wait for the client", hubWaitsForRoom)
+	s.mu.Lock()
+	live := s.live()
+	s.mu.Unlock()
+	if live > h.Pace+queueOverhead {
+		t.Fatalf("%d bytes queued for a client that reads nothing, want at most Pace (%d) and a message's overhead", live, h.Pace)
+	}
+	got := 0
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := s.Read(buf)
+		got += n
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got != size {
+		t.Fatalf("read %d bytes, want %d", got, size)
+	}
+	if e := s.Wait(); e.Code != wire.ExitCode(0) {
+		t.Fatalf("ended with %v, want the program's exit 0", e)
+	}
+}
+
+// TestSharedPaceRiseWakesProgram: a client's pace follows its reading;
+// when a read raises it past what the client has queued while the program
+// waits, the program goes on (it waited for ever when only a read that
+// brought the queue under the old pace woke it).
+func TestSharedPaceRiseWakesProgram(t *testing.T) {
+	h := sharedHub("head -c 4000000 /dev/zero", func(h *Shared) { h.Framing, h.MaxMessage, h.Queue, h.Pace = Binary, 32<<10, 1<<20, 16<<10 })
+	defer h.End()
+	s, err := h.join(joining{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	waitFor(t, "the program to wait", hubWaitsForRoom)
+	s.mu.Lock()
+	s.read, s.sampled = 1<<20, time.Now().Add(-paceSample) // it read fast of late
+	s.mu.Unlock()
+	if _, err := s.Read(make([]byte, 100)); err != nil { // part of a message: still a Pace behind
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	after, pace := s.live(), s.keepsUp()
+	s.mu.Unlock()
+	if after < h.Pace || pace <= after {
+		t.Fatalf("after the read %d queued, pace %d: want at least Pace (%d) queued and under the pace", after, pace, h.Pace)
+	}
+	waitFor(t, "the program to go on", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.live() > after
+	})
+}
+
+// hubWaitsForRoom says whether a hub's program waits for a client's room.
+func hubWaitsForRoom() bool {
+	buf := make([]byte, 1<<20)
+	return strings.Contains(string(buf[:runtime.Stack(buf, true)]), ").waitRoomLocked(")
 }
 
 // TestSharedReadOnly: with ReadOnly clients' messages never reach the

@@ -19,12 +19,16 @@ import (
 // terminal's watch token. Ids and tokens are credentials: random, looked up
 // by their hash, and logged only as a short hash.
 
-// lastingQueue is each client's queue of a lasting terminal, over the
+// lastingQueue is each client's queue of a lasting terminal, besides the
 // scrollback a client that joins gets first: beyond it a client that does
-// not keep up is dropped (1008 "too slow"), unless it is the only one,
-// which the program then waits for (as its flow control makes it wait
-// without Linger).
+// not keep up is dropped (1008 "too slow") beside one that does.
 const lastingQueue = 256 << 10
+
+// lastingPace is the least a lasting terminal's program writes ahead of
+// its fastest client before it waits (more for one that reads more in a
+// paceSample), as without Linger the terminal's flow control makes it
+// wait: what is queued beyond the flow window is what a Ctrl-C cannot stop.
+const lastingPace = 16 << 10
 
 // defaultScrollback is Pty.Scrollback's 0.
 const defaultScrollback = 1 << 20
@@ -136,7 +140,8 @@ func (t *Pty) openLasting(r *http.Request) (Session, error) {
 		Linger:      t.Linger,
 		Replay:      math.MaxInt,
 		ReplayBytes: scrollback,
-		Queue:       scrollback + lastingQueue, // a joiner is not full with the replay
+		Queue:       lastingQueue,
+		Pace:        lastingPace,
 		Slow:        SlowDrop,
 		Once:        true,
 		Watchers:    true,
