@@ -712,7 +712,7 @@ func (s *subscriber) Read(p []byte) (int, error) {
 		}
 		return 0, io.EOF
 	}
-	n := 0
+	n, before := 0, s.bytes
 	for s.head < len(s.queue) && n < len(p) && !(s.replayedDue && s.replayLeft == 0) {
 		m := s.queue[s.head][s.off:]
 		c := copy(p[n:], m)
@@ -735,7 +735,9 @@ func (s *subscriber) Read(p []byte) (int, error) {
 	if s.head == len(s.queue) {
 		s.queue, s.head = nil, 0
 	}
-	if s.bytes < s.hub.Queue/2 && s.bytes+n >= s.hub.Queue/2 {
+	// Compared with before, not bytes+n: each message counted
+	// queueOverhead more than the n bytes read.
+	if s.bytes < s.hub.Queue/2 && before >= s.hub.Queue/2 {
 		s.hub.signalRoom() // it keeps up now: a full one may be dropped
 	}
 	if s.full && s.bytes < s.hub.Queue {

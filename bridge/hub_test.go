@@ -604,6 +604,57 @@ func TestMustWait(t *testing.T) {
 	}
 }
 
+// TestSharedKeepsUpWakes: a client whose reads take its queue under half
+// wakes a deliver that waits for one that keeps up, however many whole
+// messages a read takes (each counts queueOverhead more than its bytes).
+func TestSharedKeepsUpWakes(t *testing.T) {
+	const size = 100
+	h := &Shared{Framing: Line, Queue: 8 * (size + queueOverhead), room: make(chan struct{}, 1)}
+	fast, slow := bareSubscriber(h), bareSubscriber(h)
+	h.subs = map[*subscriber]struct{}{fast: {}, slow: {}}
+	msg := []byte(strings.Repeat("x", size-1) + "\n")
+	for range 8 { // both full
+		if !h.deliver(msg) {
+			t.Fatal("deliver refused")
+		}
+	}
+	woke := false
+	buf := make([]byte, size) // one message a read
+	for range 8 {
+		h.mu.Lock()
+		waits := h.mustWaitLocked()
+		h.mu.Unlock()
+		select {
+		case <-h.room:
+		default:
+		}
+		if n, err := fast.Read(buf); n != size || err != nil {
+			t.Fatalf("read %d, %v", n, err)
+		}
+		h.mu.Lock()
+		waits = waits && !h.mustWaitLocked()
+		h.mu.Unlock()
+		if waits {
+			woke = true
+			select {
+			case <-h.room:
+			default:
+				t.Fatalf("the fast client keeps up (%d bytes queued of %d) and the hub was not woken", fast.bytes, h.Queue)
+			}
+		}
+	}
+	if !woke {
+		t.Fatal("the hub never had to wait: the test proves nothing")
+	}
+}
+
+// bareSubscriber is a subscriber of h, not yet in its set.
+func bareSubscriber(h *Shared) *subscriber {
+	s := &subscriber{hub: h, gone: make(chan struct{})}
+	s.cond.L = &s.mu
+	return s
+}
+
 // TestSharedRetiredByReload: a reload that drops a StartAlways route stops
 // its program (no client has it); the route that replaces it starts its own.
 func TestSharedRetiredByReload(t *testing.T) {
