@@ -826,6 +826,8 @@ func (s *subscriber) Read(p []byte) (int, error) {
 	if s.head == len(s.queue) {
 		s.queue, s.head = nil, 0
 	}
+	// Compared with what was queued before, not after plus n: each
+	// message counted queueOverhead more than the n bytes read.
 	s.drained(n) // which may move keepsUp either way
 	if behind && s.live() < s.keepsUp() {
 		s.hub.signalRoom() // it keeps up now: a full one may be dropped, or the program go on

@@ -127,6 +127,31 @@ func (tc *termClient) waitOutput(want string) {
 	tc.wait("output "+want, func(tc *termClient) bool { return strings.Contains(tc.out.String(), want) })
 }
 
+// waitBulk waits for want at the end of bulk output, without wait's
+// deadline: megabytes through a terminal take what the machine gives them
+// (more than 15 s under -race at load 15), so only the connection's end
+// fails it; a hang is go test's -timeout, with every goroutine's stack.
+func (tc *termClient) waitBulk(want string) {
+	tc.t.Helper()
+	seen := 0 // looked through already, but for a want cut off at its end
+	found := func() bool {
+		out := tc.output()
+		ok := strings.Contains(out[max(0, seen-len(want)):], want)
+		seen = len(out)
+		return ok
+	}
+	for !found() {
+		select {
+		case <-tc.done:
+			if out := tc.output(); !found() {
+				tc.t.Fatalf("the connection ended (close %d) before %q, after %d bytes ending %q", tc.code, want, len(out), out[max(0, len(out)-200):])
+			}
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
 func (tc *termClient) output() string {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
@@ -435,11 +460,12 @@ func TestLastingTerminalsRetiredByReload(t *testing.T) {
 // lateWatcherGetsLive: with base's program's output so far kept (it says
 // "ready", then answers a line with "done LINE"), a watcher joins and
 // reads nothing while a writer types and gets its answer; the watcher then
-// gets all of it, not dropped as too slow.
+// gets all of it, not dropped as too slow. Neither the output before
+// "ready" nor the watcher's replay (megabytes) has a deadline: see waitBulk.
 func lateWatcherGetsLive(t *testing.T, base string) {
 	t.Helper()
 	a := attach(t, base, nil)
-	a.waitOutput("ready")
+	a.waitBulk("ready")
 	a.wait("the session message", func(tc *termClient) bool { return tc.session.Watch != "" })
 	// The watcher reads nothing yet: its queue holds the scrollback.
 	w := slowDial(t, base+"?watch="+a.session.Watch)
@@ -450,9 +476,8 @@ func lateWatcherGetsLive(t *testing.T, base string) {
 	a.wait("two watching", func(tc *termClient) bool { return len(tc.counts) > 0 && tc.counts[len(tc.counts)-1] == 2 })
 	a.send("x\r")
 	a.waitOutput("done x")
-	w.SetReadDeadline(time.Now().Add(30 * time.Second))
 	var got strings.Builder
-	for !strings.Contains(got.String(), "done x") {
+	for !strings.Contains(got.String()[max(0, got.Len()-64<<10):], "done x") { // what came last: not megabytes again for each message
 		mt, m, err := w.ReadMessage()
 		if err != nil {
 			t.Fatalf("the watcher: %v, after %d bytes", err, got.Len())
