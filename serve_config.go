@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -103,7 +104,8 @@ func configListenError(f *config.File, err error) error {
 // buildConfigServer turns a validated file, or a command line's (see
 // fileFromFlags), into the server. What Validate could not foresee (a file
 // changed since, a certificate that does not load) is a *config.Error at
-// its key, for the caller to make a usage error.
+// its key, for the caller to make a usage error. A build that fails closes
+// what it made (see endBuilt).
 func buildConfigServer(f *config.File, log *slog.Logger) (*bridge.Server, error) {
 	srv := &bridge.Server{
 		MaxSessions:   f.Limits.MaxSessions,
@@ -131,6 +133,12 @@ func buildConfigServer(f *config.File, log *slog.Logger) (*bridge.Server, error)
 	if srv.Hosts, err = bridge.ParseAllowedHosts(f.AllowedHosts); err != nil {
 		return nil, f.Errorf("allowed_hosts", "%v", err)
 	}
+	done := false
+	defer func() {
+		if !done {
+			endBuilt(srv)
+		}
+	}()
 	for i := range f.Routes {
 		key := fmt.Sprintf("routes[%d]", i)
 		r, err := buildConfigRoute(f, &f.Routes[i], key, log)
@@ -164,7 +172,20 @@ func buildConfigServer(f *config.File, log *slog.Logger) (*bridge.Server, error)
 			}
 		}
 	}
+	done = true
 	return srv, nil
+}
+
+// endBuilt closes what a built server's routes hold that nothing will
+// serve (a build that failed half way, a reload refused): a Dial's token
+// source, which for Redis is a client with its pool. A server that is served
+// ends them itself (bridge's lasting backends).
+func endBuilt(srv *bridge.Server) {
+	for _, r := range srv.Routes {
+		if d, ok := r.Backend.(*bridge.Dial); ok {
+			d.End()
+		}
+	}
 }
 
 func buildConfigTLS(f *config.File, t *config.ServerTLS, key string, log *slog.Logger) (*wstls.Server, error) {
@@ -286,6 +307,7 @@ func buildConfigRoute(f *config.File, cr *config.Route, key string, log *slog.Lo
 	}
 
 	if r.Auth, err = configAuth(f, &cr.Auth, key+".auth", log); err != nil {
+		endBuilt(&bridge.Server{Routes: []*bridge.Route{r}})
 		return nil, err
 	}
 	r.ClientCNs = cr.Auth.ClientCN
@@ -343,10 +365,18 @@ func configTerminal(p *config.PTY) (*web.Terminal, error) {
 	return t, nil
 }
 
-func configDial(cr *config.Route, log *slog.Logger) (*bridge.Dial, error) {
+// newTokenRedis is bridge.NewTokenRedis; a test sees the clients made.
+var newTokenRedis = bridge.NewTokenRedis
+
+func configDial(cr *config.Route, log *slog.Logger) (_ *bridge.Dial, err error) {
 	var o config.DialOptions
 	var target bridge.Target
 	var tokens bridge.TokenSource
+	defer func() {
+		if c, ok := tokens.(io.Closer); ok && err != nil {
+			c.Close() // a Redis client, made before what failed
+		}
+	}()
 	switch {
 	case cr.TCP != nil:
 		addr, err := bridge.ParseHostPort(cr.TCP.Target)
@@ -362,9 +392,11 @@ func configDial(cr *config.Route, log *slog.Logger) (*bridge.Dial, error) {
 		if err != nil {
 			return nil, err
 		}
-		if tokens, err = bridge.NewTokenRedis(cr.Tokens.Redis, pw, log); err != nil {
+		tr, err := newTokenRedis(cr.Tokens.Redis, pw, log)
+		if err != nil {
 			return nil, err
 		}
+		tokens = tr
 	default:
 		o = cr.Tokens.DialOptions
 		tf := &bridge.TokenFile{Path: cr.Tokens.File, Log: log}
@@ -376,7 +408,6 @@ func configDial(cr *config.Route, log *slog.Logger) (*bridge.Dial, error) {
 	d := newDial(log, cr.CloseGrace, o.DialTimeout)
 	d.Target, d.Tokens = target, tokens
 	d.HostToken = cr.Tokens != nil && cr.Tokens.HostToken
-	var err error
 	if t := o.TLS; t != nil {
 		c := wstls.Client{CA: t.CA, ServerName: t.ServerName}
 		if d.TLS, err = c.Config(); err != nil {

@@ -90,9 +90,11 @@ func httpErrorf(status int, format string, args ...any) *HTTPError {
 }
 
 // outOfResources says that err is a limit of wsbridge or the machine (open
-// files, memory), not a fault of the backend: the client may retry.
+// files, memory, pseudo-terminals), not a fault of the backend: the client
+// may retry. ENOSPC is what opening /dev/ptmx answers once every terminal
+// the kernel allows (kernel.pty.max, or its devpts's max=) is open.
 func outOfResources(err error) bool {
-	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOMEM} {
+	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOMEM, syscall.ENOSPC} {
 		if errors.Is(err, e) {
 			return true
 		}

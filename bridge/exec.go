@@ -116,7 +116,9 @@ func (e *Exec) Open(r *http.Request) (Session, error) {
 	}
 	p, err := e.start(spec)
 	if err != nil {
-		// EAGAIN: the process limit; EMFILE: too many open files.
+		// EAGAIN: the process limit (or, on macOS, no pseudo-terminal
+		// left for Unbuffer); EMFILE: too many open files; ENOSPC: no
+		// pseudo-terminal left.
 		if outOfResources(err) || errors.Is(err, syscall.EAGAIN) {
 			return nil, busyError("cannot start a process now")
 		}

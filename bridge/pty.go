@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -124,7 +125,7 @@ func (s *ptySession) Resize(cols, rows int) error {
 		spec.TTY = &size
 		var err error
 		if s.p, err = s.start(spec); err != nil {
-			s.never = Ending{Code: websocket.CloseInternalServerErr, Reason: "cannot start the program", Status: "not started: " + err.Error()}
+			s.never = startFailed(err)
 		}
 		close(s.started)
 	})
@@ -133,6 +134,17 @@ func (s *ptySession) Resize(cols, rows int) error {
 		return nil
 	}
 	return s.p.Resize(size)
+}
+
+// startFailed is the ending of a terminal whose program could not start
+// (after the upgrade, at the first size): for want of something that comes
+// back (no pseudo-terminal or process left), 1013, to try again later, as
+// the handshake's 503 for exec.
+func startFailed(err error) Ending {
+	if outOfResources(err) || errors.Is(err, syscall.EAGAIN) {
+		return Ending{Code: websocket.CloseTryAgainLater, Reason: "cannot start a terminal now", Status: "not started: " + err.Error()}
+	}
+	return Ending{Code: websocket.CloseInternalServerErr, Reason: "cannot start the program", Status: "not started: " + err.Error()}
 }
 
 // running waits for the start and says whether the program runs.

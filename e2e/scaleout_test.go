@@ -26,21 +26,35 @@ import (
 // program that sees it sees the client and not a hop.
 var clientIP = net.IPv4(127, 0, 0, 2)
 
+// proxyPorts are the ports of a rolling restart: the proxy's, and each
+// instance's WebSocket and admin ports.
+type proxyPorts struct{ listen, a, b, adminA, adminB int }
+
 // proxyConfig is an example file with its ports (8080 the proxy's, 8081
-// and 8082 the instances') replaced; each must be there exactly once, so
-// the example cannot drift from what is tested.
-func proxyConfig(t *testing.T, name string, listen, a, b int) string {
+// and 8082 the instances') replaced, and with checks, the instances' admin
+// ports (HAProxy's "port 9081" and "port 9082"); each must be there exactly
+// once, so the example cannot drift from what is tested.
+func proxyConfig(t *testing.T, name string, p proxyPorts, checks bool) string {
 	t.Helper()
 	data, err := os.ReadFile(example(name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	text := string(data)
-	for from, to := range map[string]int{"127.0.0.1:8080": listen, "127.0.0.1:8081": a, "127.0.0.1:8082": b} {
+	replace := map[string]string{
+		"127.0.0.1:8080": "127.0.0.1:" + strconv.Itoa(p.listen),
+		"127.0.0.1:8081": "127.0.0.1:" + strconv.Itoa(p.a),
+		"127.0.0.1:8082": "127.0.0.1:" + strconv.Itoa(p.b),
+	}
+	if checks {
+		replace["port 9081\n"] = "port " + strconv.Itoa(p.adminA) + "\n"
+		replace["port 9082\n"] = "port " + strconv.Itoa(p.adminB) + "\n"
+	}
+	for from, to := range replace {
 		if n := strings.Count(text, from); n != 1 {
-			t.Fatalf("examples/%s has %s %d times, want once", name, from, n)
+			t.Fatalf("examples/%s has %q %d times, want once", name, from, n)
 		}
-		text = strings.Replace(text, from, "127.0.0.1:"+strconv.Itoa(to), 1)
+		text = strings.Replace(text, from, to, 1)
 	}
 	return text
 }
@@ -88,9 +102,9 @@ func runProxy(t *testing.T, listen int, name string, args ...string) {
 
 // runNginx runs Debian's nginx with examples/nginx.conf, its files in a
 // folder of the test's.
-func runNginx(t *testing.T, listen, a, b int) {
+func runNginx(t *testing.T, p proxyPorts) {
 	dir := t.TempDir()
-	conf := proxyConfig(t, "nginx.conf", listen, a, b)
+	conf := proxyConfig(t, "nginx.conf", p, false)
 	var paths strings.Builder
 	paths.WriteString("http {\n    access_log off;\n")
 	for _, k := range []string{"client_body", "proxy", "fastcgi", "uwsgi", "scgi"} {
@@ -101,17 +115,18 @@ func runNginx(t *testing.T, listen, a, b int) {
 	if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	runProxy(t, listen, "/usr/sbin/nginx", "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", file,
+	runProxy(t, p.listen, "/usr/sbin/nginx", "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", file,
 		"-g", "daemon off; pid "+filepath.Join(dir, "nginx.pid")+";")
 }
 
-// runHAProxy runs Debian's HAProxy with examples/haproxy.cfg.
-func runHAProxy(t *testing.T, listen, a, b int) {
+// runHAProxy runs Debian's HAProxy with examples/haproxy.cfg, which checks
+// each instance's /readyz on its admin port.
+func runHAProxy(t *testing.T, p proxyPorts) {
 	file := filepath.Join(t.TempDir(), "haproxy.cfg")
-	if err := os.WriteFile(file, []byte(proxyConfig(t, "haproxy.cfg", listen, a, b)), 0o644); err != nil {
+	if err := os.WriteFile(file, []byte(proxyConfig(t, "haproxy.cfg", p, true)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	runProxy(t, listen, "/usr/sbin/haproxy", "-db", "-f", file)
+	runProxy(t, p.listen, "/usr/sbin/haproxy", "-db", "-f", file)
 }
 
 // TestScaleOutRollingRestart: two instances behind nginx, then behind
@@ -125,7 +140,7 @@ func runHAProxy(t *testing.T, listen, a, b int) {
 func TestScaleOutRollingRestart(t *testing.T) {
 	for _, p := range []struct {
 		name, path string
-		run        func(t *testing.T, listen, a, b int)
+		run        func(t *testing.T, p proxyPorts)
 	}{
 		{"nginx", "/usr/sbin/nginx", runNginx},
 		{"haproxy", "/usr/sbin/haproxy", runHAProxy},
@@ -148,7 +163,7 @@ type outcome struct {
 // phases of the rolling restart, for the counts.
 var phaseNames = []string{"before", "restarting a", "between", "restarting b", "after"}
 
-func rollingRestart(t *testing.T, runProxy func(t *testing.T, listen, a, b int)) {
+func rollingRestart(t *testing.T, runProxy func(t *testing.T, p proxyPorts)) {
 	if l, err := net.Listen("tcp", net.JoinHostPort(clientIP.String(), "0")); err != nil {
 		t.Fatalf("this machine's loopback has no %s for the client: %v", clientIP, err)
 	} else {
@@ -159,9 +174,14 @@ func rollingRestart(t *testing.T, runProxy func(t *testing.T, listen, a, b int))
 	args := []string{"--drain-timeout", "5s", "--drain-delay", "500ms", "--trusted-proxy", "127.0.0.1", "--closems", "50",
 		"--", "sh", "-c", `echo "$REMOTE_ADDR"; read x; echo "bye $x"`, mark}
 	ports := []int{freePort(t, "tcp"), freePort(t, "tcp")}
-	instances := []*instance{startOn(t, strconv.Itoa(ports[0]), args...), startOn(t, strconv.Itoa(ports[1]), args...)}
+	admin := []int{freePort(t, "tcp"), freePort(t, "tcp")}
+	// Each instance with its admin listener, whose /readyz HAProxy checks.
+	argsOf := func(i int) []string {
+		return append([]string{"--admin-address", strconv.Itoa(admin[i])}, args...)
+	}
+	instances := []*instance{startOn(t, strconv.Itoa(ports[0]), argsOf(0)...), startOn(t, strconv.Itoa(ports[1]), argsOf(1)...)}
 	listen := freePort(t, "tcp")
-	runProxy(t, listen, ports[0], ports[1])
+	runProxy(t, proxyPorts{listen: listen, a: ports[0], b: ports[1], adminA: admin[0], adminB: admin[1]})
 
 	dialer := &websocket.Dialer{
 		NetDialContext:   (&net.Dialer{LocalAddr: &net.TCPAddr{IP: clientIP}}).DialContext,
@@ -270,7 +290,7 @@ func rollingRestart(t *testing.T, runProxy func(t *testing.T, listen, a, b int))
 		old.waitExit(60 * time.Second)
 		old.waitLog(msgIs("draining: refusing new requests with 503"))
 		refused[i] = len(logsWith(old, "session refused: draining"))
-		instances[i] = startOn(t, strconv.Itoa(ports[i]), args...)
+		instances[i] = startOn(t, strconv.Itoa(ports[i]), argsOf(i)...)
 		served(instances[i]) // the proxy sends it sessions again
 		phase.Store(int32(2 + 2*i))
 		waitTries(100)

@@ -4,24 +4,65 @@ import (
 	"os"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// awaitExit blocks until the process pid has exited, without reaping it and
-// without holding an OS thread: it waits for its pidfd to become readable in
-// Go's poller. os/exec's Wait blocks a thread per child in waitid(2), which
-// with thousands of sessions means thousands of threads (Go stops at 10,000).
-// Where pidfds are missing (Linux before 5.3), it returns at once and the
-// caller's Wait blocks as before.
-func awaitExit(pid int) {
-	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
-	if err != nil {
-		return
+// awaitExit blocks until the process pid has exited and says how it ended,
+// without reaping it (held is true): until it is reaped, its pid, and so its
+// process group's and session's ids, cannot be another process's, and
+// killing them hits only what is left of the program. It waits for its
+// pidfd to become readable in Go's poller, not holding an OS thread:
+// os/exec's Wait blocks a thread per child in waitid(2), which with
+// thousands of sessions means thousands of threads (Go stops at 10,000).
+// Where pidfds are missing (Linux before 5.3), waitid blocks a thread.
+func awaitExit(pid int) (st Status, held bool) {
+	if fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK); err == nil {
+		f := os.NewFile(uintptr(fd), "pidfd")
+		awaitPidfd(f, time.Time{})
+		f.Close()
 	}
-	f := os.NewFile(uintptr(fd), "pidfd")
-	defer f.Close()
-	awaitPidfd(f, time.Time{})
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if err == nil {
+			return exitStatus(&info)
+		}
+		if err != unix.EINTR {
+			return Status{}, false // the caller's Wait reaps it and says why
+		}
+	}
+}
+
+// sigchld is the start of a siginfo_t that waitid filled: three ints, then
+// the union (aligned as a pointer is) whose first members for SIGCHLD are
+// si_pid, si_uid and si_status. x/sys leaves the union undecoded.
+type sigchld struct {
+	_      [3]int32 // si_signo, si_errno, si_code (their order differs on MIPS)
+	_      [0]uintptr
+	pid    int32
+	uid    uint32
+	status int32
+}
+
+// How a child ended, in siginfo_t's si_code.
+const (
+	cldExited = 1 // si_status is the exit code
+	cldKilled = 2 // si_status is the signal
+	cldDumped = 3 // the same, with a core dump
+)
+
+// exitStatus reads a child's end from what waitid(WEXITED) filled.
+func exitStatus(info *unix.Siginfo) (Status, bool) {
+	c := (*sigchld)(unsafe.Pointer(info))
+	switch info.Code {
+	case cldExited:
+		return Status{Code: int(c.status)}, true
+	case cldKilled, cldDumped:
+		return Status{Signal: syscall.Signal(c.status)}, true
+	}
+	return Status{}, false
 }
 
 // awaitPidfd waits until the process of a pidfd has exited (a zombie, or

@@ -57,8 +57,10 @@ type Process struct {
 	eofOnce    sync.Once
 	stopOnce   sync.Once
 	ladderMu   sync.Mutex
-	ladderStep *time.Timer   // the ladder's next signal, once Stop has begun it
-	reaped     bool          // the child is reaped: no more signals
+	ladderStep *time.Timer // the ladder's next signal, once Stop has begun it
+	exited     bool        // the child has exited: no more signals from the ladder
+	held       bool        // the child exited and is not reaped yet (Linux): Close reaps it
+	reapOnce   sync.Once
 	stderrDone chan struct{} // closed when the stderr reader has finished
 	closeOnce  sync.Once
 }
@@ -161,17 +163,24 @@ func newProcess(cmd *exec.Cmd, stdin, stdout, stderr *os.File, spec Spec) *Proce
 	return p
 }
 
-// reap waits for the child. If a grandchild still holds standard output open
-// after the child is gone, it gets Grace+100ms to finish; then the group is
-// killed and reading ends once the pipe is empty, so a background job can't
-// hold the session open and a slow reader still gets everything written.
-// Reading stderr ends soon after, whoever still holds it.
+// reap waits for the child to exit. If a grandchild still holds standard
+// output open after the child is gone, it gets Grace+100ms to finish; then
+// the group is killed and reading ends once the pipe is empty, so a
+// background job can't hold the session open and a slow reader still gets
+// everything written. Reading stderr ends soon after, whoever still holds it.
+//
+// On Linux the child is left a zombie until Close: while it is not reaped,
+// its pid (which is its group's and its session's id) cannot be reused, so
+// every group or session kill, the ladder's, this one and Close's, reaches
+// only what is left of the program, never an unrelated process that was
+// given the same number. Elsewhere the child is reaped here.
 func (p *Process) reap() {
-	awaitExit(p.cmd.Process.Pid)
-	err := p.cmd.Wait()
-	reaped(p.cmd.Process.Pid)
+	st, held := awaitExit(p.cmd.Process.Pid)
 	p.stopLadder()
-	p.status = statusOf(p.cmd.ProcessState, err)
+	if !held {
+		st = p.reapChild()
+	}
+	p.status, p.held = st, held
 	close(p.done)
 	defer close(p.settled)
 
@@ -359,14 +368,14 @@ func (p *Process) CloseWrite() error {
 // Pid is the child's process ID, which is also its process group ID.
 func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
-// Done is closed once the child has been reaped.
+// Done is closed once the child has exited (see reap: on Linux Close reaps it).
 func (p *Process) Done() <-chan struct{} { return p.done }
 
 // StderrDone is closed once stderr has been read to its end (or cut, after
 // the child is gone): StderrLine is not called again.
 func (p *Process) StderrDone() <-chan struct{} { return p.stderrDone }
 
-// Wait blocks until the child has been reaped, and what it left holding its
+// Wait blocks until the child has exited, and what it left holding its
 // output has been ended (killed, dead and reaped: see reap), and says how the
 // child ended. So whoever reports the end reports it once nothing of the
 // program runs on its output any more.
@@ -395,30 +404,31 @@ func (p *Process) Stop() {
 func (p *Process) climbLadder(i int) {
 	p.ladderMu.Lock()
 	defer p.ladderMu.Unlock()
-	if p.reaped {
+	if p.exited {
 		return
 	}
 	step := ladder[i]
 	p.ladderStep = time.AfterFunc(p.grace+step.wait, func() {
+		// The kill is made under the lock, so that none comes after
+		// stopLadder, and so none after the child is reaped.
 		p.ladderMu.Lock()
-		reaped := p.reaped
-		p.ladderMu.Unlock()
-		if reaped {
-			return
+		exited := p.exited
+		if !exited {
+			p.killGroup(step.sig)
 		}
-		p.killGroup(step.sig)
-		if i+1 < len(ladder) {
+		p.ladderMu.Unlock()
+		if !exited && i+1 < len(ladder) {
 			p.climbLadder(i + 1)
 		}
 	})
 }
 
-// stopLadder stops the ladder once the child is reaped: its group may be
-// gone, its pid another's.
+// stopLadder stops the ladder once the child has exited: what is left of
+// its group is reap's and Close's to end.
 func (p *Process) stopLadder() {
 	p.ladderMu.Lock()
 	defer p.ladderMu.Unlock()
-	p.reaped = true
+	p.exited = true
 	if p.ladderStep != nil {
 		p.ladderStep.Stop()
 	}
@@ -432,7 +442,7 @@ func (p *Process) Close() error {
 	p.Stop()
 	<-p.done
 	p.closeOnce.Do(func() {
-		p.killMembers()
+		p.killHeld()
 		// One sweep for both: the members wsbridge adopted, killed above,
 		// are reaped, and what escaped the group or session with the mark
 		// is killed (a sweep costs a read of every thread's children file).
@@ -442,6 +452,38 @@ func (p *Process) Close() error {
 	})
 	<-p.stderrDone
 	return nil
+}
+
+// killHeld kills what is left of the program, then reaps the child if reap
+// left it a zombie: while it is, its pid holds the group's and session's ids
+// (see reap). A terminal's session is looked for in /proc in any case: that
+// is done first. A group is killed at once; once the child is reaped, the
+// group is empty (ESRCH) unless members killed a moment ago are still dying,
+// and killGroupAwaiting waits for those.
+func (p *Process) killHeld() {
+	if !p.held {
+		p.killMembers()
+		return
+	}
+	if p.tty {
+		p.killMembers()
+		p.reapChild()
+		return
+	}
+	p.killGroup(syscall.SIGKILL)
+	p.reapChild()
+	killGroupAwaiting(p.cmd.Process.Pid)
+}
+
+// reapChild reaps the child (once) and says how it ended.
+func (p *Process) reapChild() Status {
+	var st Status
+	p.reapOnce.Do(func() {
+		err := p.cmd.Wait()
+		reaped(p.cmd.Process.Pid)
+		st = statusOf(p.cmd.ProcessState, err)
+	})
+	return st
 }
 
 // killGroup signals every process in the child's group. The group outlives
