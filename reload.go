@@ -76,7 +76,9 @@ func (rl *reloader) reload() {
 	f, next, err := rl.build()
 	var restart []int
 	if err == nil {
-		restart, err = rl.srv.Reload(next)
+		if restart, err = rl.srv.Reload(next); err != nil {
+			endBuilt(next) // refused: nothing will serve it
+		}
 	}
 	if err != nil {
 		rl.log.Error("reload failed; the config in force stays", "err", err)

@@ -494,7 +494,7 @@ func (h *Shared) waitRoomLocked() bool {
 // taken from the program's terminal, that a Ctrl-C no longer flushes.
 // false: the hub ended while waiting.
 func (h *Shared) paceRoom(free int) (int, bool) {
-	if h.Pace <= 0 {
+	if h.Pace <= 0 || h.Slow == SlowWait {
 		return free, true
 	}
 	h.mu.Lock()

@@ -1,10 +1,12 @@
 package process
 
 import (
+	"os"
 	"syscall"
 	"time"
 
 	"github.com/wsbridge/wsbridge/internal/procfs"
+	"golang.org/x/sys/unix"
 )
 
 // killSession kills every process of the session sid and waits until each
@@ -13,6 +15,30 @@ import (
 // a job that ignores the hangup still belongs to the session.
 func killSession(sid int) {
 	killAwaiting(func(p procfs.Proc) bool { return p.SID == sid })
+}
+
+// awaitGroupGone waits, bounded by killWait, until the processes of group
+// pgid have died, killing none: they were killed while the group's leader
+// was held (a zombie, see reap), which has been reaped since, so a process
+// found now could be of a new group given the same number. A process that
+// was sent SIGKILL forks no more.
+func awaitGroupGone(pgid int) {
+	if syscall.Kill(-pgid, 0) == syscall.ESRCH {
+		return // most often
+	}
+	deadline := time.Now().Add(killWait)
+	for _, p := range procfs.List() {
+		if p.PGID != pgid || p.State == 'Z' {
+			continue
+		}
+		fd, err := unix.PidfdOpen(p.PID, unix.PIDFD_NONBLOCK)
+		if err != nil {
+			continue // gone already, or no pidfds: not waited for
+		}
+		f := os.NewFile(uintptr(fd), "pidfd")
+		awaitPidfd(f, deadline)
+		f.Close()
+	}
 }
 
 // killGroupAwaiting kills every process of the group pgid and waits until

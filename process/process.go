@@ -441,6 +441,10 @@ func (p *Process) stopLadder() {
 func (p *Process) Close() error {
 	p.Stop()
 	<-p.done
+	// reap's kill of what holds the output after the child (its timer) is
+	// made now or never: before the child is reaped, its pid no other's.
+	p.eofOnce.Do(func() { close(p.stdoutEOF) })
+	<-p.settled
 	p.closeOnce.Do(func() {
 		p.killHeld()
 		// One sweep for both: the members wsbridge adopted, killed above,
@@ -448,7 +452,6 @@ func (p *Process) Close() error {
 		// is killed (a sweep costs a read of every thread's children file).
 		closed(p.mark)
 		closeAll(p.stdin, p.stdout)
-		p.eofOnce.Do(func() { close(p.stdoutEOF) })
 	})
 	<-p.stderrDone
 	return nil
@@ -459,7 +462,8 @@ func (p *Process) Close() error {
 // (see reap). A terminal's session is looked for in /proc in any case: that
 // is done first. A group is killed at once; once the child is reaped, the
 // group is empty (ESRCH) unless members killed a moment ago are still dying,
-// and killGroupAwaiting waits for those.
+// and awaitGroupGone waits for those, signalling nothing: the number may be
+// another's by then.
 func (p *Process) killHeld() {
 	if !p.held {
 		p.killMembers()
@@ -472,7 +476,7 @@ func (p *Process) killHeld() {
 	}
 	p.killGroup(syscall.SIGKILL)
 	p.reapChild()
-	killGroupAwaiting(p.cmd.Process.Pid)
+	awaitGroupGone(p.cmd.Process.Pid)
 }
 
 // reapChild reaps the child (once) and says how it ended.

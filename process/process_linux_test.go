@@ -148,3 +148,24 @@ func TestGroupKilledBeforeChildReaped(t *testing.T) {
 		t.Fatalf("Close did not reap the shell (state %q)", st)
 	}
 }
+
+// TestCloseSettlesBeforeReaping: a Close that comes while reap still gives
+// what holds the output (a background sleep) its time returns only once reap
+// is done with it: reap's kill of the group is made before Close reaps the
+// child, or never; not after, when the pid may be another's.
+func TestCloseSettlesBeforeReaping(t *testing.T) {
+	p, err := Start(Spec{Path: "/bin/sh", Args: []string{"-c", "sleep 1000 & exit 0"}, Env: []string{"PATH=/usr/bin:/bin"}, Grace: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-p.Done()
+	p.Close()
+	select {
+	case <-p.settled:
+	default:
+		t.Fatal("Close returned while reap still waited to kill what holds the output")
+	}
+	if m := groupMembers(p.Pid()); len(m) != 0 {
+		t.Fatalf("left in the group after Close: %v", m)
+	}
+}
