@@ -92,8 +92,9 @@ func TestTerminalCtrlCOnSlowLink(t *testing.T) { ctrlCOnSlowLink(t, 0) }
 
 // TestLastingTerminalCtrlCOnSlowLink: the same with a lasting terminal
 // (Linger), whose output goes through a hub and each client's queue: the
-// program waits once the client's queue holds lastingPace, and reads no
-// more than that, as without Linger the flow window makes it wait (the
+// program waits once the client's queue holds its pace (here lastingPace),
+// and the hub reads no more than that, as without Linger the flow window
+// makes it wait (the
 // queue of scrollback + 256 KiB it filled first brought 1.3 MiB after
 // Ctrl-C, 14 s at this rate).
 func TestLastingTerminalCtrlCOnSlowLink(t *testing.T) { ctrlCOnSlowLink(t, time.Minute) }
