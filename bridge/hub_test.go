@@ -238,7 +238,10 @@ func TestSharedThousandClients(t *testing.T) {
 
 // TestSharedSlowSkips: with SlowSkip the slow client skips ahead: the
 // program ends while it is far behind (it never waited for it), and the
-// client sees the gap in the numbers, then the program's exit.
+// client sees the gap in the numbers, then the program's exit. The slow
+// client reads a message for every ten the fast one reads (slow by count,
+// not at a rate a loaded machine's program could fall under), and the rest
+// at once after the program's end.
 func TestSharedSlowSkips(t *testing.T) {
 	const lines = 400 // 800 KB, in 8 s
 	h := sharedHub(numbered(lines, 0), func(h *Shared) { h.Slow = SlowSkip; h.Queue = 200 << 10 })
@@ -247,38 +250,27 @@ func TestSharedSlowSkips(t *testing.T) {
 	defer fast.Close()
 	slow := slowDial(t, url)
 	defer slow.Close()
-	var mu sync.Mutex
-	var slowGot []string
-	slowDone := make(chan wire.CloseCode, 1)
-	var hurry atomic.Bool // the program has ended: read the rest at once
+	pace := make(chan struct{}, lines/10+1) // never more than the fast client holds
+	var slowRead atomic.Int64
+	type result struct {
+		got  []string
+		code wire.CloseCode
+	}
+	slowDone := make(chan result, 1)
 	go func() {
-		for {
-			_, m, err := slow.ReadMessage()
-			if err != nil {
-				var ce *websocket.CloseError
-				if !errors.As(err, &ce) {
-					t.Error(err)
-					ce = &websocket.CloseError{}
-				}
-				slowDone <- wire.CloseCode(ce.Code)
-				return
-			}
-			mu.Lock()
-			slowGot = append(slowGot, string(m))
-			mu.Unlock()
-			if !hurry.Load() {
-				time.Sleep(time.Duration(len(m)+1) * time.Second / (10 << 10))
-			}
-		}
+		got, code, _ := readPaced(slow, pace, func(n int) { slowRead.Store(int64(n)) })
+		slowDone <- result{got, code}
 	}()
 	if err := fast.WriteMessage(websocket.TextMessage, []byte("go")); err != nil {
 		t.Fatal(err)
 	}
-	got, code, _ := readUntilClose(fast)
-	mu.Lock()
-	behind := len(slowGot)
-	mu.Unlock()
-	hurry.Store(true)
+	got, code, _ := readPaced(fast, nil, func(n int) {
+		if n%10 == 0 {
+			pace <- struct{}{}
+		}
+	})
+	behind := slowRead.Load()
+	close(pace) // the program has ended: the slow client reads the rest at once
 	if code != wire.NormalClosure || len(got) != lines+1 {
 		t.Fatalf("fast client: %d messages, close %d", len(got), code)
 	}
@@ -287,9 +279,11 @@ func TestSharedSlowSkips(t *testing.T) {
 	if behind >= lines {
 		t.Fatalf("the slow client had all %d lines when the program ended", behind)
 	}
-	if c := <-slowDone; c != wire.NormalClosure {
-		t.Errorf("slow client closed with %d", c)
+	r := <-slowDone
+	if r.code != wire.NormalClosure {
+		t.Errorf("slow client closed with %d", r.code)
 	}
+	slowGot := r.got
 	prev, gap := 0, false
 	for _, line := range slowGot[1:] {
 		n := lineNumber(t, line)
