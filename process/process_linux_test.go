@@ -113,39 +113,32 @@ func TestChildDiesWithParent(t *testing.T) {
 // kill after the straggler time (a grandchild holds stdout) and Close's
 // (one that does not).
 func TestGroupKilledBeforeChildReaped(t *testing.T) {
-	p := shell(t, "sleep 1000 & echo started; exit 3")
-	io.ReadAll(p) // ends when the group is killed, Grace+100ms after the shell
-	if s := p.Wait(); s.Code != 3 {
-		t.Fatalf("status %v, want exit 3", s)
-	}
-	if m := groupMembers(p.Pid()); len(m) != 0 {
-		t.Fatalf("the group was not killed: %v", m)
-	}
-	if st := stateOf(p.Pid()); st != 'Z' {
-		t.Fatalf("the shell was reaped before its group was killed (state %q, want a zombie)", st)
-	}
-	p.Close()
-	if st := stateOf(p.Pid()); st != 0 {
-		t.Fatalf("Close did not reap the shell (state %q)", st)
-	}
-
-	p = shell(t, "sleep 1000 >/dev/null 2>&1 & echo started")
-	io.ReadAll(p)
-	if s := p.Wait(); s.Code != 0 {
-		t.Fatalf("status %v, want exit 0", s)
-	}
-	if m := groupMembers(p.Pid()); len(m) != 1 {
-		t.Fatalf("want the background sleep alive until Close, found %v", m)
-	}
-	if st := stateOf(p.Pid()); st != 'Z' {
-		t.Fatalf("the shell was reaped before Close killed its group (state %q, want a zombie)", st)
-	}
-	p.Close()
-	if m := groupMembers(p.Pid()); len(m) != 0 {
-		t.Fatalf("left in the group after Close: %v", m)
-	}
-	if st := stateOf(p.Pid()); st != 0 {
-		t.Fatalf("Close did not reap the shell (state %q)", st)
+	for _, tc := range []struct {
+		script string
+		code   int
+		alive  int // of the group until Close: the sleep, if it does not hold stdout
+	}{
+		{"sleep 1000 & echo started; exit 3", 3, 0}, // output ends when the group is killed, Grace+100ms after the shell
+		{"sleep 1000 >/dev/null 2>&1 & echo started", 0, 1},
+	} {
+		p := shell(t, tc.script)
+		io.ReadAll(p)
+		if s := p.Wait(); s.Code != tc.code {
+			t.Fatalf("%q: status %v, want exit %d", tc.script, s, tc.code)
+		}
+		if m := groupMembers(p.Pid()); len(m) != tc.alive {
+			t.Fatalf("%q: %v in the group before Close, want %d", tc.script, m, tc.alive)
+		}
+		if st := stateOf(p.Pid()); st != 'Z' {
+			t.Fatalf("%q: the shell was reaped before its group was killed (state %q, want a zombie)", tc.script, st)
+		}
+		p.Close()
+		if m := groupMembers(p.Pid()); len(m) != 0 {
+			t.Fatalf("%q: left in the group after Close: %v", tc.script, m)
+		}
+		if st := stateOf(p.Pid()); st != 0 {
+			t.Fatalf("%q: Close did not reap the shell (state %q)", tc.script, st)
+		}
 	}
 }
 
