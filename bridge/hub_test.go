@@ -253,13 +253,14 @@ func TestSharedSlowSkips(t *testing.T) {
 	pace := make(chan struct{}, lines/10+1) // never more than the fast client holds
 	var slowRead atomic.Int64
 	type result struct {
-		got  []string
-		code wire.CloseCode
+		got    []string
+		code   wire.CloseCode
+		reason string // the close frame's, or what failed the connection
 	}
 	slowDone := make(chan result, 1)
 	go func() {
-		got, code, _ := readPaced(slow, pace, func(n int) { slowRead.Store(int64(n)) })
-		slowDone <- result{got, code}
+		got, code, reason := readPaced(slow, pace, func(n int) { slowRead.Store(int64(n)) })
+		slowDone <- result{got, code, reason}
 	}()
 	if err := fast.WriteMessage(websocket.TextMessage, []byte("go")); err != nil {
 		t.Fatal(err)
@@ -281,7 +282,7 @@ func TestSharedSlowSkips(t *testing.T) {
 	}
 	r := <-slowDone
 	if r.code != wire.NormalClosure {
-		t.Errorf("slow client closed with %d", r.code)
+		t.Errorf("slow client closed with %d (%s)", r.code, r.reason)
 	}
 	slowGot := r.got
 	prev, gap := 0, false
